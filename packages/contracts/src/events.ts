@@ -1,0 +1,78 @@
+import { z } from 'zod';
+
+/**
+ * Events of a conversation, as published by workers to packages/streams and forwarded over SSE.
+ * Every event carries the `messageId` of the user message whose turn produced it.
+ * The event id is assigned by the durable log (a Redis Stream id) and is not part of the body.
+ */
+const base = { messageId: z.string() };
+
+export const turnQueuedEvent = z.object({ type: z.literal('turn.queued'), ...base });
+export const turnStartedEvent = z.object({
+  type: z.literal('turn.started'),
+  ...base,
+  replyId: z.string(),
+  attempt: z.number().int(),
+});
+export const chunkEvent = z.object({ type: z.literal('chunk'), ...base, text: z.string() });
+export const thinkingEvent = z.object({ type: z.literal('thinking'), ...base, text: z.string() });
+/** Chunks published so far for this turn are void: a retry starts the reply again. */
+export const turnResetEvent = z.object({ type: z.literal('turn.reset'), ...base, reason: z.string() });
+export const sessionClearedEvent = z.object({
+  type: z.literal('session.cleared'),
+  ...base,
+  reason: z.string(),
+});
+export const turnCompletedEvent = z.object({
+  type: z.literal('turn.completed'),
+  ...base,
+  replyId: z.string(),
+  /** The full reply text (always present; in batch mode it is the only content event). */
+  content: z.string(),
+  stopReason: z.string().nullable(),
+});
+export const turnFailedEvent = z.object({
+  type: z.literal('turn.failed'),
+  ...base,
+  code: z.string(),
+  error: z.string(),
+  /** true when another attempt will follow (the client should keep listening). */
+  retrying: z.boolean(),
+});
+export const turnCancelledEvent = z.object({
+  type: z.literal('turn.cancelled'),
+  ...base,
+  replyId: z.string().nullable(),
+});
+
+export const turnEventSchema = z.discriminatedUnion('type', [
+  turnQueuedEvent,
+  turnStartedEvent,
+  chunkEvent,
+  thinkingEvent,
+  turnResetEvent,
+  sessionClearedEvent,
+  turnCompletedEvent,
+  turnFailedEvent,
+  turnCancelledEvent,
+]);
+export type TurnEvent = z.infer<typeof turnEventSchema>;
+export type TurnEventType = TurnEvent['type'];
+
+/** An event as delivered: its body plus the durable log id. */
+export interface DeliveredEvent {
+  id: string;
+  event: TurnEvent;
+}
+
+/** Events after which no more events follow for that message's turn. */
+export const TERMINAL_EVENT_TYPES: ReadonlySet<TurnEventType> = new Set([
+  'turn.completed',
+  'turn.cancelled',
+]);
+
+/** true when the event ends its turn for good (a failed event with `retrying` is not final). */
+export function isTerminalEvent(event: TurnEvent): boolean {
+  if (event.type === 'turn.failed') return !event.retrying;
+  return TERMINAL_EVENT_TYPES.has(event.type);
+}

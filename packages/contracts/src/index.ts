@@ -1,0 +1,3 @@
+export * from './events.ts';
+export * from './queue.ts';
+export * from './turn-job.ts';

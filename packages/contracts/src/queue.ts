@@ -1,0 +1,13 @@
+/** The BullMQ queue every turn job goes through. */
+export const TURNS_QUEUE = 'turns';
+
+/** Job name of a turn job inside {@link TURNS_QUEUE}. */
+export const TURN_JOB_NAME = 'turn';
+
+/**
+ * Deterministic BullMQ job id for a user message: enqueuing the same message twice
+ * (an API retry, another service) yields one job.
+ */
+export function turnJobId(messageId: string): string {
+  return `turn-${messageId}`;
+}
