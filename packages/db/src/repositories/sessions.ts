@@ -1,0 +1,175 @@
+import { and, asc, eq, sql } from 'drizzle-orm';
+import type { Db } from '../client.ts';
+import { assistantTranscripts, sessions } from '../schema/index.ts';
+import { tombstoneTranscript } from './transcripts.ts';
+
+export type Session = typeof sessions.$inferSelect;
+
+/** Why a compare-and-set on a session did not apply. */
+export type SessionConflict = 'not_found' | 'not_active' | 'version' | 'fence' | 'tombstoned';
+
+export type SessionUpdateResult = { ok: true; session: Session } | { ok: false; conflict: SessionConflict; session: Session | null };
+
+/** Thrown inside a transaction to roll it back with a typed conflict. */
+export class SessionConflictError extends Error {
+  override name = 'SessionConflictError';
+  constructor(
+    readonly conflict: SessionConflict,
+    readonly session: Session | null,
+  ) {
+    super(`session update refused: ${conflict}`);
+  }
+}
+
+export async function getActiveSession(db: Db, conversationId: string): Promise<Session | null> {
+  const [row] = await db
+    .select()
+    .from(sessions)
+    .where(and(eq(sessions.conversationId, conversationId), eq(sessions.status, 'active')));
+  return row ?? null;
+}
+
+/** The active session, created when missing (the database keeps it to one). */
+export async function ensureActiveSession(db: Db, tenantId: string, conversationId: string): Promise<Session> {
+  const found = await getActiveSession(db, conversationId);
+  if (found) return found;
+  await db.insert(sessions).values({ tenantId, conversationId }).onConflictDoNothing();
+  const row = await getActiveSession(db, conversationId);
+  if (!row) throw new Error('active session vanished');
+  return row;
+}
+
+export async function listSessions(db: Db, tenantId: string, conversationId: string): Promise<Session[]> {
+  return db
+    .select()
+    .from(sessions)
+    .where(and(eq(sessions.tenantId, tenantId), eq(sessions.conversationId, conversationId)))
+    .orderBy(asc(sessions.createdAt));
+}
+
+/**
+ * Lock the session row and check the caller may write it: active, same `version` (when given),
+ * and a fence not older than the row's. Use inside a transaction.
+ */
+export async function lockSessionForWrite(
+  tx: Db,
+  input: { sessionId: string; fence: number; expectedVersion?: number },
+): Promise<Session> {
+  const [row] = await tx.select().from(sessions).where(eq(sessions.id, input.sessionId)).for('update');
+  if (!row) throw new SessionConflictError('not_found', null);
+  if (row.status !== 'active') throw new SessionConflictError('not_active', row);
+  if (row.fence > input.fence) throw new SessionConflictError('fence', row);
+  if (input.expectedVersion !== undefined && row.version !== input.expectedVersion) {
+    throw new SessionConflictError('version', row);
+  }
+  return row;
+}
+
+async function asResult(run: () => Promise<Session>): Promise<SessionUpdateResult> {
+  try {
+    return { ok: true, session: await run() };
+  } catch (err) {
+    if (err instanceof SessionConflictError) return { ok: false, conflict: err.conflict, session: err.session };
+    throw err;
+  }
+}
+
+/**
+ * Raise the session's fence to the caller's lease token (a turn does this when it starts), so that
+ * from now on a worker holding an older token can write nothing. Refused when the row holds a newer fence.
+ */
+export async function claimSessionFence(db: Db, sessionId: string, fence: number): Promise<SessionUpdateResult> {
+  return asResult(() =>
+    db.transaction(async (tx) => {
+      const row = await lockSessionForWrite(tx, { sessionId, fence });
+      if (row.fence === fence) return row;
+      const [updated] = await tx
+        .update(sessions)
+        .set({ fence, updatedAt: new Date() })
+        .where(eq(sessions.id, sessionId))
+        .returning();
+      return updated!;
+    }),
+  );
+}
+
+/**
+ * The atomic, nullable session update: set `assistant_session_id` to an id or to NULL only if
+ * `version` matches what the caller read and the caller's fence is not older than the row's.
+ * Bumps `version`. Clearing (NULL) tombstones the previous transcript in the same transaction;
+ * setting an id whose transcript is tombstoned is refused.
+ */
+export async function setAssistantSession(
+  db: Db,
+  input: {
+    sessionId: string;
+    expectedVersion: number;
+    fence: number;
+    assistantSessionId: string | null;
+    /** Recorded on the tombstone when clearing. */
+    reason?: string;
+  },
+): Promise<SessionUpdateResult> {
+  return asResult(() =>
+    db.transaction(async (tx) => {
+      const row = await lockSessionForWrite(tx, input);
+      if (input.assistantSessionId !== null) {
+        const [t] = await tx
+          .select({ status: assistantTranscripts.status })
+          .from(assistantTranscripts)
+          .where(eq(assistantTranscripts.id, input.assistantSessionId))
+          .for('share');
+        if (t?.status === 'cleared') throw new SessionConflictError('tombstoned', row);
+      }
+      if (row.assistantSessionId && row.assistantSessionId !== input.assistantSessionId) {
+        await tombstoneTranscript(tx, row.assistantSessionId, input.reason ?? 'replaced');
+      }
+      const [updated] = await tx
+        .update(sessions)
+        .set({
+          assistantSessionId: input.assistantSessionId,
+          version: sql`${sessions.version} + 1`,
+          fence: input.fence,
+          updatedAt: new Date(),
+        })
+        .where(eq(sessions.id, input.sessionId))
+        .returning();
+      return updated!;
+    }),
+  );
+}
+
+/**
+ * End the active session and open a new one whose parent is the old one (a user "reset").
+ * The old transcript is tombstoned: a fresh session never inherits a Claude-side transcript.
+ */
+export async function resetSession(
+  db: Db,
+  input: { tenantId: string; conversationId: string; reason: string },
+): Promise<Session> {
+  return db.transaction(async (tx) => {
+    const [old] = await tx
+      .select()
+      .from(sessions)
+      .where(and(eq(sessions.conversationId, input.conversationId), eq(sessions.status, 'active')))
+      .for('update');
+    if (old) {
+      if (old.assistantSessionId) await tombstoneTranscript(tx, old.assistantSessionId, input.reason);
+      await tx
+        .update(sessions)
+        .set({ status: 'ended', endedReason: input.reason, endedAt: new Date(), updatedAt: new Date() })
+        .where(eq(sessions.id, old.id));
+    }
+    const [created] = await tx
+      .insert(sessions)
+      .values({
+        tenantId: input.tenantId,
+        conversationId: input.conversationId,
+        parentSessionId: old?.id ?? null,
+        // Keep the fence monotonic across sessions of a conversation.
+        fence: old?.fence ?? 0,
+      })
+      .returning();
+    return created!;
+  });
+}

@@ -1,0 +1,106 @@
+import { and, eq, sql } from 'drizzle-orm';
+import type { Db } from '../client.ts';
+import { assistantTranscripts, type MessageUsage, messages, sessions } from '../schema/index.ts';
+import { FINAL_USER_STATUSES, type Message } from './messages.ts';
+import { lockSessionForWrite, type Session, type SessionConflict, SessionConflictError } from './sessions.ts';
+
+export interface CompleteTurnInput {
+  tenantId: string;
+  conversationId: string;
+  sessionId: string;
+  /** The session version the turn read when it started. */
+  expectedVersion: number;
+  fence: number;
+  userMessageId: string;
+  replyId: string;
+  content: string;
+  stopReason: string | null;
+  usage: MessageUsage | null;
+  transcript: {
+    /** Assistant session id. `create`: a new transcript row; `append`: replace the messages of this live one. */
+    id: string;
+    mode: 'create' | 'append';
+    model: string;
+    thinking: boolean;
+    /** The whole transcript after this turn (user + assistant content blocks). */
+    messages: unknown[];
+    rebuilt: boolean;
+  };
+}
+
+export type CompleteTurnResult =
+  | { ok: true; session: Session; reply: Message }
+  | { ok: false; conflict: SessionConflict | 'reply_fenced'; session: Session | null };
+
+class ReplyFencedError extends Error {
+  override name = 'ReplyFencedError';
+}
+
+/**
+ * Finish a turn in one transaction: reply row completed, transcript written, session pointed at it by
+ * compare-and-set on `version` and `fence`, user message completed. A stale fence or version writes nothing.
+ */
+export async function completeTurn(db: Db, input: CompleteTurnInput): Promise<CompleteTurnResult> {
+  try {
+    return await db.transaction(async (tx) => {
+      await lockSessionForWrite(tx, input);
+      const t = input.transcript;
+      if (t.mode === 'create') {
+        await tx.insert(assistantTranscripts).values({
+          id: t.id,
+          tenantId: input.tenantId,
+          conversationId: input.conversationId,
+          model: t.model,
+          thinking: t.thinking,
+          messages: t.messages,
+          lastMessageId: input.userMessageId,
+          rebuilt: t.rebuilt,
+        });
+      } else {
+        const rows = await tx
+          .update(assistantTranscripts)
+          .set({ messages: t.messages, lastMessageId: input.userMessageId, updatedAt: new Date() })
+          .where(and(eq(assistantTranscripts.id, t.id), eq(assistantTranscripts.status, 'live')))
+          .returning({ id: assistantTranscripts.id });
+        if (rows.length === 0) throw new SessionConflictError('tombstoned', null);
+      }
+      const [reply] = await tx
+        .update(messages)
+        .set({
+          status: 'completed',
+          role: 'assistant',
+          content: input.content,
+          stopReason: input.stopReason,
+          usage: input.usage,
+          errorCode: null,
+          updatedAt: new Date(),
+          completedAt: new Date(),
+        })
+        .where(and(eq(messages.id, input.replyId), eq(messages.fence, input.fence), eq(messages.status, 'streaming')))
+        .returning();
+      if (!reply) throw new ReplyFencedError('reply row is owned by another fence or already final');
+      const [session] = await tx
+        .update(sessions)
+        .set({ assistantSessionId: t.id, version: sql`${sessions.version} + 1`, fence: input.fence, updatedAt: new Date() })
+        .where(eq(sessions.id, input.sessionId))
+        .returning();
+      await tx
+        .update(messages)
+        .set({ status: 'completed', updatedAt: new Date(), completedAt: new Date() })
+        .where(
+          and(
+            eq(messages.id, input.userMessageId),
+            sql`${messages.status} not in (${sql.join(
+              FINAL_USER_STATUSES.map((s) => sql`${s}`),
+              sql`, `,
+            )})`,
+          ),
+        );
+      return { ok: true as const, session: session!, reply };
+    });
+  } catch (err) {
+    if (err instanceof SessionConflictError) return { ok: false, conflict: err.conflict, session: err.session };
+    if (err instanceof ReplyFencedError) return { ok: false, conflict: 'reply_fenced', session: null };
+    throw err;
+  }
+}
