@@ -282,3 +282,16 @@ export async function listExchanges(
     .orderBy(asc(messages.seq));
   return rows.map((r) => ({ userMessageId: r.id, seq: r.seq, user: r.user, assistant: r.assistant }));
 }
+
+/** User messages still pending since before `olderThan` (the reconciler's input; all tenants). */
+export async function listStalePendingMessages(
+  db: Db,
+  opts: { olderThan: Date; limit?: number },
+): Promise<Message[]> {
+  return db
+    .select()
+    .from(messages)
+    .where(and(eq(messages.role, 'user'), eq(messages.status, 'pending'), lt(messages.createdAt, opts.olderThan)))
+    .orderBy(asc(messages.createdAt))
+    .limit(opts.limit ?? 500);
+}

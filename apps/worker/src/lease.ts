@@ -1,0 +1,104 @@
+import type { Redis } from 'ioredis';
+
+// KEYS[1] lease, KEYS[2] counter; ARGV[1] owner, ARGV[2] ttl ms, ARGV[3] floor.
+// The counter never goes below `floor` (the highest fence Postgres has seen), so fences stay
+// monotonic even when Redis lost its data.
+const ACQUIRE = `
+if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+local current = tonumber(redis.call('GET', KEYS[2]) or '0')
+local floor = tonumber(ARGV[3])
+if current < floor then redis.call('SET', KEYS[2], floor) end
+local fence = redis.call('INCR', KEYS[2])
+redis.call('SET', KEYS[1], ARGV[1] .. ':' .. fence, 'PX', ARGV[2])
+return fence
+`;
+// KEYS[1] lease; ARGV[1] value; ARGV[2] ttl ms
+const RENEW = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return 0
+`;
+const RELEASE = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`;
+
+export interface LeaseOptions {
+  redis: Redis;
+  /** Key prefix. Default `ts`. */
+  prefix?: string;
+  /** Lease time-to-live in ms. Default 30_000. */
+  ttlMs?: number;
+}
+
+/** A held conversation lease. `signal` aborts when a renewal finds the lease gone. */
+export interface Lease {
+  fence: number;
+  signal: AbortSignal;
+  release(): Promise<void>;
+}
+
+/**
+ * At most one turn per conversation in the whole fleet: a Redis key with expiry, renewed while the
+ * turn runs, and a fencing token from a per-conversation counter that every write carries.
+ */
+export class ConversationLeases {
+  private readonly redis: Redis;
+  private readonly prefix: string;
+  private readonly ttlMs: number;
+
+  constructor(opts: LeaseOptions) {
+    this.redis = opts.redis;
+    this.prefix = opts.prefix ?? 'ts';
+    this.ttlMs = opts.ttlMs ?? 30_000;
+  }
+
+  keys(conversationId: string) {
+    const tag = `${this.prefix}:{conv:${conversationId}}`;
+    return { lease: `${tag}:lease`, counter: `${tag}:lease-counter` };
+  }
+
+  /** Try to take the lease. Returns null when another turn holds it. */
+  async acquire(conversationId: string, owner: string, floor = 0): Promise<Lease | null> {
+    const k = this.keys(conversationId);
+    const fence = Number(await this.redis.eval(ACQUIRE, 2, k.lease, k.counter, owner, this.ttlMs, floor));
+    if (!fence) return null;
+    const value = `${owner}:${fence}`;
+    const controller = new AbortController();
+    const renew = async () => {
+      try {
+        const ok = Number(await this.redis.eval(RENEW, 1, k.lease, value, this.ttlMs));
+        if (!ok) controller.abort(new LeaseLostError(conversationId, fence));
+      } catch {
+        // A Redis hiccup is not a lost lease; the next renewal decides.
+      }
+    };
+    const timer = setInterval(renew, Math.max(100, Math.floor(this.ttlMs / 3)));
+    timer.unref();
+    let released = false;
+    return {
+      fence,
+      signal: controller.signal,
+      release: async () => {
+        if (released) return;
+        released = true;
+        clearInterval(timer);
+        await this.redis.eval(RELEASE, 1, k.lease, value).catch(() => undefined);
+      },
+    };
+  }
+
+  /** The owner value of the current lease, if any (for operators and tests). */
+  async holder(conversationId: string): Promise<string | null> {
+    return this.redis.get(this.keys(conversationId).lease);
+  }
+}
+
+export class LeaseLostError extends Error {
+  override name = 'LeaseLostError';
+  constructor(
+    readonly conversationId: string,
+    readonly fence: number,
+  ) {
+    super(`lease of conversation ${conversationId} (fence ${fence}) was lost`);
+  }
+}

@@ -1,0 +1,65 @@
+import { createClaudeProvider } from '@turnstream/claude';
+import { createDb, runMigrations } from '@turnstream/db';
+import { createLogger } from '@turnstream/logger';
+import { createTurnStreams } from '@turnstream/streams';
+import { Redis } from 'ioredis';
+import { parseEnv } from './env.ts';
+import { createWorker } from './worker.ts';
+
+const env = parseEnv(process.env);
+const logger = createLogger({ name: 'worker', level: env.LOG_LEVEL, base: { workerId: env.WORKER_ID } });
+
+async function main(): Promise<void> {
+  if (!env.ANTHROPIC_API_KEY) throw new Error('ANTHROPIC_API_KEY is required (use any value with the simulator)');
+  await runMigrations(env.DATABASE_URL);
+  const dbh = createDb({ url: env.DATABASE_URL, max: Math.min(50, env.WORKER_CONCURRENCY + 5), applicationName: 'turnstream-worker' });
+  const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: null });
+  const streams = createTurnStreams({ redis, keyPrefix: env.REDIS_PREFIX });
+  const provider = createClaudeProvider({
+    apiKey: env.ANTHROPIC_API_KEY,
+    baseURL: env.ANTHROPIC_BASE_URL,
+    idleTimeoutMs: env.CLAUDE_IDLE_TIMEOUT_MS,
+    requestTimeoutMs: env.CLAUDE_REQUEST_TIMEOUT_MS,
+    logger,
+  });
+  const tw = await createWorker({
+    db: dbh.db,
+    redis,
+    streams,
+    provider,
+    logger,
+    workerId: env.WORKER_ID,
+    bullPrefix: env.BULL_PREFIX,
+    queueName: env.TURNS_QUEUE_NAME,
+    concurrency: env.WORKER_CONCURRENCY,
+    lockDurationMs: env.LOCK_DURATION_MS,
+    leaseTtlMs: env.LEASE_TTL_MS,
+    reconcileIntervalMs: env.RECONCILE_INTERVAL_MS,
+    config: {
+      redisPrefix: env.REDIS_PREFIX,
+      maxTokens: env.MAX_TOKENS,
+      sessionRecovery: env.SESSION_RECOVERY,
+      rebuildTokenBudget: env.REBUILD_TOKEN_BUDGET,
+      coalesceWindowMs: env.COALESCE_WINDOW_MS,
+      livePersistIntervalMs: env.LIVE_PERSIST_INTERVAL_MS,
+    },
+  });
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ event: 'worker.stop_started', signal, running: tw.running.size }, 'shutting down');
+    await tw.close({ graceMs: env.SHUTDOWN_GRACE_MS });
+    await redis.quit().catch(() => undefined);
+    await dbh.close();
+    process.exit(0);
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  logger.fatal({ event: 'worker.start_failed', err: String(err) }, 'worker failed to start');
+  process.exit(1);
+});

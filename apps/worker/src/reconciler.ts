@@ -1,0 +1,66 @@
+import { TURN_JOB_NAME, TURN_JOB_OPTIONS, turnJobId } from '@turnstream/contracts';
+import { type Db, listStalePendingMessages, setUserMessageStatus } from '@turnstream/db';
+import type { Logger } from '@turnstream/logger';
+import type { Queue } from 'bullmq';
+
+/**
+ * Never lose a message: a user message stored as pending whose job is gone (the enqueue after the
+ * insert failed, or the queue lost it) is enqueued again. The job id is derived from the message id,
+ * so a job that does exist is never duplicated.
+ */
+export class Reconciler {
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+
+  constructor(
+    private readonly opts: { db: Db; queue: Queue; logger: Logger; intervalMs: number; minAgeMs?: number },
+  ) {}
+
+  start(): void {
+    if (this.opts.intervalMs <= 0) return;
+    this.timer = setInterval(() => void this.runOnce(), this.opts.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+  }
+
+  /** One pass. Returns how many messages were enqueued again. */
+  async runOnce(): Promise<number> {
+    if (this.running) return 0;
+    this.running = true;
+    let requeued = 0;
+    try {
+      const stale = await listStalePendingMessages(this.opts.db, {
+        olderThan: new Date(Date.now() - (this.opts.minAgeMs ?? this.opts.intervalMs)),
+        limit: 500,
+      });
+      for (const m of stale) {
+        const jobId = turnJobId(m.id);
+        const job = await this.opts.queue.getJob(jobId);
+        if (job) {
+          // A job that exists is left to BullMQ; one that failed for good without the turn recording it
+          // (an unexpected error) marks its message failed instead of looping.
+          if ((await job.getState()) === 'failed') {
+            await setUserMessageStatus(this.opts.db, m.id, 'failed');
+            this.opts.logger.warn({ event: 'reconcile.mark_failed_completed', messageId: m.id }, 'orphaned failed job');
+          }
+          continue;
+        }
+        await this.opts.queue.add(
+          TURN_JOB_NAME,
+          { v: 1, tenantId: m.tenantId, conversationId: m.conversationId, messageId: m.id, mode: m.mode },
+          { ...TURN_JOB_OPTIONS, jobId },
+        );
+        requeued++;
+      }
+      if (requeued > 0) this.opts.logger.warn({ event: 'reconcile.requeue_completed', requeued }, 'pending messages re-enqueued');
+    } catch (err) {
+      this.opts.logger.error({ event: 'reconcile.run_failed', err: String(err) }, 'reconciler pass failed');
+    } finally {
+      this.running = false;
+    }
+    return requeued;
+  }
+}

@@ -1,0 +1,121 @@
+import { cancelFlagKey, type TurnJob, turnJobSchema } from '@turnstream/contracts';
+import {
+  claimSessionFence,
+  ensureActiveSession,
+  firstUnfinishedBefore,
+  getConversation,
+  getMessage,
+  getReply,
+  insertUserMessage,
+  type Message,
+  setUserMessageStatus,
+} from '@turnstream/db';
+import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
+import type { TurnDeps } from './turn-context.ts';
+import { runLeasedTurn, type TurnResult } from './turn-run.ts';
+
+/**
+ * The BullMQ processor of a turn job: validate, make sure the user message exists, return a finished
+ * reply as is, honour a cancel, keep per-conversation order, take the lease, then run the turn.
+ */
+export async function processTurnJob(
+  job: Job,
+  token: string | undefined,
+  deps: TurnDeps,
+  lockSignal?: AbortSignal,
+): Promise<TurnResult> {
+  const parsed = turnJobSchema.safeParse(job.data);
+  if (!parsed.success) {
+    const reason = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    deps.logger.warn({ event: 'turn.job_rejected', jobId: job.id, reason }, 'invalid turn job');
+    throw new UnrecoverableError(`invalid_job: ${reason}`);
+  }
+  const data = parsed.data;
+  const log = deps.logger.child({
+    conversationId: data.conversationId,
+    messageId: data.messageId,
+    jobId: job.id,
+    attempt: job.attemptsMade + 1,
+  });
+
+  const conversation = await getConversation(deps.db, data.tenantId, data.conversationId);
+  if (!conversation) {
+    log.warn({ event: 'turn.job_rejected', reason: 'conversation_not_found' }, 'conversation not found');
+    throw new UnrecoverableError('conversation_not_found: no such conversation for this tenant');
+  }
+  const message = await ensureUserMessage(deps, data);
+
+  if (message.status === 'completed' || message.status === 'failed' || message.status === 'cancelled') {
+    const reply = await getReply(deps.db, message.id);
+    log.info({ event: 'turn.redelivery_completed', status: message.status }, 'turn already finished');
+    return { outcome: 'already_finished', status: message.status, replyId: reply?.id ?? null };
+  }
+
+  if (await deps.redis.exists(cancelFlagKey(deps.config.redisPrefix, conversation.id, message.id))) {
+    await setUserMessageStatus(deps.db, message.id, 'cancelled');
+    await deps.streams.publish(conversation.id, null, [{ type: 'turn.cancelled', messageId: message.id, replyId: null }]);
+    log.info({ event: 'turn.cancel_completed', stage: 'before_start' }, 'turn cancelled before it started');
+    return { outcome: 'cancelled', status: 'cancelled', replyId: null };
+  }
+
+  const earlier = await firstUnfinishedBefore(deps.db, conversation.id, message.seq);
+  if (earlier) {
+    log.debug({ event: 'turn.order_waiting', earlierMessageId: earlier.id }, 'earlier message unfinished');
+    return delay(job, token, deps.config.waitDelayMs);
+  }
+
+  const session0 = await ensureActiveSession(deps.db, data.tenantId, conversation.id);
+  const lease = await deps.leases.acquire(conversation.id, deps.workerId, session0.fence);
+  if (!lease) {
+    log.debug({ event: 'lease.acquire_rejected' }, 'conversation lease held elsewhere');
+    return delay(job, token, deps.config.waitDelayMs);
+  }
+  const flog = log.child({ fence: lease.fence });
+  try {
+    const claim = await claimSessionFence(deps.db, session0.id, lease.fence);
+    if (!claim.ok) {
+      flog.warn({ event: 'lease.claim_rejected', conflict: claim.conflict }, 'session claim refused');
+      return delay(job, token, deps.config.waitDelayMs);
+    }
+    return await runLeasedTurn({
+      deps,
+      job,
+      token,
+      data,
+      conversation,
+      message,
+      session: claim.session,
+      lease,
+      lockSignal,
+      log: flog,
+    });
+  } finally {
+    await lease.release();
+  }
+}
+
+async function ensureUserMessage(deps: TurnDeps, data: TurnJob): Promise<Message> {
+  if (data.content !== undefined) {
+    const res = await insertUserMessage(deps.db, {
+      id: data.messageId,
+      tenantId: data.tenantId,
+      conversationId: data.conversationId,
+      content: data.content,
+      mode: data.mode,
+    });
+    if (res.ok) return res.message;
+    throw new UnrecoverableError(`${res.reason}: message ${data.messageId} cannot be stored`);
+  }
+  const found = await getMessage(deps.db, data.tenantId, data.messageId);
+  if (!found || found.conversationId !== data.conversationId || found.role !== 'user') {
+    throw new UnrecoverableError('message_not_found: the job names no stored user message and carries no content');
+  }
+  return found;
+}
+
+/** Put the job back for later without consuming an attempt. */
+async function delay(job: Job, token: string | undefined, ms: number): Promise<never> {
+  const jitter = Math.floor(Math.random() * ms * 0.5);
+  await job.moveToDelayed(Date.now() + ms + jitter, token);
+  throw new DelayedError();
+}

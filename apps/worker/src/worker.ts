@@ -1,0 +1,159 @@
+import { type ClaudeProvider } from '@turnstream/claude';
+import { TURN_BACKOFF, TURN_JOB_NAME, TURNS_QUEUE } from '@turnstream/contracts';
+import type { Db } from '@turnstream/db';
+import type { Logger } from '@turnstream/logger';
+import type { TurnStreams } from '@turnstream/streams';
+import { Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { CancelListener } from './cancel-listener.ts';
+import { TransientTurnError } from './errors.ts';
+import { ConversationLeases } from './lease.ts';
+import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
+import { Reconciler } from './reconciler.ts';
+import { processTurnJob } from './turn.ts';
+import { RunningTurns, type TurnConfig } from './turn-context.ts';
+
+export interface CreateWorkerDeps {
+  db: Db;
+  /** Commands connection (leases, cancel flags). BullMQ and the cancel listener duplicate it. */
+  redis: Redis;
+  streams: TurnStreams;
+  provider: ClaudeProvider;
+  logger: Logger;
+  workerId: string;
+  /** BullMQ key prefix. Default `bull`. */
+  bullPrefix?: string;
+  /** Queue name. Default `turns`. */
+  queueName?: string;
+  /** Concurrent turns in this process. Default 100. */
+  concurrency?: number;
+  /** BullMQ lock duration in ms. Default 30_000. */
+  lockDurationMs?: number;
+  /** Lease TTL in ms. Default 30_000. */
+  leaseTtlMs?: number;
+  /** Reconciler interval (0 = off). Default 30_000. */
+  reconcileIntervalMs?: number;
+  config?: Partial<TurnConfig>;
+  /** Start consuming at once. Default true. */
+  autorun?: boolean;
+}
+
+export const DEFAULT_TURN_CONFIG: TurnConfig = {
+  redisPrefix: 'ts',
+  maxTokens: 1024,
+  sessionRecovery: true,
+  rebuildTokenBudget: 150_000,
+  coalesceWindowMs: 30,
+  livePersistIntervalMs: 250,
+  waitDelayMs: 200,
+};
+
+export interface TurnWorker {
+  worker: Worker;
+  queue: Queue;
+  metrics: WorkerMetrics;
+  running: RunningTurns;
+  /**
+   * Stop taking jobs; let running turns finish within `graceMs`, then interrupt them (partials marked
+   * interrupted, jobs handed back to the queue for another worker) and close connections.
+   */
+  close(opts?: { graceMs?: number }): Promise<void>;
+}
+
+/** Build a turn worker (no signal handling: main.ts owns the process). */
+export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> {
+  const config: TurnConfig = { ...DEFAULT_TURN_CONFIG, ...deps.config };
+  const prefix = deps.bullPrefix ?? 'bull';
+  const queueName = deps.queueName ?? TURNS_QUEUE;
+  const connection = deps.redis.duplicate({ maxRetriesPerRequest: null });
+  const queue = new Queue(queueName, { connection, prefix });
+  const running = new RunningTurns();
+  const metrics = createWorkerMetrics();
+  const leases = new ConversationLeases({ redis: deps.redis, prefix: config.redisPrefix, ttlMs: deps.leaseTtlMs });
+  const turnDeps = {
+    db: deps.db,
+    redis: deps.redis,
+    queue,
+    streams: deps.streams,
+    provider: deps.provider,
+    leases,
+    running,
+    logger: deps.logger,
+    metrics,
+    workerId: deps.workerId,
+    config,
+  };
+
+  const worker = new Worker(
+    queueName,
+    async (job, token, signal) => {
+      if (job.name !== TURN_JOB_NAME) throw new Error(`unknown job name ${job.name}`);
+      return processTurnJob(job, token, turnDeps, signal);
+    },
+    {
+      connection: deps.redis.duplicate({ maxRetriesPerRequest: null }),
+      prefix,
+      concurrency: deps.concurrency ?? 100,
+      lockDuration: deps.lockDurationMs ?? 30_000,
+      autorun: false,
+      settings: {
+        backoffStrategy: (attemptsMade, type, err) => {
+          if (type !== TURN_BACKOFF) return 1000;
+          const base = err instanceof TransientTurnError ? err.backoffMs : 1000 * 2 ** Math.max(0, attemptsMade - 1);
+          // Full jitter on top of the suggested backoff so a fleet does not retry in lockstep.
+          return Math.round(base / 2 + Math.random() * (base / 2));
+        },
+      },
+    },
+  );
+  worker.on('error', (err) => deps.logger.error({ event: 'worker.run_failed', err: err.message }, 'worker error'));
+  worker.on('failed', (job, err) =>
+    deps.logger.info({ event: 'turn.job_failed', jobId: job?.id, reason: err.message.slice(0, 200) }, 'job attempt failed'),
+  );
+
+  const cancels = new CancelListener({ redis: deps.redis, prefix: config.redisPrefix, running, logger: deps.logger });
+  await cancels.start();
+  const reconciler = new Reconciler({
+    db: deps.db,
+    queue,
+    logger: deps.logger,
+    intervalMs: deps.reconcileIntervalMs ?? 30_000,
+  });
+  reconciler.start();
+
+  if (deps.autorun ?? true) {
+    worker.run().catch((err) => deps.logger.error({ event: 'worker.run_failed', err: String(err) }, 'worker stopped'));
+  }
+  await worker.waitUntilReady();
+  deps.logger.info({ event: 'worker.start_completed', queue: queueName, concurrency: deps.concurrency ?? 100 }, 'worker ready');
+
+  let closing: Promise<void> | undefined;
+  return {
+    worker,
+    queue,
+    metrics,
+    running,
+    close: (opts = {}) => {
+      closing ??= (async () => {
+        reconciler.stop();
+        const graceMs = opts.graceMs ?? 20_000;
+        const closed = worker.close();
+        let timer: NodeJS.Timeout | undefined;
+        const grace = new Promise<'grace_over'>((resolve) => {
+          timer = setTimeout(() => resolve('grace_over'), graceMs);
+        });
+        const first = await Promise.race([closed.then(() => 'closed' as const), grace]);
+        clearTimeout(timer);
+        if (first === 'grace_over') {
+          const n = running.abortAll('shutdown');
+          deps.logger.warn({ event: 'worker.shutdown_interrupting', turns: n }, 'grace period over; interrupting turns');
+          await closed;
+        }
+        await cancels.stop();
+        await queue.close();
+        deps.logger.info({ event: 'worker.stop_completed' }, 'worker stopped');
+      })();
+      return closing;
+    },
+  };
+}

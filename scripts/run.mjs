@@ -1,0 +1,49 @@
+#!/usr/bin/env node
+// `npm start` and `npm test` from a fresh clone: needs only Node 20+ and npm.
+// Makes sure pnpm and the workspace's dependencies are installed (from the lockfile), then runs.
+import { spawnSync } from 'node:child_process';
+import { existsSync, readFileSync, statSync } from 'node:fs';
+
+const PNPM_VERSION = JSON.parse(readFileSync(new URL('../package.json', import.meta.url))).packageManager.split('@')[1];
+const root = new URL('..', import.meta.url).pathname;
+
+function run(cmd, args, opts = {}) {
+  const res = spawnSync(cmd, args, { stdio: 'inherit', cwd: root, ...opts });
+  if (res.error) throw res.error;
+  return res.status ?? 1;
+}
+
+function pnpmCommand() {
+  const probe = spawnSync('pnpm', ['--version'], { encoding: 'utf8' });
+  if (probe.status === 0 && probe.stdout.trim() === PNPM_VERSION) return ['pnpm', []];
+  return ['npx', ['--yes', `pnpm@${PNPM_VERSION}`]];
+}
+
+function needsInstall() {
+  const marker = `${root}node_modules/.modules.yaml`;
+  if (!existsSync(marker)) return true;
+  return statSync(`${root}pnpm-lock.yaml`).mtimeMs > statSync(marker).mtimeMs;
+}
+
+const [pnpm, pre] = pnpmCommand();
+const pn = (...args) => run(pnpm, [...pre, ...args]);
+
+if (needsInstall()) {
+  const code = pn('install', '--frozen-lockfile');
+  if (code !== 0) process.exit(code);
+}
+
+const task = process.argv[2];
+const extra = process.argv.slice(3);
+let code;
+if (task === 'start') {
+  code = pn('exec', 'tsx', 'scripts/dev.ts', ...extra);
+} else if (task === 'test') {
+  code = pn('lint');
+  if (code === 0) code = pn('typecheck');
+  if (code === 0) code = pn('exec', 'vitest', 'run', ...extra);
+} else {
+  console.error(`unknown task ${task}`);
+  code = 2;
+}
+process.exit(code);
