@@ -1,0 +1,17 @@
+export { DEFAULT_RATE_LIMIT_WAIT_MS, exponentialBackoff, retryAfterFromHeaders } from './backoff.ts';
+export { cachedSystem, withTurnBreakpoint } from './caching.ts';
+export { type ClassifyOptions, type ClaudeErrorClass, classifyClaudeError, FATAL_CODES } from './classify.ts';
+export { ClaudeStreamIdleError, ClaudeStreamIncompleteError, TranscriptUnavailableError } from './errors.ts';
+export type { ClaudeLogger } from './logger.ts';
+export { createClaudeProvider } from './provider.ts';
+export { estimateMessageTokens, estimateTextTokens, estimateTokens } from './tokens.ts';
+export type {
+  ClaudeChunk,
+  ClaudeProvider,
+  ClaudeProviderOptions,
+  ClaudeUsage,
+  CountTokensRequest,
+  StreamRequest,
+  TranscriptContentBlock,
+  TranscriptMessage,
+} from './types.ts';

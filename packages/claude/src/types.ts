@@ -1,0 +1,71 @@
+import type Anthropic from '@anthropic-ai/sdk';
+import type { ClaudeLogger } from './logger.ts';
+
+/** One message of a transcript, exactly as the Messages API takes it. */
+export type TranscriptMessage = Anthropic.MessageParam;
+/** One content block of a transcript message. */
+export type TranscriptContentBlock = Anthropic.ContentBlockParam;
+
+export interface ClaudeProviderOptions {
+  apiKey: string;
+  /** API base URL (the simulator's url in tests). Default `https://api.anthropic.com`. */
+  baseURL?: string;
+  /** Longest wait for the next SSE event (or for the response to start) before the stream is
+   * aborted with {@link ClaudeStreamIdleError}. Default 60_000. */
+  idleTimeoutMs?: number;
+  /** The SDK's request timeout: connection until response headers. Default 600_000 (the SDK's). */
+  requestTimeoutMs?: number;
+  /** A pino logger (or anything with debug/info/warn/error). Default: silent. */
+  logger?: ClaudeLogger;
+}
+
+export interface StreamRequest {
+  model: string;
+  system?: string;
+  messages: TranscriptMessage[];
+  maxTokens: number;
+  /** Extended thinking with this budget (>= 1024, < maxTokens). */
+  thinking?: { budgetTokens: number };
+  /** Aborting it cancels the stream; the stream then throws an error classified `cancelled`. */
+  signal?: AbortSignal;
+}
+
+export interface CountTokensRequest {
+  model: string;
+  system?: string;
+  messages: TranscriptMessage[];
+  signal?: AbortSignal;
+}
+
+export interface ClaudeUsage {
+  /** Input tokens neither read from nor written to the prompt cache. */
+  inputTokens: number;
+  outputTokens: number;
+  /** Input tokens written to the prompt cache by this request. */
+  cacheCreationInputTokens: number;
+  /** Input tokens read from the prompt cache by this request. */
+  cacheReadInputTokens: number;
+}
+
+export type ClaudeChunk =
+  | { type: 'text_delta'; text: string }
+  | { type: 'thinking_delta'; text: string }
+  | {
+      type: 'message_completed';
+      /** The assistant content, ready to append to a transcript: thinking blocks keep their signatures,
+       * empty text blocks are dropped (the API rejects them when sent back). */
+      content: TranscriptContentBlock[];
+      /** The text blocks' text, concatenated. */
+      text: string;
+      stopReason: string | null;
+      usage: ClaudeUsage;
+      /** The API's `request-id` of the call, for support and logs. */
+      requestId: string | null;
+    };
+
+export interface ClaudeProvider {
+  /** Streams one assistant message. Ends with exactly one `message_completed` chunk, or throws. */
+  stream(req: StreamRequest): AsyncIterable<ClaudeChunk>;
+  /** Input tokens of a request, as counted by the API. */
+  countTokens(req: CountTokensRequest): Promise<number>;
+}

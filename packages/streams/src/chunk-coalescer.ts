@@ -1,0 +1,145 @@
+import type { TurnEvent } from '@turnstream/contracts';
+import { CoalescerClosedError } from './errors.ts';
+
+export interface ChunkCoalescerOptions {
+  /** How long text deltas are merged before they are flushed, in milliseconds. Default `30`. */
+  windowMs?: number;
+  /** Maximum text length of one merged delta; a full delta is flushed at once. Default `2048`. */
+  maxChars?: number;
+  /**
+   * Writes a batch of events, in order (typically `TurnStreams.publish`). Never called
+   * concurrently. A rejection (or a thrown stale-fence result) stops the coalescer: see `push`.
+   */
+  flush: (events: TurnEvent[]) => Promise<void>;
+}
+
+type Delta = Extract<TurnEvent, { type: 'chunk' | 'thinking' }>;
+
+function isDelta(event: TurnEvent): event is Delta {
+  return event.type === 'chunk' || event.type === 'thinking';
+}
+
+/**
+ * Merges consecutive text deltas (`chunk`, and separately `thinking`) of the same message into
+ * fewer, larger events before they are published.
+ *
+ * - The first delta of each kind for a message (and again after any other event of that message,
+ *   e.g. `turn.reset`) is flushed at once, so a slow stream still shows its first text immediately.
+ * - Later deltas are merged for `windowMs`, or until a merged text reaches `maxChars`
+ *   (a single delta longer than `maxChars` is never split).
+ * - Any other event flushes what is pending together with itself, in order.
+ * - Batches are flushed one at a time, in order; deltas arriving meanwhile keep merging.
+ *
+ * After a flush fails the coalescer is stopped: every later `push`, `flush` and `close` throws
+ * that error, and pending events are never flushed (the stream has a gap; end or reset the turn).
+ */
+export class ChunkCoalescer {
+  private readonly windowMs: number;
+  private readonly maxChars: number;
+  private readonly write: (events: TurnEvent[]) => Promise<void>;
+  private pending: TurnEvent[] = [];
+  /** The last pending event when it is a delta that may still grow (our own copy). */
+  private open: Delta | null = null;
+  private timer: ReturnType<typeof setTimeout> | null = null;
+  private flushQueued = false;
+  private tail: Promise<void> = Promise.resolve();
+  private failure: { error: unknown } | null = null;
+  private closed = false;
+  /** Per message, the delta kinds already seen since its last non-delta event. */
+  private readonly seen = new Map<string, Set<Delta['type']>>();
+
+  constructor(opts: ChunkCoalescerOptions) {
+    this.windowMs = opts.windowMs ?? 30;
+    this.maxChars = opts.maxChars ?? 2048;
+    if (!Number.isFinite(this.windowMs) || this.windowMs < 0) {
+      throw new RangeError(`windowMs must be a non-negative number, got ${this.windowMs}`);
+    }
+    if (!Number.isSafeInteger(this.maxChars) || this.maxChars <= 0) {
+      throw new RangeError(`maxChars must be a positive integer, got ${this.maxChars}`);
+    }
+    this.write = opts.flush;
+  }
+
+  /** Adds an event. Throws the error of an earlier failed flush, or after `close`. */
+  push(event: TurnEvent): void {
+    this.throwIfFailed();
+    if (this.closed) throw new CoalescerClosedError();
+    if (!isDelta(event)) {
+      this.seen.delete(event.messageId);
+      this.pending.push(event);
+      this.open = null;
+      this.requestFlush();
+      return;
+    }
+    const kinds = this.seen.get(event.messageId) ?? new Set();
+    this.seen.set(event.messageId, kinds);
+    const first = !kinds.has(event.type);
+    kinds.add(event.type);
+
+    const open = this.open;
+    if (
+      open &&
+      open.type === event.type &&
+      open.messageId === event.messageId &&
+      open.text.length + event.text.length <= this.maxChars
+    ) {
+      open.text += event.text;
+    } else {
+      if (open && open.type === event.type && open.messageId === event.messageId) {
+        this.requestFlush(); // the open delta is full
+      }
+      const copy = { ...event };
+      this.pending.push(copy);
+      this.open = copy;
+    }
+    if (first || (this.open?.text.length ?? 0) >= this.maxChars) this.requestFlush();
+    else this.armTimer();
+  }
+
+  /** Flushes everything pushed so far and waits for it (and earlier flushes) to be written. */
+  async flush(): Promise<void> {
+    this.requestFlush();
+    await this.tail;
+    this.throwIfFailed();
+  }
+
+  /** Flushes what is pending and stops accepting events. Idempotent. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.flush();
+  }
+
+  private throwIfFailed(): void {
+    if (this.failure) throw this.failure.error;
+  }
+
+  private armTimer(): void {
+    if (this.timer || this.flushQueued) return;
+    this.timer = setTimeout(() => {
+      this.timer = null;
+      this.requestFlush();
+    }, this.windowMs);
+  }
+
+  /** Queues one flush after the current one; it takes whatever is pending when it starts. */
+  private requestFlush(): void {
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = null;
+    }
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    this.tail = this.tail.then(async () => {
+      this.flushQueued = false;
+      const batch = this.pending;
+      this.pending = [];
+      this.open = null;
+      if (batch.length === 0 || this.failure) return;
+      try {
+        await this.write(batch);
+      } catch (error) {
+        this.failure = { error };
+      }
+    });
+  }
+}

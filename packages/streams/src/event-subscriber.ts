@@ -1,0 +1,165 @@
+import type { Redis } from 'ioredis';
+import { decodeLiveMessage } from './entries.ts';
+import { SubscriberClosedError } from './errors.ts';
+import { isStreamId } from './stream-ids.ts';
+import { LiveSubscription, type Subscription } from './subscription.ts';
+import type { TurnStreams } from './turn-streams.ts';
+
+export interface EventSubscriberOptions {
+  /**
+   * A connection to duplicate: the subscriber opens exactly one connection of its own
+   * (`redis.duplicate()`) in subscribe mode, shared by all its subscriptions. `redis` itself is
+   * not used for subscribing and is not closed.
+   */
+  redis: Redis;
+  /** Reads the log and names the channels; its `sharded` setting selects SUBSCRIBE or SSUBSCRIBE. */
+  streams: TurnStreams;
+  /**
+   * Events buffered per subscription for a consumer that does not pull; beyond it the
+   * subscription ends with `SubscriberOverflowError`. Default `1000`.
+   */
+  highWaterMark?: number;
+  /**
+   * Called with errors of the subscriber connection (it reconnects by itself) and with
+   * undecodable live messages (skipped). Default: ignored.
+   */
+  onError?: (error: Error) => void;
+}
+
+export interface SubscribeOptions {
+  /**
+   * Deliver only events strictly after this id (a `Last-Event-ID`).
+   * Default: every event still in the log, then live ones.
+   */
+  after?: string;
+  /** Aborting ends the subscription cleanly (the iterator returns `done`). */
+  signal?: AbortSignal;
+}
+
+export interface EventSubscriber {
+  /**
+   * Starts a subscription at once (channel first, then the log): events published after this call
+   * are never missed even if iteration starts later. Throws a `TypeError` for an invalid `after`.
+   */
+  subscribe(conversationId: string, opts?: SubscribeOptions): Subscription;
+  /** Ends every subscription (`done`) and closes the subscriber connection. */
+  close(): Promise<void>;
+}
+
+interface ChannelEntry {
+  subscriptions: Set<LiveSubscription>;
+  /** Confirmation of the current (S)SUBSCRIBE; replaced after a reconnect. */
+  ready: Promise<void>;
+}
+
+function noop(): void {}
+
+export function createEventSubscriber(opts: EventSubscriberOptions): EventSubscriber {
+  const { streams } = opts;
+  const highWaterMark = opts.highWaterMark ?? 1000;
+  if (!Number.isSafeInteger(highWaterMark) || highWaterMark <= 0) {
+    throw new RangeError(`highWaterMark must be a positive integer, got ${highWaterMark}`);
+  }
+  const onError = opts.onError ?? noop;
+  const sharded = streams.sharded;
+  // Resubscribing is done here (not by ioredis) so that the log is re-read only after the
+  // new subscription is confirmed.
+  const connection = opts.redis.duplicate({ autoResubscribe: false });
+  const channels = new Map<string, ChannelEntry>();
+  let closed = false;
+  let connectedOnce = false;
+
+  const subscribeChannel = (channel: string): Promise<void> => {
+    const confirmed = (sharded ? connection.ssubscribe(channel) : connection.subscribe(channel)).then(noop);
+    confirmed.catch(noop); // observed by the subscriptions; never an unhandled rejection
+    return confirmed;
+  };
+
+  const unsubscribeChannel = (channel: string): void => {
+    (sharded ? connection.sunsubscribe(channel) : connection.unsubscribe(channel)).catch((error: Error) =>
+      onError(error),
+    );
+  };
+
+  connection.on(sharded ? 'smessage' : 'message', (channel: string, message: string) => {
+    const entry = channels.get(channel);
+    if (!entry) return;
+    let events: ReturnType<typeof decodeLiveMessage>;
+    try {
+      events = decodeLiveMessage(message);
+    } catch (error) {
+      onError(error as Error);
+      return;
+    }
+    for (const subscription of entry.subscriptions) subscription.onLive(events);
+  });
+  connection.on('error', (error: Error) => onError(error));
+  connection.on('ready', () => {
+    if (!connectedOnce) {
+      connectedOnce = true;
+      return;
+    }
+    if (closed) return;
+    // A new connection: messages published while disconnected are lost; re-read the log.
+    for (const [channel, entry] of channels) {
+      entry.ready = subscribeChannel(channel);
+      for (const subscription of entry.subscriptions) subscription.requestSync();
+    }
+  });
+
+  return {
+    subscribe(conversationId, subOpts = {}) {
+      if (closed) throw new SubscriberClosedError();
+      const { after, signal } = subOpts;
+      if (after !== undefined && !isStreamId(after)) {
+        throw new TypeError(`after is not a Redis Stream id: ${JSON.stringify(after)}`);
+      }
+      const { channel } = streams.keys(conversationId);
+      let entry: ChannelEntry | undefined;
+      const subscription = new LiveSubscription(
+        conversationId,
+        {
+          channelReady: () => entry!.ready,
+          read: (cursor, count) =>
+            streams.read(conversationId, cursor === null ? { count } : { after: cursor, count }),
+          detach: (ended) => {
+            if (!entry) return;
+            entry.subscriptions.delete(ended);
+            if (entry.subscriptions.size > 0 || channels.get(channel) !== entry) return;
+            channels.delete(channel);
+            if (!closed) unsubscribeChannel(channel);
+          },
+        },
+        highWaterMark,
+        after ?? null,
+        signal,
+      );
+      if (signal?.aborted) {
+        subscription.close();
+        return subscription;
+      }
+      entry = channels.get(channel);
+      if (!entry) {
+        entry = { subscriptions: new Set(), ready: subscribeChannel(channel) };
+        channels.set(channel, entry);
+      }
+      entry.subscriptions.add(subscription);
+      subscription.start();
+      return subscription;
+    },
+
+    async close() {
+      if (closed) return;
+      closed = true;
+      for (const entry of channels.values()) {
+        for (const subscription of entry.subscriptions) subscription.close();
+      }
+      channels.clear();
+      if (connection.status === 'ready') {
+        await connection.quit().catch(() => connection.disconnect());
+      } else {
+        connection.disconnect();
+      }
+    },
+  };
+}

@@ -1,0 +1,19 @@
+export { ChunkCoalescer, type ChunkCoalescerOptions } from './chunk-coalescer.ts';
+export { MalformedEntryError } from './entries.ts';
+export { CoalescerClosedError, SubscriberClosedError, SubscriberOverflowError } from './errors.ts';
+export {
+  createEventSubscriber,
+  type EventSubscriber,
+  type EventSubscriberOptions,
+  type SubscribeOptions,
+} from './event-subscriber.ts';
+export type { ConversationKeys } from './keys.ts';
+export { compareStreamIds, isStreamId } from './stream-ids.ts';
+export type { Subscription } from './subscription.ts';
+export {
+  createTurnStreams,
+  type PublishResult,
+  type ReadOptions,
+  type TurnStreams,
+  type TurnStreamsOptions,
+} from './turn-streams.ts';

@@ -1,0 +1,63 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * One atomic step per batch: fence check, XADD of every event (MAXLEN ~ trim), TTL refresh,
+ * then one (S)PUBLISH of the whole batch with the ids just assigned.
+ *
+ * KEYS[1] log stream, KEYS[2] fence
+ * ARGV[1] fence ('' = unfenced), ARGV[2] maxLen, ARGV[3] ttl seconds, ARGV[4] channel,
+ * ARGV[5] '1' = SPUBLISH else PUBLISH, ARGV[6..] event bodies as JSON
+ *
+ * Returns {1, {id...}} when written, {0, currentFence} when the fence is stale.
+ * The channel is an ARGV (not a KEY) so that an ioredis `keyPrefix` is applied to neither the
+ * channel here nor the subscriber's channel; it carries the same hash tag, hence the same slot.
+ */
+export const PUBLISH_LUA = `
+local ttl = tonumber(ARGV[3])
+if ARGV[1] ~= '' then
+  local fence = tonumber(ARGV[1])
+  local current = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if fence < current then
+    return {0, current}
+  end
+  if fence > current then
+    redis.call('SET', KEYS[2], ARGV[1], 'EX', ttl)
+  else
+    redis.call('EXPIRE', KEYS[2], ttl)
+  end
+else
+  redis.call('EXPIRE', KEYS[2], ttl)
+end
+if #ARGV < 6 then
+  return {1, {}}
+end
+local ids = {}
+local parts = {}
+for i = 6, #ARGV do
+  local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'e', ARGV[i])
+  ids[#ids + 1] = id
+  parts[#parts + 1] = '{"id":"' .. id .. '","event":' .. ARGV[i] .. '}'
+end
+redis.call('EXPIRE', KEYS[1], ttl)
+local command = 'PUBLISH'
+if ARGV[5] == '1' then
+  command = 'SPUBLISH'
+end
+redis.call(command, ARGV[4], '[' .. table.concat(parts, ',') .. ']')
+return {1, ids}
+`;
+
+const COMMAND = 'turnstreamsPublish';
+
+type PublishCommand = (
+  logKey: string,
+  fenceKey: string,
+  ...args: string[]
+) => Promise<[1, string[]] | [0, number]>;
+
+/** Registers the script on `redis` (EVALSHA with EVAL fallback) and returns a caller. */
+export function definePublishCommand(redis: Redis): PublishCommand {
+  redis.defineCommand(COMMAND, { numberOfKeys: 2, lua: PUBLISH_LUA });
+  const command = (redis as unknown as Record<string, PublishCommand>)[COMMAND]!;
+  return command.bind(redis);
+}

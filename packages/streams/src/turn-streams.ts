@@ -1,0 +1,120 @@
+import type { DeliveredEvent, TurnEvent } from '@turnstream/contracts';
+import type { Redis } from 'ioredis';
+import { decodeEntries } from './entries.ts';
+import { type ConversationKeys, conversationKeys } from './keys.ts';
+import { definePublishCommand } from './publish-script.ts';
+import { isStreamId } from './stream-ids.ts';
+
+export interface TurnStreamsOptions {
+  /**
+   * A regular (non-subscriber) ioredis connection used for publishing and reading.
+   * The publish script is registered on it with `defineCommand`. Do not set an ioredis
+   * `keyPrefix` on it; use {@link TurnStreamsOptions.keyPrefix}.
+   */
+  redis: Redis;
+  /** Prefix of every key and channel. Default `'ts'`. */
+  keyPrefix?: string;
+  /**
+   * Approximate maximum number of entries kept per conversation log (`XADD MAXLEN ~`):
+   * Redis trims whole radix-tree nodes, so the log may hold up to about
+   * `stream-node-max-entries` (100 by default) more. Default `10_000`.
+   */
+  maxLen?: number;
+  /** Expiry of the log and fence keys, refreshed on every publish. Default `86_400` (one day). */
+  ttlSeconds?: number;
+  /**
+   * Use sharded pub/sub (`SPUBLISH`/`SSUBSCRIBE`, Redis 7+) instead of `PUBLISH`/`SUBSCRIBE`.
+   * On a Cluster this keeps live traffic on the conversation's shard. Must match on every
+   * publisher and subscriber of a deployment. Default `false`.
+   */
+  sharded?: boolean;
+}
+
+/** Outcome of {@link TurnStreams.publish}. */
+export type PublishResult =
+  | { ok: true; ids: string[] }
+  | { ok: false; reason: 'stale_fence'; currentFence: number };
+
+export interface ReadOptions {
+  /** Return only events strictly after this id. Default: from the oldest entry still in the log. */
+  after?: string;
+  /** Maximum number of events returned. Default: no limit (the whole rest of the log). */
+  count?: number;
+}
+
+export interface TurnStreams {
+  /**
+   * Appends `events` to the conversation's log and publishes them live, atomically.
+   * `fence` is the turn's lease fence (a positive integer); a batch whose fence is lower than the
+   * highest fence accepted for this conversation is refused and nothing is written.
+   * `null` publishes unfenced (always accepted, does not move the fence).
+   */
+  publish(conversationId: string, fence: number | null, events: TurnEvent[]): Promise<PublishResult>;
+  /** Events of the log in order, exclusive of `after`. */
+  read(conversationId: string, opts?: ReadOptions): Promise<DeliveredEvent[]>;
+  /** Id of the newest event in the log, or `null` when the log is empty or gone. */
+  lastId(conversationId: string): Promise<string | null>;
+  /** Redis key and channel names of a conversation. */
+  keys(conversationId: string): ConversationKeys;
+  /** Whether sharded pub/sub is used (see {@link TurnStreamsOptions.sharded}). */
+  readonly sharded: boolean;
+}
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value <= 0) {
+    throw new RangeError(`${name} must be a positive integer, got ${value}`);
+  }
+  return value;
+}
+
+export function createTurnStreams(opts: TurnStreamsOptions): TurnStreams {
+  const { redis } = opts;
+  const prefix = opts.keyPrefix ?? 'ts';
+  const maxLen = positiveInteger('maxLen', opts.maxLen ?? 10_000);
+  const ttlSeconds = positiveInteger('ttlSeconds', opts.ttlSeconds ?? 86_400);
+  const sharded = opts.sharded ?? false;
+  const runPublish = definePublishCommand(redis);
+  const keys = (conversationId: string) => conversationKeys(prefix, conversationId);
+
+  return {
+    sharded,
+    keys,
+
+    async publish(conversationId, fence, events) {
+      if (fence !== null) positiveInteger('fence', fence);
+      const k = keys(conversationId);
+      const result = await runPublish(
+        k.log,
+        k.fence,
+        fence === null ? '' : String(fence),
+        String(maxLen),
+        String(ttlSeconds),
+        k.channel,
+        sharded ? '1' : '0',
+        ...events.map((event) => JSON.stringify(event)),
+      );
+      if (result[0] === 1) return { ok: true, ids: result[1] };
+      return { ok: false, reason: 'stale_fence', currentFence: Number(result[1]) };
+    },
+
+    async read(conversationId, readOpts = {}) {
+      const { after, count } = readOpts;
+      if (after !== undefined && !isStreamId(after)) {
+        throw new TypeError(`after is not a Redis Stream id: ${JSON.stringify(after)}`);
+      }
+      if (count !== undefined) positiveInteger('count', count);
+      const start = after === undefined ? '-' : `(${after}`;
+      const log = keys(conversationId).log;
+      const entries =
+        count === undefined
+          ? await redis.xrange(log, start, '+')
+          : await redis.xrange(log, start, '+', 'COUNT', count);
+      return decodeEntries(entries);
+    },
+
+    async lastId(conversationId) {
+      const entries = await redis.xrevrange(keys(conversationId).log, '+', '-', 'COUNT', 1);
+      return entries[0]?.[0] ?? null;
+    },
+  };
+}

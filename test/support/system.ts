@@ -1,0 +1,141 @@
+import { randomBytes } from 'node:crypto';
+import { createTestDatabase, seedTenant, type TestDatabase } from '@turnstream/db/testing';
+import { Redis } from 'ioredis';
+import { ManagedProcess } from './process.ts';
+import { freePort, waitFor } from './wait.ts';
+
+export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+
+export interface SystemOptions {
+  workers?: number;
+  apis?: number;
+  workerEnv?: Record<string, string>;
+  apiEnv?: Record<string, string>;
+  simEnv?: Record<string, string>;
+}
+
+/**
+ * The real system for one test file: its own database, its own Redis prefixes, and real processes
+ * (simulator, API, workers) started with tsx. `stop()` tears everything down.
+ */
+export class TestSystem {
+  readonly redisPrefix = `tse${randomBytes(4).toString('hex')}`;
+  readonly bullPrefix = `${this.redisPrefix}bull`;
+  tdb!: TestDatabase;
+  redis!: Redis;
+  apiKey!: string;
+  tenantId!: string;
+  simUrl!: string;
+  sim!: ManagedProcess;
+  readonly apis: Array<{ url: string; proc: ManagedProcess }> = [];
+  readonly workers: ManagedProcess[] = [];
+  private workerSeq = 0;
+
+  constructor(private readonly opts: SystemOptions = {}) {}
+
+  get apiUrl(): string {
+    return this.apis[0]!.url;
+  }
+
+  async start(): Promise<this> {
+    this.tdb = await createTestDatabase();
+    this.redis = new Redis(REDIS_URL);
+    const seeded = await seedTenant(this.tdb.db);
+    this.apiKey = seeded.apiKey.key;
+    this.tenantId = seeded.tenant.id;
+    const simPort = await freePort();
+    this.sim = new ManagedProcess('sim', 'apps/claude-sim/src/main.ts', {
+      SIM_PORT: String(simPort),
+      SIM_TOKEN_DELAY_MS: '2',
+      ...this.opts.simEnv,
+    });
+    this.simUrl = `http://127.0.0.1:${simPort}`;
+    await waitFor(() => fetch(`${this.simUrl}/__sim/requests`).then((r) => r.ok), { message: 'simulator up' });
+    await Promise.all([
+      ...Array.from({ length: this.opts.workers ?? 1 }, () => this.startWorker()),
+      ...Array.from({ length: this.opts.apis ?? 1 }, () => this.startApi()),
+    ]);
+    return this;
+  }
+
+  private commonEnv(): Record<string, string> {
+    return {
+      DATABASE_URL: this.tdb.url,
+      REDIS_URL,
+      REDIS_PREFIX: this.redisPrefix,
+      BULL_PREFIX: this.bullPrefix,
+      MIGRATE_ON_START: 'false',
+    };
+  }
+
+  async startWorker(env: Record<string, string> = {}): Promise<ManagedProcess> {
+    const id = `w${++this.workerSeq}`;
+    const proc = new ManagedProcess(id, 'apps/worker/src/main.ts', {
+      ...this.commonEnv(),
+      ANTHROPIC_API_KEY: 'sim-key',
+      ANTHROPIC_BASE_URL: this.simUrl,
+      WORKER_ID: id,
+      WORKER_CONCURRENCY: '20',
+      ...this.opts.workerEnv,
+      ...env,
+    });
+    this.workers.push(proc);
+    await proc.waitForEvent('worker.start_completed');
+    return proc;
+  }
+
+  async startApi(): Promise<{ url: string; proc: ManagedProcess }> {
+    const port = await freePort();
+    const proc = new ManagedProcess(`api${this.apis.length + 1}`, 'apps/api/src/main.ts', {
+      ...this.commonEnv(),
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      ...this.opts.apiEnv,
+    });
+    const url = `http://127.0.0.1:${port}`;
+    await waitFor(() => fetch(`${url}/readyz`).then((r) => r.ok), { message: 'api ready', timeoutMs: 30_000 });
+    const entry = { url, proc };
+    this.apis.push(entry);
+    return entry;
+  }
+
+  /** JSON request to an API replica (default the first) with the test tenant's key. */
+  async api<T = any>(method: string, path: string, body?: unknown, apiIndex = 0): Promise<{ status: number; body: T }> {
+    const res = await fetch(`${this.apis[apiIndex]!.url}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${this.apiKey}`,
+        ...(body !== undefined ? { 'content-type': 'application/json' } : {}),
+      },
+      body: body !== undefined ? JSON.stringify(body) : undefined,
+    });
+    const text = await res.text();
+    return { status: res.status, body: (text ? JSON.parse(text) : undefined) as T };
+  }
+
+  /** The simulator's request log, with bodies. */
+  async simRequests(): Promise<any[]> {
+    const res = await fetch(`${this.simUrl}/__sim/requests?full=1`);
+    const body = (await res.json()) as any;
+    return Array.isArray(body) ? body : body.requests;
+  }
+
+  async sim_(path: string, init?: RequestInit): Promise<Response> {
+    return fetch(`${this.simUrl}${path}`, init);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all([...this.workers, ...this.apis.map((a) => a.proc)].map((p) => p.stop()));
+    await this.sim?.stop();
+    if (this.redis) {
+      let cursor = '0';
+      do {
+        const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${this.redisPrefix}*`, 'COUNT', 1000);
+        cursor = next;
+        if (keys.length) await this.redis.del(...keys);
+      } while (cursor !== '0');
+      await this.redis.quit();
+    }
+    await this.tdb?.drop();
+  }
+}
