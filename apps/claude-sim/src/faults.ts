@@ -78,9 +78,15 @@ export class FaultBook {
     return this.#rules.map((rule) => ({ ...rule }));
   }
 
-  /** Returns the rule that strikes this request (consuming one of its strikes), if any. */
-  take(target: FaultTarget): ActiveFaultRule | undefined {
-    const rule = this.#rules.find((r) => matches(r, target));
+  /**
+   * Returns the rule that strikes this request (consuming one of its strikes), if any. Rules that
+   * `eligible` refuses are skipped (midstream faults skip requests that fail validation).
+   */
+  take(
+    target: FaultTarget,
+    eligible: (rule: FaultRule) => boolean = () => true,
+  ): ActiveFaultRule | undefined {
+    const rule = this.#rules.find((r) => eligible(r) && matches(r, target));
     if (!rule) return undefined;
     if (rule.remaining !== null) {
       rule.remaining -= 1;

@@ -33,8 +33,8 @@ interface Exchange {
 }
 
 /**
- * `POST /v1/messages`: fault rules first (so a fault strikes even a valid request), then validation,
- * prompt caching, and the reply as JSON or SSE. Throws {@link SimApiError} for error answers.
+ * `POST /v1/messages`: validation, fault rules (a status fault wins over a validation error), prompt
+ * caching, and the reply as JSON or SSE. Throws {@link SimApiError} for error answers.
  */
 export async function handleMessages(body: unknown, ex: Exchange, deps: MessagesDeps): Promise<void> {
   const raw = (body && typeof body === 'object' ? body : {}) as Record<string, unknown>;
@@ -47,20 +47,40 @@ export async function handleMessages(body: unknown, ex: Exchange, deps: Messages
     hasThinking: carriesThinking(raw.messages),
     fault: null,
     status: 0,
+    closedEarly: false,
     body: { system: raw.system, messages: raw.messages },
   };
   deps.log.push(entry);
   ex.res.once('finish', () => {
     if (entry.status === 0) entry.status = ex.res.statusCode;
   });
+  const startedAt = Date.now();
   ex.res.once('close', () => {
     if (entry.status === 0) entry.status = ex.res.headersSent ? ex.res.statusCode : 0;
+    if (!ex.res.writableFinished) entry.closedEarly = true;
+    deps.logger.debug({
+      event: 'sim.request_completed',
+      requestId: ex.requestId,
+      status: entry.status,
+      fault: entry.fault,
+      closedEarly: entry.closedEarly,
+      durationMs: Date.now() - startedAt,
+    });
   });
 
-  const fault = deps.faults.take({
-    lastUserText: lastUserText(raw.messages),
-    messageCount: entry.messageCount,
-  });
+  // Status faults strike any request (even one that would fail validation); midstream faults need a
+  // request that gets a response body, so they wait for a valid one.
+  let request: MessagesRequest | undefined;
+  let invalid: unknown;
+  try {
+    request = validateMessagesRequest(body, deps);
+  } catch (err) {
+    invalid = err;
+  }
+  const fault = deps.faults.take(
+    { lastUserText: lastUserText(raw.messages), messageCount: entry.messageCount },
+    (rule) => request !== undefined || !isMidstreamFault(rule.fault),
+  );
   if (fault) {
     entry.fault = fault.fault;
     deps.logger.info({ event: 'sim.fault_applied', fault: fault.fault, requestId: ex.requestId });
@@ -71,8 +91,8 @@ export async function handleMessages(body: unknown, ex: Exchange, deps: Messages
       );
     }
   }
+  if (!request) throw invalid;
 
-  const request = validateMessagesRequest(body, deps);
   const usage = inputUsage(request.inputTokens, deps.cache.apply(raw));
   const plan = planReply(request, deps.defaults, deps.signer);
   const midstream = fault && isMidstreamFault(fault.fault) ? fault : undefined;
@@ -140,6 +160,7 @@ async function streamReply(
       await sse.send('error', errorBody('overloaded_error', 'Overloaded', ex.requestId));
       sse.end();
     } else if (fault.fault === 'disconnect_midstream') {
+      await sse.flushed(); // the chunks before the fault reach the client, then the socket dies
       ex.req.socket.destroy();
     } else {
       await sse.hang();

@@ -12,9 +12,14 @@ export interface LoggedRequest {
   fault: string | null;
   /** HTTP status answered (200 for a stream, even when a midstream fault struck it). */
   status: number;
-  /** With `?full=1` only: what was sent. */
+  /** The connection closed before the response was complete (client abort, idle watchdog, fault). */
+  closedEarly: boolean;
+  /** With `?full=1` only: what was sent (kept for the most recent 200 requests). */
   body?: { system: unknown; messages: unknown };
 }
+
+/** Request bodies are kept for this many of the most recent entries only (bounded memory in benches). */
+const BODIES_KEPT = 200;
 
 /** The most recent requests to `POST /v1/messages` (oldest first, capped). */
 export class RequestLog {
@@ -28,6 +33,8 @@ export class RequestLog {
   push(entry: LoggedRequest): void {
     this.#entries.push(entry);
     if (this.#entries.length > this.#capacity) this.#entries.shift();
+    const stale = this.#entries[this.#entries.length - 1 - BODIES_KEPT];
+    if (stale) delete stale.body;
   }
 
   list(full: boolean): LoggedRequest[] {

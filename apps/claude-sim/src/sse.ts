@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 export class SseWriter {
   readonly #res: ServerResponse;
   readonly #signal: AbortSignal;
+  #lastWrite: Promise<void> = Promise.resolve();
 
   constructor(res: ServerResponse, signal: AbortSignal) {
     this.#res = res;
@@ -23,8 +24,19 @@ export class SseWriter {
 
   async send(event: string, data: unknown): Promise<void> {
     this.#signal.throwIfAborted();
-    if (this.#res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)) return;
+    let written!: () => void;
+    this.#lastWrite = new Promise<void>((resolve) => {
+      written = resolve;
+    });
+    if (this.#res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`, () => written())) return;
     await this.#untilClosedOr((done) => this.#res.once('drain', done));
+  }
+
+  /** Resolves once everything sent so far reached the socket (or the connection closed). */
+  async flushed(): Promise<void> {
+    await this.#untilClosedOr((done) => {
+      this.#lastWrite.then(done);
+    });
   }
 
   /** Waits `ms` (or a macrotask turn when 0); throws if the client went away. */

@@ -57,23 +57,23 @@ export async function* streamMessage(deps: StreamDeps, req: StreamRequest): Asyn
   };
 
   logger.debug({ event: 'claude.stream_started', model: req.model, messageCount: req.messages.length });
+  let events: AsyncIterator<Anthropic.RawMessageStreamEvent> | undefined;
   try {
     watchdog.arm();
-    let events: AsyncIterator<Anthropic.RawMessageStreamEvent>;
-    try {
-      const { data, request_id } = await deps.client.messages
-        .create(buildParams(req), { signal: controller.signal })
-        .withResponse();
-      requestId = request_id ?? null;
-      events = data[Symbol.asyncIterator]();
-    } catch (err) {
-      throw translate(err, false);
-    }
+    const stream = await deps.client.messages
+      .create(buildParams(req), { signal: controller.signal })
+      .withResponse()
+      .catch((err: unknown) => {
+        throw translate(err, false);
+      });
+    requestId = stream.request_id ?? null;
+    const iterator = stream.data[Symbol.asyncIterator]();
+    events = iterator;
 
     for (;;) {
       let step: IteratorResult<Anthropic.RawMessageStreamEvent>;
       try {
-        step = await events.next();
+        step = await iterator.next();
       } catch (err) {
         throw translate(err, true);
       } finally {
@@ -109,7 +109,10 @@ export async function* streamMessage(deps: StreamDeps, req: StreamRequest): Asyn
     watchdog.disarm();
     callerSignal?.removeEventListener('abort', onCallerAbort);
     // A consumer that stopped early (or an error) must not leave the connection open.
-    if (!completed) controller.abort();
+    if (!completed) {
+      controller.abort();
+      events?.return?.().catch(() => {});
+    }
   }
 }
 

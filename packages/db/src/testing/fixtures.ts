@@ -17,7 +17,7 @@ export async function seedConversation(
 ): Promise<Conversation> {
   const res = await createConversation(db, {
     tenantId,
-    model: opts.model ?? 'claude-sonnet-4-5',
+    model: opts.model ?? 'claude-sonnet-4-6',
     thinkingBudgetTokens: opts.thinkingBudgetTokens ?? null,
     system: opts.system ?? null,
   });

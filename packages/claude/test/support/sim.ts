@@ -1,0 +1,35 @@
+/**
+ * The simulator, imported from source. Test-only: `packages/claude` does not depend on the app at
+ * runtime (a `@turnstream/claude-sim` devDependency would make this a package import).
+ */
+export {
+  type FaultRule,
+  type RunningSimulator,
+  type SimulatorOptions,
+  startSimulator,
+} from '@turnstream/claude-sim';
+
+import type { ClaudeChunk, ClaudeProvider, StreamRequest } from '../../src/index.ts';
+
+/** Drains a provider stream; returns the chunks, or the error it threw (never throws). */
+export async function collect(
+  provider: ClaudeProvider,
+  req: StreamRequest,
+): Promise<{ chunks: ClaudeChunk[]; error: unknown }> {
+  const chunks: ClaudeChunk[] = [];
+  try {
+    for await (const chunk of provider.stream(req)) chunks.push(chunk);
+    return { chunks, error: undefined };
+  } catch (error) {
+    return { chunks, error };
+  }
+}
+
+/** The `message_completed` chunk of a drained stream. */
+export function completed(chunks: ClaudeChunk[]): Extract<ClaudeChunk, { type: 'message_completed' }> {
+  const last = chunks.at(-1);
+  if (last?.type !== 'message_completed') throw new Error(`stream did not complete (last: ${last?.type})`);
+  return last;
+}
+
+export const MODEL = 'claude-sonnet-4-6';
