@@ -18,7 +18,7 @@ const useSim = !env.ANTHROPIC_API_KEY;
 const children: ChildProcess[] = [];
 
 function start(name: string, entry: string, extraEnv: Record<string, string>): ChildProcess {
-  const child = spawn(`${root}node_modules/.bin/tsx`, [entry], {
+  const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: root,
     env: { ...env, DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, LOG_LEVEL: env.LOG_LEVEL ?? 'info', ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],

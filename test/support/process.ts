@@ -20,7 +20,8 @@ export class ManagedProcess {
     entry: string,
     env: Record<string, string>,
   ) {
-    this.child = spawn(`${root}node_modules/.bin/tsx`, [entry], {
+    // node with tsx's loader (not the tsx CLI): one process, so signals (SIGSTOP too) reach the app itself.
+    this.child = spawn(process.execPath, ['--import', 'tsx', entry], {
       cwd: root,
       env: { ...process.env, LOG_LEVEL: 'debug', ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -68,7 +69,7 @@ export class ManagedProcess {
     });
   }
 
-  waitForEvent(event: string, timeoutMs?: number): Promise<LogLine> {
+  waitForEvent(event: string, timeoutMs = 60_000): Promise<LogLine> {
     return this.waitForLog((l) => l.event === event, timeoutMs);
   }
 

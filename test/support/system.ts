@@ -50,7 +50,7 @@ export class TestSystem {
       ...this.opts.simEnv,
     });
     this.simUrl = `http://127.0.0.1:${simPort}`;
-    await waitFor(() => fetch(`${this.simUrl}/__sim/requests`).then((r) => r.ok), { message: 'simulator up' });
+    await this.sim.waitForEvent('sim.listen_completed', 60_000);
     await Promise.all([
       ...Array.from({ length: this.opts.workers ?? 1 }, () => this.startWorker()),
       ...Array.from({ length: this.opts.apis ?? 1 }, () => this.startApi()),
@@ -93,7 +93,13 @@ export class TestSystem {
       ...this.opts.apiEnv,
     });
     const url = `http://127.0.0.1:${port}`;
-    await waitFor(() => fetch(`${url}/readyz`).then((r) => r.ok), { message: 'api ready', timeoutMs: 30_000 });
+    await waitFor(
+      () => {
+        if (proc.child.exitCode !== null) throw new Error(`api exited: ${JSON.stringify(proc.lines.slice(-5))}`);
+        return fetch(`${url}/readyz`).then((r) => r.ok);
+      },
+      { message: `api ready (last log: ${JSON.stringify(proc.lines.slice(-3))})`, timeoutMs: 60_000 },
+    );
     const entry = { url, proc };
     this.apis.push(entry);
     return entry;

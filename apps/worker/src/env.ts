@@ -15,6 +15,10 @@ export const workerEnvSchema = z.object({
   ANTHROPIC_API_KEY: optionalString(),
   ANTHROPIC_BASE_URL: optionalString(),
   WORKER_ID: z.string().default(`${hostname()}-${process.pid}`),
+  /** BullMQ stalled-job check interval: how soon a job of a dead or frozen worker is handed to another. */
+  STALLED_INTERVAL_MS: int(30_000, 100),
+  /** Multiplier on every retry backoff (1 = as suggested by the error class). */
+  RETRY_BACKOFF_SCALE: z.coerce.number().min(0).default(1),
   /** Concurrent turns per process. The work is I/O bound: hundreds are fine. */
   WORKER_CONCURRENCY: int(100, 1),
   /** Conversation lease time-to-live; renewed every third of it while the turn runs. */

@@ -35,6 +35,8 @@ async function main(): Promise<void> {
     lockDurationMs: env.LOCK_DURATION_MS,
     leaseTtlMs: env.LEASE_TTL_MS,
     reconcileIntervalMs: env.RECONCILE_INTERVAL_MS,
+    stalledIntervalMs: env.STALLED_INTERVAL_MS,
+    backoffScale: env.RETRY_BACKOFF_SCALE,
     config: {
       redisPrefix: env.REDIS_PREFIX,
       maxTokens: env.MAX_TOKENS,

@@ -126,6 +126,10 @@ export async function runLeasedTurn(t: LeasedTurn): Promise<TurnResult> {
     });
 
   try {
+    if (started.takenOver) {
+      // Chunks of an earlier attempt (or of a stalled worker) may have reached clients: void them.
+      await publisher.publish([{ type: 'turn.reset', messageId: message.id, reason: 'attempt_restarted' }]);
+    }
     await publisher.publish([{ type: 'turn.started', messageId: message.id, replyId: reply.id, attempt: t.job.attemptsMade + 1 }]);
     log.info({ event: 'turn.stream_started', mode, assistantSessionId: session.assistantSessionId }, 'turn started');
 

@@ -31,6 +31,10 @@ export interface CreateWorkerDeps {
   lockDurationMs?: number;
   /** Lease TTL in ms. Default 30_000. */
   leaseTtlMs?: number;
+  /** BullMQ stalled-job check interval in ms. Default 30_000. */
+  stalledIntervalMs?: number;
+  /** Multiplier on every retry backoff (tests shrink it). Default 1. */
+  backoffScale?: number;
   /** Reconciler interval (0 = off). Default 30_000. */
   reconcileIntervalMs?: number;
   config?: Partial<TurnConfig>;
@@ -95,13 +99,14 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
       prefix,
       concurrency: deps.concurrency ?? 100,
       lockDuration: deps.lockDurationMs ?? 30_000,
+      stalledInterval: deps.stalledIntervalMs ?? 30_000,
       autorun: false,
       settings: {
         backoffStrategy: (attemptsMade, type, err) => {
           if (type !== TURN_BACKOFF) return 1000;
           const base = err instanceof TransientTurnError ? err.backoffMs : 1000 * 2 ** Math.max(0, attemptsMade - 1);
           // Full jitter on top of the suggested backoff so a fleet does not retry in lockstep.
-          return Math.round(base / 2 + Math.random() * (base / 2));
+          return Math.round((base / 2 + Math.random() * (base / 2)) * (deps.backoffScale ?? 1));
         },
       },
     },

@@ -142,7 +142,8 @@ export async function setUserMessageStatus(db: Db, messageId: string, status: Me
 }
 
 export type StartReplyResult =
-  | { kind: 'started'; reply: Message }
+  /** `takenOver`: the row existed (an earlier attempt or a stalled worker streamed into it). */
+  | { kind: 'started'; reply: Message; takenOver: boolean }
   | { kind: 'finished'; reply: Message }
   | { kind: 'stale_fence'; reply: Message };
 
@@ -172,7 +173,7 @@ export async function startReply(
           ),
         )
         .returning();
-      if (row) return { kind: 'started', reply: row };
+      if (row) return { kind: 'started', reply: row, takenOver: true };
       const now = await getReply(db, input.userMessageId);
       if (now && now.fence > input.fence) return { kind: 'stale_fence', reply: now };
       if (attempt > 3) throw new Error('startReply: could not settle reply row');
@@ -196,7 +197,7 @@ export async function startReply(
             fence: input.fence,
           })
           .returning();
-        return { kind: 'started' as const, reply: row! };
+        return { kind: 'started' as const, reply: row!, takenOver: false };
       });
     } catch (err) {
       if (!isUniqueViolation(err) || attempt > 3) throw err;
