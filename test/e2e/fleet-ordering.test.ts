@@ -31,7 +31,7 @@ describe('a fleet of workers', () => {
       const turns = attempts.filter((a) => a.conversation_id === conv);
       for (let i = 1; i < turns.length; i++) {
         // No overlap: each attempt ended before the next one of the conversation started...
-        expect(turns[i - 1]!.ended_at.getTime()).toBeLessThanOrEqual(turns[i]!.started_at.getTime());
+        expect(new Date(turns[i - 1]!.ended_at).getTime()).toBeLessThanOrEqual(new Date(turns[i]!.started_at).getTime());
         // ...and they ran in the order the messages were accepted.
         expect(turns[i]!.seq).toBeGreaterThan(turns[i - 1]!.seq);
       }

@@ -54,6 +54,14 @@ interface ChannelEntry {
 
 function noop(): void {}
 
+function deferred(): { promise: Promise<void>; resolve: () => void } {
+  let resolve!: () => void;
+  const promise = new Promise<void>((r) => {
+    resolve = r;
+  });
+  return { promise, resolve };
+}
+
 export function createEventSubscriber(opts: EventSubscriberOptions): EventSubscriber {
   const { streams } = opts;
   const highWaterMark = opts.highWaterMark ?? 1000;
@@ -62,14 +70,19 @@ export function createEventSubscriber(opts: EventSubscriberOptions): EventSubscr
   }
   const onError = opts.onError ?? noop;
   const sharded = streams.sharded;
-  // Resubscribing is done here (not by ioredis) so that the log is re-read only after the
-  // new subscription is confirmed.
+  // Resubscribing is done here (not by ioredis) so that the log is re-read only after the new
+  // subscription is confirmed.
   const connection = opts.redis.duplicate({ autoResubscribe: false });
   const channels = new Map<string, ChannelEntry>();
   let closed = false;
-  let connectedOnce = false;
+  /** Settles at the next 'ready' event, after every channel has been (re)subscribed. */
+  let nextReady = deferred();
 
   const subscribeChannel = (channel: string): Promise<void> => {
+    // ioredis writes (S)SUBSCRIBE even during the connection handshake, which makes its INFO
+    // ready check fail ("Connection in subscriber mode") and drops the connection. So channels
+    // are subscribed only on a ready connection; until then the 'ready' handler does it.
+    if (connection.status !== 'ready') return nextReady.promise;
     const confirmed = (sharded ? connection.ssubscribe(channel) : connection.subscribe(channel)).then(noop);
     confirmed.catch(noop); // observed by the subscriptions; never an unhandled rejection
     return confirmed;
@@ -94,18 +107,20 @@ export function createEventSubscriber(opts: EventSubscriberOptions): EventSubscr
     for (const subscription of entry.subscriptions) subscription.onLive(events);
   });
   connection.on('error', (error: Error) => onError(error));
+  // Every 'ready' is a new connection with no subscriptions (whether or not an earlier one ever
+  // became ready): subscribe every channel, and have every subscription re-read the log, since
+  // messages published while disconnected are lost.
   connection.on('ready', () => {
-    if (!connectedOnce) {
-      connectedOnce = true;
-      return;
-    }
     if (closed) return;
-    // A new connection: messages published while disconnected are lost; re-read the log.
     for (const [channel, entry] of channels) {
       entry.ready = subscribeChannel(channel);
       for (const subscription of entry.subscriptions) subscription.requestSync();
     }
+    const settled = nextReady;
+    nextReady = deferred();
+    settled.resolve();
   });
+  if (connection.status === 'wait') connection.connect().catch(noop); // lazyConnect inherited
 
   return {
     subscribe(conversationId, subOpts = {}) {
@@ -155,6 +170,7 @@ export function createEventSubscriber(opts: EventSubscriberOptions): EventSubscr
         for (const subscription of entry.subscriptions) subscription.close();
       }
       channels.clear();
+      nextReady.resolve(); // subscriptions waiting for a connection see that they ended
       if (connection.status === 'ready') {
         await connection.quit().catch(() => connection.disconnect());
       } else {

@@ -49,12 +49,12 @@ const DONE: IteratorResult<DeliveredEvent, undefined> = { done: true, value: und
 
 /**
  * Catch-up reads the log page by page, paced by the consumer (a page is read only when it fits
- * under the high-water mark), so a late subscriber to a long log never overflows. Live batches
- * that arrive while a page read is in flight are buffered (dropped and re-read from the log when
- * more than `highWaterMark`); batches that arrive between reads are ignored, as the next read
- * covers them. Once a read reaches the end of the log the buffered batches are merged and the
- * subscription is live. A reconnect of the pub/sub connection (`requestSync`) goes back to
- * catch-up from the last enqueued id.
+ * under the high-water mark), so catching up never overflows, however long the log. Live batches
+ * that arrive while a page read is in flight are buffered (dropped, and read from the log again,
+ * when they would not fit under the high-water mark); batches that arrive between reads are
+ * ignored, as the next read covers them. Once a read reaches the end of the log the buffered
+ * batches are merged and the subscription is live: only then can it overflow. A reconnect of the
+ * pub/sub connection (`requestSync`) goes back to catch-up from the last enqueued id.
  */
 export class LiveSubscription implements Subscription, AsyncIterator<DeliveredEvent, undefined> {
   readonly ready: Promise<void>;
@@ -117,7 +117,7 @@ export class LiveSubscription implements Subscription, AsyncIterator<DeliveredEv
       this.enqueue(events);
       this.checkOverflow();
     } else if (this.phase === 'reading' && !this.readBufferDropped) {
-      this.readBuffer.push(...events);
+      for (const event of events) this.readBuffer.push(event);
       if (this.readBuffer.length > this.highWaterMark) {
         this.readBuffer = [];
         this.readBufferDropped = true;
@@ -188,13 +188,13 @@ export class LiveSubscription implements Subscription, AsyncIterator<DeliveredEv
         const page = await this.source.read(this.cursor, this.pageSize);
         if (this.ended) return;
         this.enqueue(page);
-        if (page.length < this.pageSize && !this.needRead && !this.readBufferDropped) {
+        const fits = this.queue.length + this.readBuffer.length <= this.highWaterMark;
+        if (page.length < this.pageSize && !this.needRead && !this.readBufferDropped && fits) {
           // Everything published before the read is in `page`; everything after, in the buffer.
           this.enqueue(this.readBuffer);
           this.readBuffer = [];
           this.phase = 'live';
           this.resolveReady();
-          this.checkOverflow();
           return;
         }
         this.readBuffer = [];

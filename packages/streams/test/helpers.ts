@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { DeliveredEvent, TurnEvent } from '@turnstream/contracts';
+import { type DeliveredEvent, isTerminalEvent, type TurnEvent } from '@turnstream/contracts';
 import { Redis, type RedisOptions } from 'ioredis';
-import type { Subscription } from '../src/index.ts';
+import { expect, vi } from 'vitest';
+import { compareStreamIds, type Subscription, type TurnStreams } from '../src/index.ts';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -72,4 +73,75 @@ export function prng(seed: number): () => number {
 
 export function texts(events: DeliveredEvent[]): string[] {
   return events.map(({ event }) => ('text' in event ? event.text : event.type));
+}
+
+/** Waits for an assertion to pass (polling), for at most 15 s. */
+export const waitFor = <T>(check: () => T | Promise<T>) =>
+  vi.waitFor(check, { timeout: 15_000, interval: 5 });
+
+/** Pulls until a terminal event (inclusive). */
+export async function untilTerminal(iterator: AsyncIterator<DeliveredEvent>): Promise<DeliveredEvent[]> {
+  const out: DeliveredEvent[] = [];
+  for (;;) {
+    const result = await iterator.next();
+    if (result.done) throw new Error(`ended after ${out.length} events without a terminal event`);
+    out.push(result.value);
+    if (isTerminalEvent(result.value.event)) return out;
+  }
+}
+
+/** Resolves once `condition()` holds or `orUntil` has settled (polls; no fixed delay). */
+export async function until(condition: () => boolean, orUntil?: Promise<unknown>): Promise<void> {
+  let settled = false;
+  void orUntil?.finally(() => {
+    settled = true;
+  });
+  while (!condition() && !settled) await new Promise((resolve) => setTimeout(resolve, 1));
+}
+
+export function expectStrictlyIncreasing(ids: string[]): void {
+  for (let i = 1; i < ids.length; i++) expect(compareStreamIds(ids[i - 1]!, ids[i]!)).toBeLessThan(0);
+}
+
+/** Fault injection: wraps `streams` so that its first read is held, after Redis answered, until `release()`. */
+export function holdFirstRead(streams: TurnStreams) {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => {
+    release = resolve;
+  });
+  let markHeld!: () => void;
+  const held = new Promise<void>((resolve) => {
+    markHeld = resolve;
+  });
+  let reads = 0;
+  const wrapped: TurnStreams = {
+    ...streams,
+    read: async (conversationId, readOpts) => {
+      const result = await streams.read(conversationId, readOpts);
+      if (reads++ === 0) {
+        markHeld();
+        await gate;
+      }
+      return result;
+    },
+  };
+  return { streams: wrapped, held, release, reads: () => reads };
+}
+
+/**
+ * Observes the live messages of the subscriber connection that `base.duplicate()` will create.
+ * `next()` settles after the subscriber has dispatched the next message (its listener runs in the
+ * same synchronous emit, before this promise's continuation).
+ */
+export function observeSubscriberMessages(base: Redis) {
+  const waiters: (() => void)[] = [];
+  const duplicate = base.duplicate.bind(base);
+  base.duplicate = (override) => {
+    const connection = duplicate(override);
+    connection.on('message', () => {
+      for (const waiter of waiters.splice(0)) waiter();
+    });
+    return connection;
+  };
+  return { next: () => new Promise<void>((resolve) => waiters.push(resolve)) };
 }

@@ -1,0 +1,112 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { createAuthHook } from './auth.ts';
+import { type AppConfig, type AppDeps, DEFAULT_APP_CONFIG, type RouteContext } from './context.ts';
+import { ApiError, toErrorResponse } from './errors.ts';
+import { createApiMetrics } from './metrics.ts';
+import { cancelRoutes } from './routes/cancel.ts';
+import { conversationRoutes } from './routes/conversations.ts';
+import { eventRoutes } from './routes/events.ts';
+import { healthRoutes } from './routes/health.ts';
+import { messageRoutes } from './routes/messages.ts';
+import { SseRegistry } from './sse.ts';
+
+const PROBE_ROUTES = new Set(['/healthz', '/readyz']);
+
+/**
+ * Build the HTTP API (not listening). The caller owns every connection in `deps` and closes them
+ * after `app.close()`; closing the app ends open SSE streams with a final comment first.
+ */
+export function buildApp(deps: AppDeps): FastifyInstance {
+  const config: AppConfig = { ...DEFAULT_APP_CONFIG, ...deps.config };
+  const metrics = deps.metrics ?? createApiMetrics();
+  const sse = new SseRegistry();
+  const ctx: RouteContext = {
+    db: deps.db,
+    redis: deps.redis,
+    queue: deps.queue,
+    streams: deps.streams,
+    subscriber: deps.subscriber,
+    logger: deps.logger,
+    config,
+    metrics,
+    sse,
+  };
+
+  const app = Fastify({
+    loggerInstance: deps.logger as FastifyBaseLogger,
+    // Requests are logged once, on completion, by the onResponse hook below: method, route, status,
+    // duration. Never headers (Authorization) or bodies (message content).
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: config.bodyLimitBytes,
+    // Requests arriving while closing get the catalog's `shutting_down` (see the onRequest hook).
+    return503OnClosing: false,
+    genReqId: () => randomUUID(),
+  });
+  let closing = false;
+
+  app.decorateRequest('auth', null);
+
+  // JSON bodies only: anything else is 415 `unsupported_media_type`. An empty JSON body counts as no body.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    const text = typeof body === 'string' ? body : body.toString('utf8');
+    if (text.trim() === '') {
+      done(null, undefined);
+      return;
+    }
+    parseJson(request, text, done);
+  });
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+    if (closing) throw new ApiError('shutting_down');
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    const route = request.routeOptions.url ?? 'not_found';
+    metrics.requestCompleted(request.method, route, reply.statusCode);
+    const fields = {
+      event: 'http.request_completed',
+      method: request.method,
+      route,
+      statusCode: reply.statusCode,
+      durationMs: Math.round(reply.elapsedTime),
+    };
+    if (PROBE_ROUTES.has(route)) request.log.debug(fields, 'request completed');
+    else request.log.info(fields, 'request completed');
+  });
+
+  app.setErrorHandler((err, request, reply) => {
+    const res = toErrorResponse(err, { bodyLimit: config.bodyLimitBytes, requestId: request.id });
+    if (res.unexpected) {
+      request.log.error({ event: 'http.request_failed', err }, 'request failed');
+    } else {
+      request.log.debug({ event: 'http.request_rejected', code: res.body.error.code }, 'request rejected');
+    }
+    return reply.code(res.status).send(res.body);
+  });
+
+  app.setNotFoundHandler((request, reply) => {
+    const path = request.url.split('?')[0];
+    const err = new ApiError('not_found', { message: `No route ${request.method} ${path}.` });
+    return reply.code(err.status).send(err.toBody());
+  });
+
+  app.addHook('preClose', async () => {
+    closing = true;
+    await sse.closeAll();
+  });
+
+  healthRoutes(app, ctx);
+  app.register(async (v1) => {
+    v1.addHook('onRequest', createAuthHook(deps.db));
+    conversationRoutes(v1, ctx);
+    messageRoutes(v1, ctx);
+    cancelRoutes(v1, ctx);
+    eventRoutes(v1, ctx);
+  });
+
+  return app;
+}

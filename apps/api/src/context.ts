@@ -1,0 +1,56 @@
+import type { Db } from '@turnstream/db';
+import type { Logger } from '@turnstream/logger';
+import type { EventSubscriber, TurnStreams } from '@turnstream/streams';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { ApiMetrics } from './metrics.ts';
+import type { SseRegistry } from './sse.ts';
+
+export interface AppConfig {
+  /** Prefix of Turnstream's Redis keys (cancel flags and channel). Default `'ts'`. */
+  redisPrefix: string;
+  /** Model of a conversation created without one. Default `'claude-sonnet-4-6'`. */
+  defaultModel: string;
+  /** Interval of SSE heartbeat comments in ms. Default `15_000`. */
+  sseHeartbeatMs: number;
+  /** Largest accepted request body in bytes. Default `1_048_576`. */
+  bodyLimitBytes: number;
+}
+
+export const DEFAULT_APP_CONFIG: AppConfig = {
+  redisPrefix: 'ts',
+  defaultModel: 'claude-sonnet-4-6',
+  sseHeartbeatMs: 15_000,
+  bodyLimitBytes: 1_048_576,
+};
+
+/** Everything `buildApp` needs; the caller owns (and closes) every connection. */
+export interface AppDeps {
+  db: Db;
+  /** A regular ioredis connection: readiness PING, cancel flags and the cancel channel. */
+  redis: Redis;
+  /** The BullMQ turns queue (producer side). */
+  queue: Queue;
+  /** Publishes `turn.queued` / `turn.cancelled` (unfenced). */
+  streams: TurnStreams;
+  /** The process's shared event subscriber (one pub/sub connection) feeding every SSE response. */
+  subscriber: EventSubscriber;
+  /** pino logger; Fastify logs through it. */
+  logger: Logger;
+  config?: Partial<AppConfig>;
+  /** Counters to observe from outside; a private set is used when omitted. */
+  metrics?: ApiMetrics;
+}
+
+/** What route modules receive. */
+export interface RouteContext {
+  db: Db;
+  redis: Redis;
+  queue: Queue;
+  streams: TurnStreams;
+  subscriber: EventSubscriber;
+  logger: Logger;
+  config: AppConfig;
+  metrics: ApiMetrics;
+  sse: SseRegistry;
+}

@@ -1,0 +1,44 @@
+import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, envBoolean, parseEnvWith } from '@turnstream/config';
+import { z } from 'zod';
+
+const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
+
+/** The API's environment. Parsed once in `main.ts`; tests pass plain objects to {@link parseEnv}. */
+export const apiEnvSchema = z.object({
+  /** TCP port. */
+  PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
+  /** Interface to bind. Loopback for development; `0.0.0.0` in containers. */
+  HOST: z.string().min(1).default('127.0.0.1'),
+  DATABASE_URL: z.string().min(1).default(DEFAULT_DATABASE_URL),
+  /** Postgres pool size of this process. */
+  DB_POOL_MAX: int(10, 1),
+  REDIS_URL: z.string().min(1).default(DEFAULT_REDIS_URL),
+  /** Prefix of Turnstream's own Redis keys: event streams and cancel flags (must match the workers'). */
+  REDIS_PREFIX: z.string().min(1).default('ts'),
+  /** Use sharded pub/sub (SPUBLISH, Redis 7+) for live events. Must match the workers'. */
+  REDIS_SHARDED_PUBSUB: envBoolean.default(false),
+  /** BullMQ key prefix (must match the workers' and any TurnsClient's). */
+  BULL_PREFIX: z.string().min(1).default('bull'),
+  /** Name of the turns queue (must match the workers'). */
+  TURNS_QUEUE_NAME: z.string().min(1).default('turns'),
+  /** Model of a conversation created without one. */
+  DEFAULT_MODEL: z.string().min(1).default('claude-sonnet-4-6'),
+  /** Interval of SSE heartbeat comments, in ms. */
+  SSE_HEARTBEAT_MS: int(15_000, 10),
+  /** Events buffered per SSE client before it is disconnected with a resumable id. */
+  SSE_HIGH_WATER_MARK: int(1000, 1),
+  /** Largest accepted request body, in bytes. */
+  BODY_LIMIT_BYTES: int(1_048_576, 1024),
+  /** On SIGTERM, connections still open after this long are closed forcibly. */
+  SHUTDOWN_TIMEOUT_MS: int(10_000, 0),
+  LOG_LEVEL: z.string().min(1).default('info'),
+  /** Apply pending database migrations before listening. */
+  MIGRATE_ON_START: envBoolean.default(true),
+});
+
+export type ApiEnv = z.infer<typeof apiEnvSchema>;
+
+/** Parse and validate the API's environment; throws one `EnvError` naming every bad variable. */
+export function parseEnv(source: Record<string, string | undefined>): ApiEnv {
+  return parseEnvWith(apiEnvSchema, source);
+}

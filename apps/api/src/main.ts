@@ -1,0 +1,90 @@
+import { createDb, runMigrations } from '@turnstream/db';
+import { createLogger } from '@turnstream/logger';
+import { createEventSubscriber, createTurnStreams } from '@turnstream/streams';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { buildApp } from './app.ts';
+import { parseEnv } from './env.ts';
+import { createApiMetrics } from './metrics.ts';
+
+const env = parseEnv(process.env);
+const logger = createLogger({ name: 'api', level: env.LOG_LEVEL });
+
+async function main(): Promise<void> {
+  if (env.MIGRATE_ON_START) await runMigrations(env.DATABASE_URL);
+  const dbh = createDb({ url: env.DATABASE_URL, max: env.DB_POOL_MAX, applicationName: 'turnstream-api' });
+  // Fail commands fast while Redis is away (readiness then reports it) instead of queueing them for long.
+  const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 2 });
+  redis.on('error', (err) =>
+    logger.warn({ event: 'redis.connection_failed', err: err.message }, 'redis error'),
+  );
+  const queueConnection = redis.duplicate();
+  queueConnection.on('error', () => {}); // reported by the main connection
+  const queue = new Queue(env.TURNS_QUEUE_NAME, { connection: queueConnection, prefix: env.BULL_PREFIX });
+  queue.on('error', (err) =>
+    logger.warn({ event: 'queue.connection_failed', err: err.message }, 'queue error'),
+  );
+  const streams = createTurnStreams({
+    redis,
+    keyPrefix: env.REDIS_PREFIX,
+    sharded: env.REDIS_SHARDED_PUBSUB,
+  });
+  const subscriber = createEventSubscriber({
+    redis,
+    streams,
+    highWaterMark: env.SSE_HIGH_WATER_MARK,
+    onError: (err) =>
+      logger.warn({ event: 'sse.subscriber_failed', err: err.message }, 'event subscriber error'),
+  });
+  const app = buildApp({
+    db: dbh.db,
+    redis,
+    queue,
+    streams,
+    subscriber,
+    logger,
+    metrics: createApiMetrics(),
+    config: {
+      redisPrefix: env.REDIS_PREFIX,
+      defaultModel: env.DEFAULT_MODEL,
+      sseHeartbeatMs: env.SSE_HEARTBEAT_MS,
+      bodyLimitBytes: env.BODY_LIMIT_BYTES,
+    },
+  });
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ event: 'api.stop_started', signal }, 'shutting down');
+    // Connections still open after the timeout (a client not reading its stream) are dropped.
+    const force = setTimeout(() => app.server.closeAllConnections(), env.SHUTDOWN_TIMEOUT_MS);
+    force.unref();
+    try {
+      // Stops accepting, ends every SSE stream with a final comment, waits for in-flight requests.
+      await app.close();
+      await subscriber.close();
+      await queue.close();
+      await Promise.allSettled([queueConnection.quit(), redis.quit()]);
+      await dbh.close();
+      logger.info({ event: 'api.stop_completed' }, 'stopped');
+      process.exit(0);
+    } catch (err) {
+      logger.error({ event: 'api.stop_failed', err: String(err) }, 'unclean shutdown');
+      process.exit(1);
+    }
+  };
+  process.on('SIGTERM', () => void stop('SIGTERM'));
+  process.on('SIGINT', () => void stop('SIGINT'));
+
+  await app.listen({ port: env.PORT, host: env.HOST });
+  const address = app.server.address();
+  const port = typeof address === 'object' && address ? address.port : env.PORT;
+  const url = `http://${env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST}:${port}`;
+  logger.info({ event: 'api.start_completed', url, queue: env.TURNS_QUEUE_NAME }, `API listening on ${url}`);
+}
+
+main().catch((err: unknown) => {
+  logger.fatal({ event: 'api.start_failed', err: String(err) }, 'API failed to start');
+  process.exit(1);
+});

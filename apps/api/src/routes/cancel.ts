@@ -1,0 +1,124 @@
+import {
+  CANCEL_FLAG_TTL_SECONDS,
+  type CancelRequest,
+  cancelChannel,
+  cancelFlagKey,
+  turnJobId,
+} from '@turnstream/contracts';
+import {
+  endReply,
+  FINAL_USER_STATUSES,
+  getMessage,
+  getReply,
+  type Message,
+  setUserMessageStatus,
+} from '@turnstream/db';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { requirePermission } from '../auth.ts';
+import type { RouteContext } from '../context.ts';
+import { ApiError } from '../errors.ts';
+import { loadConversation, loadMessage } from '../lookups.ts';
+import { emptyBody } from '../schemas.ts';
+import { parseInput } from '../validation.ts';
+import { errorText } from './messages.ts';
+
+interface MessageParams {
+  id: string;
+  messageId: string;
+}
+
+/** Job states in which no worker holds the turn: the job can simply be removed. */
+const NOT_STARTED_STATES = new Set(['waiting', 'delayed', 'prioritized', 'waiting-children']);
+
+export type CancelOutcome =
+  /** The turn had not started: job removed, message cancelled, `turn.cancelled` published here. */
+  | { status: 'cancelled' }
+  /** A worker runs the turn: it aborts on the cancel signal and publishes `turn.cancelled` itself. */
+  | { status: 'cancelling' };
+
+/**
+ * Cancel a turn wherever it runs. First the cancel flag (a worker that starts the turn later sees it)
+ * and the cancel channel (a worker running it aborts now); then, when the job has not started, remove
+ * it and finish the message here. A removal refused because a worker just took the job is fine: that
+ * worker sees the flag.
+ */
+export function cancelRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  app.post<{ Params: MessageParams }>(
+    '/v1/conversations/:id/messages/:messageId/cancel',
+    async (request, reply) => {
+      const auth = requirePermission(request, 'write');
+      parseInput(emptyBody, request.body, 'body');
+      const conversation = await loadConversation(ctx.db, auth.tenantId, request.params.id);
+      const message = await loadMessage(ctx.db, auth.tenantId, conversation.id, request.params.messageId, {
+        userOnly: true,
+      });
+      if (FINAL_USER_STATUSES.includes(message.status)) throw notCancellable(message);
+      const log = request.log.child({ conversationId: conversation.id, messageId: message.id });
+
+      const outcome = await cancelTurn(ctx, log, message);
+      if (outcome.status === 'cancelled')
+        return reply.code(200).send({ messageId: message.id, status: 'cancelled' });
+      return reply.code(202).send({ messageId: message.id, status: 'cancelling' });
+    },
+  );
+}
+
+async function cancelTurn(
+  ctx: RouteContext,
+  log: FastifyBaseLogger,
+  message: Message,
+): Promise<CancelOutcome> {
+  const prefix = ctx.config.redisPrefix;
+  const signal: CancelRequest = { conversationId: message.conversationId, messageId: message.id };
+  await ctx.redis.set(
+    cancelFlagKey(prefix, message.conversationId, message.id),
+    '1',
+    'EX',
+    CANCEL_FLAG_TTL_SECONDS,
+  );
+  await ctx.redis.publish(cancelChannel(prefix), JSON.stringify(signal));
+
+  const job = await ctx.queue.getJob(turnJobId(message.id));
+  const state = job ? await job.getState() : 'missing';
+  // A pending message without a job (its enqueue failed; the reconciler would re-enqueue it) has not started either.
+  const notStarted = NOT_STARTED_STATES.has(state) || (state === 'missing' && message.status === 'pending');
+  if (!notStarted) {
+    log.info({ event: 'turn.cancel_requested', jobState: state }, 'cancel signalled to the running turn');
+    return { status: 'cancelling' };
+  }
+  if (job) {
+    try {
+      await job.remove();
+    } catch (err) {
+      // Most likely a worker took the job in the meantime; it sees the flag and cancels.
+      log.info(
+        { event: 'turn.cancel_requested', jobState: 'active', reason: errorText(err) },
+        'job already taken',
+      );
+      return { status: 'cancelling' };
+    }
+  }
+  if (!(await setUserMessageStatus(ctx.db, message.id, 'cancelled'))) {
+    // Finished concurrently (by a worker that had seen the flag, or another cancel).
+    const now = await getMessage(ctx.db, message.tenantId, message.id);
+    if (now?.status === 'cancelled') return { status: 'cancelled' };
+    throw notCancellable(now ?? message);
+  }
+  // A job delayed for a retry may have left an interrupted partial reply: keep it, as cancelled.
+  const partial = await getReply(ctx.db, message.id);
+  if (partial && (partial.status === 'interrupted' || partial.status === 'streaming')) {
+    await endReply(ctx.db, { replyId: partial.id, fence: partial.fence, status: 'cancelled' });
+  }
+  await ctx.streams.publish(message.conversationId, null, [
+    { type: 'turn.cancelled', messageId: message.id, replyId: partial?.id ?? null },
+  ]);
+  log.info({ event: 'turn.cancel_completed', stage: 'queued', jobState: state }, 'queued turn cancelled');
+  return { status: 'cancelled' };
+}
+
+function notCancellable(message: Message): ApiError {
+  return new ApiError('message_not_cancellable', {
+    message: `The turn of this message has already ended (status "${message.status}").`,
+    details: { status: message.status },
+  });
+}

@@ -1,0 +1,111 @@
+import { isTerminalEvent } from '@turnstream/contracts';
+import { SubscriberClosedError, SubscriberOverflowError, type Subscription } from '@turnstream/streams';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { requirePermission } from '../auth.ts';
+import type { RouteContext } from '../context.ts';
+import { ApiError } from '../errors.ts';
+import { loadConversation, loadMessage } from '../lookups.ts';
+import { eventIdSchema, eventsQuery } from '../schemas.ts';
+import { commentFrame, controlFrame, eventFrame, SseConnection } from '../sse.ts';
+import { parseInput } from '../validation.ts';
+import { errorText } from './messages.ts';
+
+interface IdParams {
+  id: string;
+}
+
+/**
+ * `GET /v1/conversations/:id/events`: the conversation's events as Server-Sent Events, each with its
+ * durable log id. Resumes strictly after `Last-Event-ID` (or `?lastEventId=`); without one, replays
+ * what the log still holds, then goes live. See apps/api/README.md for the protocol.
+ */
+export function eventRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  app.get<{ Params: IdParams }>('/v1/conversations/:id/events', async (request, reply) => {
+    const auth = requirePermission(request, 'read');
+    const query = parseInput(eventsQuery, request.query, 'query');
+    const header = request.headers['last-event-id'];
+    const after =
+      header !== undefined && header !== ''
+        ? parseInput(eventIdSchema, Array.isArray(header) ? header[0] : header, 'headers')
+        : query.lastEventId;
+    const conversation = await loadConversation(ctx.db, auth.tenantId, request.params.id);
+    if (query.messageId) await loadMessage(ctx.db, auth.tenantId, conversation.id, query.messageId);
+
+    const connection = new SseConnection(reply.raw);
+    let subscription: Subscription;
+    try {
+      subscription = ctx.subscriber.subscribe(conversation.id, {
+        ...(after !== undefined ? { after } : {}),
+        signal: connection.signal,
+      });
+    } catch (err) {
+      if (err instanceof SubscriberClosedError) throw new ApiError('shutting_down', { cause: err });
+      throw err;
+    }
+
+    reply.hijack();
+    connection.open();
+    connection.startHeartbeat(ctx.config.sseHeartbeatMs);
+    const log = request.log.child({ conversationId: conversation.id });
+    ctx.metrics.sseClientsOpen++;
+    log.debug({ event: 'sse.stream_started', after: after ?? null }, 'event stream opened');
+    const done = pump(subscription, connection, {
+      after: after ?? null,
+      untilTurn: query.until === 'turn',
+      messageId: query.messageId ?? null,
+      log,
+    }).finally(() => {
+      ctx.metrics.sseClientsOpen--;
+      if (connection.reason === 'overflow') ctx.metrics.sseOverflows++;
+      log.debug({ event: 'sse.stream_completed', reason: connection.reason }, 'event stream closed');
+    });
+    ctx.sse.track(connection, done);
+    await done;
+  });
+}
+
+interface PumpOptions {
+  after: string | null;
+  untilTurn: boolean;
+  messageId: string | null;
+  log: FastifyBaseLogger;
+}
+
+/** Forward the subscription to the socket, one frame at a time, until it ends for one of its reasons. */
+async function pump(subscription: Subscription, connection: SseConnection, opts: PumpOptions): Promise<void> {
+  let finalFrame: string | undefined;
+  try {
+    for await (const delivered of subscription) {
+      if (opts.messageId !== null && delivered.event.messageId !== opts.messageId) continue;
+      if (!(await connection.send(eventFrame(delivered), () => subscription.ended))) {
+        connection.abort('client_closed');
+        break;
+      }
+      if (opts.untilTurn && isTerminalEvent(delivered.event)) {
+        connection.abort('turn_ended');
+        break;
+      }
+    }
+    // The subscription ended by itself: the client left, the server is shutting down, or the subscriber closed.
+    connection.abort('subscription_ended');
+  } catch (err) {
+    if (err instanceof SubscriberOverflowError) {
+      connection.abort('overflow');
+      const lastEventId = err.lastDeliveredId ?? opts.after;
+      finalFrame = controlFrame('stream.overflow', { lastEventId }, lastEventId);
+      opts.log.warn(
+        { event: 'sse.overflow_completed', lastEventId, highWaterMark: err.highWaterMark },
+        'client too slow; disconnected with a resumable id',
+      );
+    } else {
+      connection.abort('error');
+      opts.log.error({ event: 'sse.stream_failed', err: errorText(err) }, 'event stream failed');
+      finalFrame = commentFrame('error: the stream failed; reconnect with Last-Event-ID');
+    }
+  } finally {
+    subscription.close();
+  }
+  if (connection.reason === 'shutdown')
+    finalFrame = commentFrame('server shutting down; reconnect with Last-Event-ID');
+  connection.end(finalFrame);
+}

@@ -1,0 +1,51 @@
+import type { FastifyInstance } from 'fastify';
+import type { RouteContext } from '../context.ts';
+import { ApiError } from '../errors.ts';
+import { errorText } from './messages.ts';
+
+/** How long one readiness check may take before it counts as failed. */
+const CHECK_TIMEOUT_MS = 2000;
+
+type CheckResult = 'ok' | 'failed';
+
+async function check(run: () => Promise<unknown>): Promise<{ result: CheckResult; error?: string }> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`timed out after ${CHECK_TIMEOUT_MS} ms`)), CHECK_TIMEOUT_MS);
+  });
+  try {
+    await Promise.race([run(), timeout]);
+    return { result: 'ok' };
+  } catch (err) {
+    return { result: 'failed', error: errorText(err) };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** `/healthz`: the process is up. `/readyz`: Postgres and Redis answer (503 `not_ready` naming which did not). */
+export function healthRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  app.get('/readyz', async (request) => {
+    const [postgres, redis] = await Promise.all([
+      check(() => ctx.db.execute('select 1')),
+      check(() => ctx.redis.ping()),
+    ]);
+    const checks = { postgres: postgres.result, redis: redis.result };
+    const failed = Object.entries(checks)
+      .filter(([, r]) => r === 'failed')
+      .map(([name]) => name);
+    if (failed.length > 0) {
+      request.log.warn(
+        { event: 'health.ready_failed', failed, postgres: postgres.error, redis: redis.error },
+        'not ready',
+      );
+      throw new ApiError('not_ready', {
+        message: `Not ready: ${failed.join(' and ')} unavailable.`,
+        details: { checks },
+      });
+    }
+    return { status: 'ready', checks };
+  });
+}

@@ -1,0 +1,149 @@
+import { TURN_JOB_NAME, TURN_JOB_OPTIONS, turnJobId, turnJobSchema } from '@turnstream/contracts';
+import {
+  getReply,
+  insertUserMessage,
+  isUniqueViolation,
+  listAttempts,
+  listMessages,
+  type Message,
+} from '@turnstream/db';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { can, requirePermission } from '../auth.ts';
+import type { RouteContext } from '../context.ts';
+import { ApiError } from '../errors.ts';
+import { loadConversation, loadMessage } from '../lookups.ts';
+import { listMessagesQuery, postMessageBody } from '../schemas.ts';
+import { attemptJson, messageJson } from '../serialize.ts';
+import { parseInput } from '../validation.ts';
+
+interface IdParams {
+  id: string;
+}
+interface MessageParams extends IdParams {
+  messageId: string;
+}
+
+/** Where a client follows one message's turn (ends after its terminal event). */
+export function eventsUrl(conversationId: string, messageId: string): string {
+  return `/v1/conversations/${conversationId}/events?messageId=${messageId}&until=turn`;
+}
+
+export function messageRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  const { db } = ctx;
+
+  /**
+   * Store the user message (idempotent by id), then enqueue its turn (job id derived from the message
+   * id: one job per message), then tell listeners it is queued. Nothing about the assistant session
+   * travels in the job: the worker reads the session when the turn starts.
+   */
+  app.post<{ Params: IdParams }>('/v1/conversations/:id/messages', async (request, reply) => {
+    const auth = requirePermission(request, 'write');
+    const body = parseInput(postMessageBody, request.body, 'body');
+    const conversation = await loadConversation(db, auth.tenantId, request.params.id);
+    const mode = body.mode ?? conversation.defaultMode;
+    const inserted = await insertUserMessage(db, {
+      ...(body.id ? { id: body.id } : {}),
+      tenantId: auth.tenantId,
+      conversationId: conversation.id,
+      content: body.content,
+      mode,
+    }).catch((err: unknown) => {
+      // The id is taken outside this tenant's view (the repository only sees this tenant's rows).
+      if (isUniqueViolation(err)) return { ok: false as const, reason: 'id_conflict' as const };
+      throw err;
+    });
+    if (!inserted.ok) {
+      if (inserted.reason === 'conversation_not_found') throw new ApiError('conversation_not_found');
+      throw new ApiError('message_id_conflict', {
+        message: `Message id ${body.id} is already used by another message.`,
+        details: { messageId: body.id },
+      });
+    }
+    const message = inserted.message;
+    if (!inserted.created && message.content !== body.content) {
+      throw new ApiError('message_id_conflict', {
+        message: `Message id ${message.id} was already posted with different content.`,
+        details: { messageId: message.id },
+      });
+    }
+    const jobId = turnJobId(message.id);
+    const log = request.log.child({ conversationId: conversation.id, messageId: message.id, jobId });
+
+    // A repeated post of a message whose job is gone (an earlier enqueue failed) enqueues it again;
+    // a repeated post of a queued, running or finished message changes nothing.
+    const mustEnqueue =
+      inserted.created || (message.status === 'pending' && (await ctx.queue.getJob(jobId)) === undefined);
+    if (mustEnqueue) {
+      // Validated when produced as well as when consumed.
+      const job = turnJobSchema.parse({
+        v: 1,
+        tenantId: auth.tenantId,
+        conversationId: conversation.id,
+        messageId: message.id,
+        mode: message.mode,
+        acceptedAt: Date.now(),
+      });
+      try {
+        await ctx.queue.add(TURN_JOB_NAME, job, { ...TURN_JOB_OPTIONS, jobId });
+      } catch (err) {
+        ctx.metrics.enqueueFailures++;
+        log.error({ event: 'message.enqueue_failed', err: errorText(err) }, 'could not enqueue the turn');
+        throw new ApiError('enqueue_failed', { details: { messageId: message.id }, cause: err });
+      }
+      await publishQueued(ctx, log, message);
+      if (inserted.created) ctx.metrics.messagesAccepted++;
+      log.info(
+        { event: 'message.accept_completed', mode: message.mode, created: inserted.created },
+        'message accepted',
+      );
+    } else {
+      log.info({ event: 'message.accept_repeated', status: message.status }, 'message already accepted');
+    }
+    return reply
+      .code(202)
+      .send({ messageId: message.id, jobId, eventsUrl: eventsUrl(conversation.id, message.id) });
+  });
+
+  app.get<{ Params: IdParams }>('/v1/conversations/:id/messages', async (request) => {
+    const auth = requirePermission(request, 'read');
+    const query = parseInput(listMessagesQuery, request.query, 'query');
+    const conversation = await loadConversation(db, auth.tenantId, request.params.id);
+    const messages = await listMessages(db, auth.tenantId, conversation.id, {
+      limit: query.limit,
+      ...(query.afterSeq !== undefined ? { afterSeq: query.afterSeq } : {}),
+    });
+    return { messages: messages.map(messageJson) };
+  });
+
+  app.get<{ Params: MessageParams }>('/v1/conversations/:id/messages/:messageId', async (request) => {
+    const auth = requirePermission(request, 'read');
+    const conversation = await loadConversation(db, auth.tenantId, request.params.id);
+    const message = await loadMessage(db, auth.tenantId, conversation.id, request.params.messageId);
+    const reply = message.role === 'user' ? await getReply(db, message.id) : null;
+    const attempts =
+      message.role === 'user' && can(auth, 'operate')
+        ? (await listAttempts(db, auth.tenantId, message.id)).map(attemptJson)
+        : undefined;
+    return {
+      message: messageJson(message),
+      reply: reply ? messageJson(reply) : null,
+      ...(attempts ? { attempts } : {}),
+    };
+  });
+}
+
+/** `turn.queued` is informative: the message is stored and queued even when this publish fails. */
+async function publishQueued(ctx: RouteContext, log: FastifyBaseLogger, message: Message): Promise<void> {
+  try {
+    await ctx.streams.publish(message.conversationId, null, [{ type: 'turn.queued', messageId: message.id }]);
+  } catch (err) {
+    log.warn(
+      { event: 'message.queued_publish_failed', err: errorText(err) },
+      'could not publish turn.queued',
+    );
+  }
+}
+
+export function errorText(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+}

@@ -1,0 +1,277 @@
+import { listSessions } from '@turnstream/db';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Harness, type Tenant } from './helpers.ts';
+
+let h: Harness;
+let t: Tenant;
+
+beforeAll(async () => {
+  h = await new Harness({ config: { defaultModel: 'test-model', bodyLimitBytes: 4096 } }).start();
+  t = await h.tenant();
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+async function conversationCount(tenant: Tenant): Promise<number> {
+  let n = 0;
+  let cursor: string | null = null;
+  do {
+    const res: { body: { conversations: unknown[]; nextCursor: string | null } } = await h.request(
+      'GET',
+      `/v1/conversations?limit=100${cursor ? `&cursor=${cursor}` : ''}`,
+      { key: tenant.keys.viewer },
+    );
+    n += res.body.conversations.length;
+    cursor = res.body.nextCursor;
+  } while (cursor);
+  return n;
+}
+
+describe('POST /v1/conversations', () => {
+  it('creates a conversation with defaults and its session', async () => {
+    const res = await h.request('POST', '/v1/conversations', { key: t.keys.client, body: {} });
+    expect(res.status).toBe(201);
+    expect(res.body).toEqual({
+      id: expect.any(String),
+      title: null,
+      externalId: null,
+      system: null,
+      model: 'test-model',
+      thinking: null,
+      mode: 'stream',
+      createdAt: expect.any(String),
+      updatedAt: expect.any(String),
+      session: { id: expect.any(String), assistantSessionId: null, version: 0 },
+    });
+  });
+
+  it('accepts a request without a body', async () => {
+    const res = await h.request('POST', '/v1/conversations', { key: t.keys.client });
+    expect(res.status).toBe(201);
+  });
+
+  it('stores every option', async () => {
+    const body = {
+      title: 'Support chat',
+      externalId: 'ticket-1',
+      system: 'You are terse.',
+      model: 'claude-opus-4',
+      thinking: { budgetTokens: 2048 },
+      mode: 'batch',
+    };
+    const res = await h.request('POST', '/v1/conversations', { key: t.keys.client, body });
+    expect(res.status).toBe(201);
+    expect(res.body).toMatchObject(body);
+    const got = await h.request('GET', `/v1/conversations/${res.body.id}`, { key: t.keys.viewer });
+    expect(got.status).toBe(200);
+    expect(got.body).toEqual(res.body);
+  });
+
+  it('answers 409 external_id_conflict with the existing id, creating nothing', async () => {
+    const first = await h.request('POST', '/v1/conversations', {
+      key: t.keys.client,
+      body: { externalId: 'dup' },
+    });
+    const before = await conversationCount(t);
+    const second = await h.request('POST', '/v1/conversations', {
+      key: t.keys.client,
+      body: { externalId: 'dup', title: 'other' },
+    });
+    expect(second.status).toBe(409);
+    expect(second.body.error).toMatchObject({
+      code: 'external_id_conflict',
+      details: { conversationId: first.body.id },
+    });
+    expect(second.body.error.message).toContain(first.body.id);
+    expect(await conversationCount(t)).toBe(before);
+  });
+
+  it('lets two tenants use the same externalId', async () => {
+    const other = await h.tenant();
+    const res = await h.request('POST', '/v1/conversations', {
+      key: other.keys.client,
+      body: { externalId: 'dup' },
+    });
+    expect(res.status).toBe(201);
+  });
+
+  const invalid: Array<[string, unknown, string]> = [
+    ['unknown field', { title: 'x', colour: 'red' }, 'colour: unknown field'],
+    ['wrong type', { title: 42 }, 'title: must be a string, got number'],
+    ['empty title', { title: '' }, 'title: must not be empty'],
+    ['bad mode', { mode: 'fast' }, 'mode: must be one of "stream", "batch"'],
+    ['small thinking budget', { thinking: { budgetTokens: 100 } }, 'thinking.budgetTokens: must be >= 1024'],
+    [
+      'fractional thinking budget',
+      { thinking: { budgetTokens: 2048.5 } },
+      'thinking.budgetTokens: must be an integer',
+    ],
+    [
+      'unknown thinking field',
+      { thinking: { budgetTokens: 2048, type: 'x' } },
+      'thinking.type: unknown field',
+    ],
+    ['array body', [1, 2], 'body: must be an object, got array'],
+  ];
+  for (const [name, body, message] of invalid) {
+    it(`rejects ${name} with validation_failed and creates nothing`, async () => {
+      const before = await conversationCount(t);
+      const res = await h.request('POST', '/v1/conversations', { key: t.keys.client, body });
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('validation_failed');
+      expect(res.body.error.message).toContain(message);
+      expect(res.body.error.details.issues[0]).toMatchObject({ location: 'body' });
+      expect(await conversationCount(t)).toBe(before);
+    });
+  }
+
+  it('rejects invalid JSON with invalid_json', async () => {
+    const res = await h.request('POST', '/v1/conversations', {
+      key: t.keys.client,
+      rawBody: '{"title": ',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('invalid_json');
+  });
+
+  it('rejects a non-JSON body with 415 unsupported_media_type', async () => {
+    const res = await h.request('POST', '/v1/conversations', {
+      key: t.keys.client,
+      rawBody: 'title=x',
+      headers: { 'content-type': 'text/plain' },
+    });
+    expect(res.status).toBe(415);
+    expect(res.body.error.code).toBe('unsupported_media_type');
+  });
+
+  it('rejects a body over the limit with 413 body_too_large', async () => {
+    const res = await h.request('POST', '/v1/conversations', {
+      key: t.keys.client,
+      body: { system: 'x'.repeat(5000) },
+    });
+    expect(res.status).toBe(413);
+    expect(res.body.error).toMatchObject({ code: 'body_too_large', details: { limitBytes: 4096 } });
+  });
+});
+
+describe('GET /v1/conversations', () => {
+  it('pages through every conversation newest first, without repeats', async () => {
+    const tenant = await h.tenant();
+    const ids: string[] = [];
+    for (let i = 0; i < 5; i++) {
+      ids.push(
+        (await h.request('POST', '/v1/conversations', { key: tenant.keys.client, body: { title: `c${i}` } }))
+          .body.id,
+      );
+    }
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    let pages = 0;
+    do {
+      const res: {
+        status: number;
+        body: { conversations: Array<{ id: string }>; nextCursor: string | null };
+      } = await h.request('GET', `/v1/conversations?limit=2${cursor ? `&cursor=${cursor}` : ''}`, {
+        key: tenant.keys.viewer,
+      });
+      expect(res.status).toBe(200);
+      expect(res.body.conversations.length).toBeLessThanOrEqual(2);
+      seen.push(...res.body.conversations.map((c) => c.id));
+      cursor = res.body.nextCursor;
+      pages++;
+    } while (cursor);
+    expect(pages).toBe(3);
+    expect(seen).toEqual([...ids].reverse());
+  });
+
+  it('filters by externalId', async () => {
+    const tenant = await h.tenant();
+    const made = await h.request('POST', '/v1/conversations', {
+      key: tenant.keys.client,
+      body: { externalId: 'ext-9' },
+    });
+    await h.request('POST', '/v1/conversations', { key: tenant.keys.client, body: {} });
+    const res = await h.request('GET', '/v1/conversations?externalId=ext-9', { key: tenant.keys.viewer });
+    expect(res.body.conversations.map((c: { id: string }) => c.id)).toEqual([made.body.id]);
+  });
+
+  it('validates its query', async () => {
+    for (const [qs, message] of [
+      ['limit=0', 'limit: must be >= 1'],
+      ['limit=abc', 'limit: must be a number'],
+      ['cursor=nope', 'cursor: must be a UUID'],
+      ['sort=asc', 'sort: unknown field'],
+    ]) {
+      const res = await h.request('GET', `/v1/conversations?${qs}`, { key: t.keys.viewer });
+      expect(res.status, qs).toBe(400);
+      expect(res.body.error.code).toBe('validation_failed');
+      expect(res.body.error.message).toContain(message);
+      expect(res.body.error.details.issues[0].location).toBe('query');
+    }
+  });
+});
+
+describe('GET /v1/conversations/:id', () => {
+  it('answers 404 conversation_not_found for an unknown id and for a malformed one', async () => {
+    for (const id of ['00000000-0000-4000-8000-000000000000', 'not-a-uuid', "1' or '1'='1"]) {
+      const res = await h.request('GET', `/v1/conversations/${encodeURIComponent(id)}`, {
+        key: t.keys.viewer,
+      });
+      expect(res.status, id).toBe(404);
+      expect(res.body.error.code).toBe('conversation_not_found');
+    }
+  });
+});
+
+describe('POST /v1/conversations/:id/reset', () => {
+  it('starts a new session and ends the old one', async () => {
+    const conv = (await h.request('POST', '/v1/conversations', { key: t.keys.client, body: {} })).body;
+    const res = await h.request('POST', `/v1/conversations/${conv.id}/reset`, { key: t.keys.client });
+    expect(res.status).toBe(200);
+    expect(res.body.session).toEqual({ id: expect.any(String), assistantSessionId: null, version: 0 });
+    expect(res.body.session.id).not.toBe(conv.session.id);
+    const got = await h.request('GET', `/v1/conversations/${conv.id}`, { key: t.keys.viewer });
+    expect(got.body.session.id).toBe(res.body.session.id);
+    const sessions = await listSessions(h.tdb.db, t.tenantId, conv.id);
+    expect(sessions.map((s) => [s.status, s.endedReason])).toEqual([
+      ['ended', 'user_reset'],
+      ['active', null],
+    ]);
+    expect(sessions[1]!.parentSessionId).toBe(conv.session.id);
+  });
+
+  it('rejects a body with fields and changes nothing', async () => {
+    const conv = (await h.request('POST', '/v1/conversations', { key: t.keys.client, body: {} })).body;
+    const res = await h.request('POST', `/v1/conversations/${conv.id}/reset`, {
+      key: t.keys.client,
+      body: { hard: true },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('validation_failed');
+    expect(await listSessions(h.tdb.db, t.tenantId, conv.id)).toHaveLength(1);
+  });
+
+  it('answers 404 for a malformed id', async () => {
+    const res = await h.request('POST', '/v1/conversations/123/reset', { key: t.keys.client });
+    expect(res.status).toBe(404);
+    expect(res.body.error.code).toBe('conversation_not_found');
+  });
+});
+
+describe('unknown routes', () => {
+  it('answers 404 not_found naming the route', async () => {
+    const res = await h.request('GET', '/v1/nope?x=1', { key: t.keys.viewer });
+    expect(res.status).toBe(404);
+    expect(res.body).toEqual({ error: { code: 'not_found', message: 'No route GET /v1/nope.' } });
+    const wrongMethod = await h.request('DELETE', '/v1/conversations', { key: t.keys.admin });
+    expect(wrongMethod.status).toBe(404);
+    expect(wrongMethod.body.error.code).toBe('not_found');
+  });
+
+  it('sends a request id header', async () => {
+    const res = await h.request('GET', '/healthz');
+    expect(res.headers['x-request-id']).toEqual(expect.any(String));
+  });
+});

@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import { parseEnv } from '../src/env.ts';
+
+describe('parseEnv', () => {
+  it('applies the defaults', () => {
+    expect(parseEnv({})).toEqual({
+      PORT: 3000,
+      HOST: '127.0.0.1',
+      DATABASE_URL: 'postgres://postgres@127.0.0.1:5432/turnstream',
+      DB_POOL_MAX: 10,
+      REDIS_URL: 'redis://127.0.0.1:6379',
+      REDIS_PREFIX: 'ts',
+      REDIS_SHARDED_PUBSUB: false,
+      BULL_PREFIX: 'bull',
+      TURNS_QUEUE_NAME: 'turns',
+      DEFAULT_MODEL: 'claude-sonnet-4-5',
+      SSE_HEARTBEAT_MS: 15_000,
+      SSE_HIGH_WATER_MARK: 1000,
+      BODY_LIMIT_BYTES: 1_048_576,
+      SHUTDOWN_TIMEOUT_MS: 10_000,
+      LOG_LEVEL: 'info',
+      MIGRATE_ON_START: true,
+    });
+  });
+
+  it('coerces strings', () => {
+    const env = parseEnv({
+      PORT: '8080',
+      MIGRATE_ON_START: 'false',
+      SSE_HEARTBEAT_MS: '500',
+      HOST: '0.0.0.0',
+    });
+    expect(env).toMatchObject({
+      PORT: 8080,
+      MIGRATE_ON_START: false,
+      SSE_HEARTBEAT_MS: 500,
+      HOST: '0.0.0.0',
+    });
+  });
+
+  it('names every bad variable', () => {
+    expect(() => parseEnv({ PORT: 'http', MIGRATE_ON_START: 'maybe' })).toThrow(
+      /PORT[\s\S]*MIGRATE_ON_START/,
+    );
+  });
+});

@@ -1,0 +1,311 @@
+import { randomUUID } from 'node:crypto';
+import http from 'node:http';
+import type { TurnEvent } from '@turnstream/contracts';
+import { createEventSubscriber } from '@turnstream/streams';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApiMetrics } from '../src/metrics.ts';
+import { Harness, type Tenant, waitFor } from './helpers.ts';
+import { parseFrame, type SseFrame, SseReader } from './sse-client.ts';
+
+const HIGH_WATER_MARK = 50;
+let h: Harness;
+let t: Tenant;
+let base: string;
+
+beforeAll(async () => {
+  h = await new Harness({ highWaterMark: HIGH_WATER_MARK }).start();
+  t = await h.tenant();
+  base = await h.listen();
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+async function newConversation(): Promise<string> {
+  return (await h.request('POST', '/v1/conversations', { key: t.keys.client, body: {} })).body.id;
+}
+
+function reader(
+  conversationId: string,
+  query = '',
+  headers: Record<string, string> = {},
+  url = base,
+): SseReader {
+  return new SseReader(`${url}/v1/conversations/${conversationId}/events${query}`, {
+    authorization: `Bearer ${t.keys.viewer}`,
+    ...headers,
+  });
+}
+
+const chunk = (messageId: string, text: string): TurnEvent => ({ type: 'chunk', messageId, text });
+const completed = (messageId: string, content: string): TurnEvent => ({
+  type: 'turn.completed',
+  messageId,
+  replyId: randomUUID(),
+  content,
+  stopReason: 'end_turn',
+});
+
+async function publish(conversationId: string, events: TurnEvent[]): Promise<string[]> {
+  const res = await h.streams.publish(conversationId, null, events);
+  if (!res.ok) throw new Error('publish refused');
+  return res.ids;
+}
+
+function data(frame: SseFrame): any {
+  return JSON.parse(frame.data!);
+}
+
+describe('GET /v1/conversations/:id/events', () => {
+  it('streams live events with id:, event: and data: lines, in order', async () => {
+    const conv = await newConversation();
+    const sse = reader(conv);
+    expect(await sse.open()).toBe(200);
+    expect(sse.headers!.get('content-type')).toBe('text/event-stream; charset=utf-8');
+    expect(sse.headers!.get('cache-control')).toContain('no-cache');
+    expect(sse.headers!.get('x-accel-buffering')).toBe('no');
+    expect(sse.headers!.get('connection')).toBe('keep-alive');
+    await waitFor(() => h.metrics.sseClientsOpen >= 1);
+
+    const m = randomUUID();
+    const ids = await publish(conv, [{ type: 'turn.queued', messageId: m }]);
+    ids.push(...(await publish(conv, [chunk(m, 'Hel'), chunk(m, 'lo')])));
+    ids.push(...(await publish(conv, [completed(m, 'Hello')])));
+
+    const frames = await sse.take(4);
+    expect(frames.map((f) => f.id)).toEqual(ids);
+    expect(frames.map((f) => f.event)).toEqual(['turn.queued', 'chunk', 'chunk', 'turn.completed']);
+    expect(frames.map((f) => data(f).type)).toEqual(['turn.queued', 'chunk', 'chunk', 'turn.completed']);
+    expect(data(frames[1]!)).toEqual({ type: 'chunk', messageId: m, text: 'Hel' });
+    sse.close();
+    await waitFor(() => h.metrics.sseClientsOpen === 0, { message: 'stream closed after client disconnect' });
+  });
+
+  it('replays the log to a late subscriber, then goes live', async () => {
+    const conv = await newConversation();
+    const m = randomUUID();
+    const early = await publish(conv, [chunk(m, 'a'), chunk(m, 'b'), chunk(m, 'c')]);
+    const sse = reader(conv);
+    await sse.open();
+    const late = await publish(conv, [chunk(m, 'd')]);
+    const frames = await sse.take(4);
+    expect(frames.map((f) => f.id)).toEqual([...early, ...late]);
+    expect(frames.map((f) => data(f).text).join('')).toBe('abcd');
+    sse.close();
+  });
+
+  it('resumes exactly after Last-Event-ID (header or ?lastEventId=)', async () => {
+    for (const variant of ['header', 'query'] as const) {
+      const conv = await newConversation();
+      const m = randomUUID();
+      const ids = await publish(
+        conv,
+        ['a', 'b', 'c', 'd', 'e'].map((x) => chunk(m, x)),
+      );
+      const sse =
+        variant === 'header'
+          ? reader(conv, '', { 'last-event-id': ids[1]! })
+          : reader(conv, `?lastEventId=${ids[1]}`);
+      await sse.open();
+      const frames = await sse.take(3);
+      expect(frames.map((f) => f.id)).toEqual(ids.slice(2));
+      expect(frames.map((f) => data(f).text)).toEqual(['c', 'd', 'e']);
+      const more = await publish(conv, [chunk(m, 'f')]);
+      expect((await sse.take(1))[0]!.id).toBe(more[0]);
+      sse.close();
+    }
+  });
+
+  it('with ?until=turn ends cleanly after the first terminal event (a retrying failure is not one)', async () => {
+    const conv = await newConversation();
+    const m = randomUUID();
+    const sse = reader(conv, '?until=turn');
+    await sse.open();
+    await publish(conv, [
+      chunk(m, 'x'),
+      { type: 'turn.failed', messageId: m, code: 'overloaded', error: 'retrying', retrying: true },
+      { type: 'turn.reset', messageId: m, reason: 'overloaded' },
+      chunk(m, 'y'),
+      completed(m, 'y'),
+      chunk(randomUUID(), 'after the end'),
+    ]);
+    const frames = await sse.rest();
+    expect(frames.map((f) => f.event)).toEqual([
+      'chunk',
+      'turn.failed',
+      'turn.reset',
+      'chunk',
+      'turn.completed',
+    ]);
+    expect(sse.ended).toBe(true);
+  });
+
+  it('with ?messageId= sends only that turn and ends on its terminal event', async () => {
+    const conv = await newConversation();
+    const mine = randomUUID();
+    const other = randomUUID();
+    await h.request('POST', `/v1/conversations/${conv}/messages`, {
+      key: t.keys.client,
+      body: { content: 'x', id: mine },
+    });
+    const sse = reader(conv, `?messageId=${mine}&until=turn`);
+    await sse.open();
+    await publish(conv, [
+      chunk(other, 'no'),
+      chunk(mine, 'yes'),
+      completed(other, 'no'),
+      completed(mine, 'yes'),
+    ]);
+    const frames = await sse.rest();
+    expect(frames.map((f) => [f.event, data(f).messageId])).toEqual([
+      ['turn.queued', mine],
+      ['chunk', mine],
+      ['turn.completed', mine],
+    ]);
+  });
+
+  it('ends a ?until=turn stream on turn.cancelled', async () => {
+    const conv = await newConversation();
+    const m = randomUUID();
+    const sse = reader(conv, `?until=turn`);
+    await sse.open();
+    await publish(conv, [{ type: 'turn.cancelled', messageId: m, replyId: null }]);
+    expect((await sse.rest()).map((f) => f.event)).toEqual(['turn.cancelled']);
+  });
+
+  it('sends heartbeat comments', async () => {
+    const app = h.build({ config: { sseHeartbeatMs: 30 } });
+    const url = await app.listen({ port: 0, host: '127.0.0.1' });
+    const conv = await newConversation();
+    const sse = reader(conv, '', {}, url);
+    await sse.open();
+    await sse.waitForComment((c) => c === 'heartbeat');
+    expect(sse.comments[0]).toBe('connected');
+    sse.close();
+    await app.close();
+  });
+
+  it('answers errors as JSON before the stream starts', async () => {
+    const conv = await newConversation();
+    const badId = await h.request('GET', `/v1/conversations/${conv}/events`, {
+      key: t.keys.viewer,
+      headers: { 'last-event-id': 'yesterday' },
+    });
+    expect(badId.status).toBe(400);
+    expect(badId.body.error).toMatchObject({ code: 'validation_failed' });
+    expect(badId.body.error.message).toContain('must be an event id');
+    expect(badId.body.error.details.issues[0].location).toBe('headers');
+
+    const badQuery = await h.request('GET', `/v1/conversations/${conv}/events?until=forever`, {
+      key: t.keys.viewer,
+    });
+    expect(badQuery.status).toBe(400);
+    expect(badQuery.body.error.message).toContain('until: must be one of "turn"');
+
+    const unknownConv = await h.request('GET', `/v1/conversations/${randomUUID()}/events`, {
+      key: t.keys.viewer,
+    });
+    expect(unknownConv.body.error.code).toBe('conversation_not_found');
+
+    const unknownMessage = await h.request(
+      'GET',
+      `/v1/conversations/${conv}/events?messageId=${randomUUID()}`,
+      {
+        key: t.keys.viewer,
+      },
+    );
+    expect(unknownMessage.status).toBe(404);
+    expect(unknownMessage.body.error.code).toBe('message_not_found');
+
+    const noKey = await h.request('GET', `/v1/conversations/${conv}/events`);
+    expect(noKey.status).toBe(401);
+  });
+
+  it('serves the same events with the same ids from two API replicas', async () => {
+    const subscriber2 = createEventSubscriber({ redis: h.connection(), streams: h.streams });
+    const replica = h.build({ subscriber: subscriber2, metrics: createApiMetrics() });
+    const url2 = await replica.listen({ port: 0, host: '127.0.0.1' });
+    const conv = await newConversation();
+    const a = reader(conv, '?until=turn');
+    const b = reader(conv, '?until=turn', {}, url2);
+    await Promise.all([a.open(), b.open()]);
+    const m = randomUUID();
+    for (let i = 0; i < 20; i++) await publish(conv, [chunk(m, `${i} `)]);
+    await publish(conv, [completed(m, 'done')]);
+    const [fa, fb] = await Promise.all([a.rest(), b.rest()]);
+    expect(fa).toHaveLength(21);
+    expect(fb.map((f) => [f.id, f.event, f.data])).toEqual(fa.map((f) => [f.id, f.event, f.data]));
+    await replica.close();
+    await subscriber2.close();
+  });
+
+  it('disconnects a client that cannot keep up with stream.overflow and a resumable id', async () => {
+    const conv = await newConversation();
+    const m = randomUUID();
+    const overflowsBefore = h.metrics.sseOverflows;
+
+    // A client that stops reading: its socket fills, the server stops writing (backpressure), the
+    // subscription's buffer reaches the high-water mark and the server ends the response.
+    const res = await new Promise<http.IncomingMessage>((resolve, reject) => {
+      const req = http.get(
+        `${base}/v1/conversations/${conv}/events`,
+        { headers: { authorization: `Bearer ${t.keys.viewer}` } },
+        (r) => {
+          r.pause();
+          resolve(r);
+        },
+      );
+      req.on('error', reject);
+    });
+    expect(res.statusCode).toBe(200);
+
+    const big = 'x'.repeat(64 * 1024);
+    const published: string[] = [];
+    while (h.metrics.sseOverflows === overflowsBefore) {
+      published.push(...(await publish(conv, [chunk(m, big)])));
+      if (published.length > 5000) throw new Error('no overflow after 5000 events');
+    }
+    published.push(...(await publish(conv, [completed(m, 'end')])));
+
+    // Now read what the slow client got: a prefix of the log, then stream.overflow naming the last id sent.
+    let text = '';
+    res.setEncoding('utf8');
+    for await (const part of res) text += part;
+    const frames = text
+      .split('\n\n')
+      .filter((f) => f.trim() !== '')
+      .map(parseFrame)
+      .filter((f) => f.event !== undefined);
+    const last = frames.at(-1)!;
+    expect(last.event).toBe('stream.overflow');
+    const delivered = frames.slice(0, -1);
+    expect(delivered.length).toBeGreaterThan(0);
+    expect(delivered.length).toBeLessThan(published.length);
+    expect(delivered.map((f) => f.id)).toEqual(published.slice(0, delivered.length));
+    const lastEventId = delivered.at(-1)!.id!;
+    expect(data(last)).toEqual({ type: 'stream.overflow', lastEventId });
+    expect(last.id).toBe(lastEventId);
+
+    // The client resumes with that id and gets exactly the rest.
+    const resumed = reader(conv, '?until=turn', { 'last-event-id': lastEventId });
+    await resumed.open();
+    const rest = await resumed.rest();
+    expect([...delivered, ...rest].map((f) => f.id)).toEqual(published);
+  });
+
+  it('ends open streams with a final comment when the app closes', async () => {
+    const app = h.build({ metrics: createApiMetrics() });
+    const url = await app.listen({ port: 0, host: '127.0.0.1' });
+    const conv = await newConversation();
+    const sse = reader(conv, '', {}, url);
+    await sse.open();
+    await sse.waitForComment((c) => c === 'connected');
+    const m = randomUUID();
+    await publish(conv, [chunk(m, 'before')]);
+    expect((await sse.take(1))[0]!.event).toBe('chunk');
+    await app.close();
+    expect(await sse.rest()).toEqual([]);
+    expect(sse.ended).toBe(true);
+    expect(sse.comments.at(-1)).toBe('server shutting down; reconnect with Last-Event-ID');
+  });
+});

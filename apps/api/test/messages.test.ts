@@ -1,0 +1,343 @@
+import { randomUUID } from 'node:crypto';
+import { TURN_JOB_NAME, TURN_JOB_OPTIONS, TURNS_QUEUE, turnJobId } from '@turnstream/contracts';
+import {
+  finishAttempt,
+  getMessage,
+  listMessages,
+  startAttempt,
+  startReply,
+  updateReplyContent,
+} from '@turnstream/db';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Harness, type Tenant } from './helpers.ts';
+
+let h: Harness;
+let t: Tenant;
+
+beforeAll(async () => {
+  h = await new Harness().start();
+  t = await h.tenant();
+});
+afterAll(async () => {
+  await h?.close();
+});
+
+async function newConversation(body: Record<string, unknown> = {}): Promise<string> {
+  const res = await h.request('POST', '/v1/conversations', { key: t.keys.client, body });
+  expect(res.status).toBe(201);
+  return res.body.id;
+}
+
+function post(conversationId: string, body: unknown, key = t.keys.client) {
+  return h.request('POST', `/v1/conversations/${conversationId}/messages`, { key, body });
+}
+
+/** Jobs of one conversation in this file's queue. */
+async function jobsOf(conversationId: string) {
+  return (await h.allJobs()).filter((j) => j.data.conversationId === conversationId);
+}
+
+describe('POST /v1/conversations/:id/messages', () => {
+  it('stores the message, enqueues exactly one job with the right payload and publishes turn.queued', async () => {
+    const conv = await newConversation();
+    const before = Date.now();
+    const res = await post(conv, { content: 'Hello there' });
+    expect(res.status).toBe(202);
+    const { messageId } = res.body;
+    expect(res.body).toEqual({
+      messageId: expect.any(String),
+      jobId: turnJobId(messageId),
+      eventsUrl: `/v1/conversations/${conv}/events?messageId=${messageId}&until=turn`,
+    });
+
+    const stored = await getMessage(h.tdb.db, t.tenantId, messageId);
+    expect(stored).toMatchObject({
+      conversationId: conv,
+      role: 'user',
+      content: 'Hello there',
+      status: 'pending',
+      mode: 'stream',
+      seq: 1,
+    });
+
+    const jobs = await jobsOf(conv);
+    expect(jobs).toHaveLength(1);
+    const job = jobs[0]!;
+    expect(job.id).toBe(turnJobId(messageId));
+    expect(job.name).toBe(TURN_JOB_NAME);
+    expect(job.data).toEqual({
+      v: 1,
+      tenantId: t.tenantId,
+      conversationId: conv,
+      messageId,
+      mode: 'stream',
+      acceptedAt: expect.any(Number),
+    });
+    expect(job.data.acceptedAt).toBeGreaterThanOrEqual(before);
+    expect(job.opts.attempts).toBe(TURN_JOB_OPTIONS.attempts);
+    expect(JSON.stringify(job.data)).not.toContain('Hello there');
+    expect(JSON.stringify(job.data)).not.toMatch(/session/i);
+
+    const events = await h.streams.read(conv);
+    expect(events.map((e) => e.event)).toEqual([{ type: 'turn.queued', messageId }]);
+  });
+
+  it("uses the conversation's mode unless the message chooses one", async () => {
+    const conv = await newConversation({ mode: 'batch' });
+    const a = await post(conv, { content: 'one' });
+    const b = await post(conv, { content: 'two', mode: 'stream' });
+    const jobs = await jobsOf(conv);
+    expect(jobs.find((j) => j.data.messageId === a.body.messageId)!.data.mode).toBe('batch');
+    expect(jobs.find((j) => j.data.messageId === b.body.messageId)!.data.mode).toBe('stream');
+  });
+
+  it('is idempotent by client-supplied id: same 202, one row, one job, one turn.queued', async () => {
+    const conv = await newConversation();
+    const id = randomUUID();
+    const first = await post(conv, { content: 'once', id });
+    const second = await post(conv, { content: 'once', id });
+    expect(first.status).toBe(202);
+    expect(second.status).toBe(202);
+    expect(second.body).toEqual(first.body);
+    expect(first.body.messageId).toBe(id);
+    expect(await listMessages(h.tdb.db, t.tenantId, conv)).toHaveLength(1);
+    expect(await jobsOf(conv)).toHaveLength(1);
+    expect((await h.streams.read(conv)).filter((e) => e.event.type === 'turn.queued')).toHaveLength(1);
+  });
+
+  it('answers 409 message_id_conflict for an id used in another conversation or with other content', async () => {
+    const conv1 = await newConversation();
+    const conv2 = await newConversation();
+    const id = randomUUID();
+    expect((await post(conv1, { content: 'mine', id })).status).toBe(202);
+    const other = await post(conv2, { content: 'mine', id });
+    expect(other.status).toBe(409);
+    expect(other.body.error).toMatchObject({ code: 'message_id_conflict', details: { messageId: id } });
+    const changed = await post(conv1, { content: 'changed', id });
+    expect(changed.status).toBe(409);
+    expect(changed.body.error.code).toBe('message_id_conflict');
+    expect(await listMessages(h.tdb.db, t.tenantId, conv2)).toHaveLength(0);
+    expect(await jobsOf(conv2)).toHaveLength(0);
+  });
+
+  it("answers 409 for an id another tenant's message holds", async () => {
+    const other = await h.tenant();
+    const theirConv = (await h.request('POST', '/v1/conversations', { key: other.keys.client, body: {} }))
+      .body.id;
+    const id = randomUUID();
+    expect((await post(theirConv, { content: 'theirs', id }, other.keys.client)).status).toBe(202);
+    const conv = await newConversation();
+    const res = await post(conv, { content: 'theirs', id });
+    expect(res.status).toBe(409);
+    expect(res.body.error.code).toBe('message_id_conflict');
+  });
+
+  const invalid: Array<[string, unknown, string]> = [
+    ['no body', undefined, 'body: is required'],
+    ['missing content', { mode: 'stream' }, 'content: is required'],
+    ['empty content', { content: '' }, 'content: must not be empty'],
+    ['whitespace content', { content: ' \n\t ' }, 'content: must not be whitespace only'],
+    ['too long content', { content: 'x'.repeat(100_001) }, 'content: must be at most 100000 characters'],
+    ['non-string content', { content: ['hi'] }, 'content: must be a string, got array'],
+    ['bad mode', { content: 'hi', mode: 'live' }, 'mode: must be one of "stream", "batch"'],
+    ['bad id', { content: 'hi', id: 'abc' }, 'id: must be a UUID'],
+    ['unknown field', { content: 'hi', role: 'assistant' }, 'role: unknown field'],
+  ];
+  for (const [name, body, message] of invalid) {
+    it(`rejects ${name} with validation_failed: no row, no job, no event`, async () => {
+      const conv = await newConversation();
+      const res = await post(conv, body);
+      expect(res.status).toBe(400);
+      expect(res.body.error.code).toBe('validation_failed');
+      expect(res.body.error.message).toContain(message);
+      expect(await listMessages(h.tdb.db, t.tenantId, conv)).toHaveLength(0);
+      expect(await jobsOf(conv)).toHaveLength(0);
+      expect(await h.streams.read(conv)).toHaveLength(0);
+    });
+  }
+
+  it('rejects invalid JSON with invalid_json and changes nothing', async () => {
+    const conv = await newConversation();
+    const res = await h.request('POST', `/v1/conversations/${conv}/messages`, {
+      key: t.keys.client,
+      rawBody: '{"content": "hi"',
+      headers: { 'content-type': 'application/json' },
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.error.code).toBe('invalid_json');
+    expect(await listMessages(h.tdb.db, t.tenantId, conv)).toHaveLength(0);
+    expect(await jobsOf(conv)).toHaveLength(0);
+  });
+
+  it('answers 404 conversation_not_found for a malformed or unknown conversation id, enqueuing nothing', async () => {
+    const jobsBefore = (await h.allJobs()).length;
+    for (const id of ['nope', randomUUID()]) {
+      const res = await post(id, { content: 'hi' });
+      expect(res.status).toBe(404);
+      expect(res.body.error.code).toBe('conversation_not_found');
+    }
+    expect(await h.allJobs()).toHaveLength(jobsBefore);
+  });
+
+  it('answers 503 enqueue_failed when the queue is unavailable; the message stays pending and a retry enqueues it', async () => {
+    const conv = await newConversation();
+    // A real queue whose Redis is unreachable (nothing listens on port 1; no reconnects).
+    const unreachable = new Redis('redis://127.0.0.1:1', {
+      maxRetriesPerRequest: 0,
+      retryStrategy: () => null,
+    });
+    unreachable.on('error', () => {});
+    const broken = new Queue(TURNS_QUEUE, { connection: unreachable, prefix: h.bullPrefix });
+    broken.on('error', () => {});
+    const app = h.build({ queue: broken });
+    await app.ready();
+    const id = randomUUID();
+    const res = await app.inject({
+      method: 'POST',
+      url: `/v1/conversations/${conv}/messages`,
+      headers: { authorization: `Bearer ${t.keys.client}`, 'content-type': 'application/json' },
+      payload: JSON.stringify({ content: 'queued later', id }),
+    });
+    expect(res.statusCode).toBe(503);
+    const body = res.json();
+    expect(body.error).toMatchObject({ code: 'enqueue_failed', details: { messageId: id } });
+    expect(body.error.message).toContain('queued again automatically');
+    expect((await getMessage(h.tdb.db, t.tenantId, id))!.status).toBe('pending');
+    expect(await jobsOf(conv)).toHaveLength(0);
+    expect(h.metrics.enqueueFailures).toBeGreaterThanOrEqual(1);
+
+    // The client retries with the same id against a healthy replica: the job is created now.
+    const retry = await post(conv, { content: 'queued later', id });
+    expect(retry.status).toBe(202);
+    expect((await jobsOf(conv)).map((j) => j.id)).toEqual([turnJobId(id)]);
+    expect(await listMessages(h.tdb.db, t.tenantId, conv)).toHaveLength(1);
+    await app.close();
+    await broken.close().catch(() => undefined);
+    unreachable.disconnect();
+  });
+});
+
+describe('GET /v1/conversations/:id/messages', () => {
+  it('lists the history with partial streaming replies', async () => {
+    const conv = await newConversation();
+    const first = (await post(conv, { content: 'first' })).body.messageId;
+    const second = (await post(conv, { content: 'second' })).body.messageId;
+    // A worker streaming the first reply: the row exists and its content is updated live.
+    const started = await startReply(h.tdb.db, {
+      tenantId: t.tenantId,
+      conversationId: conv,
+      userMessageId: first,
+      fence: 1,
+      mode: 'stream',
+    });
+    if (started.kind !== 'started') throw new Error('reply not started');
+    await updateReplyContent(h.tdb.db, { replyId: started.reply.id, fence: 1, content: 'partial ans' });
+
+    const res = await h.request('GET', `/v1/conversations/${conv}/messages`, { key: t.keys.viewer });
+    expect(res.status).toBe(200);
+    const msgs = res.body.messages;
+    expect(msgs.map((m: any) => [m.role, m.content, m.status, m.replyTo])).toEqual([
+      ['user', 'first', 'pending', null],
+      ['assistant', 'partial ans', 'streaming', first],
+      ['user', 'second', 'pending', null],
+    ]);
+    expect(Object.keys(msgs[0]).sort()).toEqual(
+      [
+        'id',
+        'seq',
+        'role',
+        'content',
+        'status',
+        'replyTo',
+        'mode',
+        'errorCode',
+        'stopReason',
+        'usage',
+        'createdAt',
+        'updatedAt',
+        'completedAt',
+      ].sort(),
+    );
+    expect(msgs[2].id).toBe(second);
+
+    const page = await h.request('GET', `/v1/conversations/${conv}/messages?afterSeq=1&limit=10`, {
+      key: t.keys.viewer,
+    });
+    expect(page.body.messages.map((m: any) => m.id)).toEqual([second]);
+  });
+
+  it('validates its query', async () => {
+    const conv = await newConversation();
+    const res = await h.request('GET', `/v1/conversations/${conv}/messages?limit=1000`, {
+      key: t.keys.viewer,
+    });
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toContain('limit: must be <= 500');
+  });
+});
+
+describe('GET /v1/conversations/:id/messages/:messageId', () => {
+  it('returns the message, its reply and (for admins) its attempts', async () => {
+    const conv = await newConversation();
+    const messageId = (await post(conv, { content: 'look at me' })).body.messageId;
+    const started = await startReply(h.tdb.db, {
+      tenantId: t.tenantId,
+      conversationId: conv,
+      userMessageId: messageId,
+      fence: 3,
+      mode: 'stream',
+    });
+    if (started.kind !== 'started') throw new Error('reply not started');
+    const attempt = await startAttempt(h.tdb.db, {
+      tenantId: t.tenantId,
+      conversationId: conv,
+      messageId,
+      jobId: turnJobId(messageId),
+      attempt: 1,
+      workerId: 'w1',
+      fence: 3,
+      sessionId: null,
+      assistantSessionId: null,
+    });
+    await finishAttempt(h.tdb.db, attempt.id, { outcome: 'retrying', errorCode: 'overloaded' });
+
+    const res = await h.request('GET', `/v1/conversations/${conv}/messages/${messageId}`, {
+      key: t.keys.admin,
+    });
+    expect(res.status).toBe(200);
+    expect(res.body.message).toMatchObject({ id: messageId, role: 'user', content: 'look at me' });
+    expect(res.body.reply).toMatchObject({
+      id: started.reply.id,
+      role: 'assistant',
+      status: 'streaming',
+      replyTo: messageId,
+    });
+    expect(res.body.attempts).toEqual([
+      expect.objectContaining({
+        attempt: 1,
+        workerId: 'w1',
+        fence: 3,
+        outcome: 'retrying',
+        errorCode: 'overloaded',
+      }),
+    ]);
+
+    const reply = await h.request('GET', `/v1/conversations/${conv}/messages/${started.reply.id}`, {
+      key: t.keys.viewer,
+    });
+    expect(reply.body).toEqual({ message: expect.objectContaining({ role: 'assistant' }), reply: null });
+  });
+
+  it('answers 404 message_not_found for malformed, unknown and foreign-conversation ids', async () => {
+    const conv = await newConversation();
+    const elsewhere = await newConversation();
+    const foreign = (await post(elsewhere, { content: 'x' })).body.messageId;
+    for (const id of ['bad', randomUUID(), foreign]) {
+      const res = await h.request('GET', `/v1/conversations/${conv}/messages/${id}`, { key: t.keys.viewer });
+      expect(res.status, id).toBe(404);
+      expect(res.body.error.code).toBe('message_not_found');
+    }
+  });
+});

@@ -1,0 +1,103 @@
+// Subscriber lifecycle: one shared connection, (un)subscribe, abort, close.
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { createEventSubscriber, SubscriberClosedError } from '../src/index.ts';
+import { chunk, completed, iteratorOf, take, texts, untilTerminal, waitFor } from './helpers.ts';
+import { subscriberFixture } from './subscriber-fixture.ts';
+
+const { conns, redis, streams, subscriber, publishOk, numsub } = subscriberFixture();
+
+describe('lifecycle', () => {
+  it('an abort signal ends the iterator cleanly and the channel is unsubscribed', async () => {
+    const c = `abort-${randomUUID()}`;
+    const controller = new AbortController();
+    const subscription = subscriber.subscribe(c, { signal: controller.signal });
+    await subscription.ready;
+    expect(await numsub(streams.keys(c).channel)).toBe(1);
+    const pending = iteratorOf(subscription).next();
+    controller.abort();
+    expect(await pending).toEqual({ done: true, value: undefined });
+    await waitFor(async () => expect(await numsub(streams.keys(c).channel)).toBe(0));
+
+    const aborted = subscriber.subscribe(c, { signal: AbortSignal.abort() });
+    expect(aborted.ended).toBe(true);
+    expect(await iteratorOf(aborted).next()).toEqual({ done: true, value: undefined });
+  });
+
+  it('unsubscribes from the channel only when the last subscription ends (break)', async () => {
+    const c = `shared-${randomUUID()}`;
+    const channel = streams.keys(c).channel;
+    const a = subscriber.subscribe(c);
+    const b = subscriber.subscribe(c);
+    await Promise.all([a.ready, b.ready]);
+    expect(await numsub(channel)).toBe(1);
+    await publishOk(c, 1, [chunk('m1', 'one')]);
+    for await (const event of a) {
+      expect(texts([event])).toEqual(['one']);
+      break; // ends `a`
+    }
+    expect(a.ended).toBe(true);
+    await publishOk(c, 1, [chunk('m1', 'two')]);
+    expect(texts(await take(iteratorOf(b), 2))).toEqual(['one', 'two']);
+    expect(await numsub(channel)).toBe(1);
+    b.close();
+    await waitFor(async () => expect(await numsub(channel)).toBe(0));
+    // Subscribing again after the unsubscribe works.
+    const again = subscriber.subscribe(c);
+    expect(texts(await take(iteratorOf(again), 2))).toEqual(['one', 'two']);
+    await again.ready;
+    expect(await numsub(channel)).toBe(1);
+    again.close();
+  });
+
+  it('shares one Redis connection between all subscriptions', async () => {
+    const name = `streams-shared-${randomUUID().slice(0, 8)}`;
+    const named = conns.open({ connectionName: name });
+    const shared = createEventSubscriber({ redis: named, streams });
+    const subscriptions = Array.from({ length: 60 }, (_, i) => shared.subscribe(`many-${name}-${i % 12}`));
+    await Promise.all(subscriptions.map((s) => s.ready));
+    const clients = (await redis.client('LIST')) as string;
+    const subscribers = clients
+      .split('\n')
+      .filter((line) => line.includes(` name=${name} `) && /\bsub=[1-9]/.test(line));
+    expect(subscribers).toHaveLength(1);
+    expect(subscribers[0]).toMatch(/\bsub=12\b/);
+    await shared.close();
+  });
+
+  it('close() ends every subscription; subscribe() afterwards throws', async () => {
+    const own = createEventSubscriber({ redis, streams });
+    const c = `close-${randomUUID()}`;
+    const subscription = own.subscribe(c);
+    await subscription.ready;
+    const pending = iteratorOf(subscription).next();
+    await own.close();
+    expect(await pending).toEqual({ done: true, value: undefined });
+    expect(() => own.subscribe(c)).toThrow(SubscriberClosedError);
+    await own.close();
+  });
+
+  it('subscriptions made at any point of the connection handshake go live', async () => {
+    // Sweeps the subscribe call across the event-loop ticks of a fresh subscriber connection
+    // (connecting, handshake, ready check, ready), without ever breaking the connection.
+    const errors: Error[] = [];
+    for (let ticks = 0; ticks < 30; ticks++) {
+      const fresh = createEventSubscriber({ redis, streams, onError: (e) => errors.push(e) });
+      for (let t = 0; t < ticks; t++) await new Promise((resolve) => setImmediate(resolve));
+      const c = `handshake-${randomUUID()}`;
+      const subscription = fresh.subscribe(c);
+      await subscription.ready;
+      await publishOk(c, 1, [chunk('m1', 'live'), completed('m1')]);
+      expect(texts(await untilTerminal(iteratorOf(subscription))), `after ${ticks} ticks`).toEqual([
+        'live',
+        'turn.completed',
+      ]);
+      await fresh.close();
+    }
+    expect(errors).toEqual([]);
+  });
+
+  it('rejects an invalid after id', () => {
+    expect(() => subscriber.subscribe('x', { after: 'not-an-id' })).toThrow(TypeError);
+  });
+});

@@ -1,0 +1,79 @@
+import { createTurnStreams } from '@turnstream/streams';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestSystem } from '../support/system.ts';
+import { createConversation, postMessage, waitForTurn } from '../support/turns.ts';
+
+// Outcomes by error class, through the real worker, queue and simulator.
+let sys: TestSystem;
+beforeAll(async () => {
+  sys = await new TestSystem({ workerEnv: { RETRY_BACKOFF_SCALE: '0.02' } }).start();
+});
+afterAll(async () => {
+  await sys?.stop();
+});
+
+async function faults(rules: unknown[]): Promise<void> {
+  await sys.sim_('/__sim/faults', { method: 'DELETE' });
+  const res = await sys.sim_('/__sim/faults', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ rules }),
+  });
+  expect(res.ok).toBe(true);
+}
+
+async function attempts(messageId: string) {
+  return sys.tdb.sql<{ outcome: string; error_code: string | null }[]>`
+    select outcome, error_code from turn_attempts where message_id = ${messageId} order by started_at`;
+}
+
+describe('retry policy', () => {
+  it('rate limits do not consume attempts: 8 rate-limited calls (more than the 6 attempts) still end in a reply', async () => {
+    await faults([{ fault: 'rate_limited', times: 8, retryAfterMs: 30, match: { contains: 'limited' } }]);
+    const conv = await createConversation(sys);
+    const id = await postMessage(sys, conv, 'rate limited please');
+    expect((await waitForTurn(sys, conv, id, 60_000)).user.status).toBe('completed');
+    const rows = await attempts(id);
+    expect(rows.filter((r) => r.outcome === 'rate_limited')).toHaveLength(8);
+    expect(rows.at(-1)?.outcome).toBe('completed');
+  });
+
+  it('transient errors back off and retry until the attempts run out, then fail readably', async () => {
+    await faults([{ fault: 'overloaded', times: 20, match: { contains: 'overloaded' } }]);
+    const conv = await createConversation(sys);
+    const id = await postMessage(sys, conv, 'overloaded forever');
+    const t = await waitForTurn(sys, conv, id, 60_000);
+    expect(t.user.status).toBe('failed');
+    expect(t.reply).toMatchObject({ role: 'error', status: 'failed', errorCode: 'transient_exhausted' });
+    const rows = await attempts(id);
+    expect(rows.map((r) => r.outcome)).toEqual(['retrying', 'retrying', 'retrying', 'retrying', 'retrying', 'failed']);
+  });
+
+  it('a mid-stream failure after chunks were published sends turn.reset, and the retry streams the whole reply', async () => {
+    await faults([{ fault: 'overloaded_midstream', times: 1, afterChunks: 4, match: { contains: 'midstream' } }]);
+    const conv = await createConversation(sys);
+    const id = await postMessage(sys, conv, 'midstream trouble');
+    const t = await waitForTurn(sys, conv, id, 60_000);
+    expect(t.user.status).toBe('completed');
+    const events = (await createTurnStreams({ redis: sys.redis, keyPrefix: sys.redisPrefix }).read(conv))
+      .map((e) => e.event)
+      .filter((e) => e.messageId === id);
+    const types = events.map((e) => e.type);
+    const reset = types.indexOf('turn.reset');
+    expect(reset).toBeGreaterThan(types.indexOf('chunk'));
+    const after = events.slice(types.lastIndexOf('turn.reset') + 1);
+    const text = after.flatMap((e) => (e.type === 'chunk' ? [e.text] : [])).join('');
+    expect(text).toBe(t.reply!.content);
+    expect(types.at(-1)).toBe('turn.completed');
+  });
+
+  it('a fatal error fails at once with an error message the user can read', async () => {
+    await faults([{ fault: 'auth', times: 1, match: { contains: 'fatal' } }]);
+    const conv = await createConversation(sys);
+    const id = await postMessage(sys, conv, 'fatal auth');
+    const t = await waitForTurn(sys, conv, id);
+    expect(t.reply).toMatchObject({ role: 'error', status: 'failed', errorCode: 'claude_auth' });
+    expect(t.reply!.content).toMatch(/credentials/);
+    expect((await attempts(id)).map((r) => r.outcome)).toEqual(['failed']);
+  });
+});
