@@ -13,7 +13,7 @@ describe('parseEnv', () => {
       REDIS_SHARDED_PUBSUB: false,
       BULL_PREFIX: 'bull',
       TURNS_QUEUE_NAME: 'turns',
-      DEFAULT_MODEL: 'claude-sonnet-4-5',
+      DEFAULT_MODEL: 'claude-sonnet-4-6',
       SSE_HEARTBEAT_MS: 15_000,
       SSE_HIGH_WATER_MARK: 1000,
       BODY_LIMIT_BYTES: 1_048_576,

@@ -52,6 +52,7 @@ async function publish(conversationId: string, events: TurnEvent[]): Promise<str
   return res.ids;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: test assertions read arbitrary event fields
 function data(frame: SseFrame): any {
   return JSON.parse(frame.data!);
 }

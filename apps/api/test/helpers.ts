@@ -120,6 +120,7 @@ export class Harness {
   }
 
   /** A JSON request through `app.inject()`. */
+  // biome-ignore lint/suspicious/noExplicitAny: tests assert on response bodies of any shape
   async request<T = any>(
     method: 'GET' | 'POST' | 'PUT' | 'DELETE' | 'PATCH',
     url: string,

@@ -11,6 +11,7 @@ import {
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { MessageJson } from '../src/serialize.ts';
 import { Harness, type Tenant } from './helpers.ts';
 
 let h: Harness;
@@ -238,7 +239,7 @@ describe('GET /v1/conversations/:id/messages', () => {
     const res = await h.request('GET', `/v1/conversations/${conv}/messages`, { key: t.keys.viewer });
     expect(res.status).toBe(200);
     const msgs = res.body.messages;
-    expect(msgs.map((m: any) => [m.role, m.content, m.status, m.replyTo])).toEqual([
+    expect(msgs.map((m: MessageJson) => [m.role, m.content, m.status, m.replyTo])).toEqual([
       ['user', 'first', 'pending', null],
       ['assistant', 'partial ans', 'streaming', first],
       ['user', 'second', 'pending', null],
@@ -265,7 +266,7 @@ describe('GET /v1/conversations/:id/messages', () => {
     const page = await h.request('GET', `/v1/conversations/${conv}/messages?afterSeq=1&limit=10`, {
       key: t.keys.viewer,
     });
-    expect(page.body.messages.map((m: any) => m.id)).toEqual([second]);
+    expect(page.body.messages.map((m: MessageJson) => m.id)).toEqual([second]);
   });
 
   it('validates its query', async () => {

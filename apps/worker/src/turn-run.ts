@@ -253,8 +253,9 @@ export async function runLeasedTurn(t: LeasedTurn): Promise<TurnResult> {
 
   /** Keep the partial visible as interrupted and tell the client the attempt's chunks are void. */
   async function interrupt(reasonText: string): Promise<void> {
+    const partial = publisher.content;
     await publisher.reset(reasonText);
-    await endReply(deps.db, { replyId: reply.id, fence, status: 'interrupted', content: '' });
+    await endReply(deps.db, { replyId: reply.id, fence, status: 'interrupted', content: partial });
     await publisher.publish([{ type: 'turn.failed', messageId: message.id, code: reasonText, error: 'retrying', retrying: true }]);
   }
 

@@ -122,7 +122,22 @@ export async function setAssistantSession(
         if (t?.status === 'cleared') throw new SessionConflictError('tombstoned', row);
       }
       if (row.assistantSessionId && row.assistantSessionId !== input.assistantSessionId) {
-        await tombstoneTranscript(tx, row.assistantSessionId, input.reason ?? 'replaced');
+        const reason = input.reason ?? 'replaced';
+        if (!(await tombstoneTranscript(tx, row.assistantSessionId, reason))) {
+          // The transcript row is gone (retention): leave a tombstone so the id stays unusable.
+          await tx
+            .insert(assistantTranscripts)
+            .values({
+              id: row.assistantSessionId,
+              tenantId: row.tenantId,
+              conversationId: row.conversationId,
+              model: 'unknown',
+              status: 'cleared',
+              clearedReason: reason,
+              clearedAt: new Date(),
+            })
+            .onConflictDoNothing();
+        }
       }
       const [updated] = await tx
         .update(sessions)
