@@ -214,6 +214,10 @@ describe('POST /v1/conversations/:id/messages', () => {
     expect(retry.status).toBe(202);
     expect((await jobsOf(conv)).map((j) => j.id)).toEqual([turnJobId(id)]);
     expect(await listMessages(h.tdb.db, t.tenantId, conv)).toHaveLength(1);
+    // turn.queued went out once, with the message (before the failed enqueue), not again on the retry.
+    expect((await h.streams.read(conv)).map((e) => e.event)).toEqual([
+      { type: 'turn.queued', messageId: id },
+    ]);
     await app.close();
     await broken.close().catch(() => undefined);
     unreachable.disconnect();

@@ -32,9 +32,9 @@ export function messageRoutes(app: FastifyInstance, ctx: RouteContext): void {
   const { db } = ctx;
 
   /**
-   * Store the user message (idempotent by id), then enqueue its turn (job id derived from the message
-   * id: one job per message), then tell listeners it is queued. Nothing about the assistant session
-   * travels in the job: the worker reads the session when the turn starts.
+   * Store the user message (idempotent by id), tell listeners it is queued, then enqueue its turn (job
+   * id derived from the message id: one job per message). Nothing about the assistant session travels
+   * in the job: the worker reads the session when the turn starts.
    */
   app.post<{ Params: IdParams }>('/v1/conversations/:id/messages', async (request, reply) => {
     const auth = requirePermission(request, 'write');
@@ -69,35 +69,39 @@ export function messageRoutes(app: FastifyInstance, ctx: RouteContext): void {
     const jobId = turnJobId(message.id);
     const log = request.log.child({ conversationId: conversation.id, messageId: message.id, jobId });
 
-    // A repeated post of a message whose job is gone (an earlier enqueue failed) enqueues it again;
-    // a repeated post of a queued, running or finished message changes nothing.
-    const mustEnqueue =
-      inserted.created || (message.status === 'pending' && (await ctx.queue.getJob(jobId)) === undefined);
-    if (mustEnqueue) {
-      // Validated when produced as well as when consumed.
-      const job = turnJobSchema.parse({
-        v: 1,
-        tenantId: auth.tenantId,
-        conversationId: conversation.id,
-        messageId: message.id,
-        mode: message.mode,
-        acceptedAt: Date.now(),
-      });
-      try {
-        await ctx.queue.add(TURN_JOB_NAME, job, { ...TURN_JOB_OPTIONS, jobId });
-      } catch (err) {
-        ctx.metrics.enqueueFailures++;
-        log.error({ event: 'message.enqueue_failed', err: errorText(err) }, 'could not enqueue the turn');
-        throw new ApiError('enqueue_failed', { details: { messageId: message.id }, cause: err });
-      }
-      await publishQueued(ctx, log, message);
+    // `turn.queued` goes out before the enqueue: once the job exists a worker may publish
+    // `turn.started` at once, and the log must not show it before `turn.queued`. A message whose
+    // enqueue then fails is still pending and will be queued (reconciler, or a repeated post).
+    if (inserted.created) await publishQueued(ctx, log, message);
+    // Validated when produced as well as when consumed.
+    const job = turnJobSchema.parse({
+      v: 1,
+      tenantId: auth.tenantId,
+      conversationId: conversation.id,
+      messageId: message.id,
+      mode: message.mode,
+      acceptedAt: Date.now(),
+    });
+    try {
+      // A repeated post of a message whose job is gone (an earlier enqueue failed) enqueues it again;
+      // a repeated post of a queued, running or finished message changes nothing.
+      const mustEnqueue =
+        inserted.created || (message.status === 'pending' && (await ctx.queue.getJob(jobId)) === undefined);
+      if (mustEnqueue) await ctx.queue.add(TURN_JOB_NAME, job, { ...TURN_JOB_OPTIONS, jobId });
       if (inserted.created) ctx.metrics.messagesAccepted++;
       log.info(
-        { event: 'message.accept_completed', mode: message.mode, created: inserted.created },
+        {
+          event: 'message.accept_completed',
+          mode: message.mode,
+          created: inserted.created,
+          enqueued: mustEnqueue,
+        },
         'message accepted',
       );
-    } else {
-      log.info({ event: 'message.accept_repeated', status: message.status }, 'message already accepted');
+    } catch (err) {
+      ctx.metrics.enqueueFailures++;
+      log.error({ event: 'message.enqueue_failed', err: errorText(err) }, 'could not enqueue the turn');
+      throw new ApiError('enqueue_failed', { details: { messageId: message.id }, cause: err });
     }
     return reply
       .code(202)
