@@ -154,6 +154,7 @@ export async function runLeasedTurn(t: LeasedTurn): Promise<TurnResult> {
         const final = outcome.final;
         const transcriptMessages = [...plan.messages, userTurn(message.content), { role: 'assistant' as const, content: final.content }];
         const done = await completeWithRetry(t, session, {
+          attemptId: attempt.id,
           plan,
           transcriptMessages,
           replyId: reply.id,
@@ -165,7 +166,6 @@ export async function runLeasedTurn(t: LeasedTurn): Promise<TurnResult> {
         await publisher.publish([
           { type: 'turn.completed', messageId: message.id, replyId: reply.id, content: final.text, stopReason: final.stopReason },
         ]);
-        await finish('completed', undefined, undefined, final.usage);
         deps.metrics.turnsCompleted++;
         observe(deps.metrics.durationsMs, Date.now() - startedAt);
         log.info(
@@ -223,9 +223,9 @@ export async function runLeasedTurn(t: LeasedTurn): Promise<TurnResult> {
           }
           await publisher.flush();
           await endReply(deps.db, { replyId: reply.id, fence, status: 'cancelled', content: publisher.content });
+          await finish('cancelled');
           await setUserMessageStatus(deps.db, message.id, 'cancelled');
           await publisher.publish([{ type: 'turn.cancelled', messageId: message.id, replyId: reply.id }]);
-          await finish('cancelled');
           deps.metrics.turnsCancelled++;
           log.info({ event: 'turn.cancel_completed', stage: 'streaming' }, 'turn cancelled');
           return { outcome: 'cancelled', status: 'cancelled', replyId: reply.id };
@@ -263,9 +263,9 @@ export async function runLeasedTurn(t: LeasedTurn): Promise<TurnResult> {
   async function failTurn(code: string, readable: string, detail: string): Promise<never> {
     await publisher.reset(code);
     await endReply(deps.db, { replyId: reply.id, fence, status: 'failed', role: 'error', content: readable, errorCode: code });
+    await finish('failed', code, detail);
     await setUserMessageStatus(deps.db, message.id, 'failed');
     await publisher.publish([{ type: 'turn.failed', messageId: message.id, code, error: readable, retrying: false }]);
-    await finish('failed', code, detail);
     deps.metrics.turnsFailed++;
     log.error({ event: 'turn.stream_failed', code, final: true }, 'turn failed');
     throw new UnrecoverableError(`${code}: ${detail}`);
@@ -309,6 +309,7 @@ async function streamOnce(
 }
 
 interface Completion {
+  attemptId: string;
   plan: TranscriptPlan;
   transcriptMessages: unknown[];
   replyId: string;
@@ -337,6 +338,7 @@ async function completeWithRetry(t: LeasedTurn, session: Session, c: Completion)
       content: c.content,
       stopReason: c.stopReason,
       usage: c.usage,
+      attemptId: c.attemptId,
       transcript: {
         id: plan.id,
         mode: plan.mode,

@@ -1,6 +1,6 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
-import { assistantTranscripts, type MessageUsage, messages, sessions } from '../schema/index.ts';
+import { assistantTranscripts, type MessageUsage, messages, sessions, turnAttempts } from '../schema/index.ts';
 import { FINAL_USER_STATUSES, type Message } from './messages.ts';
 import { lockSessionForWrite, type Session, type SessionConflict, SessionConflictError } from './sessions.ts';
 
@@ -16,6 +16,8 @@ export interface CompleteTurnInput {
   content: string;
   stopReason: string | null;
   usage: MessageUsage | null;
+  /** The turn_attempts row to close as `completed` in the same transaction. */
+  attemptId?: string;
   transcript: {
     /** Assistant session id. `create`: a new transcript row; `append`: replace the messages of this live one. */
     id: string;
@@ -96,6 +98,12 @@ export async function completeTurn(db: Db, input: CompleteTurnInput): Promise<Co
             )})`,
           ),
         );
+      if (input.attemptId) {
+        await tx
+          .update(turnAttempts)
+          .set({ outcome: 'completed', usage: input.usage, endedAt: new Date() })
+          .where(eq(turnAttempts.id, input.attemptId));
+      }
       return { ok: true as const, session: session!, reply };
     });
   } catch (err) {
