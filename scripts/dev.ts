@@ -20,7 +20,13 @@ const children: ChildProcess[] = [];
 function start(name: string, entry: string, extraEnv: Record<string, string>): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: root,
-    env: { ...env, DATABASE_URL: databaseUrl, REDIS_URL: redisUrl, LOG_LEVEL: env.LOG_LEVEL ?? 'info', ...extraEnv },
+    env: {
+      ...env,
+      DATABASE_URL: databaseUrl,
+      REDIS_URL: redisUrl,
+      LOG_LEVEL: env.LOG_LEVEL ?? 'info',
+      ...extraEnv,
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   for (const stream of [child.stdout, child.stderr]) {
@@ -39,9 +45,9 @@ function start(name: string, entry: string, extraEnv: Record<string, string>): C
 function formatLine(name: string, line: string): string {
   try {
     const o = JSON.parse(line) as Record<string, unknown>;
-    const level = ({ 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' } as Record<string, string>)[
-      String(o.level)
-    ];
+    const level = (
+      { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' } as Record<string, string>
+    )[String(o.level)];
     const { level: _l, time: _t, pid: _p, hostname: _h, service: _s, msg, event, ...rest } = o;
     const extra = Object.entries(rest)
       .filter(([, v]) => v !== undefined && typeof v !== 'object')
@@ -89,9 +95,15 @@ process.on('SIGTERM', () => void shutdown(0));
 async function devApiKey(): Promise<string> {
   const dbh = createDb({ url: databaseUrl, max: 1 });
   try {
-    const [found] = await dbh.sql<{ id: string }[]>`select id from tenants where name = 'development' order by created_at limit 1`;
+    const [found] = await dbh.sql<
+      { id: string }[]
+    >`select id from tenants where name = 'development' order by created_at limit 1`;
     const tenantId = found?.id ?? (await createTenant(dbh.db, { name: 'development' })).id;
-    const key = await createApiKey(dbh.db, { tenantId, name: `dev-${new Date().toISOString()}`, role: 'admin' });
+    const key = await createApiKey(dbh.db, {
+      tenantId,
+      name: `dev-${new Date().toISOString()}`,
+      role: 'admin',
+    });
     return key.key;
   } finally {
     await dbh.close();
@@ -103,7 +115,10 @@ async function main(): Promise<void> {
   const key = await devApiKey();
   const claudeEnv: Record<string, string> = {};
   if (useSim) {
-    start('sim', 'apps/claude-sim/src/main.ts', { SIM_PORT: String(simPort), SIM_TOKEN_DELAY_MS: env.SIM_TOKEN_DELAY_MS ?? '25' });
+    start('sim', 'apps/claude-sim/src/main.ts', {
+      SIM_PORT: String(simPort),
+      SIM_TOKEN_DELAY_MS: env.SIM_TOKEN_DELAY_MS ?? '25',
+    });
     await waitForHttp(`http://127.0.0.1:${simPort}/__sim/requests`);
     claudeEnv.ANTHROPIC_API_KEY = 'sim-key';
     claudeEnv.ANTHROPIC_BASE_URL = `http://127.0.0.1:${simPort}`;
@@ -111,7 +126,9 @@ async function main(): Promise<void> {
   start('worker', 'apps/worker/src/main.ts', { ...claudeEnv, MIGRATE_ON_START: 'false' });
   start('api', 'apps/api/src/main.ts', { PORT: String(apiPort), MIGRATE_ON_START: 'false' });
   await waitForHttp(`http://127.0.0.1:${apiPort}/readyz`);
-  const claude = useSim ? `simulator at http://127.0.0.1:${simPort} (set ANTHROPIC_API_KEY to use Claude)` : 'Anthropic API';
+  const claude = useSim
+    ? `simulator at http://127.0.0.1:${simPort} (set ANTHROPIC_API_KEY to use Claude)`
+    : 'Anthropic API';
   console.log(
     [
       '',

@@ -4,7 +4,9 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 
-const PNPM_VERSION = JSON.parse(readFileSync(new URL('../package.json', import.meta.url))).packageManager.split('@')[1];
+const PNPM_VERSION = JSON.parse(
+  readFileSync(new URL('../package.json', import.meta.url)),
+).packageManager.split('@')[1];
 const root = new URL('..', import.meta.url).pathname;
 
 function run(cmd, args, opts = {}) {

@@ -28,7 +28,10 @@ describe('a conversation past the context window', () => {
       if (statuses[0] === 400) {
         overflowAt = n;
         expect(statuses).toEqual([400, 200]);
-        const rebuilt = (await sys.simRequests())[1].body.messages as Array<{ role: string; content: unknown }>;
+        const rebuilt = (await sys.simRequests())[1].body.messages as Array<{
+          role: string;
+          content: unknown;
+        }>;
         // Fewer messages than the whole history, ending with the new message, the latest exchange kept.
         expect(rebuilt.length).toBeLessThan(2 * n + 1);
         expect(rebuilt.length).toBeGreaterThan(1);
@@ -57,7 +60,8 @@ describe('a conversation past the context window', () => {
     expect(after.assistantSessionId).not.toBe(before.assistantSessionId);
     expect(after.assistantSessionId).toMatch(/^asst_/);
     // The vanished id is now a tombstone: it can never be set again.
-    const [tomb] = await sys.tdb.sql`select status, cleared_reason from assistant_transcripts where id = ${before.assistantSessionId}`;
+    const [tomb] = await sys.tdb
+      .sql`select status, cleared_reason from assistant_transcripts where id = ${before.assistantSessionId}`;
     expect(tomb).toMatchObject({ status: 'cleared', cleared_reason: 'transcript_missing' });
   });
 });

@@ -80,7 +80,10 @@ describe('a conversation end to end', () => {
     const requests = (await sys.simRequests()).filter((r) => r.status === 200);
     expect(requests).toHaveLength(2);
     const second = requests[1].body ?? requests[1].request ?? requests[1];
-    const texts = (second.messages as Array<{ role: string; content: unknown }>).map((m) => [m.role, textOf(m.content)]);
+    const texts = (second.messages as Array<{ role: string; content: unknown }>).map((m) => [
+      m.role,
+      textOf(m.content),
+    ]);
     expect(texts).toEqual([
       ['user', contents[0]],
       ['assistant', replies[0]],

@@ -7,7 +7,14 @@ import { createConversation, postMessage, waitForTurn } from '../support/turns.t
 // every message ends in exactly one terminal state and no cleared id is ever used again.
 const SEEDS = (process.env.TS_FAULT_SEEDS ?? '11,22,33').split(',').map(Number);
 
-const TRANSIENT = ['overloaded', 'server_error', 'rate_limited', 'overloaded_midstream', 'disconnect_midstream', 'stall'];
+const TRANSIENT = [
+  'overloaded',
+  'server_error',
+  'rate_limited',
+  'overloaded_midstream',
+  'disconnect_midstream',
+  'stall',
+];
 const FATAL = ['invalid_request', 'auth'];
 
 function prng(seed: number): () => number {
@@ -96,8 +103,15 @@ describe.each(SEEDS)('fault schedule, seed %i', (seed) => {
       const terminal = (await streams.read(conv))
         .map((e) => e.event)
         .filter((e) => e.messageId === id)
-        .filter((e) => e.type === 'turn.completed' || e.type === 'turn.cancelled' || (e.type === 'turn.failed' && !e.retrying));
-      expect(terminal.map((e) => e.type)).toEqual([user.status === 'completed' ? 'turn.completed' : 'turn.failed']);
+        .filter(
+          (e) =>
+            e.type === 'turn.completed' ||
+            e.type === 'turn.cancelled' ||
+            (e.type === 'turn.failed' && !e.retrying),
+        );
+      expect(terminal.map((e) => e.type)).toEqual([
+        user.status === 'completed' ? 'turn.completed' : 'turn.failed',
+      ]);
     }
 
     // No attempt ever started with (and no session ever points at) an id cleared before.

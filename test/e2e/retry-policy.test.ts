@@ -46,11 +46,20 @@ describe('retry policy', () => {
     expect(t.user.status).toBe('failed');
     expect(t.reply).toMatchObject({ role: 'error', status: 'failed', errorCode: 'transient_exhausted' });
     const rows = await attempts(id);
-    expect(rows.map((r) => r.outcome)).toEqual(['retrying', 'retrying', 'retrying', 'retrying', 'retrying', 'failed']);
+    expect(rows.map((r) => r.outcome)).toEqual([
+      'retrying',
+      'retrying',
+      'retrying',
+      'retrying',
+      'retrying',
+      'failed',
+    ]);
   });
 
   it('a mid-stream failure after chunks were published sends turn.reset, and the retry streams the whole reply', async () => {
-    await faults([{ fault: 'overloaded_midstream', times: 1, afterChunks: 4, match: { contains: 'midstream' } }]);
+    await faults([
+      { fault: 'overloaded_midstream', times: 1, afterChunks: 4, match: { contains: 'midstream' } },
+    ]);
     const conv = await createConversation(sys);
     const id = await postMessage(sys, conv, 'midstream trouble');
     const t = await waitForTurn(sys, conv, id, 60_000);

@@ -19,7 +19,8 @@ describe.each(['stream', 'batch'] as const)('session recovery (%s mode)', (mode)
     expect(t1.reply?.status).toBe('completed');
     const before = await session(sys, conv);
     expect(before.assistantSessionId).toMatch(/^asst_/);
-    const [stored] = await sys.tdb.sql`select messages from assistant_transcripts where id = ${before.assistantSessionId}`;
+    const [stored] = await sys.tdb
+      .sql`select messages from assistant_transcripts where id = ${before.assistantSessionId}`;
     expect(JSON.stringify(stored!.messages)).toContain('"signature"');
 
     expect((await sys.sim_('/__sim/rotate-signing-key', { method: 'POST' })).ok).toBe(true);
@@ -33,7 +34,8 @@ describe.each(['stream', 'batch'] as const)('session recovery (%s mode)', (mode)
     const after = await session(sys, conv);
     expect(after.assistantSessionId).toMatch(/^asst_/);
     expect(after.assistantSessionId).not.toBe(before.assistantSessionId);
-    const [old] = await sys.tdb.sql`select status, cleared_reason from assistant_transcripts where id = ${before.assistantSessionId}`;
+    const [old] = await sys.tdb
+      .sql`select status, cleared_reason from assistant_transcripts where id = ${before.assistantSessionId}`;
     expect(old!.status).toBe('cleared');
 
     const requests = await sys.simRequests();
@@ -75,7 +77,8 @@ describe('session recovery switched off', () => {
     expect(t2.reply!.content).toMatch(/next message/i);
     const cleared = await session(sys, conv);
     expect(cleared.assistantSessionId).toBeNull();
-    const [old] = await sys.tdb.sql`select status from assistant_transcripts where id = ${before.assistantSessionId}`;
+    const [old] = await sys.tdb
+      .sql`select status from assistant_transcripts where id = ${before.assistantSessionId}`;
     expect(old!.status).toBe('cleared');
 
     const third = await postMessage(sys, conv, 'third');

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTurnStreams } from '@turnstream/streams';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestSystem } from '../support/system.ts';
 import { createConversation, postMessage, session, waitForTurn } from '../support/turns.ts';
 

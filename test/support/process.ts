@@ -54,16 +54,30 @@ export class ManagedProcess {
     const seen = this.lines.find(match);
     if (seen) return Promise.resolve(seen);
     return new Promise((resolve, reject) => {
-      const w = { match, resolve: (l: LogLine) => (clearTimeout(timer), resolve(l)) };
+      const w = {
+        match,
+        resolve: (l: LogLine) => {
+          clearTimeout(timer);
+          resolve(l);
+        },
+      };
       const timer = setTimeout(() => {
         this.waiters.delete(w);
-        reject(new Error(`${this.name}: no matching log line within ${timeoutMs} ms; last: ${JSON.stringify(this.lines.slice(-5))}`));
+        reject(
+          new Error(
+            `${this.name}: no matching log line within ${timeoutMs} ms; last: ${JSON.stringify(this.lines.slice(-5))}`,
+          ),
+        );
       }, timeoutMs);
       this.waiters.add(w);
       this.exited.then((code) => {
         if (this.waiters.delete(w)) {
           clearTimeout(timer);
-          reject(new Error(`${this.name} exited (${code}) before the log line; last: ${JSON.stringify(this.lines.slice(-8))}`));
+          reject(
+            new Error(
+              `${this.name} exited (${code}) before the log line; last: ${JSON.stringify(this.lines.slice(-8))}`,
+            ),
+          );
         }
       });
     });

@@ -95,7 +95,8 @@ export class TestSystem {
     const url = `http://127.0.0.1:${port}`;
     await waitFor(
       () => {
-        if (proc.child.exitCode !== null) throw new Error(`api exited: ${JSON.stringify(proc.lines.slice(-5))}`);
+        if (proc.child.exitCode !== null)
+          throw new Error(`api exited: ${JSON.stringify(proc.lines.slice(-5))}`);
         return fetch(`${url}/readyz`).then((r) => r.ok);
       },
       { message: `api ready (last log: ${JSON.stringify(proc.lines.slice(-3))})`, timeoutMs: 60_000 },
@@ -106,7 +107,13 @@ export class TestSystem {
   }
 
   /** JSON request to an API replica (default the first) with the test tenant's key. */
-  async api<T = any>(method: string, path: string, body?: unknown, apiIndex = 0): Promise<{ status: number; body: T }> {
+  // biome-ignore lint/suspicious/noExplicitAny: test responses are asserted field by field
+  async api<T = any>(
+    method: string,
+    path: string,
+    body?: unknown,
+    apiIndex = 0,
+  ): Promise<{ status: number; body: T }> {
     const res = await fetch(`${this.apis[apiIndex]!.url}${path}`, {
       method,
       headers: {
@@ -120,10 +127,11 @@ export class TestSystem {
   }
 
   /** The simulator's request log, with bodies. */
+  // biome-ignore lint/suspicious/noExplicitAny: the simulator's request log, asserted field by field
   async simRequests(): Promise<any[]> {
     const res = await fetch(`${this.simUrl}/__sim/requests?full=1`);
-    const body = (await res.json()) as any;
-    return Array.isArray(body) ? body : body.requests;
+    const body = (await res.json()) as { requests?: unknown[] } | unknown[];
+    return (Array.isArray(body) ? body : (body.requests ?? [])) as never[];
   }
 
   async sim_(path: string, init?: RequestInit): Promise<Response> {

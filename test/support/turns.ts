@@ -11,7 +11,10 @@ export interface HistoryMessage {
   errorCode?: string | null;
 }
 
-export async function createConversation(sys: TestSystem, body: Record<string, unknown> = {}): Promise<string> {
+export async function createConversation(
+  sys: TestSystem,
+  body: Record<string, unknown> = {},
+): Promise<string> {
   const res = await sys.api('POST', '/v1/conversations', body);
   if (res.status !== 201) throw new Error(`create conversation: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body.id;
@@ -24,7 +27,12 @@ export async function postMessage(
   extra: Record<string, unknown> = {},
   apiIndex = 0,
 ): Promise<string> {
-  const res = await sys.api('POST', `/v1/conversations/${conversationId}/messages`, { content, ...extra }, apiIndex);
+  const res = await sys.api(
+    'POST',
+    `/v1/conversations/${conversationId}/messages`,
+    { content, ...extra },
+    apiIndex,
+  );
   if (res.status !== 202) throw new Error(`post message: ${res.status} ${JSON.stringify(res.body)}`);
   return res.body.messageId;
 }

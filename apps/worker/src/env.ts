@@ -1,5 +1,11 @@
-import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, envBoolean, optionalString, parseEnvWith } from '@turnstream/config';
 import { hostname } from 'node:os';
+import {
+  DEFAULT_DATABASE_URL,
+  DEFAULT_REDIS_URL,
+  envBoolean,
+  optionalString,
+  parseEnvWith,
+} from '@turnstream/config';
 import { z } from 'zod';
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);

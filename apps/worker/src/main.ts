@@ -10,9 +10,14 @@ const env = parseEnv(process.env);
 const logger = createLogger({ name: 'worker', level: env.LOG_LEVEL, base: { workerId: env.WORKER_ID } });
 
 async function main(): Promise<void> {
-  if (!env.ANTHROPIC_API_KEY) throw new Error('ANTHROPIC_API_KEY is required (use any value with the simulator)');
+  if (!env.ANTHROPIC_API_KEY)
+    throw new Error('ANTHROPIC_API_KEY is required (use any value with the simulator)');
   await runMigrations(env.DATABASE_URL);
-  const dbh = createDb({ url: env.DATABASE_URL, max: Math.min(50, env.WORKER_CONCURRENCY + 5), applicationName: 'turnstream-worker' });
+  const dbh = createDb({
+    url: env.DATABASE_URL,
+    max: Math.min(50, env.WORKER_CONCURRENCY + 5),
+    applicationName: 'turnstream-worker',
+  });
   const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: null });
   const streams = createTurnStreams({ redis, keyPrefix: env.REDIS_PREFIX });
   const provider = createClaudeProvider({

@@ -44,7 +44,10 @@ export class Reconciler {
           // (an unexpected error) marks its message failed instead of looping.
           if ((await job.getState()) === 'failed') {
             await setUserMessageStatus(this.opts.db, m.id, 'failed');
-            this.opts.logger.warn({ event: 'reconcile.mark_failed_completed', messageId: m.id }, 'orphaned failed job');
+            this.opts.logger.warn(
+              { event: 'reconcile.mark_failed_completed', messageId: m.id },
+              'orphaned failed job',
+            );
           }
           continue;
         }
@@ -55,7 +58,11 @@ export class Reconciler {
         );
         requeued++;
       }
-      if (requeued > 0) this.opts.logger.warn({ event: 'reconcile.requeue_completed', requeued }, 'pending messages re-enqueued');
+      if (requeued > 0)
+        this.opts.logger.warn(
+          { event: 'reconcile.requeue_completed', requeued },
+          'pending messages re-enqueued',
+        );
     } catch (err) {
       this.opts.logger.error({ event: 'reconcile.run_failed', err: String(err) }, 'reconciler pass failed');
     } finally {

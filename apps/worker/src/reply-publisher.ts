@@ -55,12 +55,14 @@ export class ReplyPublisher {
 
   textDelta(text: string): void {
     this.text += text;
-    if (this.opts.mode === 'stream') this.coalescer.push({ type: 'chunk', messageId: this.opts.messageId, text });
+    if (this.opts.mode === 'stream')
+      this.coalescer.push({ type: 'chunk', messageId: this.opts.messageId, text });
     this.schedulePersist();
   }
 
   thinkingDelta(text: string): void {
-    if (this.opts.mode === 'stream') this.coalescer.push({ type: 'thinking', messageId: this.opts.messageId, text });
+    if (this.opts.mode === 'stream')
+      this.coalescer.push({ type: 'thinking', messageId: this.opts.messageId, text });
   }
 
   /** Flush pending chunks (before a terminal or reset event). */
@@ -99,7 +101,11 @@ export class ReplyPublisher {
   private async persistNow(): Promise<void> {
     if (this.fencedOut || this.text === this.persisted) return;
     const content = this.text;
-    const ok = await updateReplyContent(this.opts.db, { replyId: this.opts.replyId, fence: this.opts.fence, content });
+    const ok = await updateReplyContent(this.opts.db, {
+      replyId: this.opts.replyId,
+      fence: this.opts.fence,
+      content,
+    });
     if (!ok) return this.fenceLost('reply row is owned by a newer fence');
     this.persisted = content;
   }

@@ -35,7 +35,13 @@ export async function loadTranscript(db: Db, session: Session): Promise<LoadedTr
  */
 export async function rebuildTranscript(
   db: Db,
-  input: { conversationId: string; beforeSeq: number; budgetTokens: number; system?: string | null; userText: string },
+  input: {
+    conversationId: string;
+    beforeSeq: number;
+    budgetTokens: number;
+    system?: string | null;
+    userText: string;
+  },
 ): Promise<TranscriptPlan> {
   const exchanges = await listExchanges(db, input.conversationId, input.beforeSeq);
   let used = estimateTokens({

@@ -20,7 +20,13 @@ import { FencedOutError, TransientTurnError } from './errors.ts';
 import type { Lease } from './lease.ts';
 import { observe } from './metrics.ts';
 import { ReplyPublisher } from './reply-publisher.ts';
-import { emptyTranscript, loadTranscript, rebuildTranscript, type TranscriptPlan, userTurn } from './transcript.ts';
+import {
+  emptyTranscript,
+  loadTranscript,
+  rebuildTranscript,
+  type TranscriptPlan,
+  userTurn,
+} from './transcript.ts';
 import type { AbortReason, TurnDeps } from './turn-context.ts';
 
 export interface TurnResult {
@@ -42,7 +48,9 @@ interface LeasedTurn {
   log: Logger;
 }
 
-type StreamOutcome = { ok: true; final: Extract<ClaudeChunk, { type: 'message_completed' }> } | { ok: false; error: unknown };
+type StreamOutcome =
+  | { ok: true; final: Extract<ClaudeChunk, { type: 'message_completed' }> }
+  | { ok: false; error: unknown };
 
 /** Run a turn while holding the conversation lease (fence). */
 export async function runLeasedTurn(t: LeasedTurn): Promise<TurnResult> {
@@ -56,7 +64,8 @@ export async function runLeasedTurn(t: LeasedTurn): Promise<TurnResult> {
     fence,
     mode,
   });
-  if (started.kind === 'finished') return { outcome: 'already_finished', status: started.reply.status, replyId: started.reply.id };
+  if (started.kind === 'finished')
+    return { outcome: 'already_finished', status: started.reply.status, replyId: started.reply.id };
   if (started.kind === 'stale_fence') {
     log.warn({ event: 'turn.fence_rejected' }, 'reply owned by a newer fence');
     return { outcome: 'superseded', status: 'superseded', replyId: started.reply.id };
@@ -109,11 +118,18 @@ export async function runLeasedTurn(t: LeasedTurn): Promise<TurnResult> {
     });
     if (!res.ok) {
       if (res.conflict === 'fence') throw new FencedOutError('session claimed by a newer fence');
-      throw new TransientTurnError(`session changed underneath the turn (${res.conflict})`, 500, 'session_conflict');
+      throw new TransientTurnError(
+        `session changed underneath the turn (${res.conflict})`,
+        500,
+        'session_conflict',
+      );
     }
     session = res.session;
     deps.metrics.sessionsCleared++;
-    log.warn({ event: 'session.clear_completed', reason, version: session.version }, 'assistant session cleared');
+    log.warn(
+      { event: 'session.clear_completed', reason, version: session.version },
+      'assistant session cleared',
+    );
     await publisher.publish([{ type: 'session.cleared', messageId: message.id, reason }]);
   };
   const rebuild = () =>
@@ -130,8 +146,13 @@ export async function runLeasedTurn(t: LeasedTurn): Promise<TurnResult> {
       // Chunks of an earlier attempt (or of a stalled worker) may have reached clients: void them.
       await publisher.publish([{ type: 'turn.reset', messageId: message.id, reason: 'attempt_restarted' }]);
     }
-    await publisher.publish([{ type: 'turn.started', messageId: message.id, replyId: reply.id, attempt: t.job.attemptsMade + 1 }]);
-    log.info({ event: 'turn.stream_started', mode, assistantSessionId: session.assistantSessionId }, 'turn started');
+    await publisher.publish([
+      { type: 'turn.started', messageId: message.id, replyId: reply.id, attempt: t.job.attemptsMade + 1 },
+    ]);
+    log.info(
+      { event: 'turn.stream_started', mode, assistantSessionId: session.assistantSessionId },
+      'turn started',
+    );
 
     let plan: TranscriptPlan;
     let recovered = false;
@@ -152,7 +173,11 @@ export async function runLeasedTurn(t: LeasedTurn): Promise<TurnResult> {
       if (outcome.ok) {
         await publisher.flush();
         const final = outcome.final;
-        const transcriptMessages = [...plan.messages, userTurn(message.content), { role: 'assistant' as const, content: final.content }];
+        const transcriptMessages = [
+          ...plan.messages,
+          userTurn(message.content),
+          { role: 'assistant' as const, content: final.content },
+        ];
         const done = await completeWithRetry(t, session, {
           attemptId: attempt.id,
           plan,
@@ -164,12 +189,22 @@ export async function runLeasedTurn(t: LeasedTurn): Promise<TurnResult> {
         });
         if (!done) throw new FencedOutError('completion refused: fenced out');
         await publisher.publish([
-          { type: 'turn.completed', messageId: message.id, replyId: reply.id, content: final.text, stopReason: final.stopReason },
+          {
+            type: 'turn.completed',
+            messageId: message.id,
+            replyId: reply.id,
+            content: final.text,
+            stopReason: final.stopReason,
+          },
         ]);
         deps.metrics.turnsCompleted++;
         observe(deps.metrics.durationsMs, Date.now() - startedAt);
         log.info(
-          { event: 'turn.stream_completed', durationMs: Date.now() - startedAt, outputTokens: final.usage.outputTokens },
+          {
+            event: 'turn.stream_completed',
+            durationMs: Date.now() - startedAt,
+            outputTokens: final.usage.outputTokens,
+          },
           'turn completed',
         );
         return { outcome: 'completed', status: 'completed', replyId: reply.id };
@@ -190,10 +225,17 @@ export async function runLeasedTurn(t: LeasedTurn): Promise<TurnResult> {
             recovered = true;
             deps.metrics.sessionsRecovered++;
             plan = await rebuild();
-            log.info({ event: 'session.rebuild_completed', messages: plan.messages.length }, 'transcript rebuilt from history');
+            log.info(
+              { event: 'session.rebuild_completed', messages: plan.messages.length },
+              'transcript rebuilt from history',
+            );
             continue;
           }
-          return await failTurn('session_invalid', readableSessionError(deps.config.sessionRecovery), cls.reason);
+          return await failTurn(
+            'session_invalid',
+            readableSessionError(deps.config.sessionRecovery),
+            cls.reason,
+          );
         }
         case 'rate_limited': {
           await interrupt('rate_limited');
@@ -204,7 +246,11 @@ export async function runLeasedTurn(t: LeasedTurn): Promise<TurnResult> {
         case 'transient': {
           const attemptsAllowed = t.job.opts.attempts ?? 1;
           if (t.job.attemptsMade + 1 >= attemptsAllowed) {
-            return await failTurn('transient_exhausted', 'The assistant is unavailable right now. Please try again.', cls.reason);
+            return await failTurn(
+              'transient_exhausted',
+              'The assistant is unavailable right now. Please try again.',
+              cls.reason,
+            );
           }
           await interrupt(cls.reason);
           await finish('retrying', 'transient', cls.reason);
@@ -222,7 +268,12 @@ export async function runLeasedTurn(t: LeasedTurn): Promise<TurnResult> {
             throw new WaitingError();
           }
           await publisher.flush();
-          await endReply(deps.db, { replyId: reply.id, fence, status: 'cancelled', content: publisher.content });
+          await endReply(deps.db, {
+            replyId: reply.id,
+            fence,
+            status: 'cancelled',
+            content: publisher.content,
+          });
           await finish('cancelled');
           await setUserMessageStatus(deps.db, message.id, 'cancelled');
           await publisher.publish([{ type: 'turn.cancelled', messageId: message.id, replyId: reply.id }]);
@@ -256,16 +307,27 @@ export async function runLeasedTurn(t: LeasedTurn): Promise<TurnResult> {
     const partial = publisher.content;
     await publisher.reset(reasonText);
     await endReply(deps.db, { replyId: reply.id, fence, status: 'interrupted', content: partial });
-    await publisher.publish([{ type: 'turn.failed', messageId: message.id, code: reasonText, error: 'retrying', retrying: true }]);
+    await publisher.publish([
+      { type: 'turn.failed', messageId: message.id, code: reasonText, error: 'retrying', retrying: true },
+    ]);
   }
 
   /** Fail now with an error message the user can read. */
   async function failTurn(code: string, readable: string, detail: string): Promise<never> {
     await publisher.reset(code);
-    await endReply(deps.db, { replyId: reply.id, fence, status: 'failed', role: 'error', content: readable, errorCode: code });
+    await endReply(deps.db, {
+      replyId: reply.id,
+      fence,
+      status: 'failed',
+      role: 'error',
+      content: readable,
+      errorCode: code,
+    });
     await finish('failed', code, detail);
     await setUserMessageStatus(deps.db, message.id, 'failed');
-    await publisher.publish([{ type: 'turn.failed', messageId: message.id, code, error: readable, retrying: false }]);
+    await publisher.publish([
+      { type: 'turn.failed', messageId: message.id, code, error: readable, retrying: false },
+    ]);
     deps.metrics.turnsFailed++;
     log.error({ event: 'turn.stream_failed', code, final: true }, 'turn failed');
     throw new UnrecoverableError(`${code}: ${detail}`);
@@ -315,7 +377,12 @@ interface Completion {
   replyId: string;
   content: string;
   stopReason: string | null;
-  usage: { inputTokens: number; outputTokens: number; cacheCreationInputTokens: number; cacheReadInputTokens: number };
+  usage: {
+    inputTokens: number;
+    outputTokens: number;
+    cacheCreationInputTokens: number;
+    cacheReadInputTokens: number;
+  };
 }
 
 /**
@@ -350,7 +417,10 @@ async function completeWithRetry(t: LeasedTurn, session: Session, c: Completion)
     });
     if (res.ok) return true;
     if (res.conflict === 'fence' || res.conflict === 'reply_fenced') return false;
-    t.log.warn({ event: 'session.update_rejected', conflict: res.conflict }, 'session changed during the turn');
+    t.log.warn(
+      { event: 'session.update_rejected', conflict: res.conflict },
+      'session changed during the turn',
+    );
     const fresh = await getActiveSession(deps.db, data.conversationId);
     if (!fresh) return false;
     current = fresh;

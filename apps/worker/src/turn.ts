@@ -53,7 +53,9 @@ export async function processTurnJob(
 
   if (await deps.redis.exists(cancelFlagKey(deps.config.redisPrefix, conversation.id, message.id))) {
     await setUserMessageStatus(deps.db, message.id, 'cancelled');
-    await deps.streams.publish(conversation.id, null, [{ type: 'turn.cancelled', messageId: message.id, replyId: null }]);
+    await deps.streams.publish(conversation.id, null, [
+      { type: 'turn.cancelled', messageId: message.id, replyId: null },
+    ]);
     log.info({ event: 'turn.cancel_completed', stage: 'before_start' }, 'turn cancelled before it started');
     return { outcome: 'cancelled', status: 'cancelled', replyId: null };
   }
@@ -108,7 +110,9 @@ async function ensureUserMessage(deps: TurnDeps, data: TurnJob): Promise<Message
   }
   const found = await getMessage(deps.db, data.tenantId, data.messageId);
   if (!found || found.conversationId !== data.conversationId || found.role !== 'user') {
-    throw new UnrecoverableError('message_not_found: the job names no stored user message and carries no content');
+    throw new UnrecoverableError(
+      'message_not_found: the job names no stored user message and carries no content',
+    );
   }
   return found;
 }

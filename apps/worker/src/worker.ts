@@ -1,4 +1,4 @@
-import { type ClaudeProvider } from '@turnstream/claude';
+import type { ClaudeProvider } from '@turnstream/claude';
 import { TURN_BACKOFF, TURN_JOB_NAME, TURNS_QUEUE } from '@turnstream/contracts';
 import type { Db } from '@turnstream/db';
 import type { Logger } from '@turnstream/logger';
@@ -73,7 +73,11 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
   const queue = new Queue(queueName, { connection, prefix });
   const running = new RunningTurns();
   const metrics = createWorkerMetrics();
-  const leases = new ConversationLeases({ redis: deps.redis, prefix: config.redisPrefix, ttlMs: deps.leaseTtlMs });
+  const leases = new ConversationLeases({
+    redis: deps.redis,
+    prefix: config.redisPrefix,
+    ttlMs: deps.leaseTtlMs,
+  });
   const turnDeps = {
     db: deps.db,
     redis: deps.redis,
@@ -104,19 +108,30 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
       settings: {
         backoffStrategy: (attemptsMade, type, err) => {
           if (type !== TURN_BACKOFF) return 1000;
-          const base = err instanceof TransientTurnError ? err.backoffMs : 1000 * 2 ** Math.max(0, attemptsMade - 1);
+          const base =
+            err instanceof TransientTurnError ? err.backoffMs : 1000 * 2 ** Math.max(0, attemptsMade - 1);
           // Full jitter on top of the suggested backoff so a fleet does not retry in lockstep.
           return Math.round((base / 2 + Math.random() * (base / 2)) * (deps.backoffScale ?? 1));
         },
       },
     },
   );
-  worker.on('error', (err) => deps.logger.error({ event: 'worker.run_failed', err: err.message }, 'worker error'));
+  worker.on('error', (err) =>
+    deps.logger.error({ event: 'worker.run_failed', err: err.message }, 'worker error'),
+  );
   worker.on('failed', (job, err) =>
-    deps.logger.info({ event: 'turn.job_failed', jobId: job?.id, reason: err.message.slice(0, 200) }, 'job attempt failed'),
+    deps.logger.info(
+      { event: 'turn.job_failed', jobId: job?.id, reason: err.message.slice(0, 200) },
+      'job attempt failed',
+    ),
   );
 
-  const cancels = new CancelListener({ redis: deps.redis, prefix: config.redisPrefix, running, logger: deps.logger });
+  const cancels = new CancelListener({
+    redis: deps.redis,
+    prefix: config.redisPrefix,
+    running,
+    logger: deps.logger,
+  });
   await cancels.start();
   const reconciler = new Reconciler({
     db: deps.db,
@@ -127,10 +142,15 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
   reconciler.start();
 
   if (deps.autorun ?? true) {
-    worker.run().catch((err) => deps.logger.error({ event: 'worker.run_failed', err: String(err) }, 'worker stopped'));
+    worker
+      .run()
+      .catch((err) => deps.logger.error({ event: 'worker.run_failed', err: String(err) }, 'worker stopped'));
   }
   await worker.waitUntilReady();
-  deps.logger.info({ event: 'worker.start_completed', queue: queueName, concurrency: deps.concurrency ?? 100 }, 'worker ready');
+  deps.logger.info(
+    { event: 'worker.start_completed', queue: queueName, concurrency: deps.concurrency ?? 100 },
+    'worker ready',
+  );
 
   let closing: Promise<void> | undefined;
   return {
@@ -151,7 +171,10 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
         clearTimeout(timer);
         if (first === 'grace_over') {
           const n = running.abortAll('shutdown');
-          deps.logger.warn({ event: 'worker.shutdown_interrupting', turns: n }, 'grace period over; interrupting turns');
+          deps.logger.warn(
+            { event: 'worker.shutdown_interrupting', turns: n },
+            'grace period over; interrupting turns',
+          );
           await closed;
         }
         await cancels.stop();

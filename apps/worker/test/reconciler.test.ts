@@ -32,11 +32,21 @@ describe('reconciler', () => {
     const lost = await insertUserMessage(tdb.db, { tenantId, conversationId: conv.id, content: 'lost' });
     const queued = await insertUserMessage(tdb.db, { tenantId, conversationId: conv.id, content: 'queued' });
     if (!lost.ok || !queued.ok) throw new Error('insert failed');
-    await queue.add('turn', { v: 1, tenantId, conversationId: conv.id, messageId: queued.message.id }, {
-      ...TURN_JOB_OPTIONS,
-      jobId: turnJobId(queued.message.id),
+    await queue.add(
+      'turn',
+      { v: 1, tenantId, conversationId: conv.id, messageId: queued.message.id },
+      {
+        ...TURN_JOB_OPTIONS,
+        jobId: turnJobId(queued.message.id),
+      },
+    );
+    const reconciler = new Reconciler({
+      db: tdb.db,
+      queue,
+      logger: silentLogger(),
+      intervalMs: 0,
+      minAgeMs: -1000,
     });
-    const reconciler = new Reconciler({ db: tdb.db, queue, logger: silentLogger(), intervalMs: 0, minAgeMs: -1000 });
     expect(await reconciler.runOnce()).toBe(1);
     const job = await queue.getJob(turnJobId(lost.message.id));
     expect(job?.data).toMatchObject({ v: 1, tenantId, conversationId: conv.id, messageId: lost.message.id });

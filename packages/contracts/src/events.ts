@@ -66,10 +66,7 @@ export interface DeliveredEvent {
 }
 
 /** Events after which no more events follow for that message's turn. */
-export const TERMINAL_EVENT_TYPES: ReadonlySet<TurnEventType> = new Set([
-  'turn.completed',
-  'turn.cancelled',
-]);
+export const TERMINAL_EVENT_TYPES: ReadonlySet<TurnEventType> = new Set(['turn.completed', 'turn.cancelled']);
 
 /** true when the event ends its turn for good (a failed event with `retrying` is not final). */
 export function isTerminalEvent(event: TurnEvent): boolean {

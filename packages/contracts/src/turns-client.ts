@@ -29,9 +29,16 @@ export class TurnsClient {
   }
 
   /** Enqueue a user message's turn. `content` is required when the message is not stored yet. */
-  async enqueue(input: Omit<TurnJobInput, 'v' | 'messageId'> & { messageId?: string }): Promise<{ jobId: string; messageId: string }> {
+  async enqueue(
+    input: Omit<TurnJobInput, 'v' | 'messageId'> & { messageId?: string },
+  ): Promise<{ jobId: string; messageId: string }> {
     const messageId = input.messageId ?? randomUUID();
-    const job = turnJobSchema.parse({ ...input, v: 1, messageId, acceptedAt: input.acceptedAt ?? Date.now() });
+    const job = turnJobSchema.parse({
+      ...input,
+      v: 1,
+      messageId,
+      acceptedAt: input.acceptedAt ?? Date.now(),
+    });
     const jobId = turnJobId(messageId);
     await this.queue.add(TURN_JOB_NAME, job, { ...TURN_JOB_OPTIONS, jobId });
     return { jobId, messageId };

@@ -29,7 +29,13 @@ async function turnWithTranscript(conversationId: string, fence: number) {
   const session = await ensureActiveSession(tdb.db, tenantId, conversationId);
   const user = await insertUserMessage(tdb.db, { tenantId, conversationId, content: 'hi' });
   if (!user.ok) throw new Error('insert failed');
-  const started = await startReply(tdb.db, { tenantId, conversationId, userMessageId: user.message.id, fence, mode: 'stream' });
+  const started = await startReply(tdb.db, {
+    tenantId,
+    conversationId,
+    userMessageId: user.message.id,
+    fence,
+    mode: 'stream',
+  });
   if (started.kind !== 'started') throw new Error('start failed');
   const id = newAssistantSessionId();
   const res = await completeTurn(tdb.db, {
@@ -43,7 +49,14 @@ async function turnWithTranscript(conversationId: string, fence: number) {
     content: 'hello',
     stopReason: 'end_turn',
     usage: null,
-    transcript: { id, mode: 'create', model: 'm', thinking: false, messages: [{ role: 'user', content: 'hi' }], rebuilt: false },
+    transcript: {
+      id,
+      mode: 'create',
+      model: 'm',
+      thinking: false,
+      messages: [{ role: 'user', content: 'hi' }],
+      rebuilt: false,
+    },
   });
   if (!res.ok) throw new Error(`complete failed: ${res.conflict}`);
   return { session: res.session, assistantSessionId: id };
@@ -90,9 +103,9 @@ describe('session compare-and-set', () => {
     await expect(
       tdb.sql`update sessions set assistant_session_id = ${assistantSessionId} where id = ${session.id}`,
     ).rejects.toThrow(/tombstoned/);
-    await expect(tdb.sql`update assistant_transcripts set status = 'live' where id = ${assistantSessionId}`).rejects.toThrow(
-      /tombstoned/,
-    );
+    await expect(
+      tdb.sql`update assistant_transcripts set status = 'live' where id = ${assistantSessionId}`,
+    ).rejects.toThrow(/tombstoned/);
     expect((await getActiveSession(tdb.db, conv.id))?.assistantSessionId).toBeNull();
   });
 

@@ -29,7 +29,13 @@ export async function createApiKey(
   const role = input.role ?? 'client';
   const [row] = await db
     .insert(apiKeys)
-    .values({ tenantId: input.tenantId, name: input.name ?? 'default', prefix, keyHash: hashApiKey(key), role })
+    .values({
+      tenantId: input.tenantId,
+      name: input.name ?? 'default',
+      prefix,
+      keyHash: hashApiKey(key),
+      role,
+    })
     .returning({ id: apiKeys.id });
   return { id: row!.id, key, prefix, role, tenantId: input.tenantId };
 }

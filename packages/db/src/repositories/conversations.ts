@@ -19,7 +19,10 @@ export type CreateConversationResult =
   | { ok: false; conflict: 'external_id_taken'; existing: Conversation };
 
 /** Create a conversation and its first (empty) active session in one transaction. */
-export async function createConversation(db: Db, input: CreateConversationInput): Promise<CreateConversationResult> {
+export async function createConversation(
+  db: Db,
+  input: CreateConversationInput,
+): Promise<CreateConversationResult> {
   if (input.externalId) {
     const existing = await getConversationByExternalId(db, input.tenantId, input.externalId);
     if (existing) return { ok: false, conflict: 'external_id_taken', existing };

@@ -29,7 +29,13 @@ export type InsertUserMessageResult =
  */
 export async function insertUserMessage(
   db: Db,
-  input: { id?: string; tenantId: string; conversationId: string; content: string; mode?: 'stream' | 'batch' },
+  input: {
+    id?: string;
+    tenantId: string;
+    conversationId: string;
+    content: string;
+    mode?: 'stream' | 'batch';
+  },
 ): Promise<InsertUserMessageResult> {
   const check = async (): Promise<InsertUserMessageResult | null> => {
     if (!input.id) return null;
@@ -112,7 +118,11 @@ export async function listMessages(
 }
 
 /** The earliest user message before `seq` whose turn has not finished (ordering gate). */
-export async function firstUnfinishedBefore(db: Db, conversationId: string, seq: number): Promise<Message | null> {
+export async function firstUnfinishedBefore(
+  db: Db,
+  conversationId: string,
+  seq: number,
+): Promise<Message | null> {
   const [row] = await db
     .select()
     .from(messages)
@@ -130,12 +140,24 @@ export async function firstUnfinishedBefore(db: Db, conversationId: string, seq:
 }
 
 /** Set a user message's turn status. Final statuses are never changed again. */
-export async function setUserMessageStatus(db: Db, messageId: string, status: MessageStatus): Promise<boolean> {
+export async function setUserMessageStatus(
+  db: Db,
+  messageId: string,
+  status: MessageStatus,
+): Promise<boolean> {
   const rows = await db
     .update(messages)
-    .set({ status, updatedAt: new Date(), ...(FINAL_USER_STATUSES.includes(status) ? { completedAt: new Date() } : {}) })
+    .set({
+      status,
+      updatedAt: new Date(),
+      ...(FINAL_USER_STATUSES.includes(status) ? { completedAt: new Date() } : {}),
+    })
     .where(
-      and(eq(messages.id, messageId), eq(messages.role, 'user'), sql`${messages.status} not in ('completed', 'failed', 'cancelled')`),
+      and(
+        eq(messages.id, messageId),
+        eq(messages.role, 'user'),
+        sql`${messages.status} not in ('completed', 'failed', 'cancelled')`,
+      ),
     )
     .returning({ id: messages.id });
   return rows.length > 0;
@@ -154,17 +176,34 @@ export type StartReplyResult =
  */
 export async function startReply(
   db: Db,
-  input: { tenantId: string; conversationId: string; userMessageId: string; fence: number; mode: 'stream' | 'batch' },
+  input: {
+    tenantId: string;
+    conversationId: string;
+    userMessageId: string;
+    fence: number;
+    mode: 'stream' | 'batch';
+  },
 ): Promise<StartReplyResult> {
   for (let attempt = 0; ; attempt++) {
     const existing = await getReply(db, input.userMessageId);
     if (existing) {
-      if (existing.status !== 'streaming' && existing.status !== 'interrupted' && existing.status !== 'pending') {
+      if (
+        existing.status !== 'streaming' &&
+        existing.status !== 'interrupted' &&
+        existing.status !== 'pending'
+      ) {
         return { kind: 'finished', reply: existing };
       }
       const [row] = await db
         .update(messages)
-        .set({ fence: input.fence, status: 'streaming', content: '', role: 'assistant', errorCode: null, updatedAt: new Date() })
+        .set({
+          fence: input.fence,
+          status: 'streaming',
+          content: '',
+          role: 'assistant',
+          errorCode: null,
+          updatedAt: new Date(),
+        })
         .where(
           and(
             eq(messages.id, existing.id),
@@ -213,7 +252,9 @@ export async function updateReplyContent(
   const rows = await db
     .update(messages)
     .set({ content: input.content, updatedAt: new Date() })
-    .where(and(eq(messages.id, input.replyId), eq(messages.fence, input.fence), eq(messages.status, 'streaming')))
+    .where(
+      and(eq(messages.id, input.replyId), eq(messages.fence, input.fence), eq(messages.status, 'streaming')),
+    )
     .returning({ id: messages.id });
   return rows.length > 0;
 }
@@ -292,7 +333,9 @@ export async function listStalePendingMessages(
   return db
     .select()
     .from(messages)
-    .where(and(eq(messages.role, 'user'), eq(messages.status, 'pending'), lt(messages.createdAt, opts.olderThan)))
+    .where(
+      and(eq(messages.role, 'user'), eq(messages.status, 'pending'), lt(messages.createdAt, opts.olderThan)),
+    )
     .orderBy(asc(messages.createdAt))
     .limit(opts.limit ?? 500);
 }

@@ -8,7 +8,9 @@ export type Session = typeof sessions.$inferSelect;
 /** Why a compare-and-set on a session did not apply. */
 export type SessionConflict = 'not_found' | 'not_active' | 'version' | 'fence' | 'tombstoned';
 
-export type SessionUpdateResult = { ok: true; session: Session } | { ok: false; conflict: SessionConflict; session: Session | null };
+export type SessionUpdateResult =
+  | { ok: true; session: Session }
+  | { ok: false; conflict: SessionConflict; session: Session | null };
 
 /** Thrown inside a transaction to roll it back with a typed conflict. */
 export class SessionConflictError extends Error {
@@ -30,7 +32,11 @@ export async function getActiveSession(db: Db, conversationId: string): Promise<
 }
 
 /** The active session, created when missing (the database keeps it to one). */
-export async function ensureActiveSession(db: Db, tenantId: string, conversationId: string): Promise<Session> {
+export async function ensureActiveSession(
+  db: Db,
+  tenantId: string,
+  conversationId: string,
+): Promise<Session> {
   const found = await getActiveSession(db, conversationId);
   if (found) return found;
   await db.insert(sessions).values({ tenantId, conversationId }).onConflictDoNothing();
@@ -69,7 +75,8 @@ async function asResult(run: () => Promise<Session>): Promise<SessionUpdateResul
   try {
     return { ok: true, session: await run() };
   } catch (err) {
-    if (err instanceof SessionConflictError) return { ok: false, conflict: err.conflict, session: err.session };
+    if (err instanceof SessionConflictError)
+      return { ok: false, conflict: err.conflict, session: err.session };
     throw err;
   }
 }
@@ -78,7 +85,11 @@ async function asResult(run: () => Promise<Session>): Promise<SessionUpdateResul
  * Raise the session's fence to the caller's lease token (a turn does this when it starts), so that
  * from now on a worker holding an older token can write nothing. Refused when the row holds a newer fence.
  */
-export async function claimSessionFence(db: Db, sessionId: string, fence: number): Promise<SessionUpdateResult> {
+export async function claimSessionFence(
+  db: Db,
+  sessionId: string,
+  fence: number,
+): Promise<SessionUpdateResult> {
   return asResult(() =>
     db.transaction(async (tx) => {
       const row = await lockSessionForWrite(tx, { sessionId, fence });

@@ -13,16 +13,31 @@ export async function getTranscript(db: Db, id: string): Promise<AssistantTransc
 export async function tombstoneTranscript(db: Db, id: string, reason: string): Promise<boolean> {
   const rows = await db
     .update(assistantTranscripts)
-    .set({ status: 'cleared', clearedReason: reason, clearedAt: new Date(), messages: [], updatedAt: new Date() })
+    .set({
+      status: 'cleared',
+      clearedReason: reason,
+      clearedAt: new Date(),
+      messages: [],
+      updatedAt: new Date(),
+    })
     .where(and(eq(assistantTranscripts.id, id), eq(assistantTranscripts.status, 'live')))
     .returning({ id: assistantTranscripts.id });
   return rows.length > 0;
 }
 
-export async function listTranscripts(db: Db, tenantId: string, conversationId: string): Promise<AssistantTranscript[]> {
+export async function listTranscripts(
+  db: Db,
+  tenantId: string,
+  conversationId: string,
+): Promise<AssistantTranscript[]> {
   return db
     .select()
     .from(assistantTranscripts)
-    .where(and(eq(assistantTranscripts.tenantId, tenantId), eq(assistantTranscripts.conversationId, conversationId)))
+    .where(
+      and(
+        eq(assistantTranscripts.tenantId, tenantId),
+        eq(assistantTranscripts.conversationId, conversationId),
+      ),
+    )
     .orderBy(assistantTranscripts.createdAt);
 }

@@ -1,6 +1,12 @@
 import { and, eq, sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
-import { assistantTranscripts, type MessageUsage, messages, sessions, turnAttempts } from '../schema/index.ts';
+import {
+  assistantTranscripts,
+  type MessageUsage,
+  messages,
+  sessions,
+  turnAttempts,
+} from '../schema/index.ts';
 import { FINAL_USER_STATUSES, type Message } from './messages.ts';
 import { lockSessionForWrite, type Session, type SessionConflict, SessionConflictError } from './sessions.ts';
 
@@ -78,12 +84,23 @@ export async function completeTurn(db: Db, input: CompleteTurnInput): Promise<Co
           updatedAt: new Date(),
           completedAt: new Date(),
         })
-        .where(and(eq(messages.id, input.replyId), eq(messages.fence, input.fence), eq(messages.status, 'streaming')))
+        .where(
+          and(
+            eq(messages.id, input.replyId),
+            eq(messages.fence, input.fence),
+            eq(messages.status, 'streaming'),
+          ),
+        )
         .returning();
       if (!reply) throw new ReplyFencedError('reply row is owned by another fence or already final');
       const [session] = await tx
         .update(sessions)
-        .set({ assistantSessionId: t.id, version: sql`${sessions.version} + 1`, fence: input.fence, updatedAt: new Date() })
+        .set({
+          assistantSessionId: t.id,
+          version: sql`${sessions.version} + 1`,
+          fence: input.fence,
+          updatedAt: new Date(),
+        })
         .where(eq(sessions.id, input.sessionId))
         .returning();
       await tx
@@ -107,7 +124,8 @@ export async function completeTurn(db: Db, input: CompleteTurnInput): Promise<Co
       return { ok: true as const, session: session!, reply };
     });
   } catch (err) {
-    if (err instanceof SessionConflictError) return { ok: false, conflict: err.conflict, session: err.session };
+    if (err instanceof SessionConflictError)
+      return { ok: false, conflict: err.conflict, session: err.session };
     if (err instanceof ReplyFencedError) return { ok: false, conflict: 'reply_fenced', session: null };
     throw err;
   }

@@ -65,7 +65,9 @@ export interface TestDatabase extends DbHandle {
  * A fresh migrated database for one test file, cloned from the template
  * (`CREATE DATABASE ... TEMPLATE`), dropped by `drop()`.
  */
-export async function createTestDatabase(opts: { serverUrl?: string; max?: number } = {}): Promise<TestDatabase> {
+export async function createTestDatabase(
+  opts: { serverUrl?: string; max?: number } = {},
+): Promise<TestDatabase> {
   const serverUrl = opts.serverUrl ?? testServerUrl();
   const template = await ensureTemplateDatabase(serverUrl);
   const name = `turnstream_t_${randomBytes(6).toString('hex')}`;

@@ -1,10 +1,13 @@
 import type { Db } from '../client.ts';
-import { createApiKey, type CreatedApiKey } from '../repositories/api-keys.ts';
+import { type CreatedApiKey, createApiKey } from '../repositories/api-keys.ts';
 import { type Conversation, createConversation } from '../repositories/conversations.ts';
 import { createTenant, type Tenant } from '../repositories/tenants.ts';
 
 /** A tenant with a client key, for tests. */
-export async function seedTenant(db: Db, name = 'test-tenant'): Promise<{ tenant: Tenant; apiKey: CreatedApiKey }> {
+export async function seedTenant(
+  db: Db,
+  name = 'test-tenant',
+): Promise<{ tenant: Tenant; apiKey: CreatedApiKey }> {
   const tenant = await createTenant(db, { name });
   const apiKey = await createApiKey(db, { tenantId: tenant.id, role: 'admin' });
   return { tenant, apiKey };
