@@ -1,10 +1,11 @@
 import type { ClaudeProvider } from '@turnstream/claude';
-import type { Db } from '@turnstream/db';
+import type { TurnJob } from '@turnstream/contracts';
+import type { Conversation, Db, Message, Session } from '@turnstream/db';
 import type { Logger } from '@turnstream/logger';
 import type { TurnStreams } from '@turnstream/streams';
-import type { Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type { ConversationLeases } from './lease.ts';
+import type { ConversationLeases, Lease } from './lease.ts';
 import type { WorkerMetrics } from './metrics.ts';
 
 export interface TurnConfig {
@@ -63,4 +64,18 @@ export interface TurnDeps {
   metrics: WorkerMetrics;
   workerId: string;
   config: TurnConfig;
+}
+
+/** Everything a turn holding the conversation lease works with. */
+export interface LeasedTurn {
+  deps: TurnDeps;
+  job: Job;
+  token: string | undefined;
+  data: TurnJob;
+  conversation: Conversation;
+  message: Message;
+  session: Session;
+  lease: Lease;
+  lockSignal: AbortSignal | undefined;
+  log: Logger;
 }

@@ -1,24 +1,17 @@
 import { type ClaudeChunk, type ClaudeErrorClass, classifyClaudeError } from '@turnstream/claude';
-import type { TurnJob } from '@turnstream/contracts';
 import {
-  type Conversation,
-  completeTurn,
   endReply,
   finishAttempt,
-  getActiveSession,
-  type Message,
-  type Session,
   setAssistantSession,
   setUserMessageStatus,
   startAttempt,
   startReply,
   type TurnOutcome,
 } from '@turnstream/db';
-import type { Logger } from '@turnstream/logger';
-import { type Job, UnrecoverableError, WaitingError, Worker } from 'bullmq';
+import { UnrecoverableError, WaitingError, Worker } from 'bullmq';
 import { FencedOutError, TransientTurnError } from './errors.ts';
-import type { Lease } from './lease.ts';
 import { observe } from './metrics.ts';
+import { readableFatal, readableSessionError } from './readable-errors.ts';
 import { ReplyPublisher } from './reply-publisher.ts';
 import {
   emptyTranscript,
@@ -27,25 +20,13 @@ import {
   type TranscriptPlan,
   userTurn,
 } from './transcript.ts';
-import type { AbortReason, TurnDeps } from './turn-context.ts';
+import { completeWithRetry } from './turn-complete.ts';
+import type { AbortReason, LeasedTurn } from './turn-context.ts';
 
 export interface TurnResult {
   outcome: 'completed' | 'already_finished' | 'cancelled' | 'superseded';
   status: string;
   replyId: string | null;
-}
-
-interface LeasedTurn {
-  deps: TurnDeps;
-  job: Job;
-  token: string | undefined;
-  data: TurnJob;
-  conversation: Conversation;
-  message: Message;
-  session: Session;
-  lease: Lease;
-  lockSignal: AbortSignal | undefined;
-  log: Logger;
 }
 
 type StreamOutcome =
@@ -370,65 +351,6 @@ async function streamOnce(
   }
 }
 
-interface Completion {
-  attemptId: string;
-  plan: TranscriptPlan;
-  transcriptMessages: unknown[];
-  replyId: string;
-  content: string;
-  stopReason: string | null;
-  usage: {
-    inputTokens: number;
-    outputTokens: number;
-    cacheCreationInputTokens: number;
-    cacheReadInputTokens: number;
-  };
-}
-
-/**
- * Complete by compare-and-set. If the session moved underneath (a user reset, say) but this turn still
- * owns the fence, write the reply against the session as it is now, starting a new transcript.
- */
-async function completeWithRetry(t: LeasedTurn, session: Session, c: Completion): Promise<boolean> {
-  const { deps, data, message, lease } = t;
-  let current = session;
-  let plan = c.plan;
-  for (let i = 0; i < 2; i++) {
-    const res = await completeTurn(deps.db, {
-      tenantId: data.tenantId,
-      conversationId: data.conversationId,
-      sessionId: current.id,
-      expectedVersion: current.version,
-      fence: lease.fence,
-      userMessageId: message.id,
-      replyId: c.replyId,
-      content: c.content,
-      stopReason: c.stopReason,
-      usage: c.usage,
-      attemptId: c.attemptId,
-      transcript: {
-        id: plan.id,
-        mode: plan.mode,
-        model: t.conversation.model,
-        thinking: Boolean(t.conversation.thinkingBudgetTokens),
-        messages: c.transcriptMessages,
-        rebuilt: plan.rebuilt,
-      },
-    });
-    if (res.ok) return true;
-    if (res.conflict === 'fence' || res.conflict === 'reply_fenced') return false;
-    t.log.warn(
-      { event: 'session.update_rejected', conflict: res.conflict },
-      'session changed during the turn',
-    );
-    const fresh = await getActiveSession(deps.db, data.conversationId);
-    if (!fresh) return false;
-    current = fresh;
-    plan = { ...emptyTranscript(), rebuilt: plan.rebuilt };
-  }
-  return false;
-}
-
 function describe(cls: ClaudeErrorClass): string {
   switch (cls.kind) {
     case 'session_invalid':
@@ -441,25 +363,5 @@ function describe(cls: ClaudeErrorClass): string {
       return cls.code;
     case 'cancelled':
       return 'cancelled';
-  }
-}
-
-function readableSessionError(recovery: boolean): string {
-  return recovery
-    ? 'The conversation context could not be restored for this message. Your next message starts a fresh session.'
-    : 'The assistant session expired. Your next message starts a fresh session.';
-}
-
-function readableFatal(code: string): string {
-  switch (code) {
-    case 'claude_auth':
-    case 'claude_permission':
-      return 'The assistant is not configured correctly (credentials). An operator has to fix this.';
-    case 'claude_billing':
-      return 'The assistant is unavailable: the account has reached its spending limit.';
-    case 'claude_not_found':
-      return "The conversation's model is not available.";
-    default:
-      return 'The assistant could not answer this message.';
   }
 }
