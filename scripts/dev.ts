@@ -6,7 +6,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL } from '@turnstream/config';
-import { createApiKey, createDb, createTenant, runMigrations } from '@turnstream/db';
+import { ensureDevTenant } from '@turnstream/api';
+import { createDb, runMigrations } from '@turnstream/db';
 
 const root = new URL('..', import.meta.url).pathname;
 const env = process.env;
@@ -92,19 +93,11 @@ async function shutdown(code: number): Promise<void> {
 process.on('SIGINT', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
 
+/** An admin key of the `development` tenant: `DEV_API_KEY` when set (kept across restarts), else a new one. */
 async function devApiKey(): Promise<string> {
   const dbh = createDb({ url: databaseUrl, max: 1 });
   try {
-    const [found] = await dbh.sql<
-      { id: string }[]
-    >`select id from tenants where name = 'development' order by created_at limit 1`;
-    const tenantId = found?.id ?? (await createTenant(dbh.db, { name: 'development' })).id;
-    const key = await createApiKey(dbh.db, {
-      tenantId,
-      name: `dev-${new Date().toISOString()}`,
-      role: 'admin',
-    });
-    return key.key;
+    return (await ensureDevTenant(dbh.db, env.DEV_API_KEY ? { key: env.DEV_API_KEY } : {})).apiKey;
   } finally {
     await dbh.close();
   }

@@ -1,0 +1,71 @@
+import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createTestDatabase, type TestDatabase } from '@turnstream/db/testing';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ManagedProcess } from '../support/process.ts';
+import { REDIS_URL } from '../support/system.ts';
+import { freePort } from '../support/wait.ts';
+
+// The README's "run it" command (scripts/dev.ts behind `npm start`) and its curl session, literally.
+const root = new URL('../../', import.meta.url).pathname;
+const prefix = `tsq${randomBytes(4).toString('hex')}`;
+let tdb: TestDatabase;
+let dev: ManagedProcess;
+
+beforeAll(async () => {
+  tdb = await createTestDatabase();
+  dev = new ManagedProcess('dev', 'scripts/dev.ts', {
+    DATABASE_URL: tdb.url,
+    REDIS_URL,
+    REDIS_PREFIX: prefix,
+    BULL_PREFIX: `${prefix}bull`,
+    PORT: String(await freePort()),
+    SIM_PORT: String(await freePort()),
+    SIM_TOKEN_DELAY_MS: '2',
+    ANTHROPIC_API_KEY: '',
+    LOG_LEVEL: 'info',
+  });
+});
+afterAll(async () => {
+  await dev?.stop();
+  const redis = new Redis(REDIS_URL);
+  const keys = await redis.keys(`${prefix}*`);
+  if (keys.length) await redis.del(...keys);
+  await redis.quit();
+  await tdb?.drop();
+});
+
+function readmeCurlSession(): string {
+  const readme = readFileSync(`${root}README.md`, 'utf8');
+  const section = readme.slice(readme.indexOf('## A conversation with curl'));
+  const match = /```sh\n([\s\S]*?)```/.exec(section);
+  if (!match) throw new Error('README has no curl session');
+  return match[1]!;
+}
+
+describe('quick start', () => {
+  it('npm start prints the API and a key, and the README curl session works against it', async () => {
+    const banner = await dev.waitForLog((l) => typeof l.msg === 'string' && l.msg.includes('export TS='), 90_000);
+    const [, ts, key] = /export TS=(\S+) KEY=(\S+)/.exec(String(banner.msg))!;
+    expect(ts).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
+
+    const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
+      const sh = spawn('bash', ['-euo', 'pipefail', '-c', readmeCurlSession()], {
+        env: { ...process.env, TS: ts!, KEY: key! },
+      });
+      let stdout = '';
+      let stderr = '';
+      sh.stdout.on('data', (d) => (stdout += d));
+      sh.stderr.on('data', (d) => (stderr += d));
+      sh.on('exit', (code) => resolve({ code, stdout, stderr }));
+    });
+    expect(out.stderr).toBe('');
+    expect(out.code).toBe(0);
+    expect(out.stdout.match(/event: turn\.completed/g)).toHaveLength(2);
+    expect(out.stdout).toMatch(/event: chunk/);
+    expect(out.stdout).toMatch(/"assistantSessionId":"asst_[^"]+","version":2/);
+    expect(out.stdout).toMatch(/"role":"assistant","content":"[^"]+","status":"completed"/);
+  });
+});
