@@ -5,8 +5,8 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
-import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL } from '@turnstream/config';
 import { ensureDevTenant } from '@turnstream/api';
+import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL } from '@turnstream/config';
 import { createDb, runMigrations } from '@turnstream/db';
 
 const root = new URL('..', import.meta.url).pathname;

@@ -47,7 +47,10 @@ function readmeCurlSession(): string {
 
 describe('quick start', () => {
   it('npm start prints the API and a key, and the README curl session works against it', async () => {
-    const banner = await dev.waitForLog((l) => typeof l.msg === 'string' && l.msg.includes('export TS='), 90_000);
+    const banner = await dev.waitForLog(
+      (l) => typeof l.msg === 'string' && l.msg.includes('export TS='),
+      90_000,
+    );
     const [, ts, key] = /export TS=(\S+) KEY=(\S+)/.exec(String(banner.msg))!;
     expect(ts).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
 
