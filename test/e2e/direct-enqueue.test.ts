@@ -1,0 +1,85 @@
+import { randomUUID } from 'node:crypto';
+import { TURN_JOB_NAME, TURNS_QUEUE, TurnsClient } from '@turnstream/contracts';
+import { Queue } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { REDIS_URL, TestSystem } from '../support/system.ts';
+import { createConversation, history, postMessage, waitForTurn } from '../support/turns.ts';
+import { waitFor } from '../support/wait.ts';
+
+// Other services enqueue turns directly (TurnsClient); redelivered jobs never make a second reply.
+let sys: TestSystem;
+let client: TurnsClient;
+let queue: Queue;
+const connection = { host: new URL(REDIS_URL).hostname, port: Number(new URL(REDIS_URL).port || 6379) };
+
+beforeAll(async () => {
+  sys = await new TestSystem().start();
+  client = new TurnsClient({ connection, prefix: sys.bullPrefix });
+  queue = new Queue(TURNS_QUEUE, { connection, prefix: sys.bullPrefix });
+});
+afterAll(async () => {
+  await client?.close();
+  await queue?.close();
+  await sys?.stop();
+});
+
+describe('direct enqueue', () => {
+  it('a job with content and no stored message is answered; enqueuing it twice makes one job and one reply', async () => {
+    const conv = await createConversation(sys);
+    const messageId = randomUUID();
+    const input = {
+      tenantId: sys.tenantId,
+      conversationId: conv,
+      messageId,
+      content: 'from another service',
+    };
+    const first = await client.enqueue(input);
+    const second = await client.enqueue(input);
+    expect(second.jobId).toBe(first.jobId);
+    const t = await waitForTurn(sys, conv, messageId);
+    expect(t.user).toMatchObject({ content: 'from another service', status: 'completed' });
+    expect(t.reply?.status).toBe('completed');
+    expect((await history(sys, conv)).filter((m) => m.replyTo === messageId)).toHaveLength(1);
+  });
+
+  it('an invalid payload is refused before it reaches the queue', async () => {
+    await expect(
+      client.enqueue({ tenantId: 'nope', conversationId: 'x', content: '' } as never),
+    ).rejects.toThrow();
+  });
+
+  it('a redelivered job of a finished message returns the stored reply without calling Claude', async () => {
+    const conv = await createConversation(sys);
+    const messageId = await postMessage(sys, conv, 'answer me once');
+    const done = await waitForTurn(sys, conv, messageId);
+    const before = (await sys.simRequests()).length;
+    // Another job for the same message (a redelivery, a replayed event, a duplicate from a producer).
+    const job = await queue.add(
+      TURN_JOB_NAME,
+      { v: 1, tenantId: sys.tenantId, conversationId: conv, messageId },
+      { jobId: `redelivery-${messageId}`, attempts: 1 },
+    );
+    const finished = await waitFor(async () => {
+      const j = await queue.getJob(job.id!);
+      return j?.finishedOn ? j : null;
+    });
+    expect(finished.returnvalue).toMatchObject({ outcome: 'already_finished', replyId: done.reply!.id });
+    expect((await sys.simRequests()).length).toBe(before);
+    const replies = (await history(sys, conv)).filter((m) => m.replyTo === messageId);
+    expect(replies).toHaveLength(1);
+    expect(replies[0]!.content).toBe(done.reply!.content);
+  });
+
+  it('a job that fails validation is failed as unrecoverable and writes nothing', async () => {
+    const job = await queue.add(TURN_JOB_NAME, { v: 1, tenantId: 'not-a-uuid' }, { attempts: 5 });
+    const failed = await waitFor(async () => {
+      const j = await queue.getJob(job.id!);
+      return j?.finishedOn ? j : null;
+    });
+    expect(failed.failedReason).toMatch(/^invalid_job: /);
+    expect(failed.attemptsMade).toBe(1);
+    const [{ count }] = await sys.tdb
+      .sql`select count(*)::int as count from turn_attempts where job_id = ${job.id!}`;
+    expect(count).toBe(0);
+  });
+});
