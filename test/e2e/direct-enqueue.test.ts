@@ -80,6 +80,6 @@ describe('direct enqueue', () => {
     expect(failed.attemptsMade).toBe(1);
     const [{ count }] = await sys.tdb
       .sql`select count(*)::int as count from turn_attempts where job_id = ${job.id!}`;
-    expect(count).toBe(0);
+    expect(row!.count).toBe(0);
   });
 });
