@@ -78,8 +78,8 @@ describe('direct enqueue', () => {
     });
     expect(failed.failedReason).toMatch(/^invalid_job: /);
     expect(failed.attemptsMade).toBe(1);
-    const [{ count }] = await sys.tdb
-      .sql`select count(*)::int as count from turn_attempts where job_id = ${job.id!}`;
+    const [row] = await sys.tdb.sql<{ count: number }[]>`
+      select count(*)::int as count from turn_attempts where job_id = ${job.id!}`;
     expect(row!.count).toBe(0);
   });
 });
