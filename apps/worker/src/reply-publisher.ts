@@ -1,5 +1,5 @@
 import type { TurnEvent } from '@turnstream/contracts';
-import { type Db, updateReplyContent } from '@turnstream/db';
+import { type Db, getReply, updateReplyContent } from '@turnstream/db';
 import { ChunkCoalescer, type TurnStreams } from '@turnstream/streams';
 import { FencedOutError } from './errors.ts';
 
@@ -106,7 +106,13 @@ export class ReplyPublisher {
       fence: this.opts.fence,
       content,
     });
-    if (!ok) return this.fenceLost('reply row is owned by a newer fence');
+    if (!ok) {
+      // Not written: a newer fence owns the reply (fenced out), or this turn has already ended it
+      // (cancelled, failed, ...) and the write came due in between. Only the first is a fence loss.
+      const reply = await getReply(this.opts.db, this.opts.messageId);
+      if (reply?.id === this.opts.replyId && reply.fence === this.opts.fence) return;
+      return this.fenceLost('reply row is owned by a newer fence');
+    }
     this.persisted = content;
   }
 

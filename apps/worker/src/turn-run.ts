@@ -1,4 +1,5 @@
 import { type ClaudeChunk, type ClaudeErrorClass, classifyClaudeError } from '@turnstream/claude';
+import { cancelFlagKey } from '@turnstream/contracts';
 import {
   endReply,
   finishAttempt,
@@ -123,6 +124,10 @@ export async function runLeasedTurn(t: LeasedTurn): Promise<TurnResult> {
     });
 
   try {
+    // A cancel that came after processTurnJob checked the flag but before this turn was in
+    // `deps.running` was published to no one: now that the cancel channel reaches the turn, look again.
+    if (await deps.redis.exists(cancelFlagKey(deps.config.redisPrefix, conversation.id, message.id)))
+      abort('cancelled');
     if (started.takenOver) {
       // Chunks of an earlier attempt (or of a stalled worker) may have reached clients: void them.
       await publisher.publish([{ type: 'turn.reset', messageId: message.id, reason: 'attempt_restarted' }]);
