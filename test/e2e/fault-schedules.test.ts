@@ -1,5 +1,6 @@
 import { createTurnStreams } from '@turnstream/streams';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { prng } from '../support/stream-events.ts';
 import { TestSystem } from '../support/system.ts';
 import { createConversation, postMessage, waitForTurn } from '../support/turns.ts';
 
@@ -16,17 +17,6 @@ const TRANSIENT = [
   'stall',
 ];
 const FATAL = ['invalid_request', 'auth'];
-
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 let sys: TestSystem;
 beforeAll(async () => {

@@ -30,6 +30,7 @@ export class TestSystem {
   readonly apis: Array<{ url: string; proc: ManagedProcess }> = [];
   readonly workers: ManagedProcess[] = [];
   private workerSeq = 0;
+  private apiSeq = 0;
 
   constructor(private readonly opts: SystemOptions = {}) {}
 
@@ -86,7 +87,7 @@ export class TestSystem {
 
   async startApi(): Promise<{ url: string; proc: ManagedProcess }> {
     const port = await freePort();
-    const proc = new ManagedProcess(`api${this.apis.length + 1}`, 'apps/api/src/main.ts', {
+    const proc = new ManagedProcess(`api${++this.apiSeq}`, 'apps/api/src/main.ts', {
       ...this.commonEnv(),
       PORT: String(port),
       HOST: '127.0.0.1',
