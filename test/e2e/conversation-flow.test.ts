@@ -3,14 +3,6 @@ import { SseClient, type SseEvent } from '../support/sse.ts';
 import { TestSystem } from '../support/system.ts';
 
 // Issue 2's acceptance: the real API, worker and simulator processes against real Postgres and Redis.
-let sys: TestSystem;
-
-beforeAll(async () => {
-  sys = await new TestSystem().start();
-});
-afterAll(async () => {
-  await sys?.stop();
-});
 
 /** Read SSE events until the turn of `messageId` completes (or fails for good). */
 async function readTurn(iter: AsyncIterator<SseEvent>, messageId: string): Promise<SseEvent[]> {
@@ -25,7 +17,19 @@ async function readTurn(iter: AsyncIterator<SseEvent>, messageId: string): Promi
   }
 }
 
-describe('a conversation end to end', () => {
+describe.each([
+  ['pub/sub', 'false'],
+  ['sharded pub/sub', 'true'],
+])('a conversation end to end (%s)', (_name, sharded) => {
+  let sys: TestSystem;
+  beforeAll(async () => {
+    const env = { REDIS_SHARDED_PUBSUB: sharded };
+    sys = await new TestSystem({ apiEnv: env, workerEnv: env }).start();
+  });
+  afterAll(async () => {
+    await sys?.stop();
+  });
+
   it('streams two replies in order, persists them, carries the transcript and sets the session', async () => {
     const created = await sys.api('POST', '/v1/conversations', { title: 'e2e' });
     expect(created.status).toBe(201);

@@ -15,6 +15,8 @@ export const workerEnvSchema = z.object({
   REDIS_URL: z.string().default(DEFAULT_REDIS_URL),
   /** Prefix of Turnstream's own Redis keys (streams, leases, cancel flags). */
   REDIS_PREFIX: z.string().default('ts'),
+  /** Publish live events with SPUBLISH (Redis 7 sharded pub/sub); must match the API's setting. */
+  REDIS_SHARDED_PUBSUB: envBoolean.default(false),
   /** BullMQ key prefix (must match the API's and any TurnsClient's). */
   BULL_PREFIX: z.string().default('bull'),
   TURNS_QUEUE_NAME: z.string().default('turns'),
