@@ -43,7 +43,23 @@ if (task === 'start') {
 } else if (task === 'test') {
   code = pn('lint');
   if (code === 0) code = pn('typecheck');
-  if (code === 0) code = pn('exec', 'vitest', 'run', ...extra);
+  if (code === 0) {
+    const report = `${root}node_modules/.cache/vitest-report.json`;
+    code = pn(
+      'exec',
+      'vitest',
+      'run',
+      '--reporter=default',
+      '--reporter=json',
+      `--outputFile.json=${report}`,
+      ...extra,
+    );
+    // A plain closing line any CI can read.
+    if (existsSync(report)) {
+      const r = JSON.parse(readFileSync(report, 'utf8'));
+      console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed`);
+    }
+  }
 } else {
   console.error(`unknown task ${task}`);
   code = 2;

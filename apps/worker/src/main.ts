@@ -19,7 +19,11 @@ async function main(): Promise<void> {
     applicationName: 'turnstream-worker',
   });
   const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: null });
-  const streams = createTurnStreams({ redis, keyPrefix: env.REDIS_PREFIX, sharded: env.REDIS_SHARDED_PUBSUB });
+  const streams = createTurnStreams({
+    redis,
+    keyPrefix: env.REDIS_PREFIX,
+    sharded: env.REDIS_SHARDED_PUBSUB,
+  });
   const provider = createClaudeProvider({
     apiKey: env.ANTHROPIC_API_KEY,
     baseURL: env.ANTHROPIC_BASE_URL,
