@@ -85,4 +85,29 @@ describe('retry policy', () => {
     expect(t.reply!.content).toMatch(/credentials/);
     expect((await attempts(id)).map((r) => r.outcome)).toEqual(['failed']);
   });
+
+  it('an unexpected error on every attempt ends the message failed and readable, never stuck pending', async () => {
+    // Break this one message's turns below the worker's error handling: its attempt rows cannot be written.
+    await sys.tdb.sql.unsafe(`
+      create function boom() returns trigger as $$
+      begin
+        if exists (select 1 from messages where id = new.message_id and content like '%kaboom%') then
+          raise exception 'injected failure';
+        end if;
+        return new;
+      end $$ language plpgsql;
+      create trigger boom before insert on turn_attempts for each row execute function boom();`);
+    const conv = await createConversation(sys);
+    const id = await postMessage(sys, conv, 'kaboom');
+    const t = await waitForTurn(sys, conv, id, 60_000);
+    expect(t.user.status).toBe('failed');
+    expect(t.reply).toMatchObject({ role: 'error', status: 'failed', errorCode: 'internal_error' });
+    const events = (await createTurnStreams({ redis: sys.redis, keyPrefix: sys.redisPrefix }).read(conv))
+      .map((e) => e.event)
+      .filter((e) => e.messageId === id);
+    expect(events.at(-1)).toMatchObject({ type: 'turn.failed', code: 'internal_error', retrying: false });
+    // The next message of the conversation is not blocked by it.
+    const next = await postMessage(sys, conv, 'fine again');
+    expect((await waitForTurn(sys, conv, next)).user.status).toBe('completed');
+  });
 });

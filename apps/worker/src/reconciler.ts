@@ -1,7 +1,9 @@
 import { TURN_JOB_NAME, TURN_JOB_OPTIONS, turnJobId } from '@turnstream/contracts';
-import { type Db, listStalePendingMessages, setUserMessageStatus } from '@turnstream/db';
+import { type Db, listStalePendingMessages } from '@turnstream/db';
 import type { Logger } from '@turnstream/logger';
+import type { TurnStreams } from '@turnstream/streams';
 import type { Queue } from 'bullmq';
+import { abandonFailedJob } from './abandon.ts';
 
 /**
  * Never lose a message: a user message stored as pending whose job is gone (the enqueue after the
@@ -13,7 +15,14 @@ export class Reconciler {
   private running = false;
 
   constructor(
-    private readonly opts: { db: Db; queue: Queue; logger: Logger; intervalMs: number; minAgeMs?: number },
+    private readonly opts: {
+      db: Db;
+      queue: Queue;
+      streams: TurnStreams;
+      logger: Logger;
+      intervalMs: number;
+      minAgeMs?: number;
+    },
   ) {}
 
   start(): void {
@@ -43,11 +52,7 @@ export class Reconciler {
           // A job that exists is left to BullMQ; one that failed for good without the turn recording it
           // (an unexpected error) marks its message failed instead of looping.
           if ((await job.getState()) === 'failed') {
-            await setUserMessageStatus(this.opts.db, m.id, 'failed');
-            this.opts.logger.warn(
-              { event: 'reconcile.mark_failed_completed', messageId: m.id },
-              'orphaned failed job',
-            );
+            await abandonFailedJob(this.opts, job, new Error(job.failedReason ?? 'failed'));
           }
           continue;
         }

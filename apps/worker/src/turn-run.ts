@@ -59,7 +59,6 @@ export async function runLeasedTurn(t: LeasedTurn): Promise<TurnResult> {
   const abort = (reason: AbortReason) => !controller.signal.aborted && controller.abort(reason);
   lease.signal.addEventListener('abort', () => abort('lease_lost'), { once: true });
   t.lockSignal?.addEventListener('abort', () => abort('lock_lost'), { once: true });
-  deps.running.add(message.id, controller);
 
   const publisher = new ReplyPublisher({
     db: deps.db,
@@ -123,6 +122,8 @@ export async function runLeasedTurn(t: LeasedTurn): Promise<TurnResult> {
       userText: message.content,
     });
 
+  // Registered only now, right before the try whose finally removes it.
+  deps.running.add(message.id, controller);
   try {
     // A cancel that came after processTurnJob checked the flag but before this turn was in
     // `deps.running` was published to no one: now that the cancel channel reaches the turn, look again.

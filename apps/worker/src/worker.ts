@@ -5,6 +5,7 @@ import type { Logger } from '@turnstream/logger';
 import type { TurnStreams } from '@turnstream/streams';
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { abandonFailedJob } from './abandon.ts';
 import { CancelListener } from './cancel-listener.ts';
 import { TransientTurnError } from './errors.ts';
 import { ConversationLeases } from './lease.ts';
@@ -119,12 +120,18 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
   worker.on('error', (err) =>
     deps.logger.error({ event: 'worker.run_failed', err: err.message }, 'worker error'),
   );
-  worker.on('failed', (job, err) =>
+  worker.on('failed', (job, err) => {
     deps.logger.info(
       { event: 'turn.job_failed', jobId: job?.id, reason: err.message.slice(0, 200) },
       'job attempt failed',
-    ),
-  );
+    );
+    abandonFailedJob(deps, job, err).catch((e: unknown) =>
+      deps.logger.error(
+        { event: 'turn.abandon_failed', jobId: job?.id, err: String(e) },
+        'could not fail the message',
+      ),
+    );
+  });
 
   const cancels = new CancelListener({
     redis: deps.redis,
@@ -135,6 +142,7 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
   await cancels.start();
   const reconciler = new Reconciler({
     db: deps.db,
+    streams: deps.streams,
     queue,
     logger: deps.logger,
     intervalMs: deps.reconcileIntervalMs ?? 30_000,

@@ -3,7 +3,9 @@ import { TURN_JOB_OPTIONS, turnJobId } from '@turnstream/contracts';
 import { insertUserMessage } from '@turnstream/db';
 import { createTestDatabase, seedConversation, seedTenant, type TestDatabase } from '@turnstream/db/testing';
 import { silentLogger } from '@turnstream/logger';
+import { createTurnStreams, type TurnStreams } from '@turnstream/streams';
 import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Reconciler } from '../src/reconciler.ts';
 
@@ -11,18 +13,26 @@ const redisUrl = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
 let tdb: TestDatabase;
 let queue: Queue;
 let tenantId: string;
+let redis: Redis;
+let streams: TurnStreams;
+const prefix = `tsr${randomBytes(4).toString('hex')}`;
 
 beforeAll(async () => {
   tdb = await createTestDatabase();
   tenantId = (await seedTenant(tdb.db)).tenant.id;
   queue = new Queue('turns', {
     connection: { host: redisUrl.hostname, port: Number(redisUrl.port || 6379) },
-    prefix: `tsr${randomBytes(4).toString('hex')}`,
+    prefix,
   });
+  redis = new Redis(redisUrl.toString());
+  streams = createTurnStreams({ redis, keyPrefix: prefix });
 });
 afterAll(async () => {
   await queue.obliterate({ force: true });
   await queue.close();
+  const keys = await redis.keys(`${prefix}*`);
+  if (keys.length) await redis.del(...keys);
+  await redis.quit();
   await tdb.drop();
 });
 
@@ -43,6 +53,7 @@ describe('reconciler', () => {
     const reconciler = new Reconciler({
       db: tdb.db,
       queue,
+      streams,
       logger: silentLogger(),
       intervalMs: 0,
       minAgeMs: -1000,
@@ -52,5 +63,52 @@ describe('reconciler', () => {
     expect(job?.data).toMatchObject({ v: 1, tenantId, conversationId: conv.id, messageId: lost.message.id });
     expect(await reconciler.runOnce()).toBe(0);
     expect(await queue.getJobCounts('wait')).toEqual({ wait: 2 });
+  });
+
+  it('fails, readably, a pending message whose job failed for good without the turn recording it', async () => {
+    await queue.obliterate({ force: true });
+    const conv = await seedConversation(tdb.db, tenantId);
+    const m = await insertUserMessage(tdb.db, { tenantId, conversationId: conv.id, content: 'doomed' });
+    if (!m.ok) throw new Error('insert failed');
+    await queue.add(
+      'turn',
+      { v: 1, tenantId, conversationId: conv.id, messageId: m.message.id },
+      {
+        jobId: turnJobId(m.message.id),
+        attempts: 1,
+      },
+    );
+    // Fail the job the way an unexpected error would, through a real worker.
+    const { Worker } = await import('bullmq');
+    const worker = new Worker(
+      'turns',
+      async () => {
+        throw new Error('unexpected');
+      },
+      { connection: { host: redisUrl.hostname, port: Number(redisUrl.port || 6379) }, prefix },
+    );
+    const failed = new Promise((resolve) => worker.once('failed', resolve));
+    await failed;
+    await worker.close();
+    const reconciler = new Reconciler({
+      db: tdb.db,
+      queue,
+      streams,
+      logger: silentLogger(),
+      intervalMs: 0,
+      minAgeMs: -1000,
+    });
+    await reconciler.runOnce();
+    expect(await (await queue.getJob(turnJobId(m.message.id)))?.getState()).toBe('failed');
+    const rows = await tdb.sql<{ role: string; status: string; error_code: string | null }[]>`
+      select role, status, error_code from messages where id = ${m.message.id} or reply_to = ${m.message.id} order by seq`;
+    expect(rows).toEqual([
+      { role: 'user', status: 'failed', error_code: null },
+      { role: 'error', status: 'failed', error_code: 'internal_error' },
+    ]);
+    const events = (await streams.read(conv.id)).map((e) => e.event);
+    expect(events).toEqual([
+      expect.objectContaining({ type: 'turn.failed', code: 'internal_error', retrying: false }),
+    ]);
   });
 });

@@ -1,4 +1,4 @@
-import { and, asc, eq } from 'drizzle-orm';
+import { and, asc, eq, isNull } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { turnAttempts } from '../schema/index.ts';
 
@@ -31,6 +31,7 @@ export async function startAttempt(
   return row!;
 }
 
+/** Record an attempt's outcome. The first outcome recorded stands (later calls change nothing). */
 export async function finishAttempt(
   db: Db,
   id: string,
@@ -45,7 +46,7 @@ export async function finishAttempt(
       usage: input.usage ?? null,
       endedAt: new Date(),
     })
-    .where(eq(turnAttempts.id, id));
+    .where(and(eq(turnAttempts.id, id), isNull(turnAttempts.outcome)));
 }
 
 export async function listAttempts(db: Db, tenantId: string, messageId: string): Promise<TurnAttempt[]> {

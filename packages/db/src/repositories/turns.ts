@@ -1,7 +1,8 @@
-import { and, eq, sql } from 'drizzle-orm';
+import { and, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import {
   assistantTranscripts,
+  conversations,
   type MessageUsage,
   messages,
   sessions,
@@ -129,4 +130,66 @@ export async function completeTurn(db: Db, input: CompleteTurnInput): Promise<Co
     if (err instanceof ReplyFencedError) return { ok: false, conflict: 'reply_fenced', session: null };
     throw err;
   }
+}
+
+/**
+ * Give up on a turn that ended without recording its own outcome (an unexpected error exhausted the
+ * job's attempts): the user message becomes `failed` and its reply row an error message the user can
+ * read, so nothing stays pending. Does nothing when the turn already ended. Returns the reply row when
+ * it acted.
+ */
+export async function abandonTurn(
+  db: Db,
+  input: { tenantId: string; messageId: string; errorCode: string; content: string },
+): Promise<Message | null> {
+  return db.transaction(async (tx) => {
+    const [user] = await tx
+      .update(messages)
+      .set({ status: 'failed', updatedAt: new Date(), completedAt: new Date() })
+      .where(
+        and(
+          eq(messages.id, input.messageId),
+          eq(messages.tenantId, input.tenantId),
+          eq(messages.role, 'user'),
+          inArray(messages.status, ['pending', 'streaming']),
+        ),
+      )
+      .returning();
+    if (!user) return null;
+    const errorRow = {
+      role: 'error' as const,
+      status: 'failed' as const,
+      content: input.content,
+      errorCode: input.errorCode,
+      updatedAt: new Date(),
+      completedAt: new Date(),
+    };
+    const [updated] = await tx
+      .update(messages)
+      .set(errorRow)
+      .where(
+        and(eq(messages.replyTo, user.id), inArray(messages.status, ['pending', 'streaming', 'interrupted'])),
+      )
+      .returning();
+    if (updated) return updated;
+    const [existing] = await tx.select().from(messages).where(eq(messages.replyTo, user.id));
+    if (existing) return existing;
+    const [conv] = await tx
+      .update(conversations)
+      .set({ lastSeq: sql`${conversations.lastSeq} + 1` })
+      .where(eq(conversations.id, user.conversationId))
+      .returning({ seq: conversations.lastSeq });
+    const [inserted] = await tx
+      .insert(messages)
+      .values({
+        ...errorRow,
+        tenantId: user.tenantId,
+        conversationId: user.conversationId,
+        seq: conv!.seq,
+        mode: user.mode,
+        replyTo: user.id,
+      })
+      .returning();
+    return inserted!;
+  });
 }
