@@ -201,7 +201,10 @@ export async function runLeasedTurn(t: LeasedTurn): Promise<TurnResult> {
       if (reason === 'lease_lost' || reason === 'fenced_out' || reason === 'lock_lost') {
         throw new FencedOutError(`turn lost ownership (${reason})`, { cause: outcome.error });
       }
-      const cls = classifyClaudeError(outcome.error, { signal: controller.signal });
+      const cls = classifyClaudeError(outcome.error, {
+        signal: controller.signal,
+        attempt: t.job.attemptsMade,
+      });
       log.warn({ event: 'turn.stream_failed', kind: cls.kind, detail: describe(cls) }, 'Claude call failed');
 
       switch (cls.kind) {
