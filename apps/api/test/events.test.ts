@@ -117,6 +117,30 @@ describe('GET /v1/conversations/:id/events', () => {
     }
   });
 
+  it('announces stream.gap when Last-Event-ID is older than what a trimmed log still holds', async () => {
+    const conv = await newConversation();
+    const m = randomUUID();
+    const ids = await publish(
+      conv,
+      ['a', 'b', 'c', 'd', 'e'].map((x) => chunk(m, x)),
+    );
+    // What MAXLEN trimming does to a long conversation's log.
+    await h.redis.xtrim(h.streams.keys(conv).log, 'MAXLEN', 2);
+    const gapped = reader(conv, '', { 'last-event-id': ids[0]! });
+    await gapped.open();
+    const [first, ...rest] = await gapped.take(3);
+    expect(first!.event).toBe('stream.gap');
+    expect(data(first!)).toMatchObject({ type: 'stream.gap', after: ids[0], oldestId: ids[3] });
+    expect(rest.map((f) => f.id)).toEqual(ids.slice(3));
+    gapped.close();
+    // Resuming from an id the log still reaches: no gap.
+    const fine = reader(conv, '', { 'last-event-id': ids[3]! });
+    await fine.open();
+    const [next] = await fine.take(1);
+    expect(next!.id).toBe(ids[4]);
+    fine.close();
+  });
+
   it('with ?until=turn ends cleanly after the first terminal event (a retrying failure is not one)', async () => {
     const conv = await newConversation();
     const m = randomUUID();

@@ -3,7 +3,7 @@ import type { Redis } from 'ioredis';
 import { decodeEntries } from './entries.ts';
 import { type ConversationKeys, conversationKeys } from './keys.ts';
 import { definePublishCommand } from './publish-script.ts';
-import { isStreamId } from './stream-ids.ts';
+import { compareStreamIds, isStreamId } from './stream-ids.ts';
 
 export interface TurnStreamsOptions {
   /**
@@ -54,6 +54,13 @@ export interface TurnStreams {
   read(conversationId: string, opts?: ReadOptions): Promise<DeliveredEvent[]>;
   /** Id of the newest event in the log, or `null` when the log is empty or gone. */
   lastId(conversationId: string): Promise<string | null>;
+  /**
+   * Whether resuming after `after` would skip events: the log dropped entries (trimmed by `maxLen`)
+   * and `after` is older than the oldest one left, or the log expired altogether. May report a gap
+   * when `after` was exactly the last entry dropped (a client then reloads what it has: harmless);
+   * never misses one.
+   */
+  resumeGap(conversationId: string, after: string): Promise<{ gap: boolean; oldestId: string | null }>;
   /** Redis key and channel names of a conversation. */
   keys(conversationId: string): ConversationKeys;
   /** Whether sharded pub/sub is used (see {@link TurnStreamsOptions.sharded}). */
@@ -112,6 +119,23 @@ export function createTurnStreams(opts: TurnStreamsOptions): TurnStreams {
       return decodeEntries(entries);
     },
 
+    async resumeGap(conversationId, after) {
+      const log = keys(conversationId).log;
+      let info: unknown[];
+      try {
+        info = (await redis.xinfo('STREAM', log)) as unknown[];
+      } catch (err) {
+        if (/no such key/i.test(String(err))) return { gap: true, oldestId: null };
+        throw err;
+      }
+      const field = (name: string) => info[info.indexOf(name) + 1];
+      const length = Number(field('length'));
+      const added = Number(field('entries-added') ?? length);
+      const first = field('first-entry') as [string, string[]] | null;
+      const oldestId = first?.[0] ?? null;
+      const trimmed = added > length;
+      return { gap: trimmed && (oldestId === null || compareStreamIds(after, oldestId) < 0), oldestId };
+    },
     async lastId(conversationId) {
       const entries = await redis.xrevrange(keys(conversationId).log, '+', '-', 'COUNT', 1);
       return entries[0]?.[0] ?? null;

@@ -31,6 +31,10 @@ export function eventRoutes(app: FastifyInstance, ctx: RouteContext): void {
     const conversation = await loadConversation(ctx.db, auth.tenantId, request.params.id);
     if (query.messageId) await loadMessage(ctx.db, auth.tenantId, conversation.id, query.messageId);
 
+    // Resuming from an id the log no longer reaches (trimmed or expired) would skip events silently:
+    // say so first, so the client reloads the history (GET /messages) and then follows on.
+    const gap = after !== undefined ? await ctx.streams.resumeGap(conversation.id, after) : null;
+
     const connection = new SseConnection(reply.raw);
     let subscription: Subscription;
     try {
@@ -46,6 +50,9 @@ export function eventRoutes(app: FastifyInstance, ctx: RouteContext): void {
     reply.hijack();
     connection.open();
     connection.startHeartbeat(ctx.config.sseHeartbeatMs);
+    if (gap?.gap) {
+      await connection.send(controlFrame('stream.gap', { after, oldestId: gap.oldestId }));
+    }
     const log = request.log.child({ conversationId: conversation.id });
     ctx.metrics.sseClientsOpen++;
     log.debug({ event: 'sse.stream_started', after: after ?? null }, 'event stream opened');
