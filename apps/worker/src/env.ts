@@ -29,6 +29,11 @@ export const workerEnvSchema = z.object({
   RETRY_BACKOFF_SCALE: z.coerce.number().min(0).default(1),
   /** Concurrent turns per process. The work is I/O bound: hundreds are fine. */
   WORKER_CONCURRENCY: int(100, 1),
+  /**
+   * First wait of a job queued behind another turn of its conversation (doubles per wait, at most 5 s);
+   * the turn that ends wakes the next job at once.
+   */
+  ORDER_WAIT_MS: int(200, 1),
   /** Conversation lease time-to-live; renewed every third of it while the turn runs. */
   LEASE_TTL_MS: int(30_000, 1000),
   /** BullMQ job lock duration. */

@@ -53,6 +53,7 @@ async function main(): Promise<void> {
       rebuildTokenBudget: env.REBUILD_TOKEN_BUDGET,
       coalesceWindowMs: env.COALESCE_WINDOW_MS,
       livePersistIntervalMs: env.LIVE_PERSIST_INTERVAL_MS,
+      waitDelayMs: env.ORDER_WAIT_MS,
     },
   });
 

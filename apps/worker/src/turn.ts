@@ -1,4 +1,4 @@
-import { cancelFlagKey, type TurnJob, turnJobSchema } from '@turnstream/contracts';
+import { cancelFlagKey, type TurnJob, turnJobId, turnJobSchema } from '@turnstream/contracts';
 import {
   claimSessionFence,
   ensureActiveSession,
@@ -8,6 +8,7 @@ import {
   getReply,
   insertUserMessage,
   type Message,
+  nextPendingAfter,
   setUserMessageStatus,
 } from '@turnstream/db';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
@@ -93,6 +94,7 @@ export async function processTurnJob(
     });
   } finally {
     await lease.release();
+    await promoteNext(deps, conversation.id, message.seq);
   }
 }
 
@@ -117,9 +119,33 @@ async function ensureUserMessage(deps: TurnDeps, data: TurnJob): Promise<Message
   return found;
 }
 
-/** Put the job back for later without consuming an attempt. */
-async function delay(job: Job, token: string | undefined, ms: number): Promise<never> {
+/** Longest wait of a job queued behind another turn of its conversation (it is promoted sooner). */
+const MAX_WAIT_MS = 5_000;
+
+/**
+ * Put the job back for later without consuming an attempt. The wait doubles each time the job finds
+ * the conversation busy (the turn that ends promotes the next job, so waiting longer costs no latency).
+ */
+async function delay(job: Job, token: string | undefined, baseMs: number): Promise<never> {
+  const waits = Math.max(0, job.attemptsStarted - job.attemptsMade - 1);
+  const ms = Math.max(baseMs, Math.min(MAX_WAIT_MS, baseMs * 2 ** Math.min(waits, 10)));
   const jitter = Math.floor(Math.random() * ms * 0.5);
   await job.moveToDelayed(Date.now() + ms + jitter, token);
   throw new DelayedError();
+}
+
+/** Wake the next message of the conversation if its job is waiting out a delay. */
+async function promoteNext(deps: TurnDeps, conversationId: string, seq: number): Promise<void> {
+  try {
+    const next = await nextPendingAfter(deps.db, conversationId, seq);
+    if (!next) return;
+    const job = await deps.queue.getJob(turnJobId(next.id));
+    if (job && (await job.isDelayed())) await job.promote();
+  } catch (err) {
+    // Only latency is at stake: the job runs when its delay ends anyway.
+    deps.logger.debug(
+      { event: 'turn.promote_failed', conversationId, err: String(err) },
+      'could not promote',
+    );
+  }
 }

@@ -339,3 +339,21 @@ export async function listStalePendingMessages(
     .orderBy(asc(messages.createdAt))
     .limit(opts.limit ?? 500);
 }
+
+/** The first user message after `seq` still waiting for its turn (the one to wake when a turn ends). */
+export async function nextPendingAfter(db: Db, conversationId: string, seq: number): Promise<Message | null> {
+  const [row] = await db
+    .select()
+    .from(messages)
+    .where(
+      and(
+        eq(messages.conversationId, conversationId),
+        eq(messages.role, 'user'),
+        sql`${messages.seq} > ${seq}`,
+        eq(messages.status, 'pending'),
+      ),
+    )
+    .orderBy(asc(messages.seq))
+    .limit(1);
+  return row ?? null;
+}

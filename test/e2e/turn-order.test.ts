@@ -1,0 +1,28 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestSystem } from '../support/system.ts';
+import { createConversation, postMessage, waitForTurn } from '../support/turns.ts';
+
+// A message queued behind a running turn of its conversation waits (delayed, no attempt consumed) and is
+// woken as soon as that turn ends. The wait here is one minute: only the wake-up lets it finish in time.
+let sys: TestSystem;
+beforeAll(async () => {
+  sys = await new TestSystem({ workerEnv: { ORDER_WAIT_MS: '60000' } }).start();
+});
+afterAll(async () => {
+  await sys?.stop();
+});
+
+describe('per-conversation order', () => {
+  it('wakes the next message when the running turn ends', async () => {
+    const conv = await createConversation(sys);
+    const first = await postMessage(sys, conv, '[[sim words=20 delay=20]] first');
+    await sys.workers[0]!.waitForLog((l) => l.event === 'turn.stream_started' && l.messageId === first);
+    const second = await postMessage(sys, conv, 'second');
+    await sys.workers[0]!.waitForLog((l) => l.event === 'turn.order_waiting' && l.messageId === second);
+    expect((await waitForTurn(sys, conv, first)).user.status).toBe('completed');
+    expect((await waitForTurn(sys, conv, second, 20_000)).user.status).toBe('completed');
+    const [row] = await sys.tdb.sql<{ n: number }[]>`
+      select count(*)::int as n from turn_attempts where message_id = ${second}`;
+    expect(row!.n).toBe(1);
+  });
+});
