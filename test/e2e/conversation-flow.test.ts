@@ -94,6 +94,15 @@ describe.each([
       ['user', contents[1]],
     ]);
 
+    // No message content, reply text or key in any API or worker log line.
+    const logged = [...sys.workers, ...sys.apis.map((a) => a.proc)].flatMap((p) =>
+      p.lines.map((l) => JSON.stringify(l)),
+    );
+    expect(logged.length).toBeGreaterThan(10);
+    for (const secret of [...contents, ...replies.map((r) => r.slice(0, 40)), sys.apiKey]) {
+      expect(logged.filter((l) => l.includes(secret))).toEqual([]);
+    }
+
     const conv = await sys.api('GET', `/v1/conversations/${convId}`);
     expect(conv.body.session.assistantSessionId).toMatch(/^asst_/);
     expect(conv.body.session.version).toBe(2);
