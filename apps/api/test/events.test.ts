@@ -141,6 +141,27 @@ describe('GET /v1/conversations/:id/events', () => {
     fine.close();
   });
 
+  it('ends ?messageId=&until=turn with the turn end read from the database when the log no longer has it', async () => {
+    const conv = await newConversation();
+    const posted = await h.request('POST', `/v1/conversations/${conv}/messages`, {
+      key: t.keys.client,
+      body: { content: 'long ago' },
+    });
+    const messageId = posted.body.messageId as string;
+    // The turn ended a while ago and its events have left the log (expired).
+    await h.tdb.sql`
+      insert into messages (tenant_id, conversation_id, seq, role, content, status, reply_to, stop_reason, completed_at)
+      values (${t.tenantId}, ${conv}, 99, 'assistant', 'the old reply', 'completed', ${messageId}, 'end_turn', now() - interval '1 hour')`;
+    await h.tdb
+      .sql`update messages set status = 'completed', completed_at = now() - interval '1 hour' where id = ${messageId}`;
+    await h.redis.del(h.streams.keys(conv).log);
+    const sse = reader(conv, `?messageId=${messageId}&until=turn`);
+    await sse.open();
+    const frames = await sse.rest();
+    expect(frames.map((f) => f.event)).toEqual(['turn.completed']);
+    expect(data(frames[0]!)).toMatchObject({ messageId, content: 'the old reply', stopReason: 'end_turn' });
+  });
+
   it('with ?until=turn ends cleanly after the first terminal event (a retrying failure is not one)', async () => {
     const conv = await newConversation();
     const m = randomUUID();

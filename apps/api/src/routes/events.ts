@@ -4,6 +4,7 @@ import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { requirePermission } from '../auth.ts';
 import type { RouteContext } from '../context.ts';
 import { ApiError } from '../errors.ts';
+import { finishedTurnEvent } from '../finished-turn.ts';
 import { loadConversation, loadMessage } from '../lookups.ts';
 import { eventIdSchema, eventsQuery } from '../schemas.ts';
 import { commentFrame, controlFrame, eventFrame, SseConnection } from '../sse.ts';
@@ -29,7 +30,21 @@ export function eventRoutes(app: FastifyInstance, ctx: RouteContext): void {
         ? parseInput(eventIdSchema, Array.isArray(header) ? header[0] : header, 'headers')
         : query.lastEventId;
     const conversation = await loadConversation(ctx.db, auth.tenantId, request.params.id);
-    if (query.messageId) await loadMessage(ctx.db, auth.tenantId, conversation.id, query.messageId);
+    const target = query.messageId
+      ? await loadMessage(ctx.db, auth.tenantId, conversation.id, query.messageId)
+      : null;
+    if (target && query.until === 'turn') {
+      const ended = await finishedTurnEvent(ctx.db, ctx.streams, target, after);
+      if (ended) {
+        // The turn ended long ago and its events left the log: answer with its end, from the database.
+        reply.hijack();
+        const finished = new SseConnection(reply.raw);
+        finished.open();
+        const { type, ...rest } = ended;
+        finished.end(controlFrame(type, rest));
+        return;
+      }
+    }
 
     // Resuming from an id the log no longer reaches (trimmed or expired) would skip events silently:
     // say so first, so the client reloads the history (GET /messages) and then follows on.
