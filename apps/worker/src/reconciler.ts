@@ -3,6 +3,7 @@ import { type Db, listStalePendingMessages } from '@turnstream/db';
 import type { Logger } from '@turnstream/logger';
 import type { TurnStreams } from '@turnstream/streams';
 import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import { abandonFailedJob } from './abandon.ts';
 
 /**
@@ -22,13 +23,30 @@ export class Reconciler {
       logger: Logger;
       intervalMs: number;
       minAgeMs?: number;
+      /**
+       * With a Redis connection and key, one worker of the fleet scans per interval (a `SET NX PX`
+       * turn); without, every worker scans (safe, only redundant).
+       */
+      turn?: { redis: Redis; key: string };
     },
   ) {}
 
   start(): void {
     if (this.opts.intervalMs <= 0) return;
-    this.timer = setInterval(() => void this.runOnce(), this.opts.intervalMs);
+    this.timer = setInterval(() => void this.runIfMyTurn(), this.opts.intervalMs);
     this.timer.unref();
+  }
+
+  /** One pass if it is this worker's turn; `null` when another worker has the turn. */
+  async runIfMyTurn(): Promise<number | null> {
+    const turn = this.opts.turn;
+    if (turn) {
+      const mine = await turn.redis
+        .set(turn.key, '1', 'PX', Math.max(1000, this.opts.intervalMs - 100), 'NX')
+        .catch(() => null);
+      if (mine !== 'OK') return null;
+    }
+    return this.runOnce();
   }
 
   stop(): void {

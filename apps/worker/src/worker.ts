@@ -146,6 +146,8 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
     queue,
     logger: deps.logger,
     intervalMs: deps.reconcileIntervalMs ?? 30_000,
+    // One worker of the fleet scans per interval.
+    turn: { redis: deps.redis, key: `${config.redisPrefix}:reconciler-turn` },
   });
   reconciler.start();
 

@@ -111,4 +111,21 @@ describe('reconciler', () => {
       expect.objectContaining({ type: 'turn.failed', code: 'internal_error', retrying: false }),
     ]);
   });
+
+  it('takes turns across the fleet: one of many workers scans per interval', async () => {
+    const turn = { redis, key: `${prefix}:reconciler-turn` };
+    const make = () =>
+      new Reconciler({
+        db: tdb.db,
+        queue,
+        streams,
+        logger: silentLogger(),
+        intervalMs: 60_000,
+        minAgeMs: -1000,
+        turn,
+      });
+    const results = await Promise.all(Array.from({ length: 5 }, () => make().runIfMyTurn()));
+    expect(results.filter((r) => r !== null)).toHaveLength(1);
+    expect(await redis.pttl(turn.key)).toBeGreaterThan(0);
+  });
 });
