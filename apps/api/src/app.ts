@@ -101,7 +101,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   healthRoutes(app, ctx);
   app.register(async (v1) => {
-    v1.addHook('onRequest', createAuthHook(deps.db));
+    v1.addHook('onRequest', createAuthHook(deps.db, { redis: deps.redis, prefix: config.redisPrefix }));
     conversationRoutes(v1, ctx);
     messageRoutes(v1, ctx);
     cancelRoutes(v1, ctx);

@@ -1,6 +1,8 @@
-import { type ApiKeyRole, type Db, findApiKey } from '@turnstream/db';
+import { type ApiKeyRole, type Db, findApiKey, isApiKeyActive } from '@turnstream/db';
 import type { FastifyRequest } from 'fastify';
+import type { Redis } from 'ioredis';
 import { ApiError } from './errors.ts';
+import { resolveStreamToken } from './stream-tokens.ts';
 
 /** Who is calling: resolved from the bearer key on every `/v1` request. */
 export interface AuthContext {
@@ -47,10 +49,31 @@ export function bearerToken(header: string | undefined): string | null {
   return key;
 }
 
-/** onRequest hook: resolve the key to a tenant and role, or answer 401 `unauthorized`. */
-export function createAuthHook(db: Db) {
+/** The one route a stream token opens (read-only, its own conversation). */
+export const STREAM_TOKEN_ROUTE = '/v1/conversations/:id/events';
+
+/**
+ * onRequest hook: resolve the key to a tenant and role, or answer 401 `unauthorized`. Without a key,
+ * `GET` of a conversation's events accepts `?token=` (a stream token for that conversation, viewer rights).
+ */
+export function createAuthHook(db: Db, streamTokens?: { redis: Redis; prefix: string }) {
   return async function authenticate(request: FastifyRequest): Promise<void> {
     const key = bearerToken(request.headers.authorization);
+    const token = (request.query as Record<string, unknown> | undefined)?.token;
+    if (!key && typeof token === 'string' && streamTokens) {
+      const params = request.params as { id?: string } | undefined;
+      const grant =
+        request.method === 'GET' && request.routeOptions.url === STREAM_TOKEN_ROUTE
+          ? await resolveStreamToken(streamTokens.redis, streamTokens.prefix, token)
+          : null;
+      if (!grant || grant.conversationId !== params?.id || !(await isApiKeyActive(db, grant.keyId))) {
+        throw new ApiError('unauthorized', {
+          message: 'The stream token is unknown, expired, revoked, or not for this conversation and route.',
+        });
+      }
+      request.auth = { tenantId: grant.tenantId, role: 'viewer', keyId: grant.keyId };
+      return;
+    }
     if (!key) throw new ApiError('unauthorized');
     const identity = await findApiKey(db, key);
     if (!identity) throw new ApiError('unauthorized', { message: 'The API key is unknown or revoked.' });

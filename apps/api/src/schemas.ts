@@ -56,6 +56,8 @@ export const eventsQuery = z.strictObject({
   until: z.literal('turn').optional(),
   /** Only this message's events. */
   messageId: z.uuid().optional(),
+  /** A stream token (instead of the Authorization header); checked by the auth hook. */
+  token: z.string().max(256).optional(),
 });
 
 /** Bodies of action endpoints (cancel, reset): nothing, or an empty object. */

@@ -6,8 +6,9 @@ import type { RouteContext } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import { finishedTurnEvent } from '../finished-turn.ts';
 import { loadConversation, loadMessage } from '../lookups.ts';
-import { eventIdSchema, eventsQuery } from '../schemas.ts';
+import { emptyBody, eventIdSchema, eventsQuery } from '../schemas.ts';
 import { commentFrame, controlFrame, eventFrame, SseConnection } from '../sse.ts';
+import { issueStreamToken } from '../stream-tokens.ts';
 import { parseInput } from '../validation.ts';
 import { errorText } from './messages.ts';
 
@@ -21,6 +22,26 @@ interface IdParams {
  * what the log still holds, then goes live. See apps/api/README.md for the protocol.
  */
 export function eventRoutes(app: FastifyInstance, ctx: RouteContext): void {
+  /**
+   * `POST /v1/conversations/:id/stream-tokens`: a short-lived, read-only token for this conversation's
+   * events, for clients that cannot send headers (`new EventSource(eventsUrl)`).
+   */
+  app.post<{ Params: IdParams }>('/v1/conversations/:id/stream-tokens', async (request, reply) => {
+    const auth = requirePermission(request, 'read');
+    parseInput(emptyBody, request.body, 'body');
+    const conversation = await loadConversation(ctx.db, auth.tenantId, request.params.id);
+    const { token, expiresAt } = await issueStreamToken(ctx.redis, ctx.config.redisPrefix, {
+      tenantId: auth.tenantId,
+      conversationId: conversation.id,
+      keyId: auth.keyId,
+    });
+    return reply.code(201).send({
+      token,
+      expiresAt: expiresAt.toISOString(),
+      eventsUrl: `/v1/conversations/${conversation.id}/events?token=${token}`,
+    });
+  });
+
   app.get<{ Params: IdParams }>('/v1/conversations/:id/events', async (request, reply) => {
     const auth = requirePermission(request, 'read');
     const query = parseInput(eventsQuery, request.query, 'query');

@@ -64,3 +64,12 @@ export async function revokeApiKey(db: Db, tenantId: string, keyId: string): Pro
     .returning({ id: apiKeys.id });
   return rows.length > 0;
 }
+
+/** Whether the key still exists and is not revoked (stream tokens die with the key that asked for them). */
+export async function isApiKeyActive(db: Db, keyId: string): Promise<boolean> {
+  const [row] = await db
+    .select({ id: apiKeys.id })
+    .from(apiKeys)
+    .where(and(eq(apiKeys.id, keyId), isNull(apiKeys.revokedAt)));
+  return Boolean(row);
+}
