@@ -1,3 +1,4 @@
+import { readEnvOrExit } from '@turnstream/config';
 import { createDb, runMigrations } from '@turnstream/db';
 import { createLogger } from '@turnstream/logger';
 import { createEventSubscriber, createTurnStreams } from '@turnstream/streams';
@@ -7,7 +8,7 @@ import { buildApp } from './app.ts';
 import { parseEnv } from './env.ts';
 import { createApiMetrics } from './metrics.ts';
 
-const env = parseEnv(process.env);
+const env = readEnvOrExit('api', parseEnv);
 const logger = createLogger({ name: 'api', level: env.LOG_LEVEL });
 
 async function main(): Promise<void> {

@@ -1,8 +1,9 @@
+import { readEnvOrExit } from '@turnstream/config';
 import { parseEnv } from './env.ts';
 import { startSimulator } from './server.ts';
 import { createStdoutLogger } from './stdout-logger.ts';
 
-const env = parseEnv(process.env);
+const env = readEnvOrExit('claude-sim', parseEnv);
 const logger = createStdoutLogger(env.LOG_LEVEL);
 
 const sim = await startSimulator({

@@ -1,4 +1,5 @@
 import { createClaudeProvider } from '@turnstream/claude';
+import { readEnvOrExit } from '@turnstream/config';
 import { createDb, runMigrations } from '@turnstream/db';
 import { createLogger } from '@turnstream/logger';
 import { createTurnStreams } from '@turnstream/streams';
@@ -6,7 +7,7 @@ import { Redis } from 'ioredis';
 import { parseEnv } from './env.ts';
 import { createWorker } from './worker.ts';
 
-const env = parseEnv(process.env);
+const env = readEnvOrExit('worker', parseEnv);
 const logger = createLogger({ name: 'worker', level: env.LOG_LEVEL, base: { workerId: env.WORKER_ID } });
 
 async function main(): Promise<void> {

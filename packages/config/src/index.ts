@@ -41,3 +41,5 @@ export function parseEnvWith<S extends z.ZodType>(
   }
   return result.data;
 }
+
+export { readEnvOrExit } from './read-env.ts';
