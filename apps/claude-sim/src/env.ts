@@ -1,3 +1,4 @@
+import { parseEnvWith } from '@turnstream/config';
 import { z } from 'zod';
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -27,5 +28,5 @@ export type SimEnv = z.infer<typeof envSchema>;
 /** Parses the simulator's environment (empty strings count as unset). Throws on invalid values. */
 export function parseEnv(source: Record<string, string | undefined>): SimEnv {
   const cleaned = Object.fromEntries(Object.entries(source).filter(([, value]) => value !== ''));
-  return envSchema.parse(cleaned);
+  return parseEnvWith(envSchema, cleaned);
 }
