@@ -71,6 +71,7 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
   const prefix = deps.bullPrefix ?? 'bull';
   const queueName = deps.queueName ?? TURNS_QUEUE;
   const connection = deps.redis.duplicate({ maxRetriesPerRequest: null });
+  const workerConnection = deps.redis.duplicate({ maxRetriesPerRequest: null });
   const queue = new Queue(queueName, { connection, prefix });
   const running = new RunningTurns();
   const metrics = createWorkerMetrics();
@@ -100,7 +101,7 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
       return processTurnJob(job, token, turnDeps, signal);
     },
     {
-      connection: deps.redis.duplicate({ maxRetriesPerRequest: null }),
+      connection: workerConnection,
       prefix,
       concurrency: deps.concurrency ?? 100,
       lockDuration: deps.lockDurationMs ?? 30_000,
@@ -189,6 +190,8 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
         }
         await cancels.stop();
         await queue.close();
+        // BullMQ leaves connections it was given open: these two are ours.
+        await Promise.allSettled([connection.quit(), workerConnection.quit()]);
         deps.logger.info({ event: 'worker.stop_completed' }, 'worker stopped');
       })();
       return closing;
