@@ -2,6 +2,7 @@ import { createTurnStreams } from '@turnstream/streams';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestSystem } from '../support/system.ts';
 import { createConversation, postMessage, session, waitForTurn } from '../support/turns.ts';
+import { waitFor } from '../support/wait.ts';
 
 // A worker frozen (SIGSTOP) mid-turn past its lease and BullMQ lock; another finishes the turn;
 // the first comes back (SIGCONT) and must write nothing.
@@ -22,7 +23,6 @@ describe('a zombie worker', () => {
     const messageId = await postMessage(sys, conv, '[[sim words=80 delay=40]] tell me a long story');
     await zombie.waitForLog((l) => l.event === 'turn.stream_started' && l.messageId === messageId);
     const streams = createTurnStreams({ redis: sys.redis, keyPrefix: sys.redisPrefix });
-    const { waitFor } = await import('../support/wait.ts');
     await waitFor(async () => (await streams.read(conv)).some((e) => e.event.type === 'chunk'));
     zombie.signal('SIGSTOP');
 
@@ -60,5 +60,36 @@ describe('a zombie worker', () => {
       .map((e) => (e as { text: string }).text)
       .join('');
     expect(text).toBe(done.reply!.content);
+  });
+
+  it('a worker killed mid-turn (SIGKILL) loses nothing: another worker takes the turn over and answers once', async () => {
+    // Only the worker about to be killed runs.
+    await Promise.all(sys.workers.map((w) => w.stop()));
+    const conv = await createConversation(sys);
+    const doomed = await sys.startWorker();
+    const messageId = await postMessage(sys, conv, '[[sim words=80 delay=30]] a story cut short');
+    await doomed.waitForLog((l) => l.event === 'turn.stream_started' && l.messageId === messageId);
+    const log = createTurnStreams({ redis: sys.redis, keyPrefix: sys.redisPrefix });
+    await waitFor(async () => (await log.read(conv)).some((e) => e.event.type === 'chunk'));
+    doomed.signal('SIGKILL');
+    await doomed.exited;
+
+    const heir = await sys.startWorker();
+    const done = await waitForTurn(sys, conv, messageId, 60_000);
+    expect(done.user.status).toBe('completed');
+    const replies = await sys.tdb.sql`select status from messages where reply_to = ${messageId}`;
+    expect(replies).toEqual([{ status: 'completed' }]);
+    const attempts = await sys.tdb.sql<{ worker_id: string; outcome: string | null }[]>`
+      select worker_id, outcome from turn_attempts where message_id = ${messageId} order by started_at`;
+    expect(attempts.map((a) => [a.worker_id, a.outcome])).toEqual([
+      [doomed.name, null],
+      [heir.name, 'completed'],
+    ]);
+    // Subscribers were told to drop the dead attempt's chunks before the new ones.
+    const types = (await log.read(conv))
+      .filter((e) => e.event.messageId === messageId)
+      .map((e) => e.event.type);
+    expect(types.lastIndexOf('turn.reset')).toBeGreaterThan(types.indexOf('chunk'));
+    expect(types.at(-1)).toBe('turn.completed');
   });
 });
