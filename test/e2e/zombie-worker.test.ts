@@ -82,7 +82,7 @@ describe('a zombie worker', () => {
     const attempts = await sys.tdb.sql<{ worker_id: string; outcome: string | null }[]>`
       select worker_id, outcome from turn_attempts where message_id = ${messageId} order by started_at`;
     expect(attempts.map((a) => [a.worker_id, a.outcome])).toEqual([
-      [doomed.name, null],
+      [doomed.name, 'lost'],
       [heir.name, 'completed'],
     ]);
     // Subscribers were told to drop the dead attempt's chunks before the new ones.

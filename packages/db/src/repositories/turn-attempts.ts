@@ -1,4 +1,4 @@
-import { and, asc, eq, isNull } from 'drizzle-orm';
+import { and, asc, eq, isNull, or } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { turnAttempts } from '../schema/index.ts';
 
@@ -11,8 +11,14 @@ export type TurnOutcome =
   | 'interrupted'
   | 'superseded'
   | 'rate_limited'
-  | 'session_invalid';
+  | 'session_invalid'
+  /** The worker died (or froze) without recording an outcome; closed when the next attempt started. */
+  | 'lost';
 
+/**
+ * Open an attempt row. Earlier attempts of the message still without an outcome belonged to a worker
+ * that died or froze: they are closed as `lost` in the same transaction.
+ */
 export async function startAttempt(
   db: Db,
   input: {
@@ -27,11 +33,20 @@ export async function startAttempt(
     assistantSessionId: string | null;
   },
 ): Promise<TurnAttempt> {
-  const [row] = await db.insert(turnAttempts).values(input).returning();
-  return row!;
+  return db.transaction(async (tx) => {
+    await tx
+      .update(turnAttempts)
+      .set({ outcome: 'lost', endedAt: new Date() })
+      .where(and(eq(turnAttempts.messageId, input.messageId), isNull(turnAttempts.outcome)));
+    const [row] = await tx.insert(turnAttempts).values(input).returning();
+    return row!;
+  });
 }
 
-/** Record an attempt's outcome. The first outcome recorded stands (later calls change nothing). */
+/**
+ * Record an attempt's outcome. The first outcome recorded stands (later calls change nothing), except
+ * `lost`, which is presumed by the next attempt and replaced if the worker comes back and reports.
+ */
 export async function finishAttempt(
   db: Db,
   id: string,
@@ -46,7 +61,7 @@ export async function finishAttempt(
       usage: input.usage ?? null,
       endedAt: new Date(),
     })
-    .where(and(eq(turnAttempts.id, id), isNull(turnAttempts.outcome)));
+    .where(and(eq(turnAttempts.id, id), or(isNull(turnAttempts.outcome), eq(turnAttempts.outcome, 'lost'))));
 }
 
 export async function listAttempts(db: Db, tenantId: string, messageId: string): Promise<TurnAttempt[]> {
