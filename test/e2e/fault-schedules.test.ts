@@ -1,8 +1,7 @@
-import { createTurnStreams } from '@turnstream/streams';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prng } from '../support/stream-events.ts';
 import { TestSystem } from '../support/system.ts';
-import { createConversation, postMessage, waitForTurn } from '../support/turns.ts';
+import { createConversation, loggedTurn, postMessage, waitForTurn } from '../support/turns.ts';
 
 // Randomized fault schedules (seeded, reproducible: TS_FAULT_SEEDS=7,8 to replay): whatever the faults,
 // every message ends in exactly one terminal state and no cleared id is ever used again.
@@ -79,7 +78,6 @@ describe.each(SEEDS)('fault schedule, seed %i', (seed) => {
     }
 
     // One terminal state per message, matching the database and the expected outcome.
-    const streams = createTurnStreams({ redis: sys.redis, keyPrefix: sys.redisPrefix });
     for (const { conv, id } of all) {
       const rows = await sys.tdb.sql<{ role: string; status: string; reply_to: string | null }[]>`
         select role, status, reply_to from messages where id = ${id} or reply_to = ${id} order by seq`;
@@ -90,15 +88,12 @@ describe.each(SEEDS)('fault schedule, seed %i', (seed) => {
       expect([replies[0]!.role, replies[0]!.status]).toEqual(
         user.status === 'completed' ? ['assistant', 'completed'] : ['error', 'failed'],
       );
-      const terminal = (await streams.read(conv))
-        .map((e) => e.event)
-        .filter((e) => e.messageId === id)
-        .filter(
-          (e) =>
-            e.type === 'turn.completed' ||
-            e.type === 'turn.cancelled' ||
-            (e.type === 'turn.failed' && !e.retrying),
-        );
+      const terminal = (await loggedTurn(sys, conv, id)).filter(
+        (e) =>
+          e.type === 'turn.completed' ||
+          e.type === 'turn.cancelled' ||
+          (e.type === 'turn.failed' && !e.retrying),
+      );
       expect(terminal.map((e) => e.type)).toEqual([
         user.status === 'completed' ? 'turn.completed' : 'turn.failed',
       ]);

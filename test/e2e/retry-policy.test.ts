@@ -1,7 +1,6 @@
-import { createTurnStreams } from '@turnstream/streams';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestSystem } from '../support/system.ts';
-import { createConversation, postMessage, waitForTurn } from '../support/turns.ts';
+import { createConversation, loggedTurn, postMessage, waitForTurn } from '../support/turns.ts';
 
 // Outcomes by error class, through the real worker, queue and simulator.
 let sys: TestSystem;
@@ -64,9 +63,7 @@ describe('retry policy', () => {
     const id = await postMessage(sys, conv, 'midstream trouble');
     const t = await waitForTurn(sys, conv, id, 60_000);
     expect(t.user.status).toBe('completed');
-    const events = (await createTurnStreams({ redis: sys.redis, keyPrefix: sys.redisPrefix }).read(conv))
-      .map((e) => e.event)
-      .filter((e) => e.messageId === id);
+    const events = await loggedTurn(sys, conv, id);
     const types = events.map((e) => e.type);
     const reset = types.indexOf('turn.reset');
     expect(reset).toBeGreaterThan(types.indexOf('chunk'));
@@ -102,9 +99,7 @@ describe('retry policy', () => {
     const t = await waitForTurn(sys, conv, id, 60_000);
     expect(t.user.status).toBe('failed');
     expect(t.reply).toMatchObject({ role: 'error', status: 'failed', errorCode: 'internal_error' });
-    const events = (await createTurnStreams({ redis: sys.redis, keyPrefix: sys.redisPrefix }).read(conv))
-      .map((e) => e.event)
-      .filter((e) => e.messageId === id);
+    const events = await loggedTurn(sys, conv, id);
     expect(events.at(-1)).toMatchObject({ type: 'turn.failed', code: 'internal_error', retrying: false });
     // The next message of the conversation is not blocked by it.
     const next = await postMessage(sys, conv, 'fine again');

@@ -1,7 +1,7 @@
 import { createTurnStreams } from '@turnstream/streams';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestSystem } from '../support/system.ts';
-import { createConversation, postMessage, session, waitForTurn } from '../support/turns.ts';
+import { createConversation, loggedTurn, postMessage, session, waitForTurn } from '../support/turns.ts';
 import { waitFor } from '../support/wait.ts';
 
 // A worker frozen (SIGSTOP) mid-turn past its lease and BullMQ lock; another finishes the turn;
@@ -86,9 +86,7 @@ describe('a zombie worker', () => {
       [heir.name, 'completed'],
     ]);
     // Subscribers were told to drop the dead attempt's chunks before the new ones.
-    const types = (await log.read(conv))
-      .filter((e) => e.event.messageId === messageId)
-      .map((e) => e.event.type);
+    const types = (await loggedTurn(sys, conv, messageId)).map((e) => e.type);
     expect(types.lastIndexOf('turn.reset')).toBeGreaterThan(types.indexOf('chunk'));
     expect(types.at(-1)).toBe('turn.completed');
   });

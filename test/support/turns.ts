@@ -1,3 +1,5 @@
+import { isTerminalEvent, type TurnEvent } from '@turnstream/contracts';
+import { createTurnStreams } from '@turnstream/streams';
 import type { TestSystem } from './system.ts';
 import { waitFor } from './wait.ts';
 
@@ -68,4 +70,25 @@ export async function waitForTurn(
 export async function session(sys: TestSystem, conversationId: string) {
   const res = await sys.api('GET', `/v1/conversations/${conversationId}`);
   return res.body.session as { id: string; assistantSessionId: string | null; version: number };
+}
+
+/**
+ * A turn's events from the durable log, once its terminal event is there (the worker publishes it right
+ * after the database commit, so `waitForTurn` can return a moment before it).
+ */
+export async function loggedTurn(
+  sys: TestSystem,
+  conversationId: string,
+  messageId: string,
+): Promise<TurnEvent[]> {
+  const streams = createTurnStreams({ redis: sys.redis, keyPrefix: sys.redisPrefix });
+  return waitFor(
+    async () => {
+      const events = (await streams.read(conversationId))
+        .map((e) => e.event)
+        .filter((e) => e.messageId === messageId);
+      return events.some(isTerminalEvent) ? events : null;
+    },
+    { message: `terminal event of ${messageId} in the log` },
+  );
 }
