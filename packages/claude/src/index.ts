@@ -4,7 +4,15 @@ export { type ClassifyOptions, type ClaudeErrorClass, classifyClaudeError, FATAL
 export { ClaudeStreamIdleError, ClaudeStreamIncompleteError, TranscriptUnavailableError } from './errors.ts';
 export type { ClaudeLogger } from './logger.ts';
 export { createClaudeProvider } from './provider.ts';
-export { estimateMessageTokens, estimateTextTokens, estimateTokens } from './tokens.ts';
+export { buildParams } from './stream.ts';
+export {
+  estimateBlockTokens,
+  estimateContentTokens,
+  estimateMessageTokens,
+  estimateTextTokens,
+  estimateTokens,
+  TOKEN_OVERHEADS,
+} from './tokens.ts';
 export type {
   ClaudeChunk,
   ClaudeProvider,

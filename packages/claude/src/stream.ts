@@ -13,6 +13,7 @@ export interface StreamDeps {
   logger: ClaudeLogger;
 }
 
+/** The Messages API request the provider sends for `req` (cache breakpoints, thinking, streaming). */
 export function buildParams(req: StreamRequest): Anthropic.MessageCreateParamsStreaming {
   const system = cachedSystem(req.system);
   return {

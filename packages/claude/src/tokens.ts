@@ -12,10 +12,17 @@ import type { TranscriptMessage } from './types.ts';
  */
 
 const PIECE = /\p{L}+|\p{N}|[^\s\p{L}\p{N}]/gu;
-const REQUEST_OVERHEAD = 3;
-const MESSAGE_OVERHEAD = 4;
-const SYSTEM_OVERHEAD = 3;
-const MEDIA_BLOCK_TOKENS = 1600;
+/** Fixed costs of the estimate (the simulator counts with the same ones). */
+export const TOKEN_OVERHEADS = {
+  /** A request (start/end markers). */
+  request: 3,
+  /** Each message (role marker). */
+  message: 4,
+  /** A non-empty system prompt. */
+  system: 3,
+  /** An image or document block (not looked into). */
+  mediaBlock: 1600,
+} as const;
 
 /** Estimated tokens of a piece of text. */
 export function estimateTextTokens(text: string): number {
@@ -27,15 +34,18 @@ export function estimateTextTokens(text: string): number {
   return tokens;
 }
 
-type Block = Record<string, unknown>;
+/** A content block as sent (any of the API's block shapes). */
+export type Block = Record<string, unknown>;
 
-function contentTokens(content: unknown): number {
+/** Estimated tokens of a message's `content` (a string or blocks), without the message overhead. */
+export function estimateContentTokens(content: unknown): number {
   if (typeof content === 'string') return estimateTextTokens(content);
-  if (Array.isArray(content)) return content.reduce((n: number, b) => n + blockTokens(b as Block), 0);
+  if (Array.isArray(content)) return content.reduce((n: number, b) => n + estimateBlockTokens(b as Block), 0);
   return 0;
 }
 
-function blockTokens(block: Block): number {
+/** Estimated tokens of one content block, as sent in a request. */
+export function estimateBlockTokens(block: Block): number {
   switch (block.type) {
     case 'text':
       return estimateTextTokens(String(block.text ?? ''));
@@ -48,10 +58,10 @@ function blockTokens(block: Block): number {
         estimateTextTokens(String(block.name ?? '')) + estimateTextTokens(JSON.stringify(block.input ?? {}))
       );
     case 'tool_result':
-      return 3 + contentTokens(block.content);
+      return 3 + estimateContentTokens(block.content);
     case 'image':
     case 'document':
-      return MEDIA_BLOCK_TOKENS;
+      return TOKEN_OVERHEADS.mediaBlock;
     default:
       return estimateTextTokens(JSON.stringify(block));
   }
@@ -59,13 +69,13 @@ function blockTokens(block: Block): number {
 
 /** Estimated tokens of one transcript message (with its overhead). */
 export function estimateMessageTokens(message: TranscriptMessage): number {
-  return MESSAGE_OVERHEAD + contentTokens(message.content);
+  return TOKEN_OVERHEADS.message + estimateContentTokens(message.content);
 }
 
 /** Estimated input tokens of a request made of this system prompt and these messages. */
 export function estimateTokens(input: { system?: string; messages: TranscriptMessage[] }): number {
-  let tokens = REQUEST_OVERHEAD;
-  if (input.system) tokens += SYSTEM_OVERHEAD + estimateTextTokens(input.system);
+  let tokens = TOKEN_OVERHEADS.request;
+  if (input.system) tokens += TOKEN_OVERHEADS.system + estimateTextTokens(input.system);
   for (const message of input.messages) tokens += estimateMessageTokens(message);
   return tokens;
 }

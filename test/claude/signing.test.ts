@@ -1,10 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ClaudeProvider,
   classifyClaudeError,
   createClaudeProvider,
   type TranscriptMessage,
-} from '../src/index.ts';
+} from '@turnstream/claude';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { collect, completed, MODEL, type RunningSimulator, startSimulator } from './support/sim.ts';
 
 let sim: RunningSimulator;

@@ -1,12 +1,12 @@
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import {
   type ClaudeProvider,
   createClaudeProvider,
   estimateTokens,
   type TranscriptMessage,
-} from '../src/index.ts';
+} from '@turnstream/claude';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { waitFor } from '../support/wait.ts';
 import { collect, completed, MODEL, type RunningSimulator, startSimulator } from './support/sim.ts';
-import { waitFor } from './support/wait.ts';
 
 let sim: RunningSimulator;
 let provider: ClaudeProvider;

@@ -1,7 +1,4 @@
-/**
- * The simulator, imported from source. Test-only: `packages/claude` does not depend on the app at
- * runtime (a `@turnstream/claude-sim` devDependency would make this a package import).
- */
+/** The simulator in-process, for driving the real SDK and the provider against it over HTTP. */
 export {
   type FaultRule,
   type RunningSimulator,
@@ -9,7 +6,7 @@ export {
   startSimulator,
 } from '@turnstream/claude-sim';
 
-import type { ClaudeChunk, ClaudeProvider, StreamRequest } from '../../src/index.ts';
+import type { ClaudeChunk, ClaudeProvider, StreamRequest } from '@turnstream/claude';
 
 /** Drains a provider stream; returns the chunks, or the error it threw (never throws). */
 export async function collect(

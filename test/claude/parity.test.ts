@@ -1,12 +1,13 @@
 import Anthropic from '@anthropic-ai/sdk';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  buildParams,
   type ClaudeChunk,
   createClaudeProvider,
   type StreamRequest,
   type TranscriptMessage,
-} from '../src/index.ts';
-import { buildParams } from '../src/stream.ts';
+} from '@turnstream/claude';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+
 import { collect, completed, MODEL, type RunningSimulator, startSimulator } from './support/sim.ts';
 
 /**

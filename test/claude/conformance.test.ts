@@ -1,11 +1,11 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ClaudeErrorClass,
   type ClaudeProvider,
   classifyClaudeError,
   createClaudeProvider,
   type TranscriptMessage,
-} from '../src/index.ts';
+} from '@turnstream/claude';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { collect, type FaultRule, MODEL, type RunningSimulator, startSimulator } from './support/sim.ts';
 
 /**

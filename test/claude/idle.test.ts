@@ -1,14 +1,14 @@
 import type { AddressInfo } from 'node:net';
 import { createServer, type Socket } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   type ClaudeProvider,
   ClaudeStreamIdleError,
   classifyClaudeError,
   createClaudeProvider,
-} from '../src/index.ts';
+} from '@turnstream/claude';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '../support/wait.ts';
 import { MODEL, type RunningSimulator, startSimulator } from './support/sim.ts';
-import { waitFor } from './support/wait.ts';
 
 const IDLE_MS = 300;
 let sim: RunningSimulator;
