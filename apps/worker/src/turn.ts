@@ -1,4 +1,4 @@
-import { cancelFlagKey, type TurnJob, turnJobId, turnJobSchema } from '@turnstream/contracts';
+import { cancelFlagKey, promoteTurnJob, type TurnJob, turnJobSchema } from '@turnstream/contracts';
 import {
   claimSessionFence,
   ensureActiveSession,
@@ -139,8 +139,7 @@ async function promoteNext(deps: TurnDeps, conversationId: string, seq: number):
   try {
     const next = await nextPendingAfter(deps.db, conversationId, seq);
     if (!next) return;
-    const job = await deps.queue.getJob(turnJobId(next.id));
-    if (job && (await job.isDelayed())) await job.promote();
+    await promoteTurnJob(deps.queue, next.id);
   } catch (err) {
     // Only latency is at stake: the job runs when its delay ends anyway.
     deps.logger.debug(

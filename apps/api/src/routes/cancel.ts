@@ -3,6 +3,7 @@ import {
   type CancelRequest,
   cancelChannel,
   cancelFlagKey,
+  promoteTurnJob,
   turnJobId,
 } from '@turnstream/contracts';
 import {
@@ -11,6 +12,7 @@ import {
   getMessage,
   getReply,
   type Message,
+  nextPendingAfter,
   setUserMessageStatus,
 } from '@turnstream/db';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
@@ -113,6 +115,9 @@ async function cancelTurn(
     { type: 'turn.cancelled', messageId: message.id, replyId: partial?.id ?? null },
   ]);
   log.info({ event: 'turn.cancel_completed', stage: 'queued', jobState: state }, 'queued turn cancelled');
+  // A message queued behind this one no longer has to wait for it.
+  const next = await nextPendingAfter(ctx.db, message.conversationId, message.seq).catch(() => null);
+  if (next) await promoteTurnJob(ctx.queue, next.id).catch(() => false);
   return { status: 'cancelled' };
 }
 
