@@ -149,15 +149,7 @@ export class Harness {
 
   /** Every job of this file's queue, in any state. */
   async allJobs() {
-    return this.queue.getJobs([
-      'waiting',
-      'active',
-      'delayed',
-      'prioritized',
-      'completed',
-      'failed',
-      'paused',
-    ]);
+    return this.queue.getJobs(['waiting', 'active', 'delayed', 'prioritized', 'completed', 'failed']);
   }
 
   async close(): Promise<void> {
