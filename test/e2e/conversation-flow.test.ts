@@ -13,7 +13,7 @@ async function readTurn(iter: AsyncIterator<SseEvent>, messageId: string): Promi
     const data = JSON.parse(value.data);
     if (data.messageId !== messageId) continue;
     got.push(value);
-    if (value.event === 'turn.completed' || (value.event === 'turn.failed' && !data.retrying)) return got;
+    if (value.event === 'turn.completed' || value.event === 'turn.failed') return got;
   }
 }
 

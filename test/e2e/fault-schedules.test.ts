@@ -1,3 +1,4 @@
+import { isTerminalEvent } from '@turnstream/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { prng } from '../support/stream-events.ts';
 import { TestSystem } from '../support/system.ts';
@@ -88,12 +89,7 @@ describe.each(SEEDS)('fault schedule, seed %i', (seed) => {
       expect([replies[0]!.role, replies[0]!.status]).toEqual(
         user.status === 'completed' ? ['assistant', 'completed'] : ['error', 'failed'],
       );
-      const terminal = (await loggedTurn(sys, conv, id)).filter(
-        (e) =>
-          e.type === 'turn.completed' ||
-          e.type === 'turn.cancelled' ||
-          (e.type === 'turn.failed' && !e.retrying),
-      );
+      const terminal = (await loggedTurn(sys, conv, id)).filter(isTerminalEvent);
       expect(terminal.map((e) => e.type)).toEqual([
         user.status === 'completed' ? 'turn.completed' : 'turn.failed',
       ]);

@@ -53,6 +53,13 @@ describe('retry policy', () => {
       'retrying',
       'failed',
     ]);
+    // Each failed attempt is announced as a retry (never as a failure); only the end is turn.failed.
+    const events = await loggedTurn(sys, conv, id);
+    const retries = events.filter((e) => e.type === 'turn.retrying');
+    expect(retries.map((e) => e.attempt)).toEqual([1, 2, 3, 4, 5]);
+    for (const r of retries) expect(Number.isNaN(Date.parse(r.retryAt))).toBe(false);
+    expect(events.filter((e) => e.type === 'turn.failed')).toHaveLength(1);
+    expect(events.at(-1)).toMatchObject({ type: 'turn.failed', code: 'transient_exhausted' });
   });
 
   it('a mid-stream failure after chunks were published sends turn.reset, and the retry streams the whole reply', async () => {
@@ -100,7 +107,7 @@ describe('retry policy', () => {
     expect(t.user.status).toBe('failed');
     expect(t.reply).toMatchObject({ role: 'error', status: 'failed', errorCode: 'internal_error' });
     const events = await loggedTurn(sys, conv, id);
-    expect(events.at(-1)).toMatchObject({ type: 'turn.failed', code: 'internal_error', retrying: false });
+    expect(events.at(-1)).toMatchObject({ type: 'turn.failed', code: 'internal_error' });
     // The next message of the conversation is not blocked by it.
     const next = await postMessage(sys, conv, 'fine again');
     expect((await waitForTurn(sys, conv, next)).user.status).toBe('completed');

@@ -41,11 +41,7 @@ export function renderReply(events: ReceivedEvent[], messageId: string): string 
 }
 
 export function isTerminal(e: ReceivedEvent): boolean {
-  return (
-    e.type === 'turn.completed' ||
-    e.type === 'turn.cancelled' ||
-    (e.type === 'turn.failed' && !e.data.retrying)
-  );
+  return e.type === 'turn.completed' || e.type === 'turn.cancelled' || e.type === 'turn.failed';
 }
 
 /** mulberry32: a tiny seedable PRNG, floats in [0, 1). */

@@ -43,7 +43,6 @@ export async function finishedTurnEvent(
         messageId: message.id,
         code: reply?.errorCode ?? 'failed',
         error: reply?.content ?? 'The message failed.',
-        retrying: false,
       };
   }
 }

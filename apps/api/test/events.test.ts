@@ -162,14 +162,21 @@ describe('GET /v1/conversations/:id/events', () => {
     expect(data(frames[0]!)).toMatchObject({ messageId, content: 'the old reply', stopReason: 'end_turn' });
   });
 
-  it('with ?until=turn ends cleanly after the first terminal event (a retrying failure is not one)', async () => {
+  it('with ?until=turn ends cleanly after the first terminal event (a retry announcement is not one)', async () => {
     const conv = await newConversation();
     const m = randomUUID();
     const sse = reader(conv, '?until=turn');
     await sse.open();
     await publish(conv, [
       chunk(m, 'x'),
-      { type: 'turn.failed', messageId: m, code: 'overloaded', error: 'retrying', retrying: true },
+      {
+        type: 'turn.retrying',
+        messageId: m,
+        code: 'overloaded',
+        attempt: 1,
+        retryAt: new Date().toISOString(),
+      },
+      { type: 'turn.rate_limited', messageId: m, retryAt: new Date().toISOString() },
       { type: 'turn.reset', messageId: m, reason: 'overloaded' },
       chunk(m, 'y'),
       completed(m, 'y'),
@@ -178,7 +185,8 @@ describe('GET /v1/conversations/:id/events', () => {
     const frames = await sse.rest();
     expect(frames.map((f) => f.event)).toEqual([
       'chunk',
-      'turn.failed',
+      'turn.retrying',
+      'turn.rate_limited',
       'turn.reset',
       'chunk',
       'turn.completed',

@@ -29,7 +29,7 @@ export async function abandonFailedJob(
   });
   if (!reply) return false;
   await deps.streams.publish(conversationId, null, [
-    { type: 'turn.failed', messageId, code: 'internal_error', error: INTERNAL_ERROR_TEXT, retrying: false },
+    { type: 'turn.failed', messageId, code: 'internal_error', error: INTERNAL_ERROR_TEXT },
   ]);
   deps.logger.error(
     {

@@ -18,6 +18,8 @@ export interface TurnConfig {
   livePersistIntervalMs: number;
   /** Delay before a job that found the lease held (or an earlier message unfinished) runs again. */
   waitDelayMs: number;
+  /** Multiplier on every retry backoff (tests shrink it). */
+  backoffScale: number;
 }
 
 /** Why a running turn was aborted from outside. */

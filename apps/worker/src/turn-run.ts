@@ -1,5 +1,5 @@
 import { type ClaudeChunk, type ClaudeErrorClass, classifyClaudeError } from '@turnstream/claude';
-import { cancelFlagKey } from '@turnstream/contracts';
+import { cancelFlagKey, type TurnEvent } from '@turnstream/contracts';
 import {
   endReply,
   finishAttempt,
@@ -228,7 +228,11 @@ export async function runLeasedTurn(t: LeasedTurn): Promise<TurnResult> {
           );
         }
         case 'rate_limited': {
-          await interrupt('rate_limited');
+          await interrupt({
+            type: 'turn.rate_limited',
+            messageId: message.id,
+            retryAt: at(cls.retryAfterMs),
+          });
           await finish('rate_limited', 'rate_limited', `retry after ${cls.retryAfterMs} ms`);
           await deps.queue.rateLimit(cls.retryAfterMs);
           throw Worker.RateLimitError();
@@ -242,16 +246,23 @@ export async function runLeasedTurn(t: LeasedTurn): Promise<TurnResult> {
               cls.reason,
             );
           }
-          await interrupt(cls.reason);
+          const backoffMs = jittered(cls.backoffMs, deps.config.backoffScale);
+          await interrupt({
+            type: 'turn.retrying',
+            messageId: message.id,
+            code: cls.reason,
+            attempt: t.job.attemptsMade + 1,
+            retryAt: at(backoffMs),
+          });
           await finish('retrying', 'transient', cls.reason);
           deps.metrics.turnsRetried++;
-          throw new TransientTurnError(cls.reason, cls.backoffMs, 'transient', { cause: outcome.error });
+          throw new TransientTurnError(cls.reason, backoffMs, 'transient', { cause: outcome.error });
         }
         case 'fatal':
           return await failTurn(cls.code, readableFatal(cls.code), cls.message);
         case 'cancelled': {
           if (reason === 'shutdown') {
-            await interrupt('shutdown');
+            await interrupt(null, 'shutdown');
             await finish('interrupted', 'shutdown');
             await t.job.moveToWait(t.token);
             log.info({ event: 'turn.handback_completed' }, 'turn interrupted by shutdown and handed back');
@@ -292,14 +303,15 @@ export async function runLeasedTurn(t: LeasedTurn): Promise<TurnResult> {
     await publisher.close();
   }
 
-  /** Keep the partial visible as interrupted and tell the client the attempt's chunks are void. */
-  async function interrupt(reasonText: string): Promise<void> {
+  /**
+   * Keep the partial visible as interrupted, tell the client the attempt's chunks are void, then
+   * announce what happens next (`turn.retrying`, `turn.rate_limited`), when anything is announced.
+   */
+  async function interrupt(next: TurnEvent | null, reasonText = next?.type ?? 'interrupted'): Promise<void> {
     const partial = publisher.content;
-    await publisher.reset(reasonText);
+    await publisher.reset(next && 'code' in next ? next.code : reasonText);
     await endReply(deps.db, { replyId: reply.id, fence, status: 'interrupted', content: partial });
-    await publisher.publish([
-      { type: 'turn.failed', messageId: message.id, code: reasonText, error: 'retrying', retrying: true },
-    ]);
+    if (next) await publisher.publish([next]);
   }
 
   /** Fail now with an error message the user can read. */
@@ -315,9 +327,7 @@ export async function runLeasedTurn(t: LeasedTurn): Promise<TurnResult> {
     });
     await finish('failed', code, detail);
     await setUserMessageStatus(deps.db, message.id, 'failed');
-    await publisher.publish([
-      { type: 'turn.failed', messageId: message.id, code, error: readable, retrying: false },
-    ]);
+    await publisher.publish([{ type: 'turn.failed', messageId: message.id, code, error: readable }]);
     deps.metrics.turnsFailed++;
     log.error({ event: 'turn.stream_failed', code, final: true }, 'turn failed');
     throw new UnrecoverableError(`${code}: ${detail}`);
@@ -358,6 +368,16 @@ async function streamOnce(
   } catch (error) {
     return { ok: false, error };
   }
+}
+
+/** ISO time `ms` from now (when a retry or a rate-limit wait ends). */
+function at(ms: number): string {
+  return new Date(Date.now() + ms).toISOString();
+}
+
+/** Half fixed, half random, scaled: a fleet retrying together does not retry in lockstep. */
+function jittered(ms: number, scale: number): number {
+  return Math.round((ms / 2 + Math.random() * (ms / 2)) * scale);
 }
 
 function describe(cls: ClaudeErrorClass): string {

@@ -51,6 +51,7 @@ export const DEFAULT_TURN_CONFIG: TurnConfig = {
   coalesceWindowMs: 30,
   livePersistIntervalMs: 250,
   waitDelayMs: 200,
+  backoffScale: 1,
 };
 
 export interface TurnWorker {
@@ -67,7 +68,11 @@ export interface TurnWorker {
 
 /** Build a turn worker (no signal handling: main.ts owns the process). */
 export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> {
-  const config: TurnConfig = { ...DEFAULT_TURN_CONFIG, ...deps.config };
+  const config: TurnConfig = {
+    ...DEFAULT_TURN_CONFIG,
+    ...(deps.backoffScale !== undefined ? { backoffScale: deps.backoffScale } : {}),
+    ...deps.config,
+  };
   const prefix = deps.bullPrefix ?? 'bull';
   const queueName = deps.queueName ?? TURNS_QUEUE;
   const connection = deps.redis.duplicate({ maxRetriesPerRequest: null });
@@ -110,10 +115,11 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
       settings: {
         backoffStrategy: (attemptsMade, type, err) => {
           if (type !== TURN_BACKOFF) return 1000;
-          const base =
-            err instanceof TransientTurnError ? err.backoffMs : 1000 * 2 ** Math.max(0, attemptsMade - 1);
-          // Full jitter on top of the suggested backoff so a fleet does not retry in lockstep.
-          return Math.round((base / 2 + Math.random() * (base / 2)) * (deps.backoffScale ?? 1));
+          // A turn's own retry announced its delay (jitter and scale included) in `turn.retrying`.
+          if (err instanceof TransientTurnError) return err.backoffMs;
+          // An unexpected error: grow with the attempts, jittered and scaled the same way.
+          const base = 1000 * 2 ** Math.max(0, attemptsMade - 1);
+          return Math.round((base / 2 + Math.random() * (base / 2)) * config.backoffScale);
         },
       },
     },

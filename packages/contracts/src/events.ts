@@ -31,13 +31,33 @@ export const turnCompletedEvent = z.object({
   content: z.string(),
   stopReason: z.string().nullable(),
 });
+/** The turn failed for good: the reply is an error message the user can read (`error`). Always final. */
 export const turnFailedEvent = z.object({
   type: z.literal('turn.failed'),
   ...base,
   code: z.string(),
   error: z.string(),
-  /** true when another attempt will follow (the client should keep listening). */
-  retrying: z.boolean(),
+});
+/**
+ * This attempt failed and another one follows at about `retryAt` (ISO 8601): keep listening. A
+ * `turn.reset` precedes it when chunks of the failed attempt were published. Never final.
+ */
+export const turnRetryingEvent = z.object({
+  type: z.literal('turn.retrying'),
+  ...base,
+  code: z.string(),
+  /** The attempt that failed (1-based); the next one is `attempt + 1`. */
+  attempt: z.number().int(),
+  retryAt: z.string(),
+});
+/**
+ * Claude's rate limit for this deployment's API key is reached: the turn waits, keeping its attempt,
+ * and calls again at `retryAt` (ISO 8601). Never final.
+ */
+export const turnRateLimitedEvent = z.object({
+  type: z.literal('turn.rate_limited'),
+  ...base,
+  retryAt: z.string(),
 });
 export const turnCancelledEvent = z.object({
   type: z.literal('turn.cancelled'),
@@ -54,6 +74,8 @@ export const turnEventSchema = z.discriminatedUnion('type', [
   sessionClearedEvent,
   turnCompletedEvent,
   turnFailedEvent,
+  turnRetryingEvent,
+  turnRateLimitedEvent,
   turnCancelledEvent,
 ]);
 export type TurnEvent = z.infer<typeof turnEventSchema>;
@@ -65,11 +87,14 @@ export interface DeliveredEvent {
   event: TurnEvent;
 }
 
-/** Events after which no more events follow for that message's turn. */
-export const TERMINAL_EVENT_TYPES: ReadonlySet<TurnEventType> = new Set(['turn.completed', 'turn.cancelled']);
+/** Events after which no more events follow for that message's turn: exactly one per turn. */
+export const TERMINAL_EVENT_TYPES: ReadonlySet<TurnEventType> = new Set([
+  'turn.completed',
+  'turn.failed',
+  'turn.cancelled',
+]);
 
-/** true when the event ends its turn for good (a failed event with `retrying` is not final). */
+/** true when the event ends its turn for good. */
 export function isTerminalEvent(event: TurnEvent): boolean {
-  if (event.type === 'turn.failed') return !event.retrying;
   return TERMINAL_EVENT_TYPES.has(event.type);
 }
