@@ -18,7 +18,9 @@ let provider: ClaudeProvider;
 
 beforeAll(async () => {
   sim = await startSimulator({ tokenDelayMs: 0, replyWords: 8, contextLimitTokens: 2000 });
-  provider = createClaudeProvider({ apiKey: 'sk-test', baseURL: sim.url, idleTimeoutMs: 300 });
+  // Long enough that a loaded CI machine never trips the idle watchdog before a fault answers; the two
+  // stall rows wait it out once each.
+  provider = createClaudeProvider({ apiKey: 'sk-test', baseURL: sim.url, idleTimeoutMs: 1500 });
 });
 afterEach(() => {
   sim.clearFaults();
