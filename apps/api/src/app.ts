@@ -4,11 +4,13 @@ import { createAuthHook } from './auth.ts';
 import { type AppConfig, type AppDeps, DEFAULT_APP_CONFIG, type RouteContext } from './context.ts';
 import { ApiError, toErrorResponse } from './errors.ts';
 import { createApiMetrics } from './metrics.ts';
+import { registerPlayground } from './playground.ts';
 import { cancelRoutes } from './routes/cancel.ts';
 import { conversationRoutes } from './routes/conversations.ts';
 import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
 import { messageRoutes } from './routes/messages.ts';
+import { sessionRoutes } from './routes/sessions.ts';
 import { SseRegistry } from './sse.ts';
 
 const PROBE_ROUTES = new Set(['/healthz', '/readyz']);
@@ -100,11 +102,13 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   });
 
   healthRoutes(app, ctx);
+  if (config.playground) registerPlayground(app, config.playground, deps.logger);
   app.register(async (v1) => {
     v1.addHook('onRequest', createAuthHook(deps.db, { redis: deps.redis, prefix: config.redisPrefix }));
     conversationRoutes(v1, ctx);
     messageRoutes(v1, ctx);
     cancelRoutes(v1, ctx);
+    sessionRoutes(v1, ctx);
     eventRoutes(v1, ctx);
   });
 

@@ -4,6 +4,7 @@ import type { EventSubscriber, TurnStreams } from '@turnstream/streams';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ApiMetrics } from './metrics.ts';
+import type { PlaygroundConfig } from './playground.ts';
 import type { SseRegistry } from './sse.ts';
 
 export interface AppConfig {
@@ -15,6 +16,8 @@ export interface AppConfig {
   sseHeartbeatMs: number;
   /** Largest accepted request body in bytes. Default `1_048_576`. */
   bodyLimitBytes: number;
+  /** Serve the playground page at `/` (null: no page). Default null; `main.ts` turns it on. */
+  playground: PlaygroundConfig | null;
 }
 
 export const DEFAULT_APP_CONFIG: AppConfig = {
@@ -22,6 +25,7 @@ export const DEFAULT_APP_CONFIG: AppConfig = {
   defaultModel: 'claude-sonnet-4-6',
   sseHeartbeatMs: 15_000,
   bodyLimitBytes: 1_048_576,
+  playground: null,
 };
 
 /** Everything `buildApp` needs; the caller owns (and closes) every connection. */

@@ -1,4 +1,10 @@
-import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, envBoolean, parseEnvWith } from '@turnstream/config';
+import {
+  DEFAULT_DATABASE_URL,
+  DEFAULT_REDIS_URL,
+  envBoolean,
+  optionalString,
+  parseEnvWith,
+} from '@turnstream/config';
 import { z } from 'zod';
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
@@ -34,6 +40,15 @@ export const apiEnvSchema = z.object({
   LOG_LEVEL: z.string().min(1).default('info'),
   /** Apply pending database migrations before listening. */
   MIGRATE_ON_START: envBoolean.default(true),
+  /** Serve the playground page at `/`. */
+  PLAYGROUND: envBoolean.default(true),
+  /** Directory of the built playground page; unset: the one built into this package (`web/dist`). */
+  PLAYGROUND_DIR: optionalString(),
+  /**
+   * Development only (`npm start` sets it): an API key the playground offers prefilled, to loopback
+   * clients only. Never set it in production.
+   */
+  PLAYGROUND_DEV_KEY: optionalString(),
 });
 
 export type ApiEnv = z.infer<typeof apiEnvSchema>;

@@ -50,6 +50,7 @@ async function main(): Promise<void> {
       defaultModel: env.DEFAULT_MODEL,
       sseHeartbeatMs: env.SSE_HEARTBEAT_MS,
       bodyLimitBytes: env.BODY_LIMIT_BYTES,
+      playground: env.PLAYGROUND ? { dir: env.PLAYGROUND_DIR, devKey: env.PLAYGROUND_DEV_KEY ?? null } : null,
     },
   });
 

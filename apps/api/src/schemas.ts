@@ -44,6 +44,11 @@ export const listMessagesQuery = z.strictObject({
   afterSeq: z.coerce.number().int().min(0).optional(),
 });
 
+export const sessionHistoryQuery = z.strictObject({
+  /** The most recent this many sessions (and as many clears). */
+  limit: z.coerce.number().int().min(1).max(100).default(50),
+});
+
 /** A Redis Stream id as sent in `id:` lines (`<ms>-<seq>`). */
 export const eventIdSchema = z
   .string()

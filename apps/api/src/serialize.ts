@@ -1,4 +1,4 @@
-import type { Conversation, Message, Session, TurnAttempt } from '@turnstream/db';
+import type { Conversation, Message, Session, TranscriptClear, TurnAttempt } from '@turnstream/db';
 
 /** Public shapes of the API's resources (the database rows carry more than clients need). */
 
@@ -10,6 +10,30 @@ export interface SessionJson {
 
 export function sessionJson(s: Session): SessionJson {
   return { id: s.id, assistantSessionId: s.assistantSessionId, version: s.version };
+}
+
+/** A session in a conversation's history (`GET .../sessions`). */
+export interface SessionRecordJson extends SessionJson {
+  status: 'active' | 'ended';
+  parentSessionId: string | null;
+  endedReason: string | null;
+  createdAt: string;
+  endedAt: string | null;
+}
+
+export function sessionRecordJson(s: Session): SessionRecordJson {
+  return {
+    ...sessionJson(s),
+    status: s.status,
+    parentSessionId: s.parentSessionId,
+    endedReason: s.endedReason,
+    createdAt: s.createdAt.toISOString(),
+    endedAt: s.endedAt ? s.endedAt.toISOString() : null,
+  };
+}
+
+export function sessionClearJson(c: TranscriptClear) {
+  return { assistantSessionId: c.assistantSessionId, reason: c.reason, clearedAt: c.clearedAt.toISOString() };
 }
 
 export interface ConversationJson {

@@ -20,6 +20,9 @@ describe('parseEnv', () => {
       SHUTDOWN_TIMEOUT_MS: 10_000,
       LOG_LEVEL: 'info',
       MIGRATE_ON_START: true,
+      PLAYGROUND: true,
+      PLAYGROUND_DIR: undefined,
+      PLAYGROUND_DEV_KEY: undefined,
     });
   });
 

@@ -1,4 +1,4 @@
-import { and, asc, eq, sql } from 'drizzle-orm';
+import { and, asc, desc, eq, sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { assistantTranscripts, sessions } from '../schema/index.ts';
 import { tombstoneTranscript } from './transcripts.ts';
@@ -45,12 +45,24 @@ export async function ensureActiveSession(
   return row;
 }
 
-export async function listSessions(db: Db, tenantId: string, conversationId: string): Promise<Session[]> {
-  return db
+/** A conversation's sessions, oldest first; with `limit`, only the most recent `limit` of them. */
+export async function listSessions(
+  db: Db,
+  tenantId: string,
+  conversationId: string,
+  opts: { limit?: number } = {},
+): Promise<Session[]> {
+  const where = and(eq(sessions.tenantId, tenantId), eq(sessions.conversationId, conversationId));
+  if (opts.limit === undefined) {
+    return db.select().from(sessions).where(where).orderBy(asc(sessions.createdAt), asc(sessions.id));
+  }
+  const newest = await db
     .select()
     .from(sessions)
-    .where(and(eq(sessions.tenantId, tenantId), eq(sessions.conversationId, conversationId)))
-    .orderBy(asc(sessions.createdAt));
+    .where(where)
+    .orderBy(desc(sessions.createdAt), desc(sessions.id))
+    .limit(opts.limit);
+  return newest.reverse();
 }
 
 /**

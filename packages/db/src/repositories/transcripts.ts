@@ -1,4 +1,4 @@
-import { and, eq } from 'drizzle-orm';
+import { and, desc, eq, isNotNull } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { assistantTranscripts } from '../schema/index.ts';
 
@@ -40,4 +40,38 @@ export async function listTranscripts(
       ),
     )
     .orderBy(assistantTranscripts.createdAt);
+}
+
+/** A cleared (tombstoned) transcript: which assistant session id was cleared, when and why. */
+export interface TranscriptClear {
+  assistantSessionId: string;
+  reason: string | null;
+  clearedAt: Date;
+}
+
+/** The conversation's most recent `limit` clears, oldest first (no transcript content is read). */
+export async function listTranscriptClears(
+  db: Db,
+  tenantId: string,
+  conversationId: string,
+  limit: number,
+): Promise<TranscriptClear[]> {
+  const rows = await db
+    .select({
+      assistantSessionId: assistantTranscripts.id,
+      reason: assistantTranscripts.clearedReason,
+      clearedAt: assistantTranscripts.clearedAt,
+    })
+    .from(assistantTranscripts)
+    .where(
+      and(
+        eq(assistantTranscripts.tenantId, tenantId),
+        eq(assistantTranscripts.conversationId, conversationId),
+        eq(assistantTranscripts.status, 'cleared'),
+        isNotNull(assistantTranscripts.clearedAt),
+      ),
+    )
+    .orderBy(desc(assistantTranscripts.clearedAt), desc(assistantTranscripts.id))
+    .limit(limit);
+  return rows.reverse().map((r) => ({ ...r, clearedAt: r.clearedAt! }));
 }

@@ -1,0 +1,50 @@
+import { byId, el } from './dom.ts';
+import type { StreamEvent } from './types.ts';
+
+const MAX_LINES = 2000;
+const MAX_DATA_CHARS = 400;
+
+/** The raw event log: every event of the followed conversation as it arrives (id, type, data). */
+export class EventLog {
+  private readonly list = byId<HTMLOListElement>('event-log');
+
+  constructor() {
+    const hideChunks = byId<HTMLInputElement>('hide-chunks');
+    hideChunks.addEventListener('change', () =>
+      this.list.classList.toggle('hide-chunks', hideChunks.checked),
+    );
+  }
+
+  clear(): void {
+    this.list.replaceChildren();
+  }
+
+  append(event: StreamEvent): void {
+    const data = JSON.stringify(event.data);
+    this.add(
+      el(
+        'li',
+        { attrs: { 'data-type': event.type } },
+        el('span', { class: 'id', text: event.id || '(rebuilt)' }),
+        el('span', { class: 'type', text: event.type }),
+        el('span', {
+          class: 'data',
+          text: data.length > MAX_DATA_CHARS ? `${data.slice(0, MAX_DATA_CHARS)}…` : data,
+        }),
+      ),
+    );
+  }
+
+  /** A line of the page's own (stream connected, reconnecting…). */
+  note(text: string): void {
+    this.add(el('li', { class: 'local', attrs: { 'data-type': 'local' } }, el('span', { text })));
+  }
+
+  private add(line: HTMLLIElement): void {
+    const l = this.list;
+    const stick = l.scrollHeight - l.scrollTop - l.clientHeight < 32;
+    l.append(line);
+    while (l.childElementCount > MAX_LINES) l.firstElementChild?.remove();
+    if (stick) l.scrollTop = l.scrollHeight;
+  }
+}
