@@ -117,7 +117,12 @@ async function main(): Promise<void> {
     claudeEnv.ANTHROPIC_BASE_URL = `http://127.0.0.1:${simPort}`;
   }
   start('worker', 'apps/worker/src/main.ts', { ...claudeEnv, MIGRATE_ON_START: 'false' });
-  start('api', 'apps/api/src/main.ts', { PORT: String(apiPort), MIGRATE_ON_START: 'false' });
+  start('api', 'apps/api/src/main.ts', {
+    PORT: String(apiPort),
+    MIGRATE_ON_START: 'false',
+    // The playground at `/` offers this key prefilled (to loopback clients only).
+    PLAYGROUND_DEV_KEY: key,
+  });
   await waitForHttp(`http://127.0.0.1:${apiPort}/readyz`);
   const claude = useSim
     ? `simulator at http://127.0.0.1:${simPort} (set ANTHROPIC_API_KEY to use Claude)`

@@ -37,12 +37,16 @@ if (needsInstall()) {
 
 const task = process.argv[2];
 const extra = process.argv.slice(3);
+// The playground page the API serves at `/` is built from source (never committed).
+const buildPlayground = () => pn('build:web');
 let code;
 if (task === 'start') {
-  code = pn('exec', 'tsx', 'scripts/dev.ts', ...extra);
+  code = buildPlayground();
+  if (code === 0) code = pn('exec', 'tsx', 'scripts/dev.ts', ...extra);
 } else if (task === 'test') {
   code = pn('lint');
   if (code === 0) code = pn('typecheck');
+  if (code === 0) code = buildPlayground();
   if (code === 0) {
     const report = `${root}node_modules/.cache/vitest-report.json`;
     code = pn(

@@ -85,13 +85,14 @@ export class TestSystem {
     return proc;
   }
 
-  async startApi(): Promise<{ url: string; proc: ManagedProcess }> {
+  async startApi(env: Record<string, string> = {}): Promise<{ url: string; proc: ManagedProcess }> {
     const port = await freePort();
     const proc = new ManagedProcess(`api${++this.apiSeq}`, 'apps/api/src/main.ts', {
       ...this.commonEnv(),
       PORT: String(port),
       HOST: '127.0.0.1',
       ...this.opts.apiEnv,
+      ...env,
     });
     const url = `http://127.0.0.1:${port}`;
     await waitFor(

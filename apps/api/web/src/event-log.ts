@@ -25,8 +25,8 @@ export class EventLog {
       el(
         'li',
         { attrs: { 'data-type': event.type } },
-        el('span', { class: 'id', text: event.id || '(rebuilt)' }),
         el('span', { class: 'type', text: event.type }),
+        el('span', { class: 'id', text: event.id || '(rebuilt from the database)' }),
         el('span', {
           class: 'data',
           text: data.length > MAX_DATA_CHARS ? `${data.slice(0, MAX_DATA_CHARS)}…` : data,
