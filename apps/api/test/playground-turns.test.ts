@@ -1,6 +1,7 @@
+import { turnEventSchema } from '@turnstream/contracts';
 import { describe, expect, it } from 'vitest';
 import { TurnList } from '../web/src/turns.ts';
-import type { MessageJson, StreamEvent } from '../web/src/types.ts';
+import { EVENT_TYPES, type MessageJson, type StreamEvent } from '../web/src/types.ts';
 
 // The playground's model of a conversation: stored history merged with live events.
 let seq = 0;
@@ -79,26 +80,45 @@ describe('TurnList', () => {
     });
   });
 
-  it('restarts the reply on turn.reset and on a new attempt; a retrying failure is not the end', () => {
+  it('restarts the reply on turn.reset and on a new attempt; a retry or a rate limit waits, a failure ends it', () => {
     const turns = new TurnList();
     turns.addPosted('m', 'hi', 'stream');
     turns.apply(ev('turn.started', { messageId: 'm', replyId: 'r', attempt: 1 }));
     turns.apply(ev('chunk', { messageId: 'm', text: 'partial' }));
     turns.apply(ev('turn.reset', { messageId: 'm', reason: 'overloaded' }));
     expect(turns.get('m')).toMatchObject({ reply: '', status: 'streaming' });
+    const retryAt = new Date(Date.now() + 2000).toISOString();
     const retrying = turns.apply(
-      ev('turn.failed', { messageId: 'm', code: 'overloaded', error: 'x', retrying: true }),
+      ev('turn.retrying', { messageId: 'm', code: 'overloaded', attempt: 1, retryAt }),
     );
     expect(retrying.terminal).toBe(false);
-    expect(turns.get('m')!.status).toBe('streaming');
+    expect(turns.get('m')).toMatchObject({
+      status: 'pending',
+      note: expect.stringContaining('attempt 1 failed (overloaded)'),
+    });
     turns.apply(ev('turn.started', { messageId: 'm', replyId: 'r', attempt: 2 }));
     turns.apply(ev('chunk', { messageId: 'm', text: 'again' }));
-    expect(turns.get('m')).toMatchObject({ reply: 'again', attempt: 2, note: 'attempt 2' });
+    expect(turns.get('m')).toMatchObject({
+      reply: 'again',
+      attempt: 2,
+      note: 'attempt 2',
+      status: 'streaming',
+    });
+    expect(turns.apply(ev('turn.rate_limited', { messageId: 'm', retryAt })).terminal).toBe(false);
+    expect(turns.get('m')).toMatchObject({
+      status: 'pending',
+      note: expect.stringContaining('rate limited'),
+    });
     const failed = turns.apply(
-      ev('turn.failed', { messageId: 'm', code: 'transient_exhausted', error: 'gave up', retrying: false }),
+      ev('turn.failed', { messageId: 'm', code: 'transient_exhausted', error: 'gave up' }),
     );
     expect(failed.terminal).toBe(true);
     expect(turns.get('m')).toMatchObject({ status: 'failed', error: 'gave up (transient_exhausted)' });
+  });
+
+  it('listens to every event type the API sends', () => {
+    const sent = turnEventSchema.options.map((o) => o.shape.type.value);
+    expect(new Set(EVENT_TYPES)).toEqual(new Set([...sent, 'stream.gap', 'stream.overflow']));
   });
 
   it('keeps a cancelled partial; a session clear asks for the session again', () => {

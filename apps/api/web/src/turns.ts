@@ -173,6 +173,12 @@ function str(value: unknown): string {
   return typeof value === 'string' ? value : '';
 }
 
+/** `at 12:00:05` for an ISO time (local clock), `soon` when there is none. */
+function at(iso: unknown): string {
+  const time = typeof iso === 'string' ? new Date(iso) : null;
+  return time && !Number.isNaN(time.getTime()) ? `at ${time.toLocaleTimeString()}` : 'soon';
+}
+
 function applyToTurn(turn: Turn, event: StreamEvent): Omit<ApplyResult, 'turn' | 'reload'> {
   const d = event.data;
   const plain = { sessionChanged: false, terminal: false };
@@ -208,11 +214,16 @@ function applyToTurn(turn: Turn, event: StreamEvent): Omit<ApplyResult, 'turn' |
       turn.replyId = str(d.replyId) || turn.replyId;
       turn.stopReason = typeof d.stopReason === 'string' ? d.stopReason : null;
       return ended;
+    case 'turn.retrying':
+      // No attempt runs until the retry: the turn waits again.
+      turn.status = 'pending';
+      turn.note = `attempt ${String(d.attempt)} failed (${str(d.code)}); retrying ${at(d.retryAt)}`;
+      return plain;
+    case 'turn.rate_limited':
+      turn.status = 'pending';
+      turn.note = `rate limited; calling Claude again ${at(d.retryAt)}`;
+      return plain;
     case 'turn.failed':
-      if (d.retrying === true) {
-        turn.note = `attempt failed (${str(d.code)}); retrying`;
-        return plain;
-      }
       turn.status = 'failed';
       turn.error = `${str(d.error)} (${str(d.code)})`;
       return ended;

@@ -67,6 +67,8 @@ export const EVENT_TYPES = [
   'session.cleared',
   'turn.completed',
   'turn.failed',
+  'turn.retrying',
+  'turn.rate_limited',
   'turn.cancelled',
   'stream.gap',
   'stream.overflow',
