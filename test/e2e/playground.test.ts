@@ -14,6 +14,7 @@ let browser: Browser;
 let page: Page;
 let conversationId: string;
 const requestedUrls: string[] = [];
+/** CSP or Trusted Types violations and uncaught errors in the page. */
 const consoleProblems: string[] = [];
 
 /** Each DOM change of the turns list, as (message, status, reply text) snapshots recorded in the page. */
@@ -81,7 +82,8 @@ beforeAll(async () => {
   page = await browser.newPage();
   page.on('request', (r) => requestedUrls.push(r.url()));
   page.on('console', (m) => {
-    if (m.type() === 'error' || /Content.Security.Policy/i.test(m.text())) consoleProblems.push(m.text());
+    // Refused loads (the restart below) are expected; policy violations are not.
+    if (/Content.Security.Policy|Trusted.Type/i.test(m.text())) consoleProblems.push(m.text());
   });
   page.on('pageerror', (err) => consoleProblems.push(String(err)));
 });
@@ -198,6 +200,38 @@ describe('playground in a browser', () => {
     const clears = await page.locator('#session-history li[data-kind="clear"]').allTextContents();
     expect(clears).toEqual([expect.stringContaining(oldSession.assistantSessionId)]);
     expect(clears[0]).toContain('user_reset');
+  });
+
+  it('follows on across an API restart that expired its stream token: every event once, the reply whole', async () => {
+    const liveNotes = () => page.locator('#event-log li.local', { hasText: 'stream live' }).count();
+    const livesBefore = await liveNotes();
+    const messageId = await send('A reply that outlives the API [[sim words=100]]');
+    await waitFor(
+      async () =>
+        ((await turn(messageId).locator('.reply-text:not(.placeholder)').textContent()) ?? '') !== '',
+      { message: 'the reply to start streaming' },
+    );
+    // The API goes away mid-reply and comes back on the same address; the page's token is gone.
+    const old = sys.apis[0]!;
+    const port = new URL(old.url).port;
+    await old.proc.stop();
+    for (const key of await sys.redis.keys(`${sys.redisPrefix}:stream-token:*`)) await sys.redis.del(key);
+    await sys.startApi({ PORT: port, PLAYGROUND_DEV_KEY: sys.apiKey });
+
+    await waitFor(async () => (await liveNotes()) > livesBefore, {
+      message: 'the page to follow the conversation again',
+      timeoutMs: 30_000,
+    });
+    await waitForStatus(messageId, 'completed');
+    const { reply } = await waitForTurn(sys, conversationId, messageId);
+    expect(await turn(messageId).locator('.reply-text').textContent()).toBe(reply!.content);
+    // It asked for a new token and resumed after the last event it had.
+    const resumed = requestedUrls.filter((u) => /\/events\?token=sst_[^&]+&lastEventId=\d+-\d+$/.test(u));
+    expect(resumed.length).toBeGreaterThanOrEqual(1);
+    const ids = (await page.locator('#event-log li:not(.local) .id').allTextContents()).filter((id) =>
+      /^\d+-\d+$/.test(id),
+    );
+    expect(new Set(ids).size).toBe(ids.length);
   });
 
   it('never put the key in a URL or a log line; EventSource used a stream token; no CSP violation', async () => {

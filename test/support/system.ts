@@ -85,8 +85,9 @@ export class TestSystem {
     return proc;
   }
 
+  /** Start an API replica; `env.PORT` picks its port (e.g. to restart one in place), else a free one. */
   async startApi(env: Record<string, string> = {}): Promise<{ url: string; proc: ManagedProcess }> {
-    const port = await freePort();
+    const port = env.PORT ? Number(env.PORT) : await freePort();
     const proc = new ManagedProcess(`api${++this.apiSeq}`, 'apps/api/src/main.ts', {
       ...this.commonEnv(),
       PORT: String(port),
