@@ -7,16 +7,26 @@ const MAX_DATA_CHARS = 400;
 /** The raw event log: every event of the followed conversation as it arrives (id, type, data). */
 export class EventLog {
   private readonly list = byId<HTMLOListElement>('event-log');
+  /** Follow the newest line unless the user scrolled up to read. */
+  private stuck = true;
 
   constructor() {
     const hideChunks = byId<HTMLInputElement>('hide-chunks');
-    hideChunks.addEventListener('change', () =>
-      this.list.classList.toggle('hide-chunks', hideChunks.checked),
-    );
+    hideChunks.addEventListener('change', () => {
+      this.list.classList.toggle('hide-chunks', hideChunks.checked);
+      this.follow();
+    });
+    const l = this.list;
+    l.addEventListener('scroll', () => {
+      this.stuck = l.scrollHeight - l.scrollTop - l.clientHeight < 32;
+    });
+    // The session panel above grows and shrinks: stay at the end while following.
+    new ResizeObserver(() => this.follow()).observe(l);
   }
 
   clear(): void {
     this.list.replaceChildren();
+    this.stuck = true;
   }
 
   append(event: StreamEvent): void {
@@ -42,9 +52,12 @@ export class EventLog {
 
   private add(line: HTMLLIElement): void {
     const l = this.list;
-    const stick = l.scrollHeight - l.scrollTop - l.clientHeight < 32;
     l.append(line);
     while (l.childElementCount > MAX_LINES) l.firstElementChild?.remove();
-    if (stick) l.scrollTop = l.scrollHeight;
+    this.follow();
+  }
+
+  private follow(): void {
+    if (this.stuck) this.list.scrollTop = this.list.scrollHeight;
   }
 }
