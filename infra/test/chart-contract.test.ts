@@ -44,6 +44,17 @@ describe('helm chart: processes', () => {
     }
   });
 
+  it('can give the migration Job its own DATABASE_URL (past a transaction-mode pooler), the apps keep theirs', async () => {
+    const manifests = await render({ secrets: { keys: { migrateDatabaseUrl: 'DIRECT_DATABASE_URL' } } });
+    const ref = (c: IContainer) =>
+      c.env?.find((e) => e.name === 'DATABASE_URL')?.valueFrom?.secretKeyRef?.key;
+    expect(ref(one<IJob>(manifests, 'Job', '-migrate').spec!.template.spec!.containers[0]!)).toBe(
+      'DIRECT_DATABASE_URL',
+    );
+    expect(ref(container(one<IDeployment>(manifests, 'Deployment', '-api')))).toBe('DATABASE_URL');
+    expect(ref(container(one<IDeployment>(manifests, 'Deployment', '-worker')))).toBe('DATABASE_URL');
+  });
+
   it('gives workers longer to stop than the grace period of their running turns', async () => {
     for (const graceMs of [0, 20_000, 60_000, 90_500]) {
       const worker = one<IDeployment>(

@@ -64,7 +64,7 @@ app.kubernetes.io/component: {{ .component }}
   valueFrom:
     secretKeyRef:
       name: {{ include "turnstream.secretName" .root }}
-      key: {{ index .root.Values.secrets.keys .key }}
+      key: {{ .secretKey | default (index .root.Values.secrets.keys .key) }}
 {{- end -}}
 
 {{/* Plain env vars from a map, in key order. */}}
