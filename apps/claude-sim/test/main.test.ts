@@ -26,7 +26,6 @@ async function waitForEvent(proc: ChildProcess, event: string): Promise<Record<s
 
 describe('main.ts', () => {
   it('starts from env, logs sim.listen_completed with its url, serves, and exits 0 on SIGTERM', async () => {
-    const started = performance.now();
     child = spawn(tsx, ['src/main.ts'], {
       cwd: appDir,
       env: {
@@ -39,11 +38,8 @@ describe('main.ts', () => {
       stdio: ['ignore', 'pipe', 'inherit'],
     });
     const listening = await waitForEvent(child, 'sim.listen_completed');
-    const startupMs = performance.now() - started;
     expect(listening.level).toBe(30);
     expect(String(listening.url)).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
-    // Includes tsx compiling the sources; the listen itself is a few ms (see wire tests).
-    expect(startupMs).toBeLessThan(5000);
 
     const res = await fetch(`${String(listening.url)}/v1/messages`, {
       method: 'POST',
