@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import type { IJob } from 'kubernetes-models/batch/v1/Job';
@@ -31,7 +33,7 @@ describe('helm chart: processes', () => {
     const job = one<IJob & Manifest>(manifests, 'Job', '-migrate');
     expect(job.metadata.annotations?.['helm.sh/hook']).toBe('pre-install,pre-upgrade');
     const migrate = job.spec!.template.spec!.containers[0]!;
-    expect(migrate.args).toEqual(['packages/db/src/migrate-cli.ts']);
+    expect(migrate.args?.[0]).toMatch(/migrate/);
     expect(envNames(migrate)).toContain('DATABASE_URL');
     expect(job.spec!.template.spec!.restartPolicy).toBe('Never');
 
@@ -53,6 +55,18 @@ describe('helm chart: processes', () => {
     );
     expect(ref(container(one<IDeployment>(manifests, 'Deployment', '-api')))).toBe('DATABASE_URL');
     expect(ref(container(one<IDeployment>(manifests, 'Deployment', '-worker')))).toBe('DATABASE_URL');
+  });
+
+  it('starts each process with an entry file the image contains', async () => {
+    // The image's entrypoint is `node --import tsx`; the args name the entry relative to the repo root.
+    const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+    const manifests = await render();
+    const entries = [
+      container(one<IDeployment>(manifests, 'Deployment', '-api')).args,
+      container(one<IDeployment>(manifests, 'Deployment', '-worker')).args,
+      one<IJob>(manifests, 'Job', '-migrate').spec!.template.spec!.containers[0]!.args,
+    ].map((args) => args?.[0] ?? '');
+    for (const entry of entries) expect(existsSync(`${repoRoot}${entry}`), entry).toBe(true);
   });
 
   it('gives workers longer to stop than the grace period of their running turns', async () => {
