@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import { adminArea } from './admin/index.ts';
 import { createAuthHook } from './auth.ts';
 import { type AppConfig, type AppDeps, DEFAULT_APP_CONFIG, type RouteContext } from './context.ts';
 import { ApiError, toErrorResponse } from './errors.ts';
@@ -48,6 +49,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   let closing = false;
 
   app.decorateRequest('auth', null);
+  app.decorateRequest('admin', null);
 
   // JSON bodies only: anything else is 415 `unsupported_media_type`. An empty JSON body counts as no body.
   const parseJson = app.getDefaultJsonParser('error', 'error');
@@ -111,6 +113,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     sessionRoutes(v1, ctx);
     eventRoutes(v1, ctx);
   });
+  adminArea(app, { ...ctx, boardQueues: deps.boardQueues ?? [deps.queue] });
 
   return app;
 }

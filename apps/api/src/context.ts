@@ -3,6 +3,8 @@ import type { Logger } from '@turnstream/logger';
 import type { EventSubscriber, TurnStreams } from '@turnstream/streams';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { DEFAULT_PRICES, type PriceTable } from './admin/pricing.ts';
+import { DEFAULT_TROUBLE_SETTINGS, type TroubleSettings } from './admin/trouble.ts';
 import type { ApiMetrics } from './metrics.ts';
 import type { PlaygroundConfig } from './playground.ts';
 import type { SseRegistry } from './sse.ts';
@@ -18,6 +20,14 @@ export interface AppConfig {
   bodyLimitBytes: number;
   /** Serve the playground page at `/` (null: no page). Default null; `main.ts` turns it on. */
   playground: PlaygroundConfig | null;
+  /** How long an operator's browser session lasts. Default 8 h. */
+  adminSessionTtlMs: number;
+  /** Always mark the admin cookie `Secure` (set behind a TLS-terminating proxy). Default false. */
+  adminCookieSecure: boolean;
+  /** Thresholds of the inspector's trouble list. */
+  trouble: TroubleSettings;
+  /** Model prices for usage cost (USD per million tokens). */
+  prices: PriceTable;
 }
 
 export const DEFAULT_APP_CONFIG: AppConfig = {
@@ -26,6 +36,10 @@ export const DEFAULT_APP_CONFIG: AppConfig = {
   sseHeartbeatMs: 15_000,
   bodyLimitBytes: 1_048_576,
   playground: null,
+  adminSessionTtlMs: 8 * 3_600_000,
+  adminCookieSecure: false,
+  trouble: DEFAULT_TROUBLE_SETTINGS,
+  prices: DEFAULT_PRICES,
 };
 
 /** Everything `buildApp` needs; the caller owns (and closes) every connection. */
@@ -44,6 +58,8 @@ export interface AppDeps {
   config?: Partial<AppConfig>;
   /** Counters to observe from outside; a private set is used when omitted. */
   metrics?: ApiMetrics;
+  /** Queues shown on the dashboard at `/admin/queues`. Default: `[queue]`. */
+  boardQueues?: Queue[];
 }
 
 /** What route modules receive. */

@@ -24,6 +24,7 @@ export const ERROR_CATALOG = {
     message: 'This message id is already used by another message.',
   },
   message_not_cancellable: { status: 409, message: 'The turn of this message has already ended.' },
+  message_not_retryable: { status: 409, message: 'Only a failed turn can be retried.' },
   body_too_large: { status: 413, message: 'The request body is too large.' },
   unsupported_media_type: {
     status: 415,

@@ -110,8 +110,12 @@ export class Harness {
     return this.url;
   }
 
-  async tenant(name = `tenant-${randomBytes(3).toString('hex')}`): Promise<Tenant> {
-    const t = await createTenant(this.tdb.db, { name });
+  /** A tenant with one key per role; `operator`: the tenant that runs the deployment (sees the fleet). */
+  async tenant(
+    name = `tenant-${randomBytes(3).toString('hex')}`,
+    opts: { operator?: boolean } = {},
+  ): Promise<Tenant> {
+    const t = await createTenant(this.tdb.db, { name, operator: opts.operator ?? false });
     const keys = {} as Record<ApiKeyRole, string>;
     for (const role of ['client', 'viewer', 'admin'] as const) {
       keys[role] = (await createApiKey(this.tdb.db, { tenantId: t.id, role })).key;

@@ -65,7 +65,7 @@ export function cancelRoutes(app: FastifyInstance, ctx: RouteContext): void {
   );
 }
 
-async function cancelTurn(
+export async function cancelTurn(
   ctx: RouteContext,
   log: FastifyBaseLogger,
   message: Message,

@@ -1,4 +1,4 @@
-import { TURN_JOB_NAME, TURN_JOB_OPTIONS, turnJobId, turnJobSchema } from '@turnstream/contracts';
+import { turnJobId } from '@turnstream/contracts';
 import {
   getReply,
   insertUserMessage,
@@ -10,6 +10,7 @@ import {
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { can, requirePermission } from '../auth.ts';
 import type { RouteContext } from '../context.ts';
+import { enqueueTurn } from '../enqueue.ts';
 import { ApiError } from '../errors.ts';
 import { loadConversation, loadMessage } from '../lookups.ts';
 import { listMessagesQuery, postMessageBody } from '../schemas.ts';
@@ -73,21 +74,12 @@ export function messageRoutes(app: FastifyInstance, ctx: RouteContext): void {
     // `turn.started` at once, and the log must not show it before `turn.queued`. A message whose
     // enqueue then fails is still pending and will be queued (reconciler, or a repeated post).
     if (inserted.created) await publishQueued(ctx, log, message);
-    // Validated when produced as well as when consumed.
-    const job = turnJobSchema.parse({
-      v: 1,
-      tenantId: auth.tenantId,
-      conversationId: conversation.id,
-      messageId: message.id,
-      mode: message.mode,
-      acceptedAt: Date.now(),
-    });
     try {
       // A repeated post of a message whose job is gone (an earlier enqueue failed) enqueues it again;
       // a repeated post of a queued, running or finished message changes nothing.
       const mustEnqueue =
         inserted.created || (message.status === 'pending' && (await ctx.queue.getJob(jobId)) === undefined);
-      if (mustEnqueue) await ctx.queue.add(TURN_JOB_NAME, job, { ...TURN_JOB_OPTIONS, jobId });
+      if (mustEnqueue) await enqueueTurn(ctx.queue, message);
       if (inserted.created) ctx.metrics.messagesAccepted++;
       log.info(
         {

@@ -73,3 +73,12 @@ export async function isApiKeyActive(db: Db, keyId: string): Promise<boolean> {
     .where(and(eq(apiKeys.id, keyId), isNull(apiKeys.revokedAt)));
   return Boolean(row);
 }
+
+/** The identity of a key by id (a signed-in operator's session holds only the key id); null when revoked. */
+export async function getApiKeyIdentity(db: Db, keyId: string): Promise<ApiKeyIdentity | null> {
+  const [row] = await db
+    .select({ keyId: apiKeys.id, tenantId: apiKeys.tenantId, role: apiKeys.role, prefix: apiKeys.prefix })
+    .from(apiKeys)
+    .where(and(eq(apiKeys.id, keyId), isNull(apiKeys.revokedAt)));
+  return row ?? null;
+}

@@ -4,12 +4,25 @@ import { tenants } from '../schema/index.ts';
 
 export type Tenant = typeof tenants.$inferSelect;
 
-export async function createTenant(db: Db, input: { name: string }): Promise<Tenant> {
-  const [row] = await db.insert(tenants).values({ name: input.name }).returning();
+export async function createTenant(db: Db, input: { name: string; operator?: boolean }): Promise<Tenant> {
+  const [row] = await db
+    .insert(tenants)
+    .values({ name: input.name, operator: input.operator ?? false })
+    .returning();
   return row!;
 }
 
 export async function getTenant(db: Db, id: string): Promise<Tenant | null> {
   const [row] = await db.select().from(tenants).where(eq(tenants.id, id));
   return row ?? null;
+}
+
+/** Mark (or unmark) the tenant that runs the deployment (its admin and viewer keys see every tenant). */
+export async function setTenantOperator(db: Db, id: string, operator: boolean): Promise<boolean> {
+  const rows = await db
+    .update(tenants)
+    .set({ operator })
+    .where(eq(tenants.id, id))
+    .returning({ id: tenants.id });
+  return rows.length > 0;
 }

@@ -1,3 +1,4 @@
+export * from './admin.ts';
 export * from './conversations.ts';
 export * from './messages.ts';
 export * from './sessions.ts';

@@ -64,6 +64,8 @@ export const messages = pgTable(
     uniqueIndex('messages_conversation_seq_uq').on(t.conversationId, t.seq),
     uniqueIndex('messages_reply_to_uq').on(t.replyTo),
     index('messages_conversation_status_idx').on(t.conversationId, t.status),
+    /** Fleet-wide scans by status (the inspector's trouble list, the reconciler). */
+    index('messages_status_updated_idx').on(t.status, t.updatedAt),
     check('messages_role_check', sql`${t.role} in ('user', 'assistant', 'error')`),
     check(
       'messages_status_check',

@@ -106,5 +106,7 @@ export const turnAttempts = pgTable(
   (t) => [
     index('turn_attempts_message_idx').on(t.messageId, t.startedAt),
     index('turn_attempts_conversation_idx').on(t.conversationId, t.startedAt),
+    /** Usage and failure scans by tenant and time (the inspector, /admin/usage). */
+    index('turn_attempts_tenant_started_idx').on(t.tenantId, t.startedAt),
   ],
 );
