@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { registerQueueDepth } from '@turnstream/telemetry';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { adminArea } from './admin/index.ts';
 import { createAuthHook } from './auth.ts';
@@ -23,6 +24,9 @@ const PROBE_ROUTES = new Set(['/healthz', '/readyz']);
 export function buildApp(deps: AppDeps): FastifyInstance {
   const config: AppConfig = { ...DEFAULT_APP_CONFIG, ...deps.config };
   const metrics = deps.metrics ?? createApiMetrics();
+  const boardQueues = deps.boardQueues ?? [deps.queue];
+  if (!metrics.registry.getSingleMetric('turnstream_queue_jobs'))
+    registerQueueDepth(metrics.registry, boardQueues);
   const sse = new SseRegistry();
   const ctx: RouteContext = {
     db: deps.db,
@@ -70,7 +74,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   app.addHook('onResponse', async (request, reply) => {
     const route = request.routeOptions.url ?? 'not_found';
-    metrics.requestCompleted(request.method, route, reply.statusCode);
+    metrics.requestCompleted(request.method, route, reply.statusCode, reply.elapsedTime);
     const fields = {
       event: 'http.request_completed',
       method: request.method,
@@ -113,7 +117,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     sessionRoutes(v1, ctx);
     eventRoutes(v1, ctx);
   });
-  adminArea(app, { ...ctx, boardQueues: deps.boardQueues ?? [deps.queue] });
+  adminArea(app, { ...ctx, boardQueues });
 
   return app;
 }

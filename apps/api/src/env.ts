@@ -6,6 +6,20 @@ import {
   parseEnvWith,
 } from '@turnstream/config';
 import { z } from 'zod';
+import { priceTableSchema } from './admin/pricing.ts';
+
+/** `MODEL_PRICES`: JSON `{ "<model>": { input, output, cacheRead, cacheWrite } }`, USD per million tokens. */
+const modelPrices = z
+  .string()
+  .transform((text, c) => {
+    try {
+      return JSON.parse(text) as unknown;
+    } catch {
+      c.addIssue({ code: 'custom', message: 'must be JSON' });
+      return z.NEVER;
+    }
+  })
+  .pipe(priceTableSchema);
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 
@@ -49,6 +63,22 @@ export const apiEnvSchema = z.object({
    * clients only. Never set it in production.
    */
   PLAYGROUND_DEV_KEY: optionalString(),
+  /** A second listener for probes and scraping (`/healthz`, `/readyz`, `/metrics`, no auth). Unset: none; 0: any free port. */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
+  /** Interface of the `METRICS_PORT` listener. */
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** How long an operator's browser session (`/admin/login`) lasts. */
+  ADMIN_SESSION_TTL_MS: int(8 * 3_600_000, 60_000),
+  /** Always mark the admin session cookie Secure (behind a TLS-terminating proxy). */
+  ADMIN_COOKIE_SECURE: envBoolean.default(false),
+  /** Trouble list: a pending message older than this with no live job is stuck. */
+  TROUBLE_STUCK_AFTER_MS: int(5 * 60_000, 1000),
+  /** Trouble list: window in which failed attempts count towards a failure loop. */
+  TROUBLE_FAILURE_WINDOW_MS: int(60 * 60_000, 1000),
+  /** Trouble list: failed attempts within the window that make a failure loop. */
+  TROUBLE_FAILURE_LOOP_MIN: int(3, 1),
+  /** Model prices for /admin/usage, merged over the built-in table. */
+  MODEL_PRICES: modelPrices.optional(),
 });
 
 export type ApiEnv = z.infer<typeof apiEnvSchema>;

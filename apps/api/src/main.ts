@@ -2,8 +2,10 @@ import { readEnvOrExit } from '@turnstream/config';
 import { createDb, runMigrations } from '@turnstream/db';
 import { createLogger } from '@turnstream/logger';
 import { createEventSubscriber, createTurnStreams } from '@turnstream/streams';
+import { startMetricsServer } from '@turnstream/telemetry';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
+import { DEFAULT_PRICES } from './admin/pricing.ts';
 import { buildApp } from './app.ts';
 import { parseEnv } from './env.ts';
 import { createApiMetrics } from './metrics.ts';
@@ -37,6 +39,7 @@ async function main(): Promise<void> {
     onError: (err) =>
       logger.warn({ event: 'sse.subscriber_failed', err: err.message }, 'event subscriber error'),
   });
+  const metrics = createApiMetrics();
   const app = buildApp({
     db: dbh.db,
     redis,
@@ -44,17 +47,39 @@ async function main(): Promise<void> {
     streams,
     subscriber,
     logger,
-    metrics: createApiMetrics(),
+    metrics,
     config: {
       redisPrefix: env.REDIS_PREFIX,
       defaultModel: env.DEFAULT_MODEL,
       sseHeartbeatMs: env.SSE_HEARTBEAT_MS,
       bodyLimitBytes: env.BODY_LIMIT_BYTES,
       playground: env.PLAYGROUND ? { dir: env.PLAYGROUND_DIR, devKey: env.PLAYGROUND_DEV_KEY ?? null } : null,
+      adminSessionTtlMs: env.ADMIN_SESSION_TTL_MS,
+      adminCookieSecure: env.ADMIN_COOKIE_SECURE,
+      trouble: {
+        stuckAfterMs: env.TROUBLE_STUCK_AFTER_MS,
+        failureWindowMs: env.TROUBLE_FAILURE_WINDOW_MS,
+        failureLoopMin: env.TROUBLE_FAILURE_LOOP_MIN,
+      },
+      prices: { ...DEFAULT_PRICES, ...env.MODEL_PRICES },
     },
   });
-
   let stopping = false;
+  const probes =
+    env.METRICS_PORT === undefined
+      ? null
+      : await startMetricsServer({
+          registry: metrics.registry,
+          port: env.METRICS_PORT,
+          host: env.METRICS_HOST,
+          checks: {
+            postgres: () => dbh.db.execute('select 1'),
+            redis: () => redis.ping(),
+            queue: () => queue.waitUntilReady(),
+          },
+          stopping: () => stopping,
+        });
+
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
@@ -65,6 +90,7 @@ async function main(): Promise<void> {
     try {
       // Stops accepting, ends every SSE stream with a final comment, waits for in-flight requests.
       await app.close();
+      await probes?.close();
       await subscriber.close();
       await queue.close();
       await Promise.allSettled([queueConnection.quit(), redis.quit()]);
@@ -83,7 +109,10 @@ async function main(): Promise<void> {
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : env.PORT;
   const url = `http://${env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST}:${port}`;
-  logger.info({ event: 'api.start_completed', url, queue: env.TURNS_QUEUE_NAME }, `API listening on ${url}`);
+  logger.info(
+    { event: 'api.start_completed', url, queue: env.TURNS_QUEUE_NAME, metricsPort: probes?.port ?? null },
+    `API listening on ${url}`,
+  );
 }
 
 main().catch((err: unknown) => {

@@ -5,6 +5,7 @@ import {
   type Db,
   findApiKey,
   isUniqueViolation,
+  setTenantOperator,
 } from '@turnstream/db';
 
 /** Name of the tenant the development runner uses. */
@@ -20,9 +21,9 @@ export interface TenantKey {
 /** Create a tenant and its first API key. */
 export async function createTenantWithKey(
   db: Db,
-  input: { name: string; role?: ApiKeyRole; keyName?: string },
+  input: { name: string; role?: ApiKeyRole; keyName?: string; operator?: boolean },
 ): Promise<TenantKey> {
-  const tenant = await createTenant(db, { name: input.name });
+  const tenant = await createTenant(db, { name: input.name, operator: input.operator ?? false });
   const key = await createApiKey(db, {
     tenantId: tenant.id,
     role: input.role ?? 'admin',
@@ -44,7 +45,9 @@ export async function ensureDevTenant(
     where: (t, { eq }) => eq(t.name, DEV_TENANT_NAME),
     orderBy: (t, { asc }) => [asc(t.createdAt)],
   });
-  const tenantId = existing?.id ?? (await createTenant(db, { name: DEV_TENANT_NAME })).id;
+  // The development tenant runs the deployment: its keys see the queue dashboard and every tenant.
+  const tenantId = existing?.id ?? (await createTenant(db, { name: DEV_TENANT_NAME, operator: true })).id;
+  if (existing && !existing.operator) await setTenantOperator(db, tenantId, true);
   const created = !existing;
 
   if (opts.key) {

@@ -1,5 +1,6 @@
 import { TURN_JOB_NAME, TURN_JOB_OPTIONS, TURNS_QUEUE, turnJobId } from '@turnstream/contracts';
 import { abandonTurn, findApiKey, getMessage, getReply, revokeApiKey } from '@turnstream/db';
+import { parsePrometheusText, sampleValue } from '@turnstream/telemetry/testing';
 import { UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -182,6 +183,30 @@ describe('admin access', () => {
       (await inject('GET', `/admin/api/conversations/${mine.conversationId}`, { key: operator.keys.viewer }))
         .statusCode,
     ).toBe(200);
+  });
+});
+
+describe('API metrics', () => {
+  it('serves Prometheus text at /metrics to operator keys only', async () => {
+    await postMessage(operator.keys.client);
+    const res = await inject('GET', '/metrics', { key: operator.keys.viewer });
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toContain('text/plain');
+    const samples = parsePrometheusText(res.body);
+    expect(sampleValue(samples, 'turnstream_messages_accepted_total')).toBeGreaterThanOrEqual(1);
+    expect(sampleValue(samples, 'turnstream_queue_jobs', { queue: 'turns', state: 'waiting' })).toBe(
+      await h.queue.getWaitingCount(),
+    );
+    expect(
+      sampleValue(samples, 'turnstream_http_requests_total', {
+        method: 'POST',
+        route: '/v1/conversations/:id/messages',
+        status: '202',
+      }),
+    ).toBeGreaterThanOrEqual(1);
+    expect(samples.some((x) => x.name === 'turnstream_sse_clients')).toBe(true);
+    expect(samples.some((x) => x.name === 'nodejs_eventloop_lag_seconds')).toBe(true);
+    expect((await inject('GET', '/metrics', { key: other.keys.admin })).statusCode).toBe(403);
   });
 });
 

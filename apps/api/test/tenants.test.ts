@@ -15,10 +15,20 @@ afterAll(async () => {
 
 describe('tenant:create', () => {
   it('parses its arguments', () => {
-    expect(parseCreateTenantArgs(['--name', 'acme'])).toEqual({ name: 'acme', role: 'admin' });
+    expect(parseCreateTenantArgs(['--name', 'acme'])).toEqual({
+      name: 'acme',
+      role: 'admin',
+      operator: false,
+    });
     expect(parseCreateTenantArgs(['--', '--name', 'acme', '--role', 'viewer'])).toEqual({
       name: 'acme',
       role: 'viewer',
+      operator: false,
+    });
+    expect(parseCreateTenantArgs(['--name', 'ops', '--operator'])).toEqual({
+      name: 'ops',
+      role: 'admin',
+      operator: true,
     });
     expect(() => parseCreateTenantArgs([])).toThrow(/--name is required/);
     expect(() => parseCreateTenantArgs(['--name', 'a', '--role', 'root'])).toThrow(/--role must be one of/);

@@ -55,6 +55,10 @@ export const workerEnvSchema = z.object({
   /** Pending messages older than this with no job are re-enqueued (0 disables). */
   RECONCILE_INTERVAL_MS: int(30_000, 0),
   LOG_LEVEL: z.string().default('info'),
+  /** Probe and scrape listener (`/healthz`, `/readyz`, `/metrics`). Unset: none; 0: any free port. */
+  METRICS_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
+  /** Interface of the metrics listener (`0.0.0.0` in containers). */
+  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
 });
 
 export type WorkerEnv = z.infer<typeof workerEnvSchema>;

@@ -47,6 +47,8 @@ async function main(): Promise<void> {
     reconcileIntervalMs: env.RECONCILE_INTERVAL_MS,
     stalledIntervalMs: env.STALLED_INTERVAL_MS,
     backoffScale: env.RETRY_BACKOFF_SCALE,
+    metricsPort: env.METRICS_PORT,
+    metricsHost: env.METRICS_HOST,
     config: {
       redisPrefix: env.REDIS_PREFIX,
       maxTokens: env.MAX_TOKENS,

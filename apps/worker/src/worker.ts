@@ -3,6 +3,7 @@ import { TURN_BACKOFF, TURN_JOB_NAME, TURNS_QUEUE } from '@turnstream/contracts'
 import type { Db } from '@turnstream/db';
 import type { Logger } from '@turnstream/logger';
 import type { TurnStreams } from '@turnstream/streams';
+import { type MetricsServer, registerQueueDepth, startMetricsServer } from '@turnstream/telemetry';
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { abandonFailedJob } from './abandon.ts';
@@ -13,6 +14,7 @@ import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
 import { Reconciler } from './reconciler.ts';
 import { processTurnJob } from './turn.ts';
 import { RunningTurns, type TurnConfig } from './turn-context.ts';
+import { TurnMetrics } from './turn-metrics.ts';
 
 export interface CreateWorkerDeps {
   db: Db;
@@ -41,6 +43,13 @@ export interface CreateWorkerDeps {
   config?: Partial<TurnConfig>;
   /** Start consuming at once. Default true. */
   autorun?: boolean;
+  /**
+   * Serve `/healthz`, `/readyz` (Postgres, Redis, the BullMQ connection, not stopping) and `/metrics`
+   * on this port (0 = any free port). Default: no listener.
+   */
+  metricsPort?: number;
+  /** Interface of the metrics listener. Default `127.0.0.1`. */
+  metricsHost?: string;
 }
 
 export const DEFAULT_TURN_CONFIG: TurnConfig = {
@@ -59,6 +68,10 @@ export interface TurnWorker {
   queue: Queue;
   metrics: WorkerMetrics;
   running: RunningTurns;
+  /** Prometheus metrics of this worker (`turnMetrics.registry` is what `/metrics` serves). */
+  turnMetrics: TurnMetrics;
+  /** The probe and scrape listener, when `metricsPort` was given. */
+  metricsServer: MetricsServer | null;
   /**
    * Stop taking jobs; let running turns finish within `graceMs`, then interrupt them (partials marked
    * interrupted, jobs handed back to the queue for another worker) and close connections.
@@ -80,6 +93,8 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
   const queue = new Queue(queueName, { connection, prefix });
   const running = new RunningTurns();
   const metrics = createWorkerMetrics();
+  const turnMetrics = new TurnMetrics({ activeStreams: () => running.size });
+  registerQueueDepth(turnMetrics.registry, [queue]);
   const leases = new ConversationLeases({
     redis: deps.redis,
     prefix: config.redisPrefix,
@@ -164,6 +179,25 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
       .catch((err) => deps.logger.error({ event: 'worker.run_failed', err: String(err) }, 'worker stopped'));
   }
   await worker.waitUntilReady();
+  let stopping = false;
+  const metricsServer =
+    deps.metricsPort === undefined
+      ? null
+      : await startMetricsServer({
+          registry: turnMetrics.registry,
+          port: deps.metricsPort,
+          host: deps.metricsHost,
+          checks: {
+            postgres: () => deps.db.execute('select 1'),
+            redis: () => deps.redis.ping(),
+            bullmq: async () => {
+              if (!worker.isRunning()) throw new Error('worker not running');
+              await workerConnection.ping();
+              await queue.getJobCounts('active');
+            },
+          },
+          stopping: () => stopping,
+        });
   deps.logger.info(
     { event: 'worker.start_completed', queue: queueName, concurrency: deps.concurrency ?? 100 },
     'worker ready',
@@ -175,8 +209,11 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
     queue,
     metrics,
     running,
+    turnMetrics,
+    metricsServer,
     close: (opts = {}) => {
       closing ??= (async () => {
+        stopping = true;
         reconciler.stop();
         const graceMs = opts.graceMs ?? 20_000;
         const closed = worker.close();
@@ -198,6 +235,7 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
         await queue.close();
         // BullMQ leaves connections it was given open: these two are ours.
         await Promise.allSettled([connection.quit(), workerConnection.quit()]);
+        await metricsServer?.close();
         deps.logger.info({ event: 'worker.stop_completed' }, 'worker stopped');
       })();
       return closing;

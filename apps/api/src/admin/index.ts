@@ -2,7 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../errors.ts';
 import { boardPlugin } from './board.ts';
 import type { AdminContext } from './context.ts';
-import { authenticateAdmin, crossSiteWrite, sendError, wantsHtml } from './identity.ts';
+import { adminRefusal, authenticateAdmin, crossSiteWrite, sendError, wantsHtml } from './identity.ts';
 import { inspectorRoutes } from './inspector-routes.ts';
 import { loginRoutes } from './login.ts';
 import { usageRoutes } from './usage-routes.ts';
@@ -23,6 +23,20 @@ export function adminArea(app: FastifyInstance, ctx: AdminContext): void {
     admin.get('/admin', async (_request, reply) =>
       reply.code(303).header('location', '/admin/trouble').send(),
     );
+
+    // Prometheus on the main port, for the operator tenant's keys (a scrape job sends one as a bearer
+    // token). `METRICS_PORT` opens a separate unauthenticated listener for in-cluster scraping.
+    admin.register(async (scrape) => {
+      scrape.addHook('onRequest', adminGate(ctx));
+      scrape.addHook('onRequest', async (request, reply) => {
+        const refused = request.admin && adminRefusal(request.admin, ['fleet']);
+        if (refused) return sendError(reply, refused);
+      });
+      scrape.get('/metrics', async (_request, reply) => {
+        const text = await ctx.metrics.registry.metrics();
+        return reply.type(ctx.metrics.registry.contentType).send(text);
+      });
+    });
 
     admin.register(async (area) => {
       area.addHook('onRequest', adminGate(ctx));

@@ -19,13 +19,14 @@ export class UsageError extends Error {
 }
 
 /** Parse the command line; throws `UsageError` with the usage text when it is wrong. */
-export function parseCreateTenantArgs(argv: string[]): { name: string; role: ApiKeyRole } {
-  const usage = 'usage: tenant:create --name <name> [--role client|viewer|admin] (default role: admin)';
-  let values: { name?: string; role?: string };
+export function parseCreateTenantArgs(argv: string[]): { name: string; role: ApiKeyRole; operator: boolean } {
+  const usage =
+    'usage: tenant:create --name <name> [--role client|viewer|admin] [--operator] (default role: admin; --operator: the tenant that runs the deployment, whose admin/viewer keys see every tenant on /admin)';
+  let values: { name?: string; role?: string; operator?: boolean };
   try {
     ({ values } = parseArgs({
       args: argv.filter((a) => a !== '--'),
-      options: { name: { type: 'string' }, role: { type: 'string' } },
+      options: { name: { type: 'string' }, role: { type: 'string' }, operator: { type: 'boolean' } },
       strict: true,
     }));
   } catch (err) {
@@ -35,7 +36,7 @@ export function parseCreateTenantArgs(argv: string[]): { name: string; role: Api
   if (!name) throw new UsageError(`--name is required\n${usage}`);
   const role = (values.role ?? 'admin') as ApiKeyRole;
   if (!ROLES.includes(role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}\n${usage}`);
-  return { name, role };
+  return { name, role, operator: values.operator ?? false };
 }
 
 async function main(): Promise<void> {

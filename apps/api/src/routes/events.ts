@@ -90,7 +90,7 @@ export function eventRoutes(app: FastifyInstance, ctx: RouteContext): void {
       await connection.send(controlFrame('stream.gap', { after, oldestId: gap.oldestId }));
     }
     const log = request.log.child({ conversationId: conversation.id });
-    ctx.metrics.sseClientsOpen++;
+    ctx.metrics.sseOpened();
     log.debug({ event: 'sse.stream_started', after: after ?? null }, 'event stream opened');
     const done = pump(subscription, connection, {
       after: after ?? null,
@@ -98,8 +98,7 @@ export function eventRoutes(app: FastifyInstance, ctx: RouteContext): void {
       messageId: query.messageId ?? null,
       log,
     }).finally(() => {
-      ctx.metrics.sseClientsOpen--;
-      if (connection.reason === 'overflow') ctx.metrics.sseOverflows++;
+      ctx.metrics.sseClosed(connection.reason ?? 'closed');
       log.debug({ event: 'sse.stream_completed', reason: connection.reason }, 'event stream closed');
     });
     ctx.sse.track(connection, done);

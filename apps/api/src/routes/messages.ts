@@ -80,7 +80,7 @@ export function messageRoutes(app: FastifyInstance, ctx: RouteContext): void {
       const mustEnqueue =
         inserted.created || (message.status === 'pending' && (await ctx.queue.getJob(jobId)) === undefined);
       if (mustEnqueue) await enqueueTurn(ctx.queue, message);
-      if (inserted.created) ctx.metrics.messagesAccepted++;
+      if (inserted.created) ctx.metrics.messageAccepted();
       log.info(
         {
           event: 'message.accept_completed',
@@ -91,7 +91,7 @@ export function messageRoutes(app: FastifyInstance, ctx: RouteContext): void {
         'message accepted',
       );
     } catch (err) {
-      ctx.metrics.enqueueFailures++;
+      ctx.metrics.enqueueFailure();
       log.error({ event: 'message.enqueue_failed', err: errorText(err) }, 'could not enqueue the turn');
       throw new ApiError('enqueue_failed', { details: { messageId: message.id }, cause: err });
     }

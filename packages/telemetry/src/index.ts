@@ -1,0 +1,3 @@
+export * from './metrics-server.ts';
+export * from './queue-depth.ts';
+export * from './registry.ts';

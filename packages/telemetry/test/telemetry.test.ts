@@ -1,0 +1,86 @@
+import { randomBytes } from 'node:crypto';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createMetricsRegistry, queueDepth, registerQueueDepth, startMetricsServer } from '../src/index.ts';
+import { parsePrometheusText, sampleValue } from '../src/testing.ts';
+
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const prefix = `tstel${randomBytes(4).toString('hex')}`;
+let queue: Queue;
+let redis: Redis;
+
+beforeAll(async () => {
+  redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  queue = new Queue('turns', { connection: redis, prefix });
+});
+afterAll(async () => {
+  await queue.obliterate({ force: true });
+  await queue.close();
+  await redis.quit();
+});
+
+describe('queue depth', () => {
+  it('splits delayed jobs into due and scheduled and reports demand', async () => {
+    await queue.add('turn', {}, { jobId: 'w1' });
+    await queue.add('turn', {}, { jobId: 'w2' });
+    await queue.add('turn', {}, { jobId: 'later', delay: 60_000 });
+    const depth = await queueDepth(queue);
+    expect(depth).toMatchObject({ waiting: 2, delayed_due: 0, delayed_scheduled: 1, active: 0 });
+    // Seen from a minute and a bit later, the delayed job is due.
+    expect(await queueDepth(queue, Date.now() + 61_000)).toMatchObject({
+      delayed_due: 1,
+      delayed_scheduled: 0,
+    });
+
+    const registry = createMetricsRegistry({ service: 'test' });
+    registerQueueDepth(registry, [queue]);
+    const samples = parsePrometheusText(await registry.metrics());
+    expect(sampleValue(samples, 'turnstream_queue_jobs', { queue: 'turns', state: 'waiting' })).toBe(2);
+    expect(
+      sampleValue(samples, 'turnstream_queue_jobs', { queue: 'turns', state: 'delayed_scheduled' }),
+    ).toBe(1);
+    expect(sampleValue(samples, 'turnstream_queue_demand_turns', { queue: 'turns' })).toBe(2);
+    expect(samples.some((s) => s.name === 'nodejs_eventloop_lag_seconds')).toBe(true);
+    expect(samples.some((s) => s.name === 'process_cpu_seconds_total')).toBe(true);
+  });
+});
+
+describe('metrics server', () => {
+  it('serves /healthz, /readyz naming failed checks, and /metrics', async () => {
+    const registry = createMetricsRegistry({ service: 'test' });
+    let redisUp = true;
+    let stopping = false;
+    const server = await startMetricsServer({
+      registry,
+      port: 0,
+      checks: {
+        redis: async () => {
+          if (!redisUp) throw new Error('down');
+        },
+      },
+      stopping: () => stopping,
+    });
+    const base = `http://127.0.0.1:${server.port}`;
+    try {
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+      const ready = await fetch(`${base}/readyz`);
+      expect(ready.status).toBe(200);
+      expect(await ready.json()).toEqual({ status: 'ready', checks: { redis: 'ok' } });
+      redisUp = false;
+      const notReady = await fetch(`${base}/readyz`);
+      expect(notReady.status).toBe(503);
+      expect(await notReady.json()).toEqual({ status: 'not_ready', checks: { redis: 'failed' } });
+      redisUp = true;
+      stopping = true;
+      expect((await fetch(`${base}/readyz`)).status).toBe(503);
+      expect((await fetch(`${base}/healthz`)).status).toBe(200);
+      const metrics = await fetch(`${base}/metrics`);
+      expect(metrics.headers.get('content-type')).toContain('text/plain');
+      expect(await metrics.text()).toContain('process_cpu_seconds_total');
+      expect((await fetch(`${base}/nope`)).status).toBe(404);
+    } finally {
+      await server.close();
+    }
+  });
+});
