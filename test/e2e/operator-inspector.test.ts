@@ -24,12 +24,10 @@ describe('conversation inspector', () => {
       headers: { authorization: `Bearer ${key}`, accept },
     });
     const text = await res.text();
+    const json = res.headers.get('content-type')?.includes('json');
     // biome-ignore lint/suspicious/noExplicitAny: asserted field by field
-    return {
-      status: res.status,
-      text,
-      body: (res.headers.get('content-type')?.includes('json') ? JSON.parse(text) : null) as any,
-    };
+    const body: any = json ? JSON.parse(text) : null;
+    return { status: res.status, text, body };
   };
 
   it("shows a recovered conversation's two assistant sessions, the first tombstoned with its reason", async () => {

@@ -147,7 +147,6 @@ export async function failRemovedTurn(
         messageId: ref.messageId,
         code: REMOVED_BY_OPERATOR,
         error: REMOVED_BY_OPERATOR_TEXT,
-        retrying: false,
       },
     ])
     .catch(() => undefined);
