@@ -1,4 +1,5 @@
 import { createApiKey, setTenantOperator } from '@turnstream/db';
+import { parsePrometheusText, sampleValue } from '@turnstream/telemetry/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestSystem } from '../support/system.ts';
 import { createConversation, history, postMessage, waitForTurn } from '../support/turns.ts';
@@ -84,6 +85,10 @@ describe('conversation inspector', () => {
     );
     const page = await admin('GET', '/admin/trouble', viewerKey, 'text/html');
     expect(page.text).toContain(conv);
+    const scrape = await admin('GET', '/metrics', viewerKey, 'text/plain');
+    expect(
+      sampleValue(parsePrometheusText(scrape.text), 'turnstream_trouble_conversations', { kind: 'failure_loop' }),
+    ).toBe(1);
     const otherTenant = await admin(
       'GET',
       '/admin/api/trouble?tenant=00000000-0000-4000-8000-000000000000',

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { registerQueueDepth } from '@turnstream/telemetry';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { adminArea } from './admin/index.ts';
+import { registerTroubleGauge } from './admin/trouble.ts';
 import { createAuthHook } from './auth.ts';
 import { type AppConfig, type AppDeps, DEFAULT_APP_CONFIG, type RouteContext } from './context.ts';
 import { ApiError, toErrorResponse } from './errors.ts';
@@ -117,7 +118,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     sessionRoutes(v1, ctx);
     eventRoutes(v1, ctx);
   });
-  adminArea(app, { ...ctx, boardQueues });
+  const adminCtx = { ...ctx, boardQueues };
+  if (!metrics.registry.getSingleMetric('turnstream_trouble_conversations'))
+    registerTroubleGauge(metrics.registry, adminCtx);
+  adminArea(app, adminCtx);
 
   return app;
 }

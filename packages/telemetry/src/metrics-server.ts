@@ -1,6 +1,6 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import type { Registry } from 'prom-client';
+import { Gauge, type Registry } from 'prom-client';
 
 export type CheckResult = 'ok' | 'failed';
 export type ReadinessCheck = () => Promise<unknown>;
@@ -8,7 +8,7 @@ export type ReadinessCheck = () => Promise<unknown>;
 /** How long one readiness check may take before it counts as failed. */
 const CHECK_TIMEOUT_MS = 2000;
 
-async function runCheck(check: ReadinessCheck): Promise<CheckResult> {
+export async function runCheck(check: ReadinessCheck): Promise<CheckResult> {
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error('timeout')), CHECK_TIMEOUT_MS);
@@ -33,6 +33,29 @@ export interface MetricsServerOptions {
   stopping?: () => boolean;
 }
 
+/**
+ * `turnstream_ready{check}`: 1 when the check passes at scrape time, 0 when it fails; check `process` is 0
+ * while the process is stopping. Alerts read readiness from here (Prometheus scrapes /metrics, not /readyz).
+ */
+export function registerReadiness(
+  registry: Registry,
+  checks: Record<string, ReadinessCheck>,
+  stopping?: () => boolean,
+): void {
+  new Gauge({
+    name: 'turnstream_ready',
+    help: 'Readiness by check at scrape time (1 ok, 0 failed); check="process" is 0 while stopping.',
+    labelNames: ['check'],
+    registers: [registry],
+    async collect() {
+      const names = Object.keys(checks);
+      const results = await Promise.all(names.map((n) => runCheck(checks[n]!)));
+      names.forEach((n, i) => this.set({ check: n }, results[i] === 'ok' ? 1 : 0));
+      this.set({ check: 'process' }, stopping?.() ? 0 : 1);
+    },
+  });
+}
+
 export interface MetricsServer {
   server: Server;
   port: number;
@@ -45,6 +68,8 @@ export interface MetricsServer {
  * failures), `GET /metrics` (Prometheus text).
  */
 export async function startMetricsServer(opts: MetricsServerOptions): Promise<MetricsServer> {
+  if (!opts.registry.getSingleMetric('turnstream_ready'))
+    registerReadiness(opts.registry, opts.checks, opts.stopping);
   const server = createServer((req, res) => {
     const path = (req.url ?? '/').split('?')[0];
     const send = (status: number, type: string, body: string) => {

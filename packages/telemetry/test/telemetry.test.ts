@@ -75,9 +75,13 @@ describe('metrics server', () => {
       stopping = true;
       expect((await fetch(`${base}/readyz`)).status).toBe(503);
       expect((await fetch(`${base}/healthz`)).status).toBe(200);
+      redisUp = false;
       const metrics = await fetch(`${base}/metrics`);
       expect(metrics.headers.get('content-type')).toContain('text/plain');
-      expect(await metrics.text()).toContain('process_cpu_seconds_total');
+      const samples = parsePrometheusText(await metrics.text());
+      expect(sampleValue(samples, 'turnstream_ready', { check: 'redis' })).toBe(0);
+      expect(sampleValue(samples, 'turnstream_ready', { check: 'process' })).toBe(0);
+      expect(samples.some((s) => s.name === 'process_cpu_seconds_total')).toBe(true);
       expect((await fetch(`${base}/nope`)).status).toBe(404);
     } finally {
       await server.close();

@@ -1,5 +1,6 @@
 import { turnJobId } from '@turnstream/contracts';
 import { listFailureLoops, listOpenTurns, listTenants } from '@turnstream/db';
+import { Gauge, type Registry } from 'prom-client';
 import type { AdminContext } from './context.ts';
 
 /** Job states in which a turn job will still run: a message with one of these is not stuck. */
@@ -77,3 +78,40 @@ export async function troubleReport(ctx: AdminContext, opts: { tenantId?: string
 }
 
 export type TroubleReport = Awaited<ReturnType<typeof troubleReport>>;
+
+/** How long one trouble count is reused across scrapes (several Prometheus servers, several replicas). */
+const TROUBLE_CACHE_MS = 10_000;
+
+/**
+ * `turnstream_trouble_conversations{kind}`: the trouble list's sizes at scrape time (failure_loop,
+ * stuck, rate_limited), fleet-wide (every API replica reports the same: aggregate with max).
+ */
+export function registerTroubleGauge(registry: Registry, ctx: AdminContext): void {
+  let cached: { at: number; value: Promise<Record<string, number> | null> } | null = null;
+  const counts = () => {
+    if (!cached || Date.now() - cached.at > TROUBLE_CACHE_MS) {
+      cached = {
+        at: Date.now(),
+        value: troubleReport(ctx, {})
+          .then((r) => ({
+            failure_loop: r.failureLoops.length,
+            stuck: r.stuck.length,
+            rate_limited: r.rateLimited.length,
+          }))
+          .catch(() => null),
+      };
+    }
+    return cached.value;
+  };
+  new Gauge({
+    name: 'turnstream_trouble_conversations',
+    help: 'Entries of the inspector trouble list by kind: failure_loop (conversations), stuck and rate_limited (messages).',
+    labelNames: ['kind'],
+    registers: [registry],
+    async collect() {
+      const c = await counts();
+      if (!c) return;
+      for (const [kind, n] of Object.entries(c)) this.set({ kind }, n);
+    },
+  });
+}
