@@ -87,7 +87,9 @@ describe('conversation inspector', () => {
     expect(page.text).toContain(conv);
     const scrape = await admin('GET', '/metrics', viewerKey, 'text/plain');
     expect(
-      sampleValue(parsePrometheusText(scrape.text), 'turnstream_trouble_conversations', { kind: 'failure_loop' }),
+      sampleValue(parsePrometheusText(scrape.text), 'turnstream_trouble_conversations', {
+        kind: 'failure_loop',
+      }),
     ).toBe(1);
     const otherTenant = await admin(
       'GET',

@@ -50,7 +50,7 @@ export function registerReadiness(
     async collect() {
       const names = Object.keys(checks);
       const results = await Promise.all(names.map((n) => runCheck(checks[n]!)));
-      names.forEach((n, i) => this.set({ check: n }, results[i] === 'ok' ? 1 : 0));
+      for (const [i, n] of names.entries()) this.set({ check: n }, results[i] === 'ok' ? 1 : 0);
       this.set({ check: 'process' }, stopping?.() ? 0 : 1);
     },
   });
