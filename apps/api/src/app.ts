@@ -15,6 +15,7 @@ import { healthRoutes } from './routes/health.ts';
 import { messageRoutes } from './routes/messages.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { SseRegistry } from './sse.ts';
+import { traceRequests } from './tracing.ts';
 
 const PROBE_ROUTES = new Set(['/healthz', '/readyz']);
 
@@ -55,6 +56,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
 
   app.decorateRequest('auth', null);
   app.decorateRequest('admin', null);
+  traceRequests(app);
 
   // JSON bodies only: anything else is 415 `unsupported_media_type`. An empty JSON body counts as no body.
   const parseJson = app.getDefaultJsonParser('error', 'error');

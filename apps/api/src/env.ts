@@ -77,6 +77,10 @@ export const apiEnvSchema = z.object({
   TROUBLE_FAILURE_WINDOW_MS: int(60 * 60_000, 1000),
   /** Trouble list: failed attempts within the window that make a failure loop. */
   TROUBLE_FAILURE_LOOP_MIN: int(3, 1),
+  /** OTLP/HTTP endpoint for traces (spans go to `<endpoint>/v1/traces`). Unset: tracing off. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalString(),
+  /** Delay between span batch exports, in ms. */
+  OTEL_BSP_SCHEDULE_DELAY: int(1000, 1),
   /** Model prices for /admin/usage, merged over the built-in table. */
   MODEL_PRICES: modelPrices.optional(),
 });

@@ -2,7 +2,7 @@ import { readEnvOrExit } from '@turnstream/config';
 import { createDb, runMigrations } from '@turnstream/db';
 import { createLogger } from '@turnstream/logger';
 import { createEventSubscriber, createTurnStreams } from '@turnstream/streams';
-import { startMetricsServer } from '@turnstream/telemetry';
+import { startMetricsServer, startTracing } from '@turnstream/telemetry';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { DEFAULT_PRICES } from './admin/pricing.ts';
@@ -11,6 +11,12 @@ import { parseEnv } from './env.ts';
 import { createApiMetrics } from './metrics.ts';
 
 const env = readEnvOrExit('api', parseEnv);
+// Off unless OTEL_EXPORTER_OTLP_ENDPOINT is set; started before any connection so BullMQ sees it.
+const tracing = startTracing({
+  serviceName: 'turnstream-api',
+  endpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,
+  exportDelayMs: env.OTEL_BSP_SCHEDULE_DELAY,
+});
 const logger = createLogger({ name: 'api', level: env.LOG_LEVEL });
 
 async function main(): Promise<void> {
@@ -23,7 +29,11 @@ async function main(): Promise<void> {
   );
   const queueConnection = redis.duplicate();
   queueConnection.on('error', () => {}); // reported by the main connection
-  const queue = new Queue(env.TURNS_QUEUE_NAME, { connection: queueConnection, prefix: env.BULL_PREFIX });
+  const queue = new Queue(env.TURNS_QUEUE_NAME, {
+    connection: queueConnection,
+    prefix: env.BULL_PREFIX,
+    ...(tracing ? { telemetry: tracing.bullmq } : {}),
+  });
   queue.on('error', (err) =>
     logger.warn({ event: 'queue.connection_failed', err: err.message }, 'queue error'),
   );
@@ -95,6 +105,7 @@ async function main(): Promise<void> {
       await queue.close();
       await Promise.allSettled([queueConnection.quit(), redis.quit()]);
       await dbh.close();
+      await tracing?.shutdown();
       logger.info({ event: 'api.stop_completed' }, 'stopped');
       process.exit(0);
     } catch (err) {

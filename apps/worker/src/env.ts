@@ -59,6 +59,10 @@ export const workerEnvSchema = z.object({
   METRICS_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
   /** Interface of the metrics listener (`0.0.0.0` in containers). */
   METRICS_HOST: z.string().min(1).default('127.0.0.1'),
+  /** OTLP/HTTP endpoint for traces (spans go to `<endpoint>/v1/traces`). Unset: tracing off. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: optionalString(),
+  /** Delay between span batch exports, in ms. */
+  OTEL_BSP_SCHEDULE_DELAY: int(1000, 1),
 });
 
 export type WorkerEnv = z.infer<typeof workerEnvSchema>;

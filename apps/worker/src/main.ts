@@ -3,11 +3,18 @@ import { readEnvOrExit } from '@turnstream/config';
 import { createDb, runMigrations } from '@turnstream/db';
 import { createLogger } from '@turnstream/logger';
 import { createTurnStreams } from '@turnstream/streams';
+import { startTracing } from '@turnstream/telemetry';
 import { Redis } from 'ioredis';
 import { parseEnv } from './env.ts';
 import { createWorker } from './worker.ts';
 
 const env = readEnvOrExit('worker', parseEnv);
+// Off unless OTEL_EXPORTER_OTLP_ENDPOINT is set; started before any connection so BullMQ sees it.
+const tracing = startTracing({
+  serviceName: 'turnstream-worker',
+  endpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT,
+  exportDelayMs: env.OTEL_BSP_SCHEDULE_DELAY,
+});
 const logger = createLogger({ name: 'worker', level: env.LOG_LEVEL, base: { workerId: env.WORKER_ID } });
 
 async function main(): Promise<void> {
@@ -49,6 +56,7 @@ async function main(): Promise<void> {
     backoffScale: env.RETRY_BACKOFF_SCALE,
     metricsPort: env.METRICS_PORT,
     metricsHost: env.METRICS_HOST,
+    ...(tracing ? { telemetry: tracing.bullmq } : {}),
     config: {
       redisPrefix: env.REDIS_PREFIX,
       maxTokens: env.MAX_TOKENS,
@@ -68,6 +76,7 @@ async function main(): Promise<void> {
     await tw.close({ graceMs: env.SHUTDOWN_GRACE_MS });
     await redis.quit().catch(() => undefined);
     await dbh.close();
+    await tracing?.shutdown();
     process.exit(0);
   };
   process.on('SIGTERM', () => void stop('SIGTERM'));

@@ -120,7 +120,7 @@ export class TurnMetrics {
     });
     this.lostAttempts = new Counter({
       name: 'turnstream_lost_attempts_total',
-      help: 'Attempts of a dead or frozen worker closed as lost when another attempt took the turn over.',
+      help: 'Turn jobs of a dead or frozen worker (lock expired) taken over by the fleet (BullMQ stalled-job recovery).',
       registers,
     });
     this.tokens = new Counter({

@@ -3,12 +3,19 @@ import { TURN_BACKOFF, TURN_JOB_NAME, TURNS_QUEUE } from '@turnstream/contracts'
 import type { Db } from '@turnstream/db';
 import type { Logger } from '@turnstream/logger';
 import type { TurnStreams } from '@turnstream/streams';
-import { type MetricsServer, registerQueueDepth, startMetricsServer } from '@turnstream/telemetry';
-import { Queue, Worker } from 'bullmq';
+import {
+  inSpan,
+  type MetricsServer,
+  registerQueueDepth,
+  SpanKind,
+  startMetricsServer,
+} from '@turnstream/telemetry';
+import { Queue, type Telemetry, WaitingError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { abandonFailedJob } from './abandon.ts';
 import { CancelListener } from './cancel-listener.ts';
 import { TransientTurnError } from './errors.ts';
+import { instrumentProvider, instrumentStreams, observeRun, runEndedQuietly } from './instrument.ts';
 import { ConversationLeases } from './lease.ts';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
 import { Reconciler } from './reconciler.ts';
@@ -50,6 +57,8 @@ export interface CreateWorkerDeps {
   metricsPort?: number;
   /** Interface of the metrics listener. Default `127.0.0.1`. */
   metricsHost?: string;
+  /** BullMQ's telemetry (OpenTelemetry spans; the job carries the producer's trace context). */
+  telemetry?: Telemetry;
 }
 
 export const DEFAULT_TURN_CONFIG: TurnConfig = {
@@ -90,11 +99,13 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
   const queueName = deps.queueName ?? TURNS_QUEUE;
   const connection = deps.redis.duplicate({ maxRetriesPerRequest: null });
   const workerConnection = deps.redis.duplicate({ maxRetriesPerRequest: null });
-  const queue = new Queue(queueName, { connection, prefix });
+  const telemetry = deps.telemetry ? { telemetry: deps.telemetry } : {};
+  const queue = new Queue(queueName, { connection, prefix, ...telemetry });
   const running = new RunningTurns();
   const metrics = createWorkerMetrics();
   const turnMetrics = new TurnMetrics({ activeStreams: () => running.size });
   registerQueueDepth(turnMetrics.registry, [queue]);
+  const streams = instrumentStreams(deps.streams, turnMetrics);
   const leases = new ConversationLeases({
     redis: deps.redis,
     prefix: config.redisPrefix,
@@ -104,8 +115,8 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
     db: deps.db,
     redis: deps.redis,
     queue,
-    streams: deps.streams,
-    provider: deps.provider,
+    streams,
+    provider: instrumentProvider(deps.provider, turnMetrics),
     leases,
     running,
     logger: deps.logger,
@@ -118,11 +129,33 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
     queueName,
     async (job, token, signal) => {
       if (job.name !== TURN_JOB_NAME) throw new Error(`unknown job name ${job.name}`);
-      return processTurnJob(job, token, turnDeps, signal);
+      const attributes = {
+        'turnstream.job_id': job.id,
+        'turnstream.attempt': job.attemptsMade + 1,
+        'turnstream.conversation_id': (job.data as { conversationId?: string } | null)?.conversationId,
+        'turnstream.message_id': (job.data as { messageId?: string } | null)?.messageId,
+      };
+      return inSpan(
+        'turn',
+        attributes,
+        () =>
+          observeRun(job, async () => {
+            try {
+              const result = await processTurnJob(job, token, turnDeps, signal);
+              if (result.outcome === 'superseded') runEndedQuietly(turnMetrics, 'superseded');
+              return result;
+            } catch (err) {
+              if (err instanceof WaitingError) runEndedQuietly(turnMetrics, 'interrupted');
+              throw err;
+            }
+          }),
+        SpanKind.INTERNAL,
+      );
     },
     {
       connection: workerConnection,
       prefix,
+      ...telemetry,
       concurrency: deps.concurrency ?? 100,
       lockDuration: deps.lockDurationMs ?? 30_000,
       stalledInterval: deps.stalledIntervalMs ?? 30_000,
@@ -142,12 +175,14 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
   worker.on('error', (err) =>
     deps.logger.error({ event: 'worker.run_failed', err: err.message }, 'worker error'),
   );
+  // A job whose worker died or froze (its lock expired) is moved back to be taken over.
+  worker.on('stalled', () => turnMetrics.lostTakenOver(1));
   worker.on('failed', (job, err) => {
     deps.logger.info(
       { event: 'turn.job_failed', jobId: job?.id, reason: err.message.slice(0, 200) },
       'job attempt failed',
     );
-    abandonFailedJob(deps, job, err).catch((e: unknown) =>
+    abandonFailedJob({ ...deps, streams }, job, err).catch((e: unknown) =>
       deps.logger.error(
         { event: 'turn.abandon_failed', jobId: job?.id, err: String(e) },
         'could not fail the message',
@@ -164,7 +199,7 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
   await cancels.start();
   const reconciler = new Reconciler({
     db: deps.db,
-    streams: deps.streams,
+    streams,
     queue,
     logger: deps.logger,
     intervalMs: deps.reconcileIntervalMs ?? 30_000,

@@ -1,3 +1,4 @@
+import { trace } from '@opentelemetry/api';
 import { type Logger, type LoggerOptions, pino } from 'pino';
 
 export type { Logger } from 'pino';
@@ -46,9 +47,19 @@ export function createLogger(opts: CreateLoggerOptions): Logger {
     level: opts.level ?? 'info',
     base: { service: opts.name, ...opts.base },
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    // Lines written inside a traced span carry its trace id (nothing while tracing is off).
+    mixin: activeTrace,
     timestamp: pino.stdTimeFunctions.isoTime,
   };
   return opts.destination ? pino(options, opts.destination as never) : pino(options);
+}
+
+/** `{ traceId, spanId }` of the active OpenTelemetry span, for log lines; `{}` outside one. */
+export function activeTrace(): Record<string, string> {
+  const span = trace.getActiveSpan();
+  if (!span) return {};
+  const c = span.spanContext();
+  return trace.isSpanContextValid(c) ? { traceId: c.traceId, spanId: c.spanId } : {};
 }
 
 /** A logger that writes nothing (tests, library defaults). */

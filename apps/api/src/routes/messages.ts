@@ -15,6 +15,7 @@ import { ApiError } from '../errors.ts';
 import { loadConversation, loadMessage } from '../lookups.ts';
 import { listMessagesQuery, postMessageBody } from '../schemas.ts';
 import { attemptJson, messageJson } from '../serialize.ts';
+import { inRequestSpan } from '../tracing.ts';
 import { parseInput } from '../validation.ts';
 
 interface IdParams {
@@ -79,7 +80,7 @@ export function messageRoutes(app: FastifyInstance, ctx: RouteContext): void {
       // a repeated post of a queued, running or finished message changes nothing.
       const mustEnqueue =
         inserted.created || (message.status === 'pending' && (await ctx.queue.getJob(jobId)) === undefined);
-      if (mustEnqueue) await enqueueTurn(ctx.queue, message);
+      if (mustEnqueue) await inRequestSpan(request, () => enqueueTurn(ctx.queue, message));
       if (inserted.created) ctx.metrics.messageAccepted();
       log.info(
         {
