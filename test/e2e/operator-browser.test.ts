@@ -37,8 +37,11 @@ describe('admin area in a browser', () => {
     const cookies = await page.context().cookies();
     expect(cookies.find((c) => c.name === 'ts_admin')).toMatchObject({ httpOnly: true, sameSite: 'Strict' });
     // bull-board's page renders the turns queue (its UI reads the board API with the cookie).
-    await page.getByText('turns', { exact: true }).first().waitFor({ timeout: 30_000 });
-    expect(page.url()).toContain('/admin/queues');
+    await page.getByText('turns', { exact: true }).first().click({ timeout: 30_000 });
+    await page.waitForURL(/\/admin\/queues\/queue\/turns/);
+    // The queue's completed job is listed (its data through the redacting formatter).
+    await page.goto(`${sys.apiUrl}/admin/queues/queue/turns?status=completed`);
+    await page.getByText(`turn-${messageId}`).first().waitFor({ timeout: 30_000 });
 
     await page.goto(`${sys.apiUrl}/admin/trouble`);
     await page.getByRole('heading', { name: 'Conversations in trouble' }).waitFor();

@@ -65,10 +65,10 @@ ${v.messages.map((m) => {
 })}
 </table>
 <h2>Attempts</h2>
-<table id="attempts"><tr><th>message</th><th>#</th><th>worker</th><th>fence</th><th>outcome</th><th>error</th><th>tokens in/out</th><th>duration</th><th>started</th></tr>
+<table id="attempts"><tr><th>message</th><th>#</th><th>worker</th><th>fence</th><th>started on assistant session</th><th>outcome</th><th>error</th><th>tokens in/out</th><th>duration</th><th>started</th></tr>
 ${v.attempts.map((a) => {
   const u = a.usage as { inputTokens?: number; outputTokens?: number } | null;
-  return html`<tr><td><code>${a.messageId.slice(0, 8)}</code></td><td>${a.attempt}</td><td>${a.workerId}</td><td>${a.fence}</td><td class="${a.outcome === 'completed' ? 'ok' : 'bad'}">${a.outcome ?? 'running'}</td><td><code>${a.errorCode}</code> ${a.errorMessage ? html`<span class="muted">${a.errorMessage.slice(0, 200)}</span>` : ''}</td><td>${u ? `${u.inputTokens ?? 0}/${u.outputTokens ?? 0}` : ''}</td><td>${a.durationMs === null ? '' : `${a.durationMs} ms`}</td><td>${a.startedAt}</td></tr>`;
+  return html`<tr><td><code>${a.messageId.slice(0, 8)}</code></td><td>${a.attempt}</td><td>${a.workerId}</td><td>${a.fence}</td><td><code>${a.assistantSessionId ?? 'none'}</code></td><td class="${a.outcome === 'completed' ? 'ok' : 'bad'}">${a.outcome ?? 'running'}</td><td><code>${a.errorCode}</code> ${a.errorMessage ? html`<span class="muted">${a.errorMessage.slice(0, 200)}</span>` : ''}</td><td>${u ? `${u.inputTokens ?? 0}/${u.outputTokens ?? 0}` : ''}</td><td>${a.durationMs === null ? '' : `${a.durationMs} ms`}</td><td>${a.startedAt}</td></tr>`;
 })}
 </table>
 <h2>Audit</h2>
