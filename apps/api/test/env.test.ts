@@ -23,7 +23,21 @@ describe('parseEnv', () => {
       PLAYGROUND: true,
       PLAYGROUND_DIR: undefined,
       PLAYGROUND_DEV_KEY: undefined,
+      METRICS_HOST: '127.0.0.1',
+      ADMIN_SESSION_TTL_MS: 8 * 3_600_000,
+      ADMIN_COOKIE_SECURE: false,
+      TROUBLE_STUCK_AFTER_MS: 300_000,
+      TROUBLE_FAILURE_WINDOW_MS: 3_600_000,
+      TROUBLE_FAILURE_LOOP_MIN: 3,
+      OTEL_BSP_SCHEDULE_DELAY: 1000,
     });
+  });
+
+  it('reads a model price table and refuses a malformed one', () => {
+    const prices = { 'my-model': { input: 1, output: 2, cacheRead: 0.1, cacheWrite: 1.25 } };
+    expect(parseEnv({ MODEL_PRICES: JSON.stringify(prices) }).MODEL_PRICES).toEqual(prices);
+    expect(() => parseEnv({ MODEL_PRICES: '{not json' })).toThrow(/MODEL_PRICES/);
+    expect(() => parseEnv({ MODEL_PRICES: '{"m":{"input":1}}' })).toThrow(/MODEL_PRICES/);
   });
 
   it('coerces strings', () => {
