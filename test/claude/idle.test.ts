@@ -6,8 +6,8 @@ import {
   classifyClaudeError,
   createClaudeProvider,
 } from '@turnstream/claude';
+import { waitFor } from '@turnstream/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitFor } from '../support/wait.ts';
 import { MODEL, type RunningSimulator, startSimulator } from './support/sim.ts';
 
 // Long enough that a loaded 2-core machine never idles that long between chunks of a healthy stream.

@@ -4,8 +4,8 @@ import {
   estimateTokens,
   type TranscriptMessage,
 } from '@turnstream/claude';
+import { waitFor } from '@turnstream/testkit';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { waitFor } from '../support/wait.ts';
 import { collect, completed, MODEL, type RunningSimulator, startSimulator } from './support/sim.ts';
 
 let sim: RunningSimulator;

@@ -1,8 +1,8 @@
+import { waitFor } from '@turnstream/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventStream, isTerminal, logOf, renderReply, turnStreams } from '../support/stream-events.ts';
 import { TestSystem } from '../support/system.ts';
 import { createConversation, postMessage, waitForTurn } from '../support/turns.ts';
-import { waitFor } from '../support/wait.ts';
 
 // Issue 5, cancel meets live persistence: a cancelled turn stores its partial as `cancelled`, then
 // marks the user message, then publishes `turn.cancelled`. A live-persist write of the partial that

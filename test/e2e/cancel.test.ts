@@ -1,4 +1,5 @@
 import { TURNS_QUEUE, turnJobId } from '@turnstream/contracts';
+import { waitFor } from '@turnstream/testkit';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,7 +14,6 @@ import {
 } from '../support/stream-events.ts';
 import { REDIS_URL, TestSystem } from '../support/system.ts';
 import { createConversation, history, postMessage, waitForTurn } from '../support/turns.ts';
-import { waitFor } from '../support/wait.ts';
 
 // Issue 5: POST .../messages/:messageId/cancel, through the real API, worker, queue and simulator.
 let sys: TestSystem;

@@ -1,16 +1,16 @@
+import { type SseFrame, SseReader } from '@turnstream/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { SseClient, type SseEvent } from '../support/sse.ts';
 import { TestSystem } from '../support/system.ts';
 
 // Issue 2's acceptance: the real API, worker and simulator processes against real Postgres and Redis.
 
 /** Read SSE events until the turn of `messageId` completes (or fails for good). */
-async function readTurn(iter: AsyncIterator<SseEvent>, messageId: string): Promise<SseEvent[]> {
-  const got: SseEvent[] = [];
+async function readTurn(sse: SseReader, messageId: string): Promise<SseFrame[]> {
+  const got: SseFrame[] = [];
   for (;;) {
-    const { value, done } = await iter.next();
-    if (done) throw new Error(`SSE ended before turn ${messageId} finished: ${JSON.stringify(got)}`);
-    const data = JSON.parse(value.data);
+    const value = await sse.next();
+    if (!value) throw new Error(`SSE ended before turn ${messageId} finished: ${JSON.stringify(got)}`);
+    const data = JSON.parse(value.data ?? 'null');
     if (data.messageId !== messageId) continue;
     got.push(value);
     if (value.event === 'turn.completed' || value.event === 'turn.failed') return got;
@@ -35,10 +35,10 @@ describe.each([
     expect(created.status).toBe(201);
     const convId = created.body.id as string;
 
-    const sse = new SseClient(`${sys.apiUrl}/v1/conversations/${convId}/events`, {
-      authorization: `Bearer ${sys.apiKey}`,
+    const sse = new SseReader(`${sys.apiUrl}/v1/conversations/${convId}/events`, {
+      headers: { authorization: `Bearer ${sys.apiKey}` },
     });
-    const iter = sse.events()[Symbol.asyncIterator]();
+    expect(await sse.open()).toBe(200);
 
     const contents = ['Hello there, first message', 'And a second one'];
     const userIds: string[] = [];
@@ -50,7 +50,7 @@ describe.each([
       const messageId = posted.body.messageId as string;
       userIds.push(messageId);
 
-      const events = await readTurn(iter, messageId);
+      const events = await readTurn(sse, messageId);
       const types = events.map((e) => e.event);
       const completedAt = types.indexOf('turn.completed');
       expect(completedAt).toBe(types.length - 1);
@@ -60,13 +60,13 @@ describe.each([
       // Every event carries an id; ids strictly increase (the durable log's order).
       const ids = events.map((e) => e.id!);
       for (let i = 1; i < ids.length; i++) expect(compareIds(ids[i - 1]!, ids[i]!)).toBeLessThan(0);
-      const streamed = chunks.map((c) => JSON.parse(c.data).text).join('');
-      const final = JSON.parse(events[completedAt]!.data).content as string;
+      const streamed = chunks.map((c) => JSON.parse(c.data!).text).join('');
+      const final = JSON.parse(events[completedAt]!.data!).content as string;
       expect(streamed).toBe(final);
       expect(final.length).toBeGreaterThan(0);
       replies.push(final);
     }
-    sse.abort();
+    sse.close();
 
     const history = await sys.api('GET', `/v1/conversations/${convId}/messages`);
     expect(history.status).toBe(200);

@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto';
 import { TURN_JOB_NAME, TURNS_QUEUE, TurnsClient } from '@turnstream/contracts';
+import { waitFor } from '@turnstream/testkit';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REDIS_URL, TestSystem } from '../support/system.ts';
 import { createConversation, history, postMessage, waitForTurn } from '../support/turns.ts';
-import { waitFor } from '../support/wait.ts';
 
 // Other services enqueue turns directly (TurnsClient); redelivered jobs never make a second reply.
 let sys: TestSystem;

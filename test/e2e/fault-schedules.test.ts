@@ -1,12 +1,12 @@
 import { isTerminalEvent } from '@turnstream/contracts';
+import { chooseSeed, SEED_ENV, testRandom } from '@turnstream/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { prng } from '../support/stream-events.ts';
 import { TestSystem } from '../support/system.ts';
 import { createConversation, loggedTurn, postMessage, waitForTurn } from '../support/turns.ts';
 
-// Randomized fault schedules (seeded, reproducible: TS_FAULT_SEEDS=7,8 to replay): whatever the faults,
-// every message ends in exactly one terminal state and no cleared id is ever used again.
-const SEEDS = (process.env.TS_FAULT_SEEDS ?? '11,22,33').split(',').map(Number);
+// Randomized fault schedules (seeded; a failure prints its seed, TEST_SEED=<n> replays it): whatever the
+// faults, every message ends in exactly one terminal state and no cleared id is ever used again.
+const SEEDS = process.env[SEED_ENV] ? [chooseSeed(process.env)] : [11, 22, 33];
 
 const TRANSIENT = [
   'overloaded',
@@ -31,8 +31,8 @@ afterAll(async () => {
 
 describe.each(SEEDS)('fault schedule, seed %i', (seed) => {
   it('ends every message in exactly one terminal state and never reuses a cleared id', async () => {
-    const rnd = prng(seed);
-    const pick = <T>(xs: T[]) => xs[Math.floor(rnd() * xs.length)]!;
+    const rnd = testRandom(seed, 'fault schedule');
+    const pick = <T>(xs: T[]) => rnd.pick(xs);
     await sys.sim_('/__sim/faults', { method: 'DELETE' });
     const convs = await Promise.all(
       [0, 1, 2].map((i) => createConversation(sys, i === 0 ? { thinking: { budgetTokens: 1024 } } : {})),
@@ -41,20 +41,20 @@ describe.each(SEEDS)('fault schedule, seed %i', (seed) => {
     const all: Array<{ conv: string; id: string }> = [];
 
     for (let wave = 0; wave < 4; wave++) {
-      if (wave > 0 && rnd() < 0.4) await sys.sim_('/__sim/rotate-signing-key', { method: 'POST' });
+      if (wave > 0 && rnd.next() < 0.4) await sys.sim_('/__sim/rotate-signing-key', { method: 'POST' });
       const rules: unknown[] = [];
       const plan = convs.map((conv, c) => {
         const tag = `s${seed}-c${c}-w${wave}`;
-        const r = rnd();
+        const r = rnd.next();
         let outcome: 'completed' | 'failed' = 'completed';
         if (r < 0.5) {
           const fault = pick(TRANSIENT);
           rules.push({
             fault,
-            times: 1 + Math.floor(rnd() * 3),
+            times: 1 + Math.floor(rnd.next() * 3),
             match: { contains: tag },
             retryAfterMs: 100,
-            afterChunks: Math.floor(rnd() * 5),
+            afterChunks: Math.floor(rnd.next() * 5),
           });
         } else if (r < 0.65) {
           rules.push({ fault: pick(FATAL), times: 1, match: { contains: tag } });

@@ -1,9 +1,9 @@
 import { createApiKey, setTenantOperator } from '@turnstream/db';
 import { parsePrometheusText, sampleValue } from '@turnstream/telemetry/testing';
+import { waitFor } from '@turnstream/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestSystem } from '../support/system.ts';
 import { createConversation, history, postMessage, waitForTurn } from '../support/turns.ts';
-import { waitFor } from '../support/wait.ts';
 
 // The conversation inspector on the real system: a recovered session, a failure loop, the reset and
 // retry actions and their audit trail.

@@ -1,8 +1,8 @@
 import { parsePrometheusText, type Sample, sampleValue } from '@turnstream/telemetry/testing';
+import { freePort, waitFor } from '@turnstream/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestSystem } from '../support/system.ts';
 import { createConversation, history, postMessage, waitForTurn } from '../support/turns.ts';
-import { freePort, waitFor } from '../support/wait.ts';
 
 // A scripted run on the real system, then the worker's /metrics must tell exactly what happened.
 describe('worker metrics after a scripted run', () => {

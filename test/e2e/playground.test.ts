@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
+import { waitFor } from '@turnstream/testkit';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../support/browser.ts';
 import { TestSystem } from '../support/system.ts';
 import { waitForTurn } from '../support/turns.ts';
-import { waitFor } from '../support/wait.ts';
 
 // The playground page at `/`, in Debian's Chromium, against the real API, worker and simulator.
 const BUILT_PAGE = new URL('../../apps/api/web/dist/index.html', import.meta.url);

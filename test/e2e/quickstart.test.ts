@@ -2,43 +2,43 @@ import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createTestDatabase, type TestDatabase } from '@turnstream/db/testing';
+import { deleteKeys, freePort, type ManagedProcess, REPO_ROOT, spawnTsx } from '@turnstream/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ManagedProcess } from '../support/process.ts';
 import { REDIS_URL } from '../support/system.ts';
-import { freePort } from '../support/wait.ts';
 
 // The README's "run it" command (scripts/dev.ts behind `npm start`) and its curl session, literally.
-const root = new URL('../../', import.meta.url).pathname;
 const prefix = `tsq${randomBytes(4).toString('hex')}`;
 let tdb: TestDatabase;
 let dev: ManagedProcess;
 
 beforeAll(async () => {
   tdb = await createTestDatabase();
-  dev = new ManagedProcess('dev', 'scripts/dev.ts', {
-    DATABASE_URL: tdb.url,
-    REDIS_URL,
-    REDIS_PREFIX: prefix,
-    BULL_PREFIX: `${prefix}bull`,
-    PORT: String(await freePort()),
-    SIM_PORT: String(await freePort()),
-    SIM_TOKEN_DELAY_MS: '2',
-    ANTHROPIC_API_KEY: '',
-    LOG_LEVEL: 'info',
+  dev = spawnTsx('scripts/dev.ts', {
+    name: 'dev',
+    env: {
+      DATABASE_URL: tdb.url,
+      REDIS_URL,
+      REDIS_PREFIX: prefix,
+      BULL_PREFIX: `${prefix}bull`,
+      PORT: String(await freePort()),
+      SIM_PORT: String(await freePort()),
+      SIM_TOKEN_DELAY_MS: '2',
+      ANTHROPIC_API_KEY: '',
+      LOG_LEVEL: 'info',
+    },
   });
 });
 afterAll(async () => {
   await dev?.stop();
   const redis = new Redis(REDIS_URL);
-  const keys = await redis.keys(`${prefix}*`);
-  if (keys.length) await redis.del(...keys);
+  await deleteKeys(redis, `${prefix}*`);
   await redis.quit();
   await tdb?.drop();
 });
 
 function readmeCurlSession(): string {
-  const readme = readFileSync(`${root}README.md`, 'utf8');
+  const readme = readFileSync(`${REPO_ROOT}README.md`, 'utf8');
   const section = readme.slice(readme.indexOf('## A conversation with curl'));
   const match = /```sh\n([\s\S]*?)```/.exec(section);
   if (!match) throw new Error('README has no curl session');

@@ -1,3 +1,4 @@
+import { waitFor } from '@turnstream/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   compareEventIds,
@@ -16,7 +17,6 @@ import {
   postMessage,
   waitForTurn,
 } from '../support/turns.ts';
-import { waitFor } from '../support/wait.ts';
 
 // Issue 5: a client that subscribes mid-turn still gets the whole turn (log first, then live, no
 // duplicate at the seam); and the reply is readable from the history while it streams.

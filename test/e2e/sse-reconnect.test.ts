@@ -1,3 +1,4 @@
+import { seededRandom, waitFor } from '@turnstream/testkit';
 import { afterAll, beforeAll, describe, it } from 'vitest';
 import {
   addFaults,
@@ -5,14 +6,12 @@ import {
   EventStream,
   isTerminal,
   logOf,
-  prng,
   type ReceivedEvent,
   renderReply,
   turnStreams,
 } from '../support/stream-events.ts';
 import { TestSystem } from '../support/system.ts';
 import { createConversation, postMessage, waitForTurn } from '../support/turns.ts';
-import { waitFor } from '../support/wait.ts';
 
 // Issue 5: a client that loses its SSE connection at random points and resumes with Last-Event-ID
 // sees every event of the turn exactly once, in order, and renders exactly the stored reply.
@@ -32,14 +31,14 @@ describe.concurrent('SSE reconnect with Last-Event-ID', () => {
   it.for(SEEDS)(
     'seed %i: the resumed event stream renders the stored reply, each event once',
     async (seed, { expect }) => {
-      const rng = prng(seed);
-      const int = (min: number, max: number) => min + Math.floor(rng() * (max - min + 1));
+      const rng = seededRandom(seed);
+      const int = rng.int;
       const conv = await createConversation(sys);
       const tag = `reseed-${seed};`;
       const content = `[[sim words=${int(50, 90)} delay=${int(6, 14)}]] tell me something ${tag}`;
       // About a third of the seeds also lose the Claude stream mid-reply: the worker retries and
       // publishes turn.reset, which the client must honour.
-      const withFault = rng() < 0.35;
+      const withFault = rng.next() < 0.35;
       if (withFault)
         await addFaults(sys, [
           { fault: 'disconnect_midstream', times: 1, afterChunks: int(3, 25), match: { contains: tag } },
@@ -85,7 +84,7 @@ describe.concurrent('SSE reconnect with Last-Event-ID', () => {
         if (terminal) break;
         // Reconnect at once (likely while the turn is live), or only once the log has moved on past
         // the last received event (the resume then reads it from the log).
-        if (rng() < 0.5) {
+        if (rng.next() < 0.5) {
           const after = lastId!;
           await waitFor(async () => (await streams.read(conv, { after })).length > 0, {
             message: `seed ${seed}: the log to grow past ${after}`,

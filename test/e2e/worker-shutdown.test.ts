@@ -23,7 +23,7 @@ describe('worker shutdown', () => {
     const id = await postMessage(sys, conv, '[[sim words=30 delay=20]] a short story');
     await w.waitForLog((l) => l.event === 'turn.stream_started' && l.messageId === id);
     w.signal('SIGTERM');
-    expect(await w.exited).toBe(0);
+    expect((await w.exited).code).toBe(0);
     const t = await waitForTurn(sys, conv, id);
     expect(t.user.status).toBe('completed');
     expect((await attempts(id)).map((a) => [a.worker_id, a.outcome])).toEqual([[w.name, 'completed']]);
@@ -36,7 +36,7 @@ describe('worker shutdown', () => {
     await w.waitForLog((l) => l.event === 'turn.stream_started' && l.messageId === id);
     w.signal('SIGTERM');
     await w.waitForEvent('turn.handback_completed');
-    expect(await w.exited).toBe(0);
+    expect((await w.exited).code).toBe(0);
     const [partial] = await sys.tdb.sql`select status from messages where reply_to = ${id}`;
     expect(partial!.status).toBe('interrupted');
 

@@ -1,8 +1,8 @@
 import { createTurnStreams } from '@turnstream/streams';
+import { waitFor } from '@turnstream/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestSystem } from '../support/system.ts';
 import { createConversation, loggedTurn, postMessage, session, waitForTurn } from '../support/turns.ts';
-import { waitFor } from '../support/wait.ts';
 
 // A worker frozen (SIGSTOP) mid-turn past its lease and BullMQ lock; another finishes the turn;
 // the first comes back (SIGCONT) and must write nothing.

@@ -1,8 +1,7 @@
 import type { DeliveredEvent } from '@turnstream/contracts';
 import { createTurnStreams, type TurnStreams } from '@turnstream/streams';
-import { SseClient, type SseEvent } from './sse.ts';
+import { type SseFrame, SseReader, withTimeout } from '@turnstream/testkit';
 import type { TestSystem } from './system.ts';
-import { waitFor } from './wait.ts';
 
 /** An SSE event with its body parsed. */
 export interface ReceivedEvent {
@@ -12,9 +11,9 @@ export interface ReceivedEvent {
   data: any;
 }
 
-export function parseSse(ev: SseEvent): ReceivedEvent {
+export function parseSse(ev: SseFrame): ReceivedEvent {
   if (!ev.id) throw new Error(`SSE event without an id: ${JSON.stringify(ev)}`);
-  return { id: ev.id, type: ev.event ?? 'message', data: JSON.parse(ev.data) };
+  return { id: ev.id, type: ev.event ?? 'message', data: JSON.parse(ev.data ?? 'null') };
 }
 
 /** A log entry in the same shape as a received SSE event. */
@@ -44,18 +43,6 @@ export function isTerminal(e: ReceivedEvent): boolean {
   return e.type === 'turn.completed' || e.type === 'turn.cancelled' || e.type === 'turn.failed';
 }
 
-/** mulberry32: a tiny seedable PRNG, floats in [0, 1). */
-export function prng(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** The conversation logs of the system, read directly from Redis (the same keys the processes use). */
 export function turnStreams(sys: TestSystem): TurnStreams {
   return createTurnStreams({ redis: sys.redis, keyPrefix: sys.redisPrefix });
@@ -68,9 +55,8 @@ export async function logOf(streams: TurnStreams, conv: string, messageId: strin
 
 /** An SSE connection to an API replica, optionally resuming after `lastEventId` (the header). */
 export class EventStream {
-  readonly client: SseClient;
-  private readonly iter: AsyncIterator<SseEvent>;
-  private pending: Promise<IteratorResult<SseEvent>> | null = null;
+  readonly reader: SseReader;
+  private opening: Promise<number> | null = null;
 
   constructor(
     sys: TestSystem,
@@ -81,30 +67,10 @@ export class EventStream {
     if (opts.messageId) query.set('messageId', opts.messageId);
     if (opts.untilTurn) query.set('until', 'turn');
     const qs = query.size ? `?${query}` : '';
-    this.client = new SseClient(`${sys.apis[opts.apiIndex ?? 0]!.url}/v1/conversations/${conv}/events${qs}`, {
-      authorization: `Bearer ${sys.apiKey}`,
-      ...(opts.lastEventId ? { 'last-event-id': opts.lastEventId } : {}),
+    this.reader = new SseReader(`${sys.apis[opts.apiIndex ?? 0]!.url}/v1/conversations/${conv}/events${qs}`, {
+      headers: { authorization: `Bearer ${sys.apiKey}` },
+      ...(opts.lastEventId ? { lastEventId: opts.lastEventId } : {}),
     });
-    this.iter = this.client.events()[Symbol.asyncIterator]();
-  }
-
-  /**
-   * The next event, or null when the server ended the response. Rejects if none arrives within
-   * `timeoutMs` (a guard against a hung stream, not a synchronisation point).
-   */
-  async next(timeoutMs = 20_000): Promise<ReceivedEvent | null> {
-    const pull = this.pending ?? this.iter.next();
-    this.pending = null;
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`no SSE event within ${timeoutMs} ms`)), timeoutMs);
-    });
-    try {
-      const r = await Promise.race([pull, timeout]);
-      return r.done ? null : parseSse(r.value);
-    } finally {
-      clearTimeout(timer);
-    }
   }
 
   /**
@@ -112,12 +78,21 @@ export class EventStream {
    * exists: nothing published from now on can be missed).
    */
   async open(): Promise<this> {
-    if (!this.pending) {
-      this.pending = this.iter.next();
-      this.pending.catch(() => undefined);
-    }
-    await waitFor(() => this.client.status === 200, { message: 'SSE stream to open' });
+    this.opening ??= this.reader.open();
+    const status = await this.opening;
+    if (status !== 200)
+      throw new Error(`SSE ${this.reader.url} answered ${status}: ${this.reader.errorBody}`);
     return this;
+  }
+
+  /**
+   * The next event, or null when the server ended the response. Rejects if none arrives within
+   * `timeoutMs` (a guard against a hung stream, not a synchronisation point).
+   */
+  async next(timeoutMs = 20_000): Promise<ReceivedEvent | null> {
+    await this.open();
+    const frame = await withTimeout(this.reader.next(), timeoutMs, 'an SSE event');
+    return frame ? parseSse(frame) : null;
   }
 
   /** Read until `stop` holds for an event (returned list includes it) or the server ends the stream. */
@@ -131,7 +106,7 @@ export class EventStream {
   }
 
   close(): void {
-    this.client.abort();
+    this.reader.close();
   }
 }
 

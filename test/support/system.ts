@@ -1,8 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { createTestDatabase, seedTenant, type TestDatabase } from '@turnstream/db/testing';
+import { deleteKeys, freePort, type ManagedProcess, startApp } from '@turnstream/testkit';
 import { Redis } from 'ioredis';
-import { ManagedProcess } from './process.ts';
-import { freePort, waitFor } from './wait.ts';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -12,7 +11,12 @@ export interface SystemOptions {
   workerEnv?: Record<string, string>;
   apiEnv?: Record<string, string>;
   simEnv?: Record<string, string>;
+  /** Redis for the processes and the test (default `REDIS_URL`, the shared server). */
+  redisUrl?: string;
 }
+
+/** TS_TEST_LOGS=1 echoes every process's log lines. */
+const echo = Boolean(process.env.TS_TEST_LOGS);
 
 /**
  * The real system for one test file: its own database, its own Redis prefixes, and real processes
@@ -38,20 +42,23 @@ export class TestSystem {
     return this.apis[0]!.url;
   }
 
+  get redisUrl(): string {
+    return this.opts.redisUrl ?? REDIS_URL;
+  }
+
   async start(): Promise<this> {
     this.tdb = await createTestDatabase();
-    this.redis = new Redis(REDIS_URL);
+    this.redis = new Redis(this.redisUrl);
     const seeded = await seedTenant(this.tdb.db);
     this.apiKey = seeded.apiKey.key;
     this.tenantId = seeded.tenant.id;
-    const simPort = await freePort();
-    this.sim = new ManagedProcess('sim', 'apps/claude-sim/src/main.ts', {
-      SIM_PORT: String(simPort),
-      SIM_TOKEN_DELAY_MS: '2',
-      ...this.opts.simEnv,
+    const sim = await startApp('claude-sim', {
+      name: 'sim',
+      echo,
+      env: { SIM_PORT: String(await freePort()), SIM_TOKEN_DELAY_MS: '2', ...this.opts.simEnv },
     });
-    this.simUrl = `http://127.0.0.1:${simPort}`;
-    await this.sim.waitForEvent('sim.listen_completed', 60_000);
+    this.sim = sim.proc;
+    this.simUrl = String(sim.ready.url);
     await Promise.all([
       ...Array.from({ length: this.opts.workers ?? 1 }, () => this.startWorker()),
       ...Array.from({ length: this.opts.apis ?? 1 }, () => this.startApi()),
@@ -62,7 +69,7 @@ export class TestSystem {
   private commonEnv(): Record<string, string> {
     return {
       DATABASE_URL: this.tdb.url,
-      REDIS_URL,
+      REDIS_URL: this.redisUrl,
       REDIS_PREFIX: this.redisPrefix,
       BULL_PREFIX: this.bullPrefix,
       MIGRATE_ON_START: 'false',
@@ -71,40 +78,32 @@ export class TestSystem {
 
   async startWorker(env: Record<string, string> = {}): Promise<ManagedProcess> {
     const id = `w${++this.workerSeq}`;
-    const proc = new ManagedProcess(id, 'apps/worker/src/main.ts', {
-      ...this.commonEnv(),
-      ANTHROPIC_API_KEY: 'sim-key',
-      ANTHROPIC_BASE_URL: this.simUrl,
-      WORKER_ID: id,
-      WORKER_CONCURRENCY: '20',
-      ...this.opts.workerEnv,
-      ...env,
+    const { proc } = await startApp('worker', {
+      name: id,
+      echo,
+      env: {
+        ...this.commonEnv(),
+        ANTHROPIC_API_KEY: 'sim-key',
+        ANTHROPIC_BASE_URL: this.simUrl,
+        WORKER_ID: id,
+        WORKER_CONCURRENCY: '20',
+        ...this.opts.workerEnv,
+        ...env,
+      },
     });
     this.workers.push(proc);
-    await proc.waitForEvent('worker.start_completed');
     return proc;
   }
 
   /** Start an API replica; `env.PORT` picks its port (e.g. to restart one in place), else a free one. */
   async startApi(env: Record<string, string> = {}): Promise<{ url: string; proc: ManagedProcess }> {
     const port = env.PORT ? Number(env.PORT) : await freePort();
-    const proc = new ManagedProcess(`api${++this.apiSeq}`, 'apps/api/src/main.ts', {
-      ...this.commonEnv(),
-      PORT: String(port),
-      HOST: '127.0.0.1',
-      ...this.opts.apiEnv,
-      ...env,
+    const { proc, ready } = await startApp('api', {
+      name: `api${++this.apiSeq}`,
+      echo,
+      env: { ...this.commonEnv(), PORT: String(port), HOST: '127.0.0.1', ...this.opts.apiEnv, ...env },
     });
-    const url = `http://127.0.0.1:${port}`;
-    await waitFor(
-      () => {
-        if (proc.child.exitCode !== null)
-          throw new Error(`api exited: ${JSON.stringify(proc.lines.slice(-5))}`);
-        return fetch(`${url}/readyz`).then((r) => r.ok);
-      },
-      { message: `api ready (last log: ${JSON.stringify(proc.lines.slice(-3))})`, timeoutMs: 60_000 },
-    );
-    const entry = { url, proc };
+    const entry = { url: String(ready.url), proc };
     this.apis.push(entry);
     return entry;
   }
@@ -145,12 +144,7 @@ export class TestSystem {
     await Promise.all([...this.workers, ...this.apis.map((a) => a.proc)].map((p) => p.stop()));
     await this.sim?.stop();
     if (this.redis) {
-      let cursor = '0';
-      do {
-        const [next, keys] = await this.redis.scan(cursor, 'MATCH', `${this.redisPrefix}*`, 'COUNT', 1000);
-        cursor = next;
-        if (keys.length) await this.redis.del(...keys);
-      } while (cursor !== '0');
+      await deleteKeys(this.redis, `${this.redisPrefix}*`);
       await this.redis.quit();
     }
     await this.tdb?.drop();

@@ -1,7 +1,7 @@
 import { isTerminalEvent, type TurnEvent } from '@turnstream/contracts';
 import { createTurnStreams } from '@turnstream/streams';
+import { waitFor } from '@turnstream/testkit';
 import type { TestSystem } from './system.ts';
-import { waitFor } from './wait.ts';
 
 export interface HistoryMessage {
   id: string;

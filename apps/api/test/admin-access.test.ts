@@ -1,10 +1,11 @@
 import { TURN_JOB_NAME, TURN_JOB_OPTIONS, TURNS_QUEUE, turnJobId } from '@turnstream/contracts';
 import { abandonTurn, findApiKey, getMessage, getReply, revokeApiKey } from '@turnstream/db';
 import { parsePrometheusText, sampleValue } from '@turnstream/telemetry/testing';
+import { waitFor } from '@turnstream/testkit';
 import { UnrecoverableError, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Harness, REDIS_URL, type Tenant, waitFor } from './helpers.ts';
+import { Harness, REDIS_URL, type Tenant } from './helpers.ts';
 
 const h = new Harness();
 let operator: Tenant;

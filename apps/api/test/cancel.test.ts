@@ -7,10 +7,10 @@ import {
   turnJobId,
 } from '@turnstream/contracts';
 import { endReply, getMessage, getReply, setUserMessageStatus, startReply } from '@turnstream/db';
+import { SseReader, waitFor } from '@turnstream/testkit';
 import { type Job, Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Harness, REDIS_URL, type Tenant, waitFor } from './helpers.ts';
-import { SseReader } from './sse-client.ts';
+import { Harness, REDIS_URL, type Tenant } from './helpers.ts';
 
 let h: Harness;
 let t: Tenant;
@@ -58,7 +58,7 @@ describe('POST /v1/conversations/:id/messages/:messageId/cancel', () => {
 
     const base = await h.listen();
     const sse = new SseReader(`${base}/v1/conversations/${conv}/events?messageId=${messageId}&until=turn`, {
-      authorization: `Bearer ${t.keys.viewer}`,
+      headers: { authorization: `Bearer ${t.keys.viewer}` },
     });
     await sse.open();
 

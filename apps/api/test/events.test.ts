@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto';
 import http from 'node:http';
 import type { TurnEvent } from '@turnstream/contracts';
 import { createEventSubscriber } from '@turnstream/streams';
+import { parseSseText, type SseFrame, SseReader, waitFor } from '@turnstream/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApiMetrics } from '../src/metrics.ts';
-import { Harness, type Tenant, waitFor } from './helpers.ts';
-import { parseFrame, type SseFrame, SseReader } from './sse-client.ts';
+import { Harness, type Tenant } from './helpers.ts';
 
 const HIGH_WATER_MARK = 50;
 let h: Harness;
@@ -32,8 +32,7 @@ function reader(
   url = base,
 ): SseReader {
   return new SseReader(`${url}/v1/conversations/${conversationId}/events${query}`, {
-    authorization: `Bearer ${t.keys.viewer}`,
-    ...headers,
+    headers: { authorization: `Bearer ${t.keys.viewer}`, ...headers },
   });
 }
 
@@ -325,11 +324,7 @@ describe('GET /v1/conversations/:id/events', () => {
     let text = '';
     res.setEncoding('utf8');
     for await (const part of res) text += part;
-    const frames = text
-      .split('\n\n')
-      .filter((f) => f.trim() !== '')
-      .map(parseFrame)
-      .filter((f) => f.event !== undefined);
+    const frames = parseSseText(text).filter((f) => f.event !== undefined);
     const last = frames.at(-1)!;
     expect(last.event).toBe('stream.overflow');
     const delivered = frames.slice(0, -1);

@@ -9,6 +9,7 @@ import {
   type EventSubscriber,
   type TurnStreams,
 } from '@turnstream/streams';
+import { deleteKeys } from '@turnstream/testkit';
 import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
@@ -164,42 +165,10 @@ export class Harness {
     await this.queue?.obliterate({ force: true }).catch(() => undefined);
     await this.queue?.close();
     if (this.redis) {
-      await deleteKeys(this.redis, this.redisPrefix);
+      await deleteKeys(this.redis, `${this.redisPrefix}*`);
       await this.redis.quit();
     }
     await Promise.all(this.extraRedis.map((r) => r.quit().catch(() => r.disconnect())));
     await this.tdb?.drop();
-  }
-}
-
-export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length) await redis.del(...keys);
-  } while (cursor !== '0');
-}
-
-/** Poll `check` until it returns a truthy value (tests wait for conditions, never fixed sleeps). */
-export async function waitFor<T>(
-  check: () => T | Promise<T>,
-  opts: { timeoutMs?: number; intervalMs?: number; message?: string } = {},
-): Promise<NonNullable<T>> {
-  const deadline = Date.now() + (opts.timeoutMs ?? 15_000);
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await check();
-      if (v) return v as NonNullable<T>;
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() > deadline) {
-      throw new Error(
-        `waitFor timed out: ${opts.message ?? 'condition'}${last ? ` (last error: ${String(last)})` : ''}`,
-      );
-    }
-    await new Promise((r) => setTimeout(r, opts.intervalMs ?? 20));
   }
 }

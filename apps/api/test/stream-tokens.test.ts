@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { hashApiKey } from '@turnstream/db';
+import { SseReader } from '@turnstream/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Harness, type Tenant } from './helpers.ts';
-import { SseReader } from './sse-client.ts';
 
 // Stream tokens: `new EventSource(url)` cannot send an Authorization header.
 let h: Harness;

@@ -1,43 +1,21 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { resolve } from 'node:path';
-import { createInterface } from 'node:readline';
+import { type ManagedProcess, startApp } from '@turnstream/testkit';
 import { afterEach, describe, expect, it } from 'vitest';
 
-const appDir = resolve(import.meta.dirname, '..');
-const tsx = resolve(appDir, '../../node_modules/.bin/tsx');
-let child: ChildProcess | undefined;
+let sim: ManagedProcess | undefined;
 
-afterEach(() => {
-  if (child && child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
-  child = undefined;
+afterEach(async () => {
+  await sim?.kill();
+  sim = undefined;
 });
-
-/** Resolves with the first stdout JSON line whose `event` is the given one. */
-async function waitForEvent(proc: ChildProcess, event: string): Promise<Record<string, unknown>> {
-  if (!proc.stdout) throw new Error('no stdout');
-  const lines = createInterface({ input: proc.stdout });
-  for await (const line of lines) {
-    const parsed = JSON.parse(line) as Record<string, unknown>;
-    if (parsed.event === event) return parsed;
-  }
-  throw new Error(`process ended before ${event}`);
-}
 
 describe('main.ts', () => {
   it('starts from env, logs sim.listen_completed with its url, serves, and exits 0 on SIGTERM', async () => {
-    child = spawn(tsx, ['src/main.ts'], {
-      cwd: appDir,
-      env: {
-        ...process.env,
-        SIM_PORT: '0',
-        SIM_REPLY_WORDS: '3',
-        SIM_TOKEN_DELAY_MS: '0',
-        LOG_LEVEL: 'info',
-      },
-      stdio: ['ignore', 'pipe', 'inherit'],
+    const app = await startApp('claude-sim', {
+      name: 'sim',
+      env: { SIM_PORT: '0', SIM_REPLY_WORDS: '3', SIM_TOKEN_DELAY_MS: '0', LOG_LEVEL: 'info' },
     });
-    const listening = await waitForEvent(child, 'sim.listen_completed');
+    sim = app.proc;
+    const listening = app.ready;
     expect(listening.level).toBe(30);
     expect(String(listening.url)).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
 
@@ -53,10 +31,8 @@ describe('main.ts', () => {
     const message = (await res.json()) as { content: Array<{ text: string }> };
     expect(message.content[0]?.text.split(' ')).toHaveLength(3);
 
-    const exited = once(child, 'exit');
-    child.kill('SIGTERM');
-    const [code] = await exited;
-    expect(code).toBe(0);
+    const exit = await sim.stop();
+    expect(exit.code).toBe(0);
   });
 });
 

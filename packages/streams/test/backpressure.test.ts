@@ -1,6 +1,7 @@
 // Backpressure: bounded buffers, overflow with a resumable id, paced catch-up.
 import { randomUUID } from 'node:crypto';
 import { type DeliveredEvent, isTerminalEvent } from '@turnstream/contracts';
+import { chooseSeed, eventually, testRandom } from '@turnstream/testkit';
 import { describe, expect, it } from 'vitest';
 import {
   createEventSubscriber,
@@ -8,7 +9,7 @@ import {
   SubscriberOverflowError,
   type Subscription,
 } from '../src/index.ts';
-import { chunk, completed, iteratorOf, prng, take, texts, until, waitFor } from './helpers.ts';
+import { chunk, completed, iteratorOf, take, texts, until } from './helpers.ts';
 import { subscriberFixture } from './subscriber-fixture.ts';
 
 const { conns, prefix, redis, streams, subscriber, extraSubscribers, publishOk, numsub } =
@@ -37,9 +38,9 @@ describe('backpressure', () => {
       );
       published += batch;
       if (published <= highWaterMark) {
-        await waitFor(() => expect(subscription.buffered).toBe(published));
+        await eventually(() => expect(subscription.buffered).toBe(published));
       } else {
-        await waitFor(() => expect(subscription.ended).toBe(true));
+        await eventually(() => expect(subscription.ended).toBe(true));
       }
       expect(subscription.buffered).toBeLessThanOrEqual(highWaterMark + batch);
     }
@@ -53,7 +54,7 @@ describe('backpressure', () => {
     expect((error as SubscriberOverflowError).lastDeliveredId).toBe(first[2]);
     expect((error as SubscriberOverflowError).name).toBe('SubscriberOverflowError');
     expect(await iterator.next()).toEqual({ done: true, value: undefined });
-    await waitFor(async () => expect(await numsub(streams.keys(c).channel)).toBe(0));
+    await eventually(async () => expect(await numsub(streams.keys(c).channel)).toBe(0));
 
     // The resumable id gives the consumer everything it did not get.
     const resumed = subscriber.subscribe(c, { after: (error as SubscriberOverflowError).lastDeliveredId! });
@@ -68,7 +69,7 @@ describe('backpressure', () => {
     const tiny = createEventSubscriber({ redis, streams, highWaterMark: 4 });
     extraSubscribers.push(tiny);
     const publisher = createTurnStreams({ redis: conns.open(), keyPrefix: prefix });
-    const random = prng(4242);
+    const random = testRandom(chooseSeed(process.env, 4242), 'backpressure');
     for (let round = 0; round < 5; round++) {
       const c = `tiny-${randomUUID()}`;
       await publisher.publish(
@@ -81,7 +82,9 @@ describe('backpressure', () => {
         for (let burst = 0; burst < 4; burst++) {
           await until(() => current.live !== null && !current.live.ended);
           const batches = Array.from({ length: 10 }, (_, b) =>
-            Array.from({ length: 1 + Math.floor(random() * 3) }, (_, k) => chunk('m1', `${burst}.${b}.${k}`)),
+            Array.from({ length: 1 + Math.floor(random.next() * 3) }, (_, k) =>
+              chunk('m1', `${burst}.${b}.${k}`),
+            ),
           );
           await Promise.all(batches.map((events) => publisher.publish(c, 1, events)));
         }

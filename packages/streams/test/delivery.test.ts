@@ -1,6 +1,7 @@
 // Delivery: exactly once, in order, whenever the subscription starts.
 import { randomUUID } from 'node:crypto';
 import type { DeliveredEvent } from '@turnstream/contracts';
+import { chooseSeed, testRandom } from '@turnstream/testkit';
 import { describe, expect, it } from 'vitest';
 import { createEventSubscriber, createTurnStreams, type EventSubscriber } from '../src/index.ts';
 import {
@@ -8,7 +9,6 @@ import {
   completed,
   expectStrictlyIncreasing,
   iteratorOf,
-  prng,
   take,
   texts,
   untilTerminal,
@@ -45,8 +45,8 @@ describe('delivery', () => {
   });
 
   it('resuming after any id yields exactly the rest (random cut points)', async () => {
-    const seed = 20240611;
-    const random = prng(seed);
+    const seed = chooseSeed(process.env, 20240611);
+    const random = testRandom(seed, 'delivery');
     const c = `resume-${randomUUID()}`;
     for (let i = 0; i < 120; i += 4) {
       await publishOk(
@@ -58,7 +58,7 @@ describe('delivery', () => {
     const log = await streams.read(c);
     expect(log).toHaveLength(120);
     for (let round = 0; round < 60; round++) {
-      const cut = Math.floor(random() * log.length);
+      const cut = Math.floor(random.next() * log.length);
       const subscription = subscriber.subscribe(c, { after: log[cut]!.id });
       const rest = await take(iteratorOf(subscription), log.length - cut - 1);
       expect(
@@ -73,8 +73,8 @@ describe('delivery', () => {
   });
 
   it('resuming while the turn is still streaming yields the rest and the live events', async () => {
-    const seed = 7;
-    const random = prng(seed);
+    const seed = chooseSeed(process.env, 7);
+    const random = testRandom(seed, 'delivery');
     for (let round = 0; round < 20; round++) {
       const c = `resume-live-${randomUUID()}`;
       const before = await publishOk(
@@ -82,7 +82,7 @@ describe('delivery', () => {
         1,
         Array.from({ length: 30 }, (_, i) => chunk('m1', `${i}`)),
       );
-      const cut = Math.floor(random() * before.length);
+      const cut = Math.floor(random.next() * before.length);
       const subscription = subscriber.subscribe(c, { after: before[cut]! });
       const received = untilTerminal(iteratorOf(subscription));
       const publishing: Promise<string[]>[] = [];
@@ -104,13 +104,13 @@ describe('delivery', () => {
     // connection is still being established when the first subscription starts: publishes race
     // with the channel subscribe, the log read, and the switch to live.
     const publisher = createTurnStreams({ redis: conns.open(), keyPrefix: prefix });
-    const seed = 99;
-    const random = prng(seed);
+    const seed = chooseSeed(process.env, 99);
+    const random = testRandom(seed, 'delivery');
     for (let round = 0; round < 40; round++) {
       const own = createEventSubscriber({ redis, streams });
       const c = `race-${randomUUID()}`;
       const batches = 40;
-      const subscribeAt = [Math.floor(random() * batches), Math.floor(random() * batches)];
+      const subscribeAt = [Math.floor(random.next() * batches), Math.floor(random.next() * batches)];
       const subscriptions: ReturnType<EventSubscriber['subscribe']>[] = [];
       const received: Promise<DeliveredEvent[]>[] = [];
       const publishing: Promise<unknown>[] = [];
@@ -121,11 +121,11 @@ describe('delivery', () => {
           subscriptions.push(subscription);
           received.push(untilTerminal(iteratorOf(subscription)));
         }
-        const size = 1 + Math.floor(random() * 3);
+        const size = 1 + Math.floor(random.next() * 3);
         const events = Array.from({ length: size }, (_, k) => chunk('m1', `${b}.${k}`));
         // Not awaited: publishes overlap with the subscriptions' channel subscribe and log read.
         publishing.push(publisher.publish(c, 1, events));
-        if (random() < 0.3) await new Promise((resolve) => setImmediate(resolve));
+        if (random.next() < 0.3) await new Promise((resolve) => setImmediate(resolve));
       }
       await Promise.all(publishing);
       await publisher.publish(c, 1, [completed('m1')]);

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type DeliveredEvent, isTerminalEvent, type TurnEvent } from '@turnstream/contracts';
 import { Redis, type RedisOptions } from 'ioredis';
-import { expect, vi } from 'vitest';
+import { expect } from 'vitest';
 import { compareStreamIds, type Subscription, type TurnStreams } from '../src/index.ts';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
@@ -24,16 +24,6 @@ export function connections() {
       await Promise.all(opened.map((redis) => redis.quit().catch(() => redis.disconnect())));
     },
   };
-}
-
-/** Deletes every key under `prefix`. */
-export async function deleteKeys(redis: Redis, prefix: string): Promise<void> {
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:*`, 'COUNT', 1000);
-    if (keys.length > 0) await redis.del(...keys);
-    cursor = next;
-  } while (cursor !== '0');
 }
 
 export function chunk(messageId: string, text: string): TurnEvent {
@@ -59,25 +49,9 @@ export function iteratorOf(subscription: Subscription): AsyncIterator<DeliveredE
   return subscription[Symbol.asyncIterator]();
 }
 
-/** Deterministic PRNG (mulberry32) so failures can be replayed from the printed seed. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 export function texts(events: DeliveredEvent[]): string[] {
   return events.map(({ event }) => ('text' in event ? event.text : event.type));
 }
-
-/** Waits for an assertion to pass (polling), for at most 15 s. */
-export const waitFor = <T>(check: () => T | Promise<T>) =>
-  vi.waitFor(check, { timeout: 15_000, interval: 5 });
 
 /** Pulls until a terminal event (inclusive). */
 export async function untilTerminal(iterator: AsyncIterator<DeliveredEvent>): Promise<DeliveredEvent[]> {

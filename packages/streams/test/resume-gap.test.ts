@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
+import { deleteKeys } from '@turnstream/testkit';
 import { afterAll, describe, expect, it } from 'vitest';
 import { createTurnStreams } from '../src/index.ts';
-import { chunk, connections, deleteKeys, testPrefix } from './helpers.ts';
+import { chunk, connections, testPrefix } from './helpers.ts';
 
 const conns = connections();
 const redis = conns.open();
 const prefix = testPrefix();
 afterAll(async () => {
-  await deleteKeys(redis, prefix);
+  await deleteKeys(redis, `${prefix}:*`);
   await conns.closeAll();
 });
 

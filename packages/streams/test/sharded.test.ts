@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { isTerminalEvent } from '@turnstream/contracts';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { deleteKeys, eventually } from '@turnstream/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createEventSubscriber,
   createTurnStreams,
   type EventSubscriber,
   type TurnStreams,
 } from '../src/index.ts';
-import { chunk, completed, connections, deleteKeys, iteratorOf, take, testPrefix, texts } from './helpers.ts';
+import { chunk, completed, connections, iteratorOf, take, testPrefix, texts } from './helpers.ts';
 
 // Redis 7 accepts SPUBLISH/SSUBSCRIBE on a non-cluster server.
 const conns = connections();
@@ -23,7 +24,7 @@ beforeAll(() => {
 
 afterAll(async () => {
   await subscriber.close();
-  await deleteKeys(redis, prefix);
+  await deleteKeys(redis, `${prefix}:*`);
   await conns.closeAll();
 });
 
@@ -59,9 +60,9 @@ describe('sharded pub/sub', () => {
     expect(isTerminalEvent(events.at(-1)!.event)).toBe(true);
     expect(events.map((e) => e.id)).toEqual((await streams.read(c)).map((e) => e.id));
     subscription.close();
-    await vi.waitFor(async () => expect(await shardNumsub(channel)).toBe(0), {
-      timeout: 10_000,
-      interval: 5,
+    await eventually(async () => expect(await shardNumsub(channel)).toBe(0), {
+      timeoutMs: 10_000,
+      intervalMs: 5,
     });
   });
 

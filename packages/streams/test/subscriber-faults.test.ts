@@ -1,5 +1,6 @@
 // Fault injection on real connections: slow SUBSCRIBE, killed pub/sub connection, held reads.
 import { randomUUID } from 'node:crypto';
+import { eventually } from '@turnstream/testkit';
 import { describe, expect, it } from 'vitest';
 import { createEventSubscriber } from '../src/index.ts';
 import {
@@ -10,7 +11,6 @@ import {
   observeSubscriberMessages,
   texts,
   untilTerminal,
-  waitFor,
 } from './helpers.ts';
 import { subscriberFixture } from './subscriber-fixture.ts';
 
@@ -84,7 +84,7 @@ describe('faults', () => {
     // Proof that these were published while nobody listened (their live messages are lost).
     expect(await numsub(channel)).toBe(0);
 
-    await waitFor(async () => {
+    await eventually(async () => {
       const id = await pubsubClientId(name);
       expect(id).toBeDefined();
       expect(id).not.toBe(killed);
@@ -114,7 +114,7 @@ describe('faults', () => {
     expect(killed).toBeDefined();
     await redis.client('KILL', 'ID', killed!);
     await publishOk(c, 1, [chunk('m1', 'lost-live-1'), chunk('m1', 'lost-live-2')]);
-    await waitFor(async () => {
+    await eventually(async () => {
       const id = await pubsubClientId(name);
       expect(id).toBeDefined();
       expect(id).not.toBe(killed);

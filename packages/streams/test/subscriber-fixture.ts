@@ -1,7 +1,8 @@
 import type { TurnEvent } from '@turnstream/contracts';
+import { deleteKeys } from '@turnstream/testkit';
 import { afterAll } from 'vitest';
 import { createEventSubscriber, createTurnStreams, type EventSubscriber } from '../src/index.ts';
-import { connections, deleteKeys, testPrefix } from './helpers.ts';
+import { connections, testPrefix } from './helpers.ts';
 
 /**
  * Per test file: its own key prefix, a connection, TurnStreams and a shared EventSubscriber,
@@ -19,7 +20,7 @@ export function subscriberFixture() {
   afterAll(async () => {
     await subscriber.close();
     await Promise.all(extraSubscribers.map((s) => s.close()));
-    await deleteKeys(redis, prefix);
+    await deleteKeys(redis, `${prefix}:*`);
     await conns.closeAll();
   });
 

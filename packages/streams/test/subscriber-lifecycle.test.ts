@@ -1,8 +1,9 @@
 // Subscriber lifecycle: one shared connection, (un)subscribe, abort, close.
 import { randomUUID } from 'node:crypto';
+import { eventually } from '@turnstream/testkit';
 import { describe, expect, it } from 'vitest';
 import { createEventSubscriber, SubscriberClosedError } from '../src/index.ts';
-import { chunk, completed, iteratorOf, take, texts, untilTerminal, waitFor } from './helpers.ts';
+import { chunk, completed, iteratorOf, take, texts, untilTerminal } from './helpers.ts';
 import { subscriberFixture } from './subscriber-fixture.ts';
 
 const { conns, redis, streams, subscriber, publishOk, numsub } = subscriberFixture();
@@ -17,7 +18,7 @@ describe('lifecycle', () => {
     const pending = iteratorOf(subscription).next();
     controller.abort();
     expect(await pending).toEqual({ done: true, value: undefined });
-    await waitFor(async () => expect(await numsub(streams.keys(c).channel)).toBe(0));
+    await eventually(async () => expect(await numsub(streams.keys(c).channel)).toBe(0));
 
     const aborted = subscriber.subscribe(c, { signal: AbortSignal.abort() });
     expect(aborted.ended).toBe(true);
@@ -41,7 +42,7 @@ describe('lifecycle', () => {
     expect(texts(await take(iteratorOf(b), 2))).toEqual(['one', 'two']);
     expect(await numsub(channel)).toBe(1);
     b.close();
-    await waitFor(async () => expect(await numsub(channel)).toBe(0));
+    await eventually(async () => expect(await numsub(channel)).toBe(0));
     // Subscribing again after the unsubscribe works.
     const again = subscriber.subscribe(c);
     expect(texts(await take(iteratorOf(again), 2))).toEqual(['one', 'two']);

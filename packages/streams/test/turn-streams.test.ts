@@ -1,6 +1,7 @@
+import { deleteKeys } from '@turnstream/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { compareStreamIds, createTurnStreams, type TurnStreams } from '../src/index.ts';
-import { chunk, completed, connections, deleteKeys, testPrefix } from './helpers.ts';
+import { chunk, completed, connections, testPrefix } from './helpers.ts';
 
 const conns = connections();
 const prefix = testPrefix();
@@ -12,7 +13,7 @@ beforeAll(() => {
 });
 
 afterAll(async () => {
-  await deleteKeys(redis, prefix);
+  await deleteKeys(redis, `${prefix}:*`);
   await conns.closeAll();
 });
 

@@ -1,4 +1,5 @@
-/** Test helpers: raw HTTP against the simulator (no SDK), and an SSE parser. */
+/** Test helpers: raw HTTP against the simulator (no SDK), its SSE read as events. */
+import { isEventFrame, parseSseText, readSseFrames, type SseFrame } from '@turnstream/testkit';
 
 export interface SseEvent {
   event: string;
@@ -7,18 +8,11 @@ export interface SseEvent {
 
 /** Parses a complete SSE body into events (`event:` + JSON `data:`). */
 export function parseSse(body: string): SseEvent[] {
-  return body
-    .split('\n\n')
-    .filter((frame) => frame.trim().length > 0)
-    .map((frame) => {
-      const lines = frame.split('\n');
-      const event = lines.find((l) => l.startsWith('event: '))?.slice(7) ?? '';
-      const data = lines
-        .filter((l) => l.startsWith('data: '))
-        .map((l) => l.slice(6))
-        .join('\n');
-      return { event, data: JSON.parse(data) as Record<string, unknown> };
-    });
+  return parseSseText(body).filter(isEventFrame).map(toEvent);
+}
+
+function toEvent(frame: SseFrame): SseEvent {
+  return { event: frame.event ?? '', data: JSON.parse(frame.data ?? '{}') as Record<string, unknown> };
 }
 
 export const API_HEADERS = {
@@ -45,18 +39,7 @@ export function request(text: string, extra: Record<string, unknown> = {}): Reco
 /** Reads a streamed body event by event, so a test can stop (or observe a stall) midway. */
 export async function* readSse(res: Response): AsyncGenerator<SseEvent> {
   if (!res.body) return;
-  const decoder = new TextDecoder();
-  let buffer = '';
-  for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-    buffer += decoder.decode(chunk, { stream: true });
-    let end = buffer.indexOf('\n\n');
-    while (end !== -1) {
-      const frame = buffer.slice(0, end + 2);
-      buffer = buffer.slice(end + 2);
-      yield* parseSse(frame);
-      end = buffer.indexOf('\n\n');
-    }
-  }
+  for await (const frame of readSseFrames(res.body)) if (isEventFrame(frame)) yield toEvent(frame);
 }
 
 /** Text of the text deltas of parsed events. */
