@@ -85,7 +85,11 @@ describe('helm chart: processes', () => {
   it('probes the API on its HTTP port and the workers on METRICS_PORT (/healthz live, /readyz ready)', async () => {
     const manifests = await render({ worker: { metricsPort: 9555 }, api: { port: 3100 } });
     const api = container(one<IDeployment>(manifests, 'Deployment', '-api'));
-    expect(api.ports).toEqual([{ name: 'http', containerPort: 3100, protocol: 'TCP' }]);
+    expect(api.ports).toEqual([
+      { name: 'http', containerPort: 3100, protocol: 'TCP' },
+      { name: 'metrics', containerPort: 9464, protocol: 'TCP' },
+    ]);
+    expect(envValue(api, 'METRICS_PORT')).toBe('9464');
     expect(envValue(api, 'PORT')).toBe('3100');
     expect(envValue(api, 'HOST')).toBe('0.0.0.0');
     expect(api.livenessProbe?.httpGet).toEqual({ path: '/healthz', port: 'http' });
@@ -154,6 +158,26 @@ describe('helm chart: processes', () => {
       TURNS_QUEUE_NAME: 'turns-eu',
       REDIS_SHARDED_PUBSUB: 'true',
     });
+  });
+});
+
+describe('helm chart: monitoring', () => {
+  it('scrapes the API and the workers on their metrics ports, under job names the alert rules match', async () => {
+    const manifests = await render({ podMonitor: { enabled: true } });
+    for (const component of ['api', 'worker']) {
+      const monitor = one<Manifest & { spec: { selector: { matchLabels: Record<string, string> } } }>(
+        manifests,
+        'PodMonitor',
+        `-${component}`,
+      );
+      const deployment = one<IDeployment>(manifests, 'Deployment', `-${component}`);
+      expect(selects(monitor.spec.selector.matchLabels, deployment.spec!.template.metadata!.labels)).toBe(
+        true,
+      );
+      expect(container(deployment).ports?.some((p) => p.name === 'metrics')).toBe(true);
+    }
+    // infra/observability/alerts.yml finds the workers' scrape job with job=~".*worker.*".
+    expect(one<Manifest>(manifests, 'PodMonitor', '-worker').metadata.name).toMatch(/worker/);
   });
 });
 
