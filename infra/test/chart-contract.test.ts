@@ -28,7 +28,7 @@ function selects(selector: Record<string, string> | undefined, labels: Record<st
 }
 
 describe('helm chart: processes', () => {
-  it('runs migrations in a Job hooked before install and upgrade; API and workers never migrate at start', async () => {
+  it('runs migrations in a Job hooked before install and upgrade, and turns migrating at start off for API and workers', async () => {
     const manifests = await render();
     const job = one<IJob & Manifest>(manifests, 'Job', '-migrate');
     expect(job.metadata.annotations?.['helm.sh/hook']).toBe('pre-install,pre-upgrade');
