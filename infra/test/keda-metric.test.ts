@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { IScaledObject } from '@kubernetes-models/keda/keda.sh/v1alpha1/ScaledObject';
 import { type MetricsServer, registerQueueDepth, startMetricsServer } from '@turnstream/telemetry';
+import { waitFor } from '@turnstream/testkit';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { Registry } from 'prom-client';
@@ -59,7 +60,9 @@ describe('KEDA trigger against the exported metric', () => {
     // Messages queued behind a running turn of their conversation, and retries backing off.
     await queue.add('turn', { behind: 1 }, { delay: 60_000 });
     await queue.add('turn', { behind: 2 }, { delay: 60_000 });
-    while ((await queue.getDelayedCount(Date.now() + 1)) < 1) await new Promise((r) => setImmediate(r));
+    await waitFor(async () => (await queue.getDelayedCount(Date.now() + 1)) === 1, {
+      message: 'the 1 ms delay to end',
+    });
 
     const text = await (await fetch(`http://127.0.0.1:${server.port}/metrics`)).text();
     const demand = valueAt(text, await scaledObjectValueLocation());
