@@ -34,7 +34,10 @@ const SCENARIOS: Record<string, Record<string, unknown>> = {
 };
 
 describe('helm chart schema', () => {
-  it('renders manifests that match the Kubernetes, KEDA and prometheus-operator schemas, with no undeclared field', async () => {
+  // The in-memory type check of every manifest takes seconds; more on a loaded machine.
+  it('renders manifests that match the Kubernetes, KEDA and prometheus-operator schemas, with no undeclared field', {
+    timeout: 180_000,
+  }, async () => {
     const rendered = await Promise.all(Object.values(SCENARIOS).map((values) => render(values)));
     const all = rendered.flat();
     expect(new Set(all.map((m) => m.kind))).toEqual(
@@ -55,7 +58,9 @@ describe('helm chart schema', () => {
     expect(schemaErrors(all)).toEqual([]);
   });
 
-  it('the validation catches a misspelled field, a mistyped value and a kind it has no schema for', async () => {
+  it('the validation catches a misspelled field, a mistyped value and a kind it has no schema for', {
+    timeout: 180_000,
+  }, async () => {
     const manifests = await render();
     const api = one<IDeployment>(manifests, 'Deployment', '-api');
     const container = api.spec!.template.spec!.containers[0]! as unknown as Record<string, unknown>;
