@@ -51,6 +51,8 @@ export const apiEnvSchema = z.object({
   BODY_LIMIT_BYTES: int(1_048_576, 1024),
   /** On SIGTERM, connections still open after this long are closed forcibly. */
   SHUTDOWN_TIMEOUT_MS: int(10_000, 0),
+  /** Window of the `runtime.stats_sampled` log line (event-loop delay, memory, open SSE streams); 0 = off. */
+  RUNTIME_STATS_INTERVAL_MS: int(30_000, 0),
   LOG_LEVEL: z.string().min(1).default('info'),
   /** Apply pending database migrations before listening. */
   MIGRATE_ON_START: envBoolean.default(true),

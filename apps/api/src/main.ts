@@ -1,6 +1,6 @@
 import { readEnvOrExit } from '@turnstream/config';
 import { createDb, runMigrations } from '@turnstream/db';
-import { createLogger } from '@turnstream/logger';
+import { createLogger, startRuntimeStats } from '@turnstream/logger';
 import { createEventSubscriber, createTurnStreams } from '@turnstream/streams';
 import { startMetricsServer, startTracing } from '@turnstream/telemetry';
 import { Queue } from 'bullmq';
@@ -74,6 +74,16 @@ async function main(): Promise<void> {
       prices: { ...DEFAULT_PRICES, ...env.MODEL_PRICES },
     },
   });
+
+  const stopStats =
+    env.RUNTIME_STATS_INTERVAL_MS > 0
+      ? startRuntimeStats({
+          logger,
+          intervalMs: env.RUNTIME_STATS_INTERVAL_MS,
+          extra: () => ({ sseClientsOpen: metrics.sseClientsOpen }),
+        })
+      : () => {};
+
   let stopping = false;
   const probes =
     env.METRICS_PORT === undefined
@@ -94,6 +104,7 @@ async function main(): Promise<void> {
     if (stopping) return;
     stopping = true;
     logger.info({ event: 'api.stop_started', signal }, 'shutting down');
+    stopStats();
     // Connections still open after the timeout (a client not reading its stream) are dropped.
     const force = setTimeout(() => app.server.closeAllConnections(), env.SHUTDOWN_TIMEOUT_MS);
     force.unref();

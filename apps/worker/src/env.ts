@@ -54,6 +54,8 @@ export const workerEnvSchema = z.object({
   SHUTDOWN_GRACE_MS: int(20_000, 0),
   /** Pending messages older than this with no job are re-enqueued (0 disables). */
   RECONCILE_INTERVAL_MS: int(30_000, 0),
+  /** Window of the `runtime.stats_sampled` log line (event-loop delay, memory, running turns); 0 = off. */
+  RUNTIME_STATS_INTERVAL_MS: int(30_000, 0),
   LOG_LEVEL: z.string().default('info'),
   /** Probe and scrape listener (`/healthz`, `/readyz`, `/metrics`). Unset: none; 0: any free port. */
   METRICS_PORT: z.coerce.number().int().min(0).max(65_535).optional(),

@@ -1,7 +1,7 @@
 import { createClaudeProvider } from '@turnstream/claude';
 import { readEnvOrExit } from '@turnstream/config';
 import { createDb, runMigrations } from '@turnstream/db';
-import { createLogger } from '@turnstream/logger';
+import { createLogger, startRuntimeStats } from '@turnstream/logger';
 import { createTurnStreams } from '@turnstream/streams';
 import { startTracing } from '@turnstream/telemetry';
 import { Redis } from 'ioredis';
@@ -68,11 +68,21 @@ async function main(): Promise<void> {
     },
   });
 
+  const stopStats =
+    env.RUNTIME_STATS_INTERVAL_MS > 0
+      ? startRuntimeStats({
+          logger,
+          intervalMs: env.RUNTIME_STATS_INTERVAL_MS,
+          extra: () => ({ runningTurns: tw.running.size }),
+        })
+      : () => {};
+
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
     logger.info({ event: 'worker.stop_started', signal, running: tw.running.size }, 'shutting down');
+    stopStats();
     await tw.close({ graceMs: env.SHUTDOWN_GRACE_MS });
     await redis.quit().catch(() => undefined);
     await dbh.close();

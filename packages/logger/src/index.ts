@@ -66,3 +66,5 @@ export function activeTrace(): Record<string, string> {
 export function silentLogger(): Logger {
   return pino({ level: 'silent' });
 }
+
+export { type RuntimeStatsOptions, startRuntimeStats } from './runtime-stats.ts';

@@ -1,0 +1,193 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { schema } from '@turnstream/db';
+import { createTestDatabase, seedTenant, type TestDatabase } from '@turnstream/db/testing';
+import postgres from 'postgres';
+import { freePort } from '../../support/wait.ts';
+import { type ProcessGroup, rssBytes } from './proc.ts';
+import { AppProcess, poll } from './process.ts';
+import { PrivateRedis } from './redis-server.ts';
+
+export const MODEL = 'claude-sonnet-4-6';
+
+export interface StackOptions {
+  /** Write V8 CPU profiles of the API and workers into this folder (`--cpu-prof`). */
+  cpuProfileDir?: string;
+  /** Print the apps' log lines. */
+  echo?: boolean;
+}
+
+/**
+ * The system under test, started from the apps' entry points: a private redis-server, a database of
+ * its own (cloned from the migrated template), the simulator, one API and N workers. `stop()` leaves
+ * no process, database or key behind.
+ */
+export class BenchStack {
+  readonly redis = new PrivateRedis();
+  readonly redisPrefix = `tsb${randomBytes(3).toString('hex')}`;
+  tdb!: TestDatabase;
+  apiKey!: string;
+  tenantId!: string;
+  simUrl!: string;
+  apiUrl!: string;
+  sim!: AppProcess;
+  api!: AppProcess;
+  workers: AppProcess[] = [];
+  postgresVersion = '';
+  private monitor!: postgres.Sql;
+  private workerSeq = 0;
+  private profileTag = 'start';
+
+  constructor(private readonly opts: StackOptions = {}) {}
+
+  async start(): Promise<this> {
+    await this.redis.start();
+    this.tdb = await createTestDatabase({ max: 4 });
+    const seeded = await seedTenant(this.tdb.db, 'bench');
+    this.apiKey = seeded.apiKey.key;
+    this.tenantId = seeded.tenant.id;
+    const [row] = await this.tdb.sql<{ v: string }[]>`select current_setting('server_version') as v`;
+    this.postgresVersion = row!.v;
+    this.monitor = postgres(this.tdb.url, { max: 1, onnotice: () => {} });
+    const simPort = await freePort();
+    this.sim = new AppProcess({
+      name: 'sim',
+      entry: 'apps/claude-sim/src/main.ts',
+      env: { SIM_PORT: String(simPort), SIM_TOKEN_DELAY_MS: '0', SIM_REPLY_WORDS: '40', LOG_LEVEL: 'warn' },
+      echo: this.opts.echo,
+    });
+    this.simUrl = `http://127.0.0.1:${simPort}`;
+    const simUp = await poll(
+      () =>
+        fetch(`${this.simUrl}/__sim/health`).then(
+          (r) => r.ok,
+          () => false,
+        ),
+      60_000,
+      100,
+    );
+    if (!simUp) throw new Error(`simulator did not start: ${JSON.stringify(this.sim.problems)}`);
+    await this.startApi();
+    return this;
+  }
+
+  private common(): Record<string, string> {
+    return {
+      DATABASE_URL: this.tdb.url,
+      REDIS_URL: this.redis.url,
+      REDIS_PREFIX: this.redisPrefix,
+      BULL_PREFIX: `${this.redisPrefix}bull`,
+      MIGRATE_ON_START: 'false',
+      RUNTIME_STATS_INTERVAL_MS: '1000',
+    };
+  }
+
+  private nodeArgs(name: string): string[] {
+    if (!this.opts.cpuProfileDir) return [];
+    const dir = `${this.opts.cpuProfileDir}/${this.profileTag}`;
+    mkdirSync(dir, { recursive: true });
+    return ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}.cpuprofile`];
+  }
+
+  /** Profiles of processes started from now on go to a subfolder named `tag`. */
+  profileAs(tag: string): void {
+    this.profileTag = tag;
+  }
+
+  async startApi(): Promise<void> {
+    const port = await freePort();
+    this.api = new AppProcess({
+      name: 'api',
+      entry: 'apps/api/src/main.ts',
+      env: { ...this.common(), PORT: String(port), HOST: '127.0.0.1', DB_POOL_MAX: '10' },
+      nodeArgs: this.nodeArgs('api'),
+      echo: this.opts.echo,
+    });
+    this.apiUrl = `http://127.0.0.1:${port}`;
+    await this.api.waitForEvent('api.start_completed');
+  }
+
+  async restartApi(): Promise<void> {
+    await this.api.stop();
+    await this.startApi();
+  }
+
+  /** Replace the running workers with `count` fresh ones. */
+  async setWorkers(count: number, concurrency: number, env: Record<string, string> = {}): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.stop(30_000)));
+    this.workers = [];
+    const started: AppProcess[] = [];
+    for (let i = 0; i < count; i++) {
+      const id = `w${++this.workerSeq}`;
+      started.push(
+        new AppProcess({
+          name: id,
+          entry: 'apps/worker/src/main.ts',
+          env: {
+            ...this.common(),
+            ANTHROPIC_API_KEY: 'sim-key',
+            ANTHROPIC_BASE_URL: this.simUrl,
+            WORKER_ID: id,
+            WORKER_CONCURRENCY: String(concurrency),
+            ...env,
+          },
+          nodeArgs: this.nodeArgs(id),
+          echo: this.opts.echo,
+        }),
+      );
+    }
+    await Promise.all(started.map((w) => w.waitForEvent('worker.start_completed')));
+    this.workers = started;
+  }
+
+  /** Conversations created straight in the database (setup, not measured): one per turn. */
+  async seedConversations(n: number): Promise<string[]> {
+    const ids: string[] = [];
+    for (let i = 0; i < n; i += 1000) {
+      const rows = await this.tdb.db
+        .insert(schema.conversations)
+        .values(
+          Array.from({ length: Math.min(1000, n - i) }, () => ({ tenantId: this.tenantId, model: MODEL })),
+        )
+        .returning({ id: schema.conversations.id });
+      await this.tdb.db
+        .insert(schema.sessions)
+        .values(rows.map((r) => ({ tenantId: this.tenantId, conversationId: r.id })));
+      for (const r of rows) ids.push(r.id);
+    }
+    return ids;
+  }
+
+  /** Postgres backends serving the apps (not the harness's own connections). */
+  async backendPids(): Promise<number[]> {
+    const rows = await this.monitor<{ pid: number }[]>`
+      select pid from pg_stat_activity
+      where datname = ${this.tdb.name} and application_name like 'turnstream-%'
+        and application_name <> 'turnstream-test'`;
+    return rows.map((r) => r.pid);
+  }
+
+  /** Process groups whose CPU the scenarios report. */
+  groups(extra: ProcessGroup[] = []): ProcessGroup[] {
+    return [
+      { name: 'api', pids: () => [this.api.pid] },
+      { name: 'worker', pids: () => this.workers.map((w) => w.pid), rss: true },
+      { name: 'postgres', pids: () => this.backendPids() },
+      { name: 'redis', pids: () => [this.redis.pid] },
+      { name: 'sim', pids: () => [this.sim.pid] },
+      ...extra,
+    ];
+  }
+
+  workerRss(): number[] {
+    return this.workers.map((w) => rssBytes(w.pid) ?? 0);
+  }
+
+  async stop(): Promise<void> {
+    await Promise.allSettled([...this.workers.map((w) => w.stop(30_000)), this.api?.stop()]);
+    await this.sim?.stop();
+    await this.monitor?.end({ timeout: 2 }).catch(() => undefined);
+    await this.tdb?.drop().catch((err) => console.error(`could not drop ${this.tdb.name}: ${err}`));
+    await this.redis.stop();
+  }
+}

@@ -1,0 +1,199 @@
+/**
+ * `pnpm bench`: starts the real processes (API, workers, simulator) against Postgres and a private
+ * Redis, runs every scenario with its baselines in the same run, and writes
+ * test/bench/results/<date>.json and .md. Flags: --quick (small counts, about a minute), --smoke,
+ * --only=first-chunk,saturation,held,fanout,resume, --cpu-prof=<dir> (V8 CPU profiles of the API and
+ * workers, one folder per scenario), --tag=<name> (file name suffix), --no-write, --echo (app logs).
+ */
+import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { type BenchContext, PROFILES, type Profile } from './lib/context.ts';
+import { Driver } from './lib/driver.ts';
+import { loadAverage, machineFacts } from './lib/machine.ts';
+import { BenchStack } from './lib/stack.ts';
+import { type BenchResults, evaluateTargets, renderMarkdown } from './report.ts';
+import { fanout, resume } from './scenarios/delivery.ts';
+import { firstChunk } from './scenarios/first-chunk.ts';
+import { held } from './scenarios/held.ts';
+import { saturation } from './scenarios/saturation.ts';
+
+export const SCENARIOS = ['first-chunk', 'saturation', 'held', 'fanout', 'resume'] as const;
+export type ScenarioName = (typeof SCENARIOS)[number];
+
+export interface BenchOptions {
+  profile: Profile['name'];
+  only?: ScenarioName[];
+  cpuProfileDir?: string;
+  /** Folder for the results files; undefined = do not write. */
+  outDir?: string;
+  tag?: string;
+  echo?: boolean;
+  log?: (msg: string) => void;
+}
+
+/** Stops whatever a run started (used by the signal handlers). */
+let cleanup: (() => Promise<void>) | undefined;
+
+export const RESULTS_DIR = new URL('./results/', import.meta.url).pathname;
+
+/** The newest committed `*-baseline.json`: the run the "today's" targets refer to. */
+function findReference(dir: string): { name: string; results: BenchResults } | undefined {
+  if (!existsSync(dir)) return undefined;
+  const name = readdirSync(dir)
+    .filter((f) => f.endsWith('-baseline.json'))
+    .sort()
+    .at(-1);
+  if (!name) return undefined;
+  return { name, results: JSON.parse(readFileSync(join(dir, name), 'utf8')) as BenchResults };
+}
+
+export async function runBench(opts: BenchOptions): Promise<{ results: BenchResults; files: string[] }> {
+  const log = opts.log ?? ((m: string) => console.log(`[bench] ${m}`));
+  const profile = PROFILES[opts.profile];
+  const only = new Set(opts.only ?? SCENARIOS);
+  const started = Date.now();
+  const loadSamples = [loadAverage()];
+  const loadTimer = setInterval(() => loadSamples.push(loadAverage()), 5000);
+  const stack = new BenchStack({ cpuProfileDir: opts.cpuProfileDir, echo: opts.echo });
+  const drivers: Driver[] = [];
+  const scenarios: BenchResults['scenarios'] = {};
+  const errors: string[] = [];
+  let facts: ReturnType<typeof machineFacts> | undefined;
+  cleanup = async () => {
+    await Promise.allSettled(drivers.map((d) => d.stop()));
+    await stack.stop();
+  };
+  try {
+    await stack.start();
+    facts = machineFacts({ postgres: stack.postgresVersion, redis: stack.redis.version });
+    log(`stack up: api ${stack.apiUrl}, redis ${stack.redis.url}, database ${stack.tdb.name}`);
+    const client = new Driver('turn-client', 'turn-client.ts');
+    const direct = new Driver('direct-client', 'direct-client.ts');
+    drivers.push(client, direct);
+    await client.call('init', { apiUrl: stack.apiUrl, apiKey: stack.apiKey });
+    await direct.call('init', { simUrl: stack.simUrl });
+    const ctx: BenchContext = { profile, stack, client, direct, log };
+    const steps: Array<[ScenarioName, () => Promise<void>]> = [
+      [
+        'first-chunk',
+        async () => {
+          scenarios.firstChunk = await firstChunk(ctx);
+        },
+      ],
+      [
+        'saturation',
+        async () => {
+          scenarios.saturation = await saturation(ctx);
+        },
+      ],
+      [
+        'held',
+        async () => {
+          scenarios.held = await held(ctx);
+        },
+      ],
+      [
+        'fanout',
+        async () => {
+          scenarios.fanout = await fanout(ctx);
+        },
+      ],
+      [
+        'resume',
+        async () => {
+          scenarios.resume = await resume(ctx);
+        },
+      ],
+    ];
+    for (const [name, step] of steps) {
+      if (!only.has(name)) continue;
+      log(`scenario ${name} (load average ${loadAverage()})`);
+      if (opts.cpuProfileDir) {
+        stack.profileAs(name);
+        await stack.restartApi();
+        await client.call('init', { apiUrl: stack.apiUrl, apiKey: stack.apiKey });
+      }
+      try {
+        await step();
+      } catch (err) {
+        const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
+        errors.push(`${name}: ${text}`);
+        log(`scenario ${name} failed: ${text}`);
+      }
+    }
+  } finally {
+    clearInterval(loadTimer);
+    await cleanup();
+    cleanup = undefined;
+  }
+  loadSamples.push(loadAverage());
+  const date = new Date(started).toISOString().slice(0, 10);
+  const results: BenchResults = {
+    date,
+    profile: profile.name,
+    machine: facts!,
+    loadAverage: { start: loadSamples[0]!, end: loadSamples.at(-1)!, samples: loadSamples },
+    durationSec: Math.round((Date.now() - started) / 1000),
+    scenarios,
+    targets: [],
+    ...(errors.length ? { errors } : {}),
+  };
+  const reference = opts.outDir ? findReference(opts.outDir) : findReference(RESULTS_DIR);
+  if (reference) results.reference = reference.name;
+  results.targets = evaluateTargets(results, reference?.results);
+  const files: string[] = [];
+  if (opts.outDir) {
+    mkdirSync(opts.outDir, { recursive: true });
+    const base = join(opts.outDir, `${date}${opts.tag ? `-${opts.tag}` : ''}`);
+    writeFileSync(`${base}.json`, `${JSON.stringify(results, null, 2)}\n`);
+    writeFileSync(`${base}.md`, `${renderMarkdown(results)}\n`);
+    files.push(`${base}.json`, `${base}.md`);
+  }
+  if (errors.length)
+    throw Object.assign(new Error(`scenarios failed:\n${errors.join('\n')}`), { results, files });
+  return { results, files };
+}
+
+function parseArgs(argv: string[]): BenchOptions {
+  const opts: BenchOptions = { profile: 'full', outDir: RESULTS_DIR };
+  for (const arg of argv) {
+    const [key, value] = arg.split('=', 2) as [string, string | undefined];
+    if (key === '--quick') opts.profile = 'quick';
+    else if (key === '--smoke') opts.profile = 'smoke';
+    else if (key === '--only') opts.only = value!.split(',') as ScenarioName[];
+    else if (key === '--cpu-prof') opts.cpuProfileDir = resolve(value ?? 'bench-profiles');
+    else if (key === '--tag') opts.tag = value;
+    else if (key === '--no-write') opts.outDir = undefined;
+    else if (key === '--echo') opts.echo = true;
+    else if (key !== '--') throw new Error(`unknown flag ${arg}`);
+  }
+  for (const name of opts.only ?? []) {
+    if (!SCENARIOS.includes(name)) throw new Error(`unknown scenario ${name} (${SCENARIOS.join(', ')})`);
+  }
+  if (opts.profile !== 'full' && opts.outDir && !opts.tag) opts.tag = opts.profile;
+  return opts;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const opts = parseArgs(process.argv.slice(2));
+  let stopping = false;
+  for (const sig of ['SIGINT', 'SIGTERM'] as const) {
+    process.on(sig, () => {
+      if (stopping) process.exit(130);
+      stopping = true;
+      console.error(`[bench] ${sig}: stopping every process, dropping the database and the private Redis`);
+      void (cleanup?.() ?? Promise.resolve()).finally(() => process.exit(130));
+    });
+  }
+  runBench(opts).then(
+    ({ results, files }) => {
+      console.log(renderMarkdown(results));
+      for (const f of files) console.log(`[bench] wrote ${f}`);
+    },
+    (err: Error & { files?: string[] }) => {
+      console.error(`[bench] ${err.message}`);
+      for (const f of err.files ?? []) console.log(`[bench] wrote ${f}`);
+      process.exit(1);
+    },
+  );
+}

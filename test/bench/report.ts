@@ -1,0 +1,347 @@
+import type { MachineFacts } from './lib/machine.ts';
+import type { FanoutResult, ResumePoint } from './scenarios/delivery.ts';
+import type { FirstChunkPoint } from './scenarios/first-chunk.ts';
+import type { HeldPoint } from './scenarios/held.ts';
+import type { SaturationPoint } from './scenarios/saturation.ts';
+
+export interface BenchResults {
+  date: string;
+  profile: string;
+  machine: MachineFacts;
+  loadAverage: { start: number; end: number; samples: number[] };
+  durationSec: number;
+  scenarios: {
+    firstChunk?: FirstChunkPoint[];
+    held?: HeldPoint[];
+    saturation?: SaturationPoint[];
+    fanout?: FanoutResult;
+    resume?: ResumePoint[];
+  };
+  targets: Target[];
+  /** The committed run the "today's" targets compare with. */
+  reference?: string;
+}
+
+export interface Target {
+  name: string;
+  goal: string;
+  value: string;
+  met: boolean | null;
+}
+
+const f = (x: number | null | undefined, digits = 1) => (x == null ? '–' : x.toFixed(digits));
+const pair = (a: number | null | undefined, b: number | null | undefined) => `${f(a)} / ${f(b)}`;
+
+/** The issue's targets, evaluated on `r` (and on `reference`, the committed run "today's" refers to). */
+export function evaluateTargets(r: BenchResults, reference?: BenchResults): Target[] {
+  const out: Target[] = [];
+  const held = r.scenarios.held ?? [];
+  const h500 = held.find((p) => p.streams === 500 && p.workers === 1);
+  if (h500) {
+    out.push({
+      name: 'held 500, one worker: first-chunk overhead p50',
+      goal: '<= 20 ms',
+      value: `${f(h500.overheadMs.ttfcP50)} ms`,
+      met: h500.overheadMs.ttfcP50 !== null && h500.overheadMs.ttfcP50 <= 20,
+    });
+    out.push({
+      name: 'held 500, one worker: first-chunk overhead p99',
+      goal: '<= 100 ms',
+      value: `${f(h500.overheadMs.ttfcP99)} ms`,
+      met: h500.overheadMs.ttfcP99 !== null && h500.overheadMs.ttfcP99 <= 100,
+    });
+    out.push({
+      name: 'held 500, one worker: inter-chunk gap p99 over direct',
+      goal: '<= 20 ms',
+      value: `${f(h500.overheadMs.gapP99)} ms`,
+      met: h500.overheadMs.gapP99 !== null && h500.overheadMs.gapP99 <= 20,
+    });
+  }
+  const h2000 = held.find((p) => p.streams === 2000 && p.workers === 1);
+  if (h2000) {
+    const rss = Math.max(...h2000.worker.peakRssMb);
+    out.push({
+      name: 'held 2,000, one worker: peak RSS',
+      goal: '< 400 MB',
+      value: `${f(rss)} MB`,
+      met: rss < 400,
+    });
+    out.push({
+      name: 'held 2,000, one worker: event-loop lag p99',
+      goal: '<= 25 ms',
+      value: `${f(h2000.worker.eventLoopLagP99Ms)} ms`,
+      met: h2000.worker.eventLoopLagP99Ms !== null && h2000.worker.eventLoopLagP99Ms <= 25,
+    });
+    out.push({
+      name: 'held 2,000, one worker: all completed',
+      goal: '0 not completed',
+      value: `${h2000.notCompleted} not completed`,
+      met: h2000.notCompleted === 0,
+    });
+  }
+  for (const p of held) {
+    if (p.notCompleted > 0 && p !== h2000) {
+      out.push({
+        name: `held ${p.streams} on ${p.workers} worker(s): all completed`,
+        goal: '0 not completed',
+        value: `${p.notCompleted}`,
+        met: false,
+      });
+    }
+  }
+  const two = held.find((p) => p.workers === 2);
+  const one = two && held.find((p) => p.workers === 1 && p.streams === two.streams);
+  if (two && one) {
+    const slower =
+      (two.turnstream.ttfcMs.p50 ?? Infinity) > (one.turnstream.ttfcMs.p50 ?? 0) * 1.1 + 5 ||
+      (two.turnstream.ttfcMs.p99 ?? Infinity) > (one.turnstream.ttfcMs.p99 ?? 0) * 1.1 + 5;
+    out.push({
+      name: `held ${two.streams}: two workers not slower than one (first chunk p50/p99)`,
+      goal: 'two <= one (+10%, +5 ms noise)',
+      value: `two ${pair(two.turnstream.ttfcMs.p50, two.turnstream.ttfcMs.p99)} ms, one ${pair(one.turnstream.ttfcMs.p50, one.turnstream.ttfcMs.p99)} ms`,
+      met: !slower,
+    });
+  }
+  const sat = r.scenarios.saturation ?? [];
+  const s1 = sat.find((p) => p.workers === 1);
+  const s2 = sat.find((p) => p.workers === 2);
+  if (s1 && s2) {
+    out.push({
+      name: 'saturation: two workers not slower than one',
+      goal: 'turns/s two >= one (-10% noise)',
+      value: `${f(s2.turnsPerSec)} vs ${f(s1.turnsPerSec)} turns/s`,
+      met: s2.turnsPerSec >= s1.turnsPerSec * 0.9,
+    });
+  }
+  if (s1) {
+    out.push({
+      name: 'saturation, one worker: turns/s over direct SDK streams/s',
+      goal: '>= 0.5',
+      value: f(s1.ratioToDirect, 2),
+      met: s1.ratioToDirect !== null && s1.ratioToDirect >= 0.5,
+    });
+  }
+  const fc1 = r.scenarios.firstChunk?.find((p) => p.concurrency === 1);
+  if (fc1) {
+    out.push({
+      name: '1 conversation, zero delay: first-chunk overhead p50',
+      goal: '<= 5 ms',
+      value: `${f(fc1.overheadMs.p50)} ms`,
+      met: fc1.overheadMs.p50 !== null && fc1.overheadMs.p50 <= 5,
+    });
+  }
+  const fan = r.scenarios.fanout;
+  if (fan) {
+    out.push({
+      name: 'fan-out: Turnstream over resumable-stream (events/s)',
+      goal: '> 1',
+      value: f(fan.ratioToResumable, 2),
+      met: fan.ratioToResumable !== null && fan.ratioToResumable > 1,
+    });
+  }
+  // "At most half / a third of today's": against the committed reference run.
+  const refHeld = reference?.scenarios.held?.find((p) => p.streams === 500 && p.workers === 1);
+  if (h500 && refHeld) {
+    const now = h500.cpuMsPerStreamSecond.turnstream!;
+    const then = refHeld.cpuMsPerStreamSecond.turnstream!;
+    out.push({
+      name: 'held 500: CPU per stream-second (API+worker+Postgres+Redis) vs reference',
+      goal: '<= 0.5 x reference',
+      value: `${f(now, 2)} vs ${f(then, 2)} ms (${f(now / then, 2)} x)`,
+      met: now <= then * 0.5,
+    });
+  }
+  const refSat = reference?.scenarios.saturation?.find((p) => p.workers === 1);
+  if (s1 && refSat) {
+    const now = s1.cpuMsPerTurn.turnstream!;
+    const then = refSat.cpuMsPerTurn.turnstream!;
+    out.push({
+      name: 'saturation: CPU per turn (API+worker+Postgres+Redis) vs reference',
+      goal: '<= 0.33 x reference',
+      value: `${f(now, 2)} vs ${f(then, 2)} ms (${f(now / then, 2)} x)`,
+      met: now <= then / 3,
+    });
+  }
+  return out;
+}
+
+const table = (head: string[], rows: string[][]) =>
+  [
+    `| ${head.join(' | ')} |`,
+    `| ${head.map(() => '---').join(' | ')} |`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
+
+const cpuCols = (c: Record<string, number>) =>
+  `${f(c.api, 2)} / ${f(c.worker, 2)} / ${f(c.postgres, 2)} / ${f(c.redis, 2)} = **${f(c.turnstream, 2)}**`;
+
+/** The run as markdown: machine facts, one table per scenario, the targets. */
+export function renderMarkdown(r: BenchResults): string {
+  const m = r.machine;
+  const out: string[] = [
+    `# Turnstream benchmark, ${r.date} (${r.profile} profile)`,
+    '',
+    `Commit \`${m.commit}\`${m.dirty ? ' (with uncommitted changes)' : ''}; ${m.cores} cores (${m.cpuModel}), ${m.memoryGb} GB; ` +
+      `Node ${m.node}, PostgreSQL ${m.postgres}, Redis ${m.redis}; ${m.os}. ` +
+      `Load average (1 min) ${r.loadAverage.start} at the start, ${r.loadAverage.end} at the end ` +
+      `(max ${Math.max(...r.loadAverage.samples)}): other work shared the cores, so the ratios against the ` +
+      `baselines measured in the same run are what count. Run time ${Math.round(r.durationSec)} s.`,
+    '',
+  ];
+  const fc = r.scenarios.firstChunk;
+  if (fc) {
+    out.push(
+      '## 1. Time to first chunk (zero-delay simulator, 40-word replies, closed loop, one worker)',
+      '',
+      table(
+        [
+          'conversations',
+          'Turnstream p50 / p99 ms',
+          'direct SDK p50 / p99 ms',
+          'overhead p50 / p99 ms',
+          'turns/s Turnstream / direct',
+        ],
+        fc.map((p) => [
+          String(p.concurrency),
+          pair(p.turnstream.ttfcMs.p50, p.turnstream.ttfcMs.p99),
+          pair(p.direct.ttfcMs.p50, p.direct.ttfcMs.p99),
+          pair(p.overheadMs.p50, p.overheadMs.p99),
+          pair(p.turnstream.turnsPerSec, p.direct.turnsPerSec),
+        ]),
+      ),
+      '',
+    );
+  }
+  const held = r.scenarios.held;
+  if (held) {
+    out.push(
+      '## 2. Held streams (20 tokens/s, one stream per conversation, posted over a few seconds)',
+      '',
+      table(
+        [
+          'streams',
+          'workers',
+          'first chunk p50 / p99 ms (direct)',
+          'POST p50 / turn.started p50 ms',
+          'gap p99 ms (direct)',
+          'not completed',
+          'worker peak RSS MB (KB/stream)',
+          'worker loop lag p99 ms (worst 1 s)',
+          'CPU ms per stream-s: API / worker / PG / Redis = total',
+          'direct CPU ms/stream-s client / sim',
+        ],
+        held.map((p) => [
+          String(p.streams),
+          String(p.workers),
+          `${pair(p.turnstream.ttfcMs.p50, p.turnstream.ttfcMs.p99)} (${pair(p.direct.ttfcMs.p50, p.direct.ttfcMs.p99)})`,
+          pair(p.turnstream.postMs?.p50, p.turnstream.startedMs?.p50),
+          `${f(p.turnstream.gapMs.p99)} (${f(p.direct.gapMs.p99)})`,
+          String(p.notCompleted),
+          `${p.worker.peakRssMb.map((x) => f(x, 0)).join(' + ')} (${p.worker.rssPerStreamKb})`,
+          `${f(p.worker.eventLoopLagP99Ms)} (${f(p.worker.eventLoopWorstWindowP99Ms)})`,
+          cpuCols(p.cpuMsPerStreamSecond),
+          `${f(p.directCpuMsPerStreamSecond.client, 2)} / ${f(p.directCpuMsPerStreamSecond.sim, 2)}`,
+        ]),
+      ),
+      '',
+      "Turnstream's simulator CPU per stream-second for comparison: " +
+        held.map((p) => `${p.streams}: ${f(p.cpuMsPerStreamSecond.sim, 2)}`).join(', ') +
+        ' ms; its client: ' +
+        held.map((p) => `${p.streams}: ${f(p.cpuMsPerStreamSecond.client, 2)}`).join(', ') +
+        ' ms.',
+      '',
+    );
+  }
+  const sat = r.scenarios.saturation;
+  if (sat) {
+    out.push(
+      '## 3. Saturation (zero-delay simulator, 40-word replies, closed loop)',
+      '',
+      table(
+        [
+          'workers',
+          'concurrency',
+          'Turnstream turns/s',
+          'direct SDK streams/s',
+          'BullMQ no-op jobs/s',
+          'ratio to direct',
+          'CPU ms per turn: API / worker / PG / Redis = total',
+          'direct CPU ms/stream client / sim',
+        ],
+        sat.map((p) => [
+          String(p.workers),
+          String(p.concurrency),
+          f(p.turnsPerSec),
+          f(p.directStreamsPerSec),
+          f(p.bullmq.jobsPerSec),
+          f(p.ratioToDirect, 2),
+          cpuCols(p.cpuMsPerTurn),
+          `${f(p.directCpuMsPerTurn.client, 2)} / ${f(p.directCpuMsPerTurn.sim, 2)}`,
+        ]),
+      ),
+      '',
+    );
+  }
+  const fan = r.scenarios.fanout;
+  if (fan) {
+    out.push(
+      `## 4. Fan-out (${fan.conversations} conversations x ${fan.clientsPerConversation} SSE clients, ${fan.eventsPerConversation} chunk events each, published one at a time)`,
+      '',
+      table(
+        [
+          'path',
+          'events/s to SSE clients',
+          'delivered / expected',
+          'CPU s (server / publisher / Redis / clients)',
+        ],
+        fan.runs.map((run) => [
+          run.mode === 'turnstream'
+            ? 'Turnstream (streams + API)'
+            : run.mode === 'raw'
+              ? 'raw Redis PUBLISH + relay'
+              : 'resumable-stream + relay',
+          String(run.eventsPerSec),
+          `${run.delivered} / ${run.expected}`,
+          `${f(run.cpuSeconds.api ?? run.cpuSeconds.relay, 2)} / ${f(run.cpuSeconds.publisher, 2)} / ${f(run.cpuSeconds.redis, 2)} / ${f(run.cpuSeconds.client, 2)}`,
+        ]),
+      ),
+      '',
+      `Turnstream / raw: ${f(fan.ratioToRaw, 2)}; Turnstream / resumable-stream: ${f(fan.ratioToResumable, 2)}.`,
+      '',
+    );
+  }
+  const res = r.scenarios.resume;
+  if (res) {
+    out.push(
+      '## 5. Resume (reconnect after N missed events: time to the N-th event)',
+      '',
+      table(
+        [
+          'missed events',
+          'Turnstream (Last-Event-ID) p50 / max ms',
+          'resumable-stream p50 / max ms',
+          'ratio (p50)',
+        ],
+        res.map((p) => [
+          String(p.missed),
+          pair(p.turnstreamMs.p50, p.turnstreamMs.max),
+          pair(p.resumableMs.p50, p.resumableMs.max),
+          f(p.ratio, 2),
+        ]),
+      ),
+      '',
+    );
+  }
+  if (r.targets.length) {
+    out.push(
+      `## Targets${r.reference ? ` (reference run for "today's": ${r.reference})` : ''}`,
+      '',
+      table(
+        ['target', 'goal', 'measured', 'met'],
+        r.targets.map((t) => [t.name, t.goal, t.value, t.met === null ? '–' : t.met ? 'yes' : '**no**']),
+      ),
+      '',
+    );
+  }
+  return out.join('\n');
+}
