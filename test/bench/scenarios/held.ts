@@ -2,6 +2,7 @@ import type { BenchContext } from '../lib/context.ts';
 import { CpuMeter, type GroupUsage } from '../lib/proc.ts';
 import { mergedLagP99, minus } from '../lib/stats.ts';
 import { simContent, type TurnRunSummary } from '../lib/turns.ts';
+import { turnstreamLoop } from './turn-runs.ts';
 
 export interface HeldPoint {
   streams: number;
@@ -67,6 +68,8 @@ async function heldPoint(ctx: BenchContext, streams: number, workers: number): P
 
   // Fresh workers: their memory and event-loop windows belong to this run only.
   await stack.setWorkers(workers, workers === 1 ? Math.max(2000, streams) : Math.max(500, streams / workers));
+  // Warm the fresh workers up (JIT, connection pools), unrecorded.
+  await turnstreamLoop(ctx, { concurrency: 10, durationMs: profile.warmupMs, words: 40, delayMs: 0 });
   const conversationIds = await stack.seedConversations(streams);
   const meter = new CpuMeter(stack.groups([{ name: 'client', pids: () => [ctx.client.pid] }]));
   const from = Date.now();
