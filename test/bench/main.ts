@@ -3,7 +3,8 @@
  * Redis, runs every scenario with its baselines in the same run, and writes
  * test/bench/results/<date>.json and .md. Flags: --quick (small counts, about a minute), --smoke,
  * --only=first-chunk,saturation,held,fanout,resume, --cpu-prof=<dir> (V8 CPU profiles of the API and
- * workers, one folder per scenario), --tag=<name> (file name suffix), --no-write, --echo (app logs).
+ * workers, one folder per scenario), --held=500,2000 (held streams on one worker only),
+ * --saturation-workers=1, --tag=<name> (file name suffix), --no-write, --echo (app logs).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -22,6 +23,10 @@ export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
   profile: Profile['name'];
+  /** Held-stream counts on one worker (overrides the profile's; two-worker runs are then skipped). */
+  held?: number[];
+  /** Worker counts of the saturation scenario (overrides the profile's). */
+  saturationWorkers?: number[];
   only?: ScenarioName[];
   cpuProfileDir?: string;
   /** Folder for the results files; undefined = do not write. */
@@ -49,7 +54,14 @@ function findReference(dir: string): { name: string; results: BenchResults } | u
 
 export async function runBench(opts: BenchOptions): Promise<{ results: BenchResults; files: string[] }> {
   const log = opts.log ?? ((m: string) => console.log(`[bench] ${m}`));
-  const profile = PROFILES[opts.profile];
+  const base = PROFILES[opts.profile];
+  const profile: Profile = {
+    ...base,
+    held: opts.held ? { ...base.held, oneWorker: opts.held, twoWorkers: [] } : base.held,
+    saturation: opts.saturationWorkers
+      ? { ...base.saturation, workers: opts.saturationWorkers }
+      : base.saturation,
+  };
   const only = new Set(opts.only ?? SCENARIOS);
   const started = Date.now();
   const loadSamples = [loadAverage()];
@@ -163,6 +175,8 @@ function parseArgs(argv: string[]): BenchOptions {
     else if (key === '--only') opts.only = value!.split(',') as ScenarioName[];
     else if (key === '--cpu-prof') opts.cpuProfileDir = resolve(value ?? 'bench-profiles');
     else if (key === '--tag') opts.tag = value;
+    else if (key === '--held') opts.held = value!.split(',').map(Number);
+    else if (key === '--saturation-workers') opts.saturationWorkers = value!.split(',').map(Number);
     else if (key === '--no-write') opts.outDir = undefined;
     else if (key === '--echo') opts.echo = true;
     else if (key !== '--') throw new Error(`unknown flag ${arg}`);
