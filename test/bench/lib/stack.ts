@@ -84,9 +84,10 @@ export class BenchStack {
 
   private nodeArgs(name: string): string[] {
     if (!this.opts.cpuProfileDir) return [];
-    const dir = `${this.opts.cpuProfileDir}/${this.profileTag}`;
+    // One folder per process: each thread (the main one, and tsx's module-loader thread) writes its own file.
+    const dir = `${this.opts.cpuProfileDir}/${this.profileTag}/${name}`;
     mkdirSync(dir, { recursive: true });
-    return ['--cpu-prof', `--cpu-prof-dir=${dir}`, `--cpu-prof-name=${name}.cpuprofile`];
+    return ['--cpu-prof', `--cpu-prof-dir=${dir}`];
   }
 
   /** Profiles of processes started from now on go to a subfolder named `tag`. */
