@@ -39,12 +39,29 @@ export interface ProfileSummary {
   file: string;
   totalMs: number;
   byArea: Array<{ area: string; ms: number; pct: number }>;
+  /** Self time of native code, node internals and GC charged to the nearest package up the stack. */
+  byCaller: Array<{ area: string; ms: number; pct: number }>;
   topSelf: Array<{ fn: string; where: string; ms: number; pct: number }>;
 }
 
 export function summarizeProfile(file: string, top = 25): ProfileSummary {
   const profile = JSON.parse(readFileSync(file, 'utf8')) as CpuProfile;
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+  const parent = new Map<number, number>();
+  for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+  const isPlumbing = (area: string) => area.startsWith('node:') || area.startsWith('(');
+  /** The first package (not node internals, native code or V8) on the way up from `id`. */
+  const callerArea = (id: number): string => {
+    let at: number | undefined = id;
+    while (at !== undefined) {
+      const { url, functionName } = byId.get(at)!.callFrame;
+      const area = areaOf(url, functionName);
+      if (!isPlumbing(area)) return area;
+      at = parent.get(at);
+    }
+    return areaOf(byId.get(id)!.callFrame.url, byId.get(id)!.callFrame.functionName);
+  };
+  const callers = new Map<string, number>();
   const self = new Map<number, number>();
   for (let i = 0; i < profile.samples.length; i++) {
     const id = profile.samples[i]!;
@@ -60,6 +77,8 @@ export function summarizeProfile(file: string, top = 25): ProfileSummary {
     busy += ms;
     const area = areaOf(url, functionName);
     areas.set(area, (areas.get(area) ?? 0) + ms);
+    const caller = callerArea(id);
+    callers.set(caller, (callers.get(caller) ?? 0) + ms);
     const where = url
       ? `${url.replace(/^.*\/(node_modules|packages|apps)\//, '$1/')}:${lineNumber + 1}`
       : area;
@@ -75,6 +94,9 @@ export function summarizeProfile(file: string, top = 25): ProfileSummary {
     byArea: [...areas]
       .map(([area, ms]) => ({ area, ms: Math.round(ms), pct: pct(ms) }))
       .sort((a, b) => b.ms - a.ms),
+    byCaller: [...callers]
+      .map(([area, ms]) => ({ area, ms: Math.round(ms), pct: pct(ms) }))
+      .sort((a, b) => b.ms - a.ms),
     topSelf: [...fns.values()]
       .sort((a, b) => b.ms - a.ms)
       .slice(0, top)
@@ -88,6 +110,11 @@ export function renderProfile(s: ProfileSummary, areas = 15, top = 20): string {
     `### ${name}: ${s.totalMs} ms busy`,
     '',
     `By package: ${s.byArea
+      .slice(0, areas)
+      .map((a) => `${a.area} ${a.pct}%`)
+      .join(', ')}`,
+    '',
+    `Native code, node internals and GC charged to the calling package: ${s.byCaller
       .slice(0, areas)
       .map((a) => `${a.area} ${a.pct}%`)
       .join(', ')}`,
