@@ -31,6 +31,9 @@ function handleFrame(w: Watch, frame: SseFrame): void {
     case 'turn.reset':
       w.recorder.resets++;
       return;
+    case 'turn.retrying':
+      w.recorder.retries++;
+      return;
     case 'turn.completed':
       w.recorder.finish(rec, 'completed', now);
       break;
@@ -38,11 +41,7 @@ function handleFrame(w: Watch, frame: SseFrame): void {
       w.recorder.finish(rec, 'cancelled', now);
       break;
     case 'turn.failed': {
-      const data = JSON.parse(frame.data) as { retrying: boolean; code: string };
-      if (data.retrying) {
-        w.recorder.retries++;
-        return;
-      }
+      const data = JSON.parse(frame.data) as { code: string };
       w.recorder.finish(rec, `failed:${data.code}`, now);
       break;
     }

@@ -1,0 +1,58 @@
+import { spawn } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
+import { CpuMeter, cpuSeconds } from './lib/proc.ts';
+import { PrivateRedis } from './lib/redis-server.ts';
+import { mergedLagP99, percentile, summarize } from './lib/stats.ts';
+import { areaOf } from './profile-summary.ts';
+
+// The benchmark's own arithmetic and process handling (`pnpm bench` itself is too slow for npm test).
+describe('bench harness', () => {
+  it('takes nearest-rank percentiles', () => {
+    const sorted = Array.from({ length: 100 }, (_, i) => i + 1);
+    expect(percentile(sorted, 50)).toBe(50);
+    expect(percentile(sorted, 99)).toBe(99);
+    expect(percentile([], 50)).toBeNull();
+    expect(summarize([3, 1, 2])).toMatchObject({ n: 3, p50: 2, max: 3, mean: 2 });
+  });
+
+  it('merges event-loop windows into one p99 dominated by the slow window', () => {
+    const quiet = { p50: 0.1, p99: 1, max: 2, count: 900 };
+    const busy = { p50: 20, p99: 80, max: 100, count: 100 };
+    // 1% of 1,000 samples = 10, all in the busy window's upper half.
+    const p99 = mergedLagP99([quiet, busy])!;
+    expect(p99).toBeGreaterThan(20);
+    expect(p99).toBeLessThan(100);
+    expect(mergedLagP99([quiet])).toBeLessThanOrEqual(2);
+    expect(mergedLagP99([])).toBeNull();
+  });
+
+  it("counts a child process's CPU time", async () => {
+    const child = spawn(process.execPath, ['-e', 'const t = Date.now(); while (Date.now() - t < 300) {}']);
+    const meter = new CpuMeter([{ name: 'child', pids: () => [child.pid!] }], 50);
+    await meter.begin();
+    await new Promise((r) => child.once('exit', r));
+    const usage = await meter.end();
+    expect(usage.child!.cpuSeconds).toBeGreaterThan(0.05);
+    expect(cpuSeconds(child.pid!)).toBeNull();
+  });
+
+  it('runs a private redis-server and leaves no process behind', async () => {
+    const redis = await new PrivateRedis().start();
+    expect(redis.version).toMatch(/^\d+\.\d+/);
+    expect(cpuSeconds(redis.pid)).not.toBeNull();
+    await redis.stop();
+    expect(cpuSeconds(redis.pid)).toBeNull();
+  });
+
+  it('names the package a profiled script belongs to', () => {
+    expect(areaOf('file:///x/node_modules/.pnpm/a@1/node_modules/drizzle-orm/sql/sql.js', 'f')).toBe(
+      'drizzle-orm',
+    );
+    expect(areaOf('file:///x/node_modules/@anthropic-ai/sdk/core/streaming.mjs', 'f')).toBe(
+      '@anthropic-ai/sdk',
+    );
+    expect(areaOf('file:///repo/packages/streams/src/entries.ts', 'f')).toBe('@turnstream/streams');
+    expect(areaOf('node:internal/streams/writable', 'f')).toBe('node:internal');
+    expect(areaOf('', '(garbage collector)')).toBe('(garbage collector)');
+  });
+});
