@@ -18,6 +18,7 @@ describe('parseEnv', () => {
       SSE_HIGH_WATER_MARK: 1000,
       BODY_LIMIT_BYTES: 1_048_576,
       SHUTDOWN_TIMEOUT_MS: 10_000,
+      RUNTIME_STATS_INTERVAL_MS: 30_000,
       LOG_LEVEL: 'info',
       MIGRATE_ON_START: true,
       PLAYGROUND: true,
