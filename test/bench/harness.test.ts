@@ -1,7 +1,6 @@
 import { spawn } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { CpuMeter, cpuSeconds } from './lib/proc.ts';
-import { PrivateRedis } from './lib/redis-server.ts';
 import { mergedLagP99, percentile, summarize } from './lib/stats.ts';
 import { areaOf } from './profile-summary.ts';
 
@@ -34,14 +33,6 @@ describe('bench harness', () => {
     const usage = await meter.end();
     expect(usage.child!.cpuSeconds).toBeGreaterThan(0.05);
     expect(cpuSeconds(child.pid!)).toBeNull();
-  });
-
-  it('runs a private redis-server and leaves no process behind', async () => {
-    const redis = await new PrivateRedis().start();
-    expect(redis.version).toMatch(/^\d+\.\d+/);
-    expect(cpuSeconds(redis.pid)).not.toBeNull();
-    await redis.stop();
-    expect(cpuSeconds(redis.pid)).toBeNull();
   });
 
   it('names the package a profiled script belongs to', () => {

@@ -77,7 +77,7 @@ export async function runBench(opts: BenchOptions): Promise<{ results: BenchResu
   };
   try {
     await stack.start();
-    facts = machineFacts({ postgres: stack.postgresVersion, redis: stack.redis.version });
+    facts = machineFacts({ postgres: stack.postgresVersion, redis: stack.redisVersion });
     log(`stack up: api ${stack.apiUrl}, redis ${stack.redis.url}, database ${stack.tdb.name}`);
     const client = new Driver('turn-client', 'turn-client.ts');
     const direct = new Driver('direct-client', 'direct-client.ts');

@@ -2,11 +2,11 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { schema } from '@turnstream/db';
 import { createTestDatabase, seedTenant, type TestDatabase } from '@turnstream/db/testing';
+import { freePort, RedisServer } from '@turnstream/testkit';
+import { Redis } from 'ioredis';
 import postgres from 'postgres';
-import { freePort } from '../../support/wait.ts';
 import { type ProcessGroup, rssBytes } from './proc.ts';
 import { AppProcess, poll } from './process.ts';
-import { PrivateRedis } from './redis-server.ts';
 
 export const MODEL = 'claude-sonnet-4-6';
 
@@ -23,7 +23,9 @@ export interface StackOptions {
  * no process, database or key behind.
  */
 export class BenchStack {
-  readonly redis = new PrivateRedis();
+  /** A private redis-server on a free port, without persistence: measured alone, gone with no key left. */
+  redis!: RedisServer;
+  redisVersion = '';
   readonly redisPrefix = `tsb${randomBytes(3).toString('hex')}`;
   tdb!: TestDatabase;
   apiKey!: string;
@@ -41,7 +43,10 @@ export class BenchStack {
   constructor(private readonly opts: StackOptions = {}) {}
 
   async start(): Promise<this> {
-    await this.redis.start();
+    this.redis = await RedisServer.start();
+    const probe = new Redis(this.redis.url);
+    this.redisVersion = /redis_version:(\S+)/.exec(await probe.info('server'))?.[1] ?? '';
+    probe.disconnect();
     this.tdb = await createTestDatabase({ max: 4 });
     const seeded = await seedTenant(this.tdb.db, 'bench');
     this.apiKey = seeded.apiKey.key;
@@ -174,10 +179,14 @@ export class BenchStack {
       { name: 'api', pids: () => [this.api.pid] },
       { name: 'worker', pids: () => this.workers.map((w) => w.pid), rss: true },
       { name: 'postgres', pids: () => this.backendPids() },
-      { name: 'redis', pids: () => [this.redis.pid] },
+      { name: 'redis', pids: () => [this.redisPid] },
       { name: 'sim', pids: () => [this.sim.pid] },
       ...extra,
     ];
+  }
+
+  get redisPid(): number {
+    return this.redis.proc.pid!;
   }
 
   workerRss(): number[] {
@@ -189,6 +198,6 @@ export class BenchStack {
     await this.sim?.stop();
     await this.monitor?.end({ timeout: 2 }).catch(() => undefined);
     await this.tdb?.drop().catch((err) => console.error(`could not drop ${this.tdb.name}: ${err}`));
-    await this.redis.stop();
+    await this.redis?.stop();
   }
 }

@@ -87,7 +87,7 @@ export async function fanout(ctx: BenchContext): Promise<FanoutResult> {
         const meter = new CpuMeter([
           ...groups,
           { name: 'publisher', pids: () => [side.publisher.pid] },
-          { name: 'redis', pids: () => [stack.redis.pid] },
+          { name: 'redis', pids: () => [stack.redisPid] },
           { name: 'client', pids: () => [clients.pid] },
         ]);
         await meter.begin();

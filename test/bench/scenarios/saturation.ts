@@ -45,7 +45,7 @@ export async function saturation(ctx: BenchContext): Promise<SaturationPoint[]> 
     const noop = new Driver('bullmq-noop', 'bullmq-noop.ts');
     const meter = new CpuMeter([
       { name: 'client', pids: () => [noop.pid] },
-      { name: 'redis', pids: () => [stack.redis.pid] },
+      { name: 'redis', pids: () => [stack.redisPid] },
     ]);
     await meter.begin();
     const bull = await noop.call<{ jobs: number; jobsPerSec: number }>('run', {
