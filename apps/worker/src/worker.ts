@@ -3,14 +3,8 @@ import { TURN_BACKOFF, TURN_JOB_NAME, TURNS_QUEUE } from '@turnstream/contracts'
 import type { Db } from '@turnstream/db';
 import type { Logger } from '@turnstream/logger';
 import type { TurnStreams } from '@turnstream/streams';
-import {
-  inSpan,
-  type MetricsServer,
-  registerQueueDepth,
-  SpanKind,
-  startMetricsServer,
-} from '@turnstream/telemetry';
-import { Queue, type Telemetry, WaitingError, Worker } from 'bullmq';
+import { inSpan, type MetricsServer, registerQueueDepth, startMetricsServer } from '@turnstream/telemetry';
+import { DelayedError, Queue, RateLimitError, type Telemetry, WaitingError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { abandonFailedJob } from './abandon.ts';
 import { CancelListener } from './cancel-listener.ts';
@@ -149,7 +143,11 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
               throw err;
             }
           }),
-        SpanKind.INTERNAL,
+        // A delay (order wait, lease held), a rate-limit wait or a hand-back is not a failure of the span.
+        {
+          expected: (err) =>
+            err instanceof DelayedError || err instanceof WaitingError || err instanceof RateLimitError,
+        },
       );
     },
     {

@@ -58,17 +58,25 @@ export function startTracing(opts: TracingOptions): Tracing | null {
 /** Turnstream's tracer (a no-op until {@link startTracing} ran). */
 export const tracer = () => trace.getTracer('turnstream');
 
-/** Run `fn` in a new active span (child of the active one); errors are recorded and rethrown. */
+/**
+ * Run `fn` in a new active span (child of the active one); errors are recorded and rethrown, except
+ * those `expected` says are control flow (they only name themselves in `turnstream.ended_by`).
+ */
 export async function inSpan<T>(
   name: string,
   attributes: Record<string, string | number | boolean | undefined>,
   fn: (span: Span) => Promise<T>,
-  kind: SpanKind = SpanKind.INTERNAL,
+  opts: { kind?: SpanKind; expected?: (err: unknown) => boolean } = {},
 ): Promise<T> {
+  const kind = opts.kind ?? SpanKind.INTERNAL;
   return tracer().startActiveSpan(name, { kind, attributes: defined(attributes) }, async (span) => {
     try {
       return await fn(span);
     } catch (err) {
+      if (opts.expected?.(err)) {
+        span.setAttribute('turnstream.ended_by', (err as Error)?.name ?? 'unknown');
+        throw err;
+      }
       span.recordException(err as Error);
       span.setStatus({ code: SpanStatusCode.ERROR, message: (err as Error)?.name });
       throw err;
