@@ -170,7 +170,13 @@ export function instrumentStreams(streams: TurnStreams, metrics: TurnMetrics): T
       if (prop !== 'publish') return Reflect.get(target, prop, receiver);
       return async (conversationId: string, fence: number | null, events: TurnEvent[]) => {
         const result = await target.publish(conversationId, fence, events);
-        if (result.ok) observeEvents(events, metrics);
+        if (result.ok) {
+          try {
+            observeEvents(events, metrics);
+          } catch {
+            // Metrics never fail a publish.
+          }
+        }
         return result;
       };
     },
