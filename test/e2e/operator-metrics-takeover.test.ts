@@ -1,8 +1,8 @@
 import { parsePrometheusText, sampleValue } from '@turnstream/telemetry/testing';
+import { freePort, waitFor } from '@turnstream/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestSystem } from '../support/system.ts';
 import { createConversation, postMessage, waitForTurn } from '../support/turns.ts';
-import { freePort, waitFor } from '../support/wait.ts';
 
 // A worker frozen mid-turn: the one that takes the turn over counts a lost attempt taken over, the
 // frozen one, back, counts its fence rejection and a superseded turn.
