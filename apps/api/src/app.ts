@@ -8,6 +8,7 @@ import { type AppConfig, type AppDeps, DEFAULT_APP_CONFIG, type RouteContext } f
 import { ApiError, toErrorResponse } from './errors.ts';
 import { createApiMetrics } from './metrics.ts';
 import { registerPlayground } from './playground.ts';
+import { malformedQueryParameter } from './query-encoding.ts';
 import { cancelRoutes } from './routes/cancel.ts';
 import { conversationRoutes } from './routes/conversations.ts';
 import { eventRoutes } from './routes/events.ts';
@@ -16,6 +17,7 @@ import { messageRoutes } from './routes/messages.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { SseRegistry } from './sse.ts';
 import { traceRequests } from './tracing.ts';
+import { validationError } from './validation.ts';
 
 const PROBE_ROUTES = new Set(['/healthz', '/readyz']);
 
@@ -58,11 +60,19 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.decorateRequest('admin', null);
   traceRequests(app);
 
-  // JSON bodies only: anything else is 415 `unsupported_media_type`. An empty JSON body counts as no body.
+  // JSON bodies only: anything else is 415 `unsupported_media_type`. An empty JSON body counts as no
+  // body. Bytes that are not UTF-8 are `invalid_json` (never silently replaced by U+FFFD).
   const parseJson = app.getDefaultJsonParser('error', 'error');
+  const utf8 = new TextDecoder('utf-8', { fatal: true });
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    const text = typeof body === 'string' ? body : body.toString('utf8');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    let text: string;
+    try {
+      text = typeof body === 'string' ? body : utf8.decode(body);
+    } catch {
+      done(new ApiError('invalid_json', { message: 'The request body is not valid UTF-8.' }));
+      return;
+    }
     if (text.trim() === '') {
       done(null, undefined);
       return;
@@ -73,6 +83,12 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
     if (closing) throw new ApiError('shutting_down');
+    const badParameter = malformedQueryParameter(request.url);
+    if (badParameter !== null) {
+      throw validationError([
+        { location: 'query', field: badParameter, message: 'is not valid percent-encoded UTF-8' },
+      ]);
+    }
   });
 
   app.addHook('onResponse', async (request, reply) => {

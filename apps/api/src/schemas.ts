@@ -1,16 +1,35 @@
-import { turnModeSchema } from '@turnstream/contracts';
+import { storableText, turnModeSchema } from '@turnstream/contracts';
 import { z } from 'zod';
 
-/** Request schemas of the `/v1` routes. Objects are strict: an unknown field is a `validation_failed`. */
+/**
+ * Request schemas of the `/v1` routes. Objects are strict: an unknown field is a `validation_failed`.
+ * Every string is {@link storableText} (no NUL, no unpaired surrogates: rejected, never altered), and
+ * every number is range-checked.
+ */
+
+/** Largest value of a Postgres `integer` (message seqs). */
+export const MAX_INT4 = 2_147_483_647;
+
+/**
+ * A whole-number query parameter: decimal digits only (no sign, exponent, spaces or hex), within
+ * [min, max]. Anything else is a `validation_failed` that states the range.
+ */
+export function queryInt(min: number, max: number) {
+  const message = `must be an integer from ${min} to ${max}`;
+  return z
+    .string({ error: message })
+    .refine((s) => /^\d{1,10}$/.test(s) && Number(s) >= min && Number(s) <= max, { error: message })
+    .transform(Number);
+}
 
 export const MAX_CONTENT_CHARS = 100_000;
 export const MIN_THINKING_BUDGET = 1024;
 
 export const createConversationBody = z.strictObject({
-  title: z.string().min(1).max(500).optional(),
-  externalId: z.string().min(1).max(200).optional(),
-  system: z.string().max(MAX_CONTENT_CHARS).optional(),
-  model: z.string().min(1).max(200).optional(),
+  title: storableText().min(1).max(500).optional(),
+  externalId: storableText().min(1).max(200).optional(),
+  system: storableText().max(MAX_CONTENT_CHARS).optional(),
+  model: storableText().min(1).max(200).optional(),
   thinking: z
     .strictObject({ budgetTokens: z.int().min(MIN_THINKING_BUDGET).max(1_000_000) })
     .nullable()
@@ -20,15 +39,14 @@ export const createConversationBody = z.strictObject({
 export type CreateConversationBody = z.infer<typeof createConversationBody>;
 
 export const listConversationsQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(100).default(20),
+  limit: queryInt(1, 100).default(20),
   /** The `nextCursor` of the previous page (a conversation id). */
   cursor: z.uuid().optional(),
-  externalId: z.string().min(1).max(200).optional(),
+  externalId: storableText().min(1).max(200).optional(),
 });
 
 export const postMessageBody = z.strictObject({
-  content: z
-    .string()
+  content: storableText()
     .min(1)
     .max(MAX_CONTENT_CHARS)
     .refine((s) => s.trim().length > 0, { error: 'must not be whitespace only' }),
@@ -39,9 +57,9 @@ export const postMessageBody = z.strictObject({
 export type PostMessageBody = z.infer<typeof postMessageBody>;
 
 export const listMessagesQuery = z.strictObject({
-  limit: z.coerce.number().int().min(1).max(500).default(500),
+  limit: queryInt(1, 500).default(500),
   /** Only turns whose user message has a greater seq. */
-  afterSeq: z.coerce.number().int().min(0).optional(),
+  afterSeq: queryInt(0, MAX_INT4).optional(),
 });
 
 export const sessionHistoryQuery = z.strictObject({
@@ -62,7 +80,7 @@ export const eventsQuery = z.strictObject({
   /** Only this message's events. */
   messageId: z.uuid().optional(),
   /** A stream token (instead of the Authorization header); checked by the auth hook. */
-  token: z.string().max(256).optional(),
+  token: storableText().max(256).optional(),
 });
 
 /** Bodies of action endpoints (cancel, reset): nothing, or an empty object. */

@@ -199,8 +199,8 @@ describe('GET /v1/conversations', () => {
 
   it('validates its query', async () => {
     for (const [qs, message] of [
-      ['limit=0', 'limit: must be >= 1'],
-      ['limit=abc', 'limit: must be a number'],
+      ['limit=0', 'limit: must be an integer from 1 to 100'],
+      ['limit=abc', 'limit: must be an integer from 1 to 100'],
       ['cursor=nope', 'cursor: must be a UUID'],
       ['sort=asc', 'sort: unknown field'],
     ]) {

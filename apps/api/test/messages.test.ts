@@ -279,7 +279,7 @@ describe('GET /v1/conversations/:id/messages', () => {
       key: t.keys.viewer,
     });
     expect(res.status).toBe(400);
-    expect(res.body.error.message).toContain('limit: must be <= 500');
+    expect(res.body.error.message).toContain('limit: must be an integer from 1 to 500');
   });
 });
 

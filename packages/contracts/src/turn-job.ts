@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { storableText } from './text.ts';
 
 /** How a turn publishes its reply: `stream` sends chunks as they come, `batch` only the final message. */
 export const turnModeSchema = z.enum(['stream', 'batch']);
@@ -19,7 +20,7 @@ export const turnJobV1Schema = z.object({
   conversationId: uuid,
   messageId: uuid,
   /** Omitted when the API already stored the message. */
-  content: z.string().min(1).max(100_000).optional(),
+  content: storableText().min(1).max(100_000).optional(),
   mode: turnModeSchema.default('stream'),
   /** ms since epoch when the message was accepted (for queue-latency metrics). */
   acceptedAt: z.number().int().nonnegative().optional(),
