@@ -1,4 +1,5 @@
 import { storableText, turnModeSchema } from '@turnstream/contracts';
+import { isStreamId } from '@turnstream/streams';
 import { z } from 'zod';
 
 /**
@@ -64,13 +65,15 @@ export const listMessagesQuery = z.strictObject({
 
 export const sessionHistoryQuery = z.strictObject({
   /** The most recent this many sessions (and as many clears). */
-  limit: z.coerce.number().int().min(1).max(100).default(50),
+  limit: queryInt(1, 100).default(50),
 });
 
-/** A Redis Stream id as sent in `id:` lines (`<ms>-<seq>`). */
+const EVENT_ID_MESSAGE = 'must be an event id like 1700000000000-0';
+
+/** A Redis Stream id as sent in `id:` lines (`<ms>-<seq>`, each part an unsigned 64-bit integer). */
 export const eventIdSchema = z
-  .string()
-  .regex(/^\d{1,20}-\d{1,20}$/, { error: 'must be an event id like 1700000000000-0' });
+  .string({ error: EVENT_ID_MESSAGE })
+  .refine((s) => /^\d{1,20}-\d{1,20}$/.test(s) && isStreamId(s), { error: EVENT_ID_MESSAGE });
 
 export const eventsQuery = z.strictObject({
   /** Fallback for clients that cannot send the `Last-Event-ID` header. */

@@ -63,9 +63,12 @@ export class SseConnection {
     return this.ended || this.raw.destroyed || this.raw.writableEnded;
   }
 
-  /** Send the status line and headers at once (clients see the stream open before the first event). */
-  open(): void {
-    this.raw.writeHead(200, SSE_HEADERS);
+  /**
+   * Send the status line and headers at once (clients see the stream open before the first event).
+   * `headers` are the response's other headers (such as `x-request-id`).
+   */
+  open(headers: Record<string, string | number | string[] | undefined> = {}): void {
+    this.raw.writeHead(200, { ...headers, ...SSE_HEADERS });
     this.raw.write(commentFrame('connected'));
   }
 

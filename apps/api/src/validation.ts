@@ -59,17 +59,21 @@ export function validationError(issues: ValidationIssue[]): ApiError {
   return new ApiError('validation_failed', { message: `Invalid request: ${text}`, details: { issues } });
 }
 
-/** Validate `input` with `schema` or throw `validation_failed`. */
+/**
+ * Validate `input` with `schema` or throw `validation_failed`. `name` names a single value (such as a
+ * header) in the issues; fields of an object are named by their path.
+ */
 export function parseInput<S extends z.ZodType>(
   schema: S,
   input: unknown,
   location: InputLocation,
+  name = '',
 ): z.infer<S> {
   const result = schema.safeParse(input, { error: errorMap });
   if (result.success) return result.data;
   const issues: ValidationIssue[] = [];
   for (const issue of result.error.issues) {
-    const field = issue.path.map(String).join('.');
+    const field = [name, ...issue.path.map(String)].filter((p) => p !== '').join('.');
     if (issue.code === 'unrecognized_keys') {
       // One issue per unknown field, named by its full path.
       for (const key of issue.keys) {

@@ -8,6 +8,7 @@ export {
   type SubscribeOptions,
 } from './event-subscriber.ts';
 export type { ConversationKeys } from './keys.ts';
+export type { ResumeCheck } from './resume-check.ts';
 export { compareStreamIds, isStreamId } from './stream-ids.ts';
 export type { Subscription } from './subscription.ts';
 export {

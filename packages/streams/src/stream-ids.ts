@@ -4,10 +4,25 @@
  */
 
 const STREAM_ID = /^(\d{1,20})(?:-(\d{1,20}))?$/;
+/** Largest value of each part of an id (unsigned 64-bit). */
+const MAX_PART = '18446744073709551615';
 
-/** true when `value` is a Redis Stream id (`ms-seq`, or a bare `ms` meaning `ms-0`). */
+/**
+ * true when `value` is a Redis Stream id (`ms-seq`, or a bare `ms` meaning `ms-0`) whose parts fit
+ * in 64 bits (Redis refuses larger ones with an error).
+ */
 export function isStreamId(value: string): boolean {
-  return STREAM_ID.test(value);
+  const match = STREAM_ID.exec(value);
+  if (!match) return false;
+  return (
+    compareDecimal(stripZeros(match[1]!), MAX_PART) <= 0 &&
+    compareDecimal(stripZeros(match[2] ?? '0'), MAX_PART) <= 0
+  );
+}
+
+/** The millisecond part of a stream id, as a decimal string without leading zeros. */
+export function streamIdMs(id: string): string {
+  return parts(id)[0];
 }
 
 function parts(id: string): [string, string] {

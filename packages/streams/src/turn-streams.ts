@@ -3,7 +3,8 @@ import type { Redis } from 'ioredis';
 import { decodeEntries } from './entries.ts';
 import { type ConversationKeys, conversationKeys } from './keys.ts';
 import { definePublishCommand } from './publish-script.ts';
-import { compareStreamIds, isStreamId } from './stream-ids.ts';
+import { checkResume, logInfo, type ResumeCheck, trimmedPast } from './resume-check.ts';
+import { isStreamId } from './stream-ids.ts';
 
 export interface TurnStreamsOptions {
   /**
@@ -61,6 +62,12 @@ export interface TurnStreams {
    * never misses one.
    */
   resumeGap(conversationId: string, after: string): Promise<{ gap: boolean; oldestId: string | null }>;
+  /**
+   * Where a client resuming after `after` stands (see {@link ResumeCheck}): an id later than the
+   * Redis server's clock is `future`; an id the log never issued, or one it was trimmed past, is a
+   * `gap`; otherwise `continue`. `after` must satisfy {@link isStreamId}.
+   */
+  resumeCheck(conversationId: string, after: string): Promise<ResumeCheck>;
   /** Redis key and channel names of a conversation. */
   keys(conversationId: string): ConversationKeys;
   /** Whether sharded pub/sub is used (see {@link TurnStreamsOptions.sharded}). */
@@ -120,21 +127,12 @@ export function createTurnStreams(opts: TurnStreamsOptions): TurnStreams {
     },
 
     async resumeGap(conversationId, after) {
-      const log = keys(conversationId).log;
-      let info: unknown[];
-      try {
-        info = (await redis.xinfo('STREAM', log)) as unknown[];
-      } catch (err) {
-        if (/no such key/i.test(String(err))) return { gap: true, oldestId: null };
-        throw err;
-      }
-      const field = (name: string) => info[info.indexOf(name) + 1];
-      const length = Number(field('length'));
-      const added = Number(field('entries-added') ?? length);
-      const first = field('first-entry') as [string, string[]] | null;
-      const oldestId = first?.[0] ?? null;
-      const trimmed = added > length;
-      return { gap: trimmed && (oldestId === null || compareStreamIds(after, oldestId) < 0), oldestId };
+      const info = await logInfo(redis, keys(conversationId).log);
+      return { gap: trimmedPast(info, after), oldestId: info?.oldestId ?? null };
+    },
+    async resumeCheck(conversationId, after) {
+      if (!isStreamId(after)) throw new TypeError(`after is not a Redis Stream id: ${JSON.stringify(after)}`);
+      return checkResume(redis, keys(conversationId).log, after);
     },
     async lastId(conversationId) {
       const entries = await redis.xrevrange(keys(conversationId).log, '+', '-', 'COUNT', 1);

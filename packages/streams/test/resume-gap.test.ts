@@ -40,4 +40,34 @@ describe('resume gap detection', () => {
     expect((await streams.resumeGap(conv, '0-1')).gap).toBe(false);
     expect(await streams.resumeGap(randomUUID(), '1-0')).toEqual({ gap: true, oldestId: null });
   });
+
+  it('resumeCheck: future ids are refused, ids the log never issued and trimmed ones are gaps', async () => {
+    const streams = createTurnStreams({ redis, keyPrefix: prefix, maxLen: 10 });
+    const conv = randomUUID();
+    const first = await streams.publish(conv, null, [chunk('m', 'a'), chunk('m', 'b')]);
+    if (!first.ok) throw new Error('publish refused');
+    const [a, b] = first.ids as [string, string];
+    expect(await streams.resumeCheck(conv, b)).toEqual({ kind: 'continue' });
+    expect(await streams.resumeCheck(conv, a)).toEqual({ kind: 'continue' });
+    expect(await streams.resumeCheck(conv, '0-0')).toEqual({ kind: 'continue' });
+    expect((await streams.resumeCheck(conv, '9999999999999-0')).kind).toBe('future');
+    expect((await streams.resumeCheck(conv, '18446744073709551615-0')).kind).toBe('future');
+    // Not in the future, but after the newest id the log ever issued: replay the whole log.
+    const beyond = `${b.split('-')[0]}-99`;
+    expect(await streams.resumeCheck(conv, beyond)).toEqual({
+      kind: 'gap',
+      oldestId: a,
+      replayAfter: undefined,
+    });
+    // Expired (or never written): a gap, then whatever comes next.
+    expect(await streams.resumeCheck(randomUUID(), a)).toEqual({
+      kind: 'gap',
+      oldestId: null,
+      replayAfter: a,
+    });
+    // Trimmed past the id: a gap that continues from the oldest entry left.
+    await redis.xtrim(streams.keys(conv).log, 'MAXLEN', 1);
+    expect(await streams.resumeCheck(conv, a)).toEqual({ kind: 'gap', oldestId: b, replayAfter: a });
+    await expect(streams.resumeCheck(conv, 'nope')).rejects.toThrow(TypeError);
+  });
 });

@@ -33,4 +33,12 @@ describe('compareStreamIds', () => {
     expect(isStreamId('1-2-3')).toBe(false);
     expect(isStreamId('$')).toBe(false);
   });
+
+  it('accepts parts up to 2^64-1 and refuses larger ones (Redis would answer an error)', () => {
+    expect(isStreamId('18446744073709551615-18446744073709551615')).toBe(true);
+    expect(isStreamId('18446744073709551616-0')).toBe(false);
+    expect(isStreamId('99999999999999999999-0')).toBe(false);
+    expect(isStreamId('1-18446744073709551616')).toBe(false);
+    expect(isStreamId('00000000000000000001-0')).toBe(true);
+  });
 });

@@ -1,5 +1,11 @@
 import { isTerminalEvent } from '@turnstream/contracts';
-import { SubscriberClosedError, SubscriberOverflowError, type Subscription } from '@turnstream/streams';
+import type { Db } from '@turnstream/db';
+import {
+  type ResumeCheck,
+  SubscriberClosedError,
+  SubscriberOverflowError,
+  type Subscription,
+} from '@turnstream/streams';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { requirePermission } from '../auth.ts';
 import type { RouteContext } from '../context.ts';
@@ -7,9 +13,9 @@ import { ApiError } from '../errors.ts';
 import { finishedTurnEvent } from '../finished-turn.ts';
 import { loadConversation, loadMessage } from '../lookups.ts';
 import { emptyBody, eventIdSchema, eventsQuery } from '../schemas.ts';
-import { commentFrame, controlFrame, eventFrame, SseConnection } from '../sse.ts';
+import { commentFrame, controlFrame, eventFrame, SSE_HEADERS, SseConnection } from '../sse.ts';
 import { issueStreamToken } from '../stream-tokens.ts';
-import { parseInput } from '../validation.ts';
+import { parseInput, validationError } from '../validation.ts';
 import { errorText } from './messages.ts';
 
 interface IdParams {
@@ -45,37 +51,36 @@ export function eventRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.get<{ Params: IdParams }>('/v1/conversations/:id/events', async (request, reply) => {
     const auth = requirePermission(request, 'read');
     const query = parseInput(eventsQuery, request.query, 'query');
-    const header = request.headers['last-event-id'];
-    const after =
-      header !== undefined && header !== ''
-        ? parseInput(eventIdSchema, Array.isArray(header) ? header[0] : header, 'headers')
-        : query.lastEventId;
+    const resume = resumeId(request.headers['last-event-id'], query.lastEventId);
     const conversation = await loadConversation(ctx.db, auth.tenantId, request.params.id);
     const target = query.messageId
-      ? await loadMessage(ctx.db, auth.tenantId, conversation.id, query.messageId)
+      ? await loadTurnMessage(ctx.db, auth.tenantId, conversation.id, query.messageId)
       : null;
+    // Decided before the stream opens: an impossible resume id is a 400 (which an EventSource does
+    // not retry), never a 200 that then fails or waits forever.
+    const start = resume ? await resumeStart(ctx, conversation.id, resume) : null;
+    if (request.method === 'HEAD') return reply.code(200).headers(SSE_HEADERS).send();
+    const after = resume?.id;
+
     if (target && query.until === 'turn') {
       const ended = await finishedTurnEvent(ctx.db, ctx.streams, target, after);
       if (ended) {
         // The turn ended long ago and its events left the log: answer with its end, from the database.
         reply.hijack();
         const finished = new SseConnection(reply.raw);
-        finished.open();
+        finished.open(reply.getHeaders());
         const { type, ...rest } = ended;
         finished.end(controlFrame(type, rest));
         return;
       }
     }
 
-    // Resuming from an id the log no longer reaches (trimmed or expired) would skip events silently:
-    // say so first, so the client reloads the history (GET /messages) and then follows on.
-    const gap = after !== undefined ? await ctx.streams.resumeGap(conversation.id, after) : null;
-
+    const replayAfter = start?.kind === 'gap' ? start.replayAfter : after;
     const connection = new SseConnection(reply.raw);
     let subscription: Subscription;
     try {
       subscription = ctx.subscriber.subscribe(conversation.id, {
-        ...(after !== undefined ? { after } : {}),
+        ...(replayAfter !== undefined ? { after: replayAfter } : {}),
         signal: connection.signal,
       });
     } catch (err) {
@@ -84,18 +89,20 @@ export function eventRoutes(app: FastifyInstance, ctx: RouteContext): void {
     }
 
     reply.hijack();
-    connection.open();
+    connection.open(reply.getHeaders());
     connection.startHeartbeat(ctx.config.sseHeartbeatMs);
-    if (gap?.gap) {
-      await connection.send(controlFrame('stream.gap', { after, oldestId: gap.oldestId }));
+    if (start?.kind === 'gap') {
+      // The log no longer reaches (or never issued) that id: say so first, so the client reloads the
+      // history (GET /messages) and then follows on.
+      await connection.send(controlFrame('stream.gap', { after, oldestId: start.oldestId }));
     }
     const log = request.log.child({ conversationId: conversation.id });
     ctx.metrics.sseOpened();
     log.debug({ event: 'sse.stream_started', after: after ?? null }, 'event stream opened');
     const done = pump(subscription, connection, {
-      after: after ?? null,
+      after: replayAfter ?? null,
       untilTurn: query.until === 'turn',
-      messageId: query.messageId ?? null,
+      messageId: target?.id ?? null,
       log,
     }).finally(() => {
       ctx.metrics.sseClosed(connection.reason ?? 'closed');
@@ -104,6 +111,55 @@ export function eventRoutes(app: FastifyInstance, ctx: RouteContext): void {
     ctx.sse.track(connection, done);
     await done;
   });
+}
+
+interface ResumeId {
+  id: string;
+  location: 'headers' | 'query';
+  field: string;
+}
+
+/** The id to resume after: the `Last-Event-ID` header, else `?lastEventId=` (already validated). */
+function resumeId(header: string | string[] | undefined, fromQuery: string | undefined): ResumeId | null {
+  if (header !== undefined && header !== '') {
+    const id = parseInput(
+      eventIdSchema,
+      Array.isArray(header) ? header[0] : header,
+      'headers',
+      'Last-Event-ID',
+    );
+    return { id, location: 'headers', field: 'Last-Event-ID' };
+  }
+  return fromQuery === undefined ? null : { id: fromQuery, location: 'query', field: 'lastEventId' };
+}
+
+/** Check a resume id against the log: a future one is `validation_failed`; else continue or gap. */
+async function resumeStart(
+  ctx: RouteContext,
+  conversationId: string,
+  resume: ResumeId,
+): Promise<ResumeCheck> {
+  const check = await ctx.streams.resumeCheck(conversationId, resume.id);
+  if (check.kind === 'future') {
+    throw validationError([
+      {
+        location: resume.location,
+        field: resume.field,
+        message: 'is later than any event of this conversation (an id this server never sent)',
+      },
+    ]);
+  }
+  return check;
+}
+
+/**
+ * The user message whose turn `?messageId=` names: the message itself, or the one a reply (assistant
+ * or error row) answers. Events carry the user message's id.
+ */
+async function loadTurnMessage(db: Db, tenantId: string, conversationId: string, messageId: string) {
+  const message = await loadMessage(db, tenantId, conversationId, messageId);
+  if (message.role === 'user' || message.replyTo === null) return message;
+  return loadMessage(db, tenantId, conversationId, message.replyTo);
 }
 
 interface PumpOptions {
