@@ -4,6 +4,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } 
 import { adminArea } from './admin/index.ts';
 import { registerTroubleGauge } from './admin/trouble.ts';
 import { createAuthHook } from './auth.ts';
+import { createClientErrorHandler, frameworkErrorHandler } from './client-errors.ts';
 import { type AppConfig, type AppDeps, DEFAULT_APP_CONFIG, type RouteContext } from './context.ts';
 import { ApiError, toErrorResponse } from './errors.ts';
 import { createApiMetrics } from './metrics.ts';
@@ -53,6 +54,10 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     // Requests arriving while closing get the catalog's `shutting_down` (see the onRequest hook).
     return503OnClosing: false,
     genReqId: () => randomUUID(),
+    // Errors before routing (bad URL encoding, over-long path segments) and from Node's HTTP parser
+    // (header overflow, malformed framing, timeouts) answer in the catalog's envelope too.
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler: createClientErrorHandler(deps.logger),
   });
   let closing = false;
 

@@ -25,11 +25,14 @@ export const ERROR_CATALOG = {
   },
   message_not_cancellable: { status: 409, message: 'The turn of this message has already ended.' },
   message_not_retryable: { status: 409, message: 'Only a failed turn can be retried.' },
+  request_timeout: { status: 408, message: 'The request was not received in time.' },
   body_too_large: { status: 413, message: 'The request body is too large.' },
+  uri_too_long: { status: 414, message: 'The URL, or one of its path segments, is too long.' },
   unsupported_media_type: {
     status: 415,
     message: 'Unsupported Content-Type: send the body as application/json.',
   },
+  headers_too_large: { status: 431, message: 'The request headers are too large.' },
   internal: { status: 500, message: 'Internal error. It has been logged; retrying may help.' },
   enqueue_failed: {
     status: 503,
@@ -76,6 +79,8 @@ export class ApiError extends Error {
 
 /** Fastify error codes mapped onto the catalog. */
 const FASTIFY_CODES: Record<string, ErrorCode> = {
+  FST_ERR_BAD_URL: 'bad_request',
+  FST_ERR_MAX_PARAM_LENGTH: 'uri_too_long',
   FST_ERR_CTP_INVALID_JSON_BODY: 'invalid_json',
   FST_ERR_CTP_EMPTY_JSON_BODY: 'invalid_json',
   FST_ERR_CTP_BODY_TOO_LARGE: 'body_too_large',

@@ -61,8 +61,8 @@ export function trimmedPast(info: LogInfo | null, after: string): boolean {
 }
 
 export async function checkResume(redis: Redis, log: string, after: string): Promise<ResumeCheck> {
-  const [seconds, micros] = await redis.time();
-  const serverTimeMs = String(BigInt(seconds) * 1000n + BigInt(micros) / 1000n);
+  const [seconds, micros] = (await redis.time()).map(String);
+  const serverTimeMs = String(BigInt(seconds ?? 0) * 1000n + BigInt(micros ?? 0) / 1000n);
   if (BigInt(streamIdMs(after)) > BigInt(serverTimeMs)) return { kind: 'future', serverTimeMs };
   const info = await logInfo(redis, log);
   if (info && compareStreamIds(after, info.lastGeneratedId) > 0) {
