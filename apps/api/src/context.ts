@@ -1,3 +1,4 @@
+import { DEFAULT_MODELS, type ModelSpec } from '@turnstream/contracts';
 import type { Db } from '@turnstream/db';
 import type { Logger } from '@turnstream/logger';
 import type { EventSubscriber, TurnStreams } from '@turnstream/streams';
@@ -12,8 +13,10 @@ import type { SseRegistry } from './sse.ts';
 export interface AppConfig {
   /** Prefix of Turnstream's Redis keys (cancel flags and channel). Default `'ts'`. */
   redisPrefix: string;
-  /** Model of a conversation created without one. Default `'claude-sonnet-4-6'`. */
+  /** Model of a conversation created without one (one of `models`). Default `'claude-sonnet-4-6'`. */
   defaultModel: string;
+  /** Models conversations may use, with their output limits. Default: the current Claude models. */
+  models: readonly ModelSpec[];
   /** Interval of SSE heartbeat comments in ms. Default `15_000`. */
   sseHeartbeatMs: number;
   /** Largest accepted request body in bytes. Default `1_048_576`. */
@@ -33,6 +36,7 @@ export interface AppConfig {
 export const DEFAULT_APP_CONFIG: AppConfig = {
   redisPrefix: 'ts',
   defaultModel: 'claude-sonnet-4-6',
+  models: DEFAULT_MODELS,
   sseHeartbeatMs: 15_000,
   bodyLimitBytes: 1_048_576,
   playground: null,

@@ -5,6 +5,7 @@ import {
   optionalString,
   parseEnvWith,
 } from '@turnstream/config';
+import { DEFAULT_MODELS, type ModelSpec, parseModelList } from '@turnstream/contracts';
 import { z } from 'zod';
 import { priceTableSchema } from './admin/pricing.ts';
 
@@ -23,8 +24,22 @@ const modelPrices = z
 
 const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
 
+/** `MODELS`: `id:maxOutputTokens[:budget],...`; unset or empty: the current Claude models. */
+const modelList = z
+  .string()
+  .optional()
+  .transform((value, ctx): readonly ModelSpec[] => {
+    if (value === undefined || value.trim() === '') return DEFAULT_MODELS;
+    try {
+      return parseModelList(value);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+      return z.NEVER;
+    }
+  });
+
 /** The API's environment. Parsed once in `main.ts`; tests pass plain objects to {@link parseEnv}. */
-export const apiEnvSchema = z.object({
+const apiEnvFields = z.object({
   /** TCP port. */
   PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
   /** Interface to bind. Loopback for development; `0.0.0.0` in containers. */
@@ -41,8 +56,13 @@ export const apiEnvSchema = z.object({
   BULL_PREFIX: z.string().min(1).default('bull'),
   /** Name of the turns queue (must match the workers'). */
   TURNS_QUEUE_NAME: z.string().min(1).default('turns'),
-  /** Model of a conversation created without one. */
+  /** Model of a conversation created without one (one of `MODELS`). */
   DEFAULT_MODEL: z.string().min(1).default('claude-sonnet-4-6'),
+  /**
+   * Models conversations may use, with their output limits: `id:maxOutputTokens[:budget]`, comma
+   * separated (`:budget`: the model takes a fixed thinking budget). Default: the current Claude models.
+   */
+  MODELS: modelList,
   /** Interval of SSE heartbeat comments, in ms. */
   SSE_HEARTBEAT_MS: int(15_000, 10),
   /** Events buffered per SSE client before it is disconnected with a resumable id. */
@@ -85,6 +105,16 @@ export const apiEnvSchema = z.object({
   OTEL_BSP_SCHEDULE_DELAY: int(1000, 1),
   /** Model prices for /admin/usage, merged over the built-in table. */
   MODEL_PRICES: modelPrices.optional(),
+});
+
+export const apiEnvSchema = apiEnvFields.superRefine((env, ctx) => {
+  if (!env.MODELS.some((m) => m.id === env.DEFAULT_MODEL)) {
+    ctx.addIssue({
+      code: 'custom',
+      path: ['DEFAULT_MODEL'],
+      message: `"${env.DEFAULT_MODEL}" is not one of MODELS`,
+    });
+  }
 });
 
 export type ApiEnv = z.infer<typeof apiEnvSchema>;

@@ -61,6 +61,7 @@ async function main(): Promise<void> {
     config: {
       redisPrefix: env.REDIS_PREFIX,
       defaultModel: env.DEFAULT_MODEL,
+      models: env.MODELS,
       sseHeartbeatMs: env.SSE_HEARTBEAT_MS,
       bodyLimitBytes: env.BODY_LIMIT_BYTES,
       playground: env.PLAYGROUND ? { dir: env.PLAYGROUND_DIR, devKey: env.PLAYGROUND_DEV_KEY ?? null } : null,

@@ -1,4 +1,4 @@
-import { storableText, turnModeSchema } from '@turnstream/contracts';
+import { MIN_THINKING_BUDGET, storableText, turnModeSchema } from '@turnstream/contracts';
 import { isStreamId } from '@turnstream/streams';
 import { z } from 'zod';
 
@@ -24,7 +24,6 @@ export function queryInt(min: number, max: number) {
 }
 
 export const MAX_CONTENT_CHARS = 100_000;
-export const MIN_THINKING_BUDGET = 1024;
 
 export const createConversationBody = z.strictObject({
   title: storableText().min(1).max(500).optional(),

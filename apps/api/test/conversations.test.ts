@@ -1,3 +1,4 @@
+import { DEFAULT_MODELS } from '@turnstream/contracts';
 import { listSessions } from '@turnstream/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Harness, type Tenant } from './helpers.ts';
@@ -6,7 +7,13 @@ let h: Harness;
 let t: Tenant;
 
 beforeAll(async () => {
-  h = await new Harness({ config: { defaultModel: 'test-model', bodyLimitBytes: 4096 } }).start();
+  h = await new Harness({
+    config: {
+      defaultModel: 'test-model',
+      models: [{ id: 'test-model', maxOutputTokens: 8192, thinkingBudget: true }, ...DEFAULT_MODELS],
+      bodyLimitBytes: 4096,
+    },
+  }).start();
   t = await h.tenant();
 });
 afterAll(async () => {
@@ -56,7 +63,7 @@ describe('POST /v1/conversations', () => {
       title: 'Support chat',
       externalId: 'ticket-1',
       system: 'You are terse.',
-      model: 'claude-opus-4',
+      model: 'claude-opus-4-5',
       thinking: { budgetTokens: 2048 },
       mode: 'batch',
     };

@@ -1,3 +1,4 @@
+import { DEFAULT_MODELS } from '@turnstream/contracts';
 import { describe, expect, it } from 'vitest';
 import { parseEnv } from '../src/env.ts';
 
@@ -14,6 +15,7 @@ describe('parseEnv', () => {
       BULL_PREFIX: 'bull',
       TURNS_QUEUE_NAME: 'turns',
       DEFAULT_MODEL: 'claude-sonnet-4-6',
+      MODELS: DEFAULT_MODELS,
       SSE_HEARTBEAT_MS: 15_000,
       SSE_HIGH_WATER_MARK: 1000,
       BODY_LIMIT_BYTES: 1_048_576,

@@ -1,6 +1,7 @@
 export * from './cancel.ts';
 export * from './events.ts';
 export * from './job-options.ts';
+export * from './models.ts';
 export * from './promote.ts';
 export * from './queue.ts';
 export * from './text.ts';
