@@ -19,9 +19,9 @@ export const ERROR_CATALOG = {
     status: 409,
     message: 'A conversation with this externalId already exists.',
   },
-  message_id_conflict: {
+  idempotency_key_conflict: {
     status: 409,
-    message: 'This message id is already used by another message.',
+    message: 'This idempotency key was already used for another message.',
   },
   message_not_cancellable: { status: 409, message: 'The turn of this message has already ended.' },
   message_not_retryable: { status: 409, message: 'Only a failed turn can be retried.' },

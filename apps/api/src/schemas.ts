@@ -24,6 +24,7 @@ export function queryInt(min: number, max: number) {
 }
 
 export const MAX_CONTENT_CHARS = 100_000;
+export const MAX_IDEMPOTENCY_KEY_CHARS = 200;
 
 export const createConversationBody = z.strictObject({
   title: storableText().min(1).max(500).optional(),
@@ -51,9 +52,15 @@ export const postMessageBody = z.strictObject({
     .max(MAX_CONTENT_CHARS)
     .refine((s) => s.trim().length > 0, { error: 'must not be whitespace only' }),
   mode: turnModeSchema.optional(),
-  /** Client-chosen id: posting the same id again is idempotent. */
-  id: z.uuid().optional(),
+  /**
+   * Makes the post idempotent: the same key again (same conversation, same content) answers the same
+   * message and creates nothing. Scoped to the tenant. Also accepted as the `Idempotency-Key` header.
+   */
+  idempotencyKey: storableText().min(1).max(MAX_IDEMPOTENCY_KEY_CHARS).optional(),
 });
+
+/** The `Idempotency-Key` header of `POST /messages` (the body's `idempotencyKey` may carry it too). */
+export const idempotencyKeyHeader = storableText().min(1).max(MAX_IDEMPOTENCY_KEY_CHARS).optional();
 export type PostMessageBody = z.infer<typeof postMessageBody>;
 
 export const listMessagesQuery = z.strictObject({

@@ -94,45 +94,78 @@ describe('POST /v1/conversations/:id/messages', () => {
     expect(jobs.find((j) => j.data.messageId === b.body.messageId)!.data.mode).toBe('stream');
   });
 
-  it('is idempotent by client-supplied id: same 202, one row, one job, one turn.queued', async () => {
+  it('is idempotent by idempotencyKey: same 202, one row, one job, one turn.queued', async () => {
     const conv = await newConversation();
-    const id = randomUUID();
-    const first = await post(conv, { content: 'once', id });
-    const second = await post(conv, { content: 'once', id });
+    const idempotencyKey = `key-${randomUUID()}`;
+    const first = await post(conv, { content: 'once', idempotencyKey });
+    const second = await post(conv, { content: 'once', idempotencyKey });
     expect(first.status).toBe(202);
     expect(second.status).toBe(202);
     expect(second.body).toEqual(first.body);
-    expect(first.body.messageId).toBe(id);
     expect(await listMessages(h.tdb.db, t.tenantId, conv)).toHaveLength(1);
     expect(await jobsOf(conv)).toHaveLength(1);
     expect((await h.streams.read(conv)).filter((e) => e.event.type === 'turn.queued')).toHaveLength(1);
   });
 
-  it('answers 409 message_id_conflict for an id used in another conversation or with other content', async () => {
+  it('takes the key from the Idempotency-Key header too; body and header must agree', async () => {
+    const conv = await newConversation();
+    const key = `hdr-${randomUUID()}`;
+    const send = (body: unknown, header?: string) =>
+      h.request('POST', `/v1/conversations/${conv}/messages`, {
+        key: t.keys.client,
+        body,
+        ...(header ? { headers: { 'idempotency-key': header } } : {}),
+      });
+    const first = await send({ content: 'via header' }, key);
+    const again = await send({ content: 'via header', idempotencyKey: key });
+    expect(first.status).toBe(202);
+    expect(again.body).toEqual(first.body);
+    const disagree = await send({ content: 'via header', idempotencyKey: 'other' }, key);
+    expect(disagree.status).toBe(400);
+    expect(disagree.body.error.message).toContain('Idempotency-Key: must equal the body');
+    expect(await listMessages(h.tdb.db, t.tenantId, conv)).toHaveLength(1);
+  });
+
+  it('answers 409 idempotency_key_conflict for a key used in another conversation or with other content', async () => {
     const conv1 = await newConversation();
     const conv2 = await newConversation();
-    const id = randomUUID();
-    expect((await post(conv1, { content: 'mine', id })).status).toBe(202);
-    const other = await post(conv2, { content: 'mine', id });
+    const idempotencyKey = randomUUID();
+    const mine = await post(conv1, { content: 'mine', idempotencyKey });
+    expect(mine.status).toBe(202);
+    const other = await post(conv2, { content: 'mine', idempotencyKey });
     expect(other.status).toBe(409);
-    expect(other.body.error).toMatchObject({ code: 'message_id_conflict', details: { messageId: id } });
-    const changed = await post(conv1, { content: 'changed', id });
+    expect(other.body.error).toMatchObject({
+      code: 'idempotency_key_conflict',
+      details: { messageId: mine.body.messageId },
+    });
+    const changed = await post(conv1, { content: 'changed', idempotencyKey });
     expect(changed.status).toBe(409);
-    expect(changed.body.error.code).toBe('message_id_conflict');
+    expect(changed.body.error.code).toBe('idempotency_key_conflict');
     expect(await listMessages(h.tdb.db, t.tenantId, conv2)).toHaveLength(0);
     expect(await jobsOf(conv2)).toHaveLength(0);
   });
 
-  it("answers 409 for an id another tenant's message holds", async () => {
+  it("another tenant's idempotency key behaves like a fresh one: ids cannot be probed or squatted", async () => {
     const other = await h.tenant();
     const theirConv = (await h.request('POST', '/v1/conversations', { key: other.keys.client, body: {} }))
       .body.id;
-    const id = randomUUID();
-    expect((await post(theirConv, { content: 'theirs', id }, other.keys.client)).status).toBe(202);
+    const idempotencyKey = randomUUID();
+    const theirs = await post(theirConv, { content: 'theirs', idempotencyKey }, other.keys.client);
+    expect(theirs.status).toBe(202);
     const conv = await newConversation();
-    const res = await post(conv, { content: 'theirs', id });
-    expect(res.status).toBe(409);
-    expect(res.body.error.code).toBe('message_id_conflict');
+    const mine = await post(conv, { content: 'theirs', idempotencyKey });
+    expect(mine.status).toBe(202);
+    expect(mine.body.messageId).not.toBe(theirs.body.messageId);
+    expect(await listMessages(h.tdb.db, t.tenantId, conv)).toHaveLength(1);
+    expect(await listMessages(h.tdb.db, other.tenantId, theirConv)).toHaveLength(1);
+  });
+
+  it('message ids are assigned by the server: a client-chosen id is refused', async () => {
+    const conv = await newConversation();
+    const res = await post(conv, { content: 'hi', id: randomUUID() });
+    expect(res.status).toBe(400);
+    expect(res.body.error.message).toContain('id: unknown field');
+    expect(await listMessages(h.tdb.db, t.tenantId, conv)).toHaveLength(0);
   });
 
   const invalid: Array<[string, unknown, string]> = [
@@ -143,7 +176,12 @@ describe('POST /v1/conversations/:id/messages', () => {
     ['too long content', { content: 'x'.repeat(100_001) }, 'content: must be at most 100000 characters'],
     ['non-string content', { content: ['hi'] }, 'content: must be a string, got array'],
     ['bad mode', { content: 'hi', mode: 'live' }, 'mode: must be one of "stream", "batch"'],
-    ['bad id', { content: 'hi', id: 'abc' }, 'id: must be a UUID'],
+    ['empty idempotency key', { content: 'hi', idempotencyKey: '' }, 'idempotencyKey: must not be empty'],
+    [
+      'idempotency key with NUL',
+      { content: 'hi', idempotencyKey: 'a\u0000' },
+      'idempotencyKey: must not contain NUL',
+    ],
     ['unknown field', { content: 'hi', role: 'assistant' }, 'role: unknown field'],
   ];
   for (const [name, body, message] of invalid) {
@@ -194,24 +232,26 @@ describe('POST /v1/conversations/:id/messages', () => {
     broken.on('error', () => {});
     const app = h.build({ queue: broken });
     await app.ready();
-    const id = randomUUID();
+    const idempotencyKey = randomUUID();
     const res = await app.inject({
       method: 'POST',
       url: `/v1/conversations/${conv}/messages`,
       headers: { authorization: `Bearer ${t.keys.client}`, 'content-type': 'application/json' },
-      payload: JSON.stringify({ content: 'queued later', id }),
+      payload: JSON.stringify({ content: 'queued later', idempotencyKey }),
     });
     expect(res.statusCode).toBe(503);
     const body = res.json();
-    expect(body.error).toMatchObject({ code: 'enqueue_failed', details: { messageId: id } });
+    const id: string = body.error.details.messageId;
+    expect(body.error).toMatchObject({ code: 'enqueue_failed', details: { messageId: expect.any(String) } });
     expect(body.error.message).toContain('queued again automatically');
     expect((await getMessage(h.tdb.db, t.tenantId, id))!.status).toBe('pending');
     expect(await jobsOf(conv)).toHaveLength(0);
     expect(h.metrics.enqueueFailures).toBeGreaterThanOrEqual(1);
 
-    // The client retries with the same id against a healthy replica: the job is created now.
-    const retry = await post(conv, { content: 'queued later', id });
+    // The client retries with the same key against a healthy replica: the job is created now.
+    const retry = await post(conv, { content: 'queued later', idempotencyKey });
     expect(retry.status).toBe(202);
+    expect(retry.body.messageId).toBe(id);
     expect((await jobsOf(conv)).map((j) => j.id)).toEqual([turnJobId(id)]);
     expect(await listMessages(h.tdb.db, t.tenantId, conv)).toHaveLength(1);
     // turn.queued went out once, with the message (before the failed enqueue), not again on the retry.

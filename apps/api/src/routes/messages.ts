@@ -1,22 +1,15 @@
 import { turnJobId } from '@turnstream/contracts';
-import {
-  getReply,
-  insertUserMessage,
-  isUniqueViolation,
-  listAttempts,
-  listMessages,
-  type Message,
-} from '@turnstream/db';
+import { getReply, insertUserMessage, listAttempts, listMessages, type Message } from '@turnstream/db';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { can, requirePermission } from '../auth.ts';
 import type { RouteContext } from '../context.ts';
 import { enqueueTurn } from '../enqueue.ts';
 import { ApiError } from '../errors.ts';
 import { loadConversation, loadMessage } from '../lookups.ts';
-import { listMessagesQuery, postMessageBody } from '../schemas.ts';
+import { idempotencyKeyHeader, listMessagesQuery, postMessageBody } from '../schemas.ts';
 import { attemptJson, messageJson } from '../serialize.ts';
 import { inRequestSpan } from '../tracing.ts';
-import { parseInput } from '../validation.ts';
+import { parseInput, validationError } from '../validation.ts';
 
 interface IdParams {
   id: string;
@@ -41,33 +34,29 @@ export function messageRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.post<{ Params: IdParams }>('/v1/conversations/:id/messages', async (request, reply) => {
     const auth = requirePermission(request, 'write');
     const body = parseInput(postMessageBody, request.body, 'body');
+    const idempotencyKey = idempotencyKeyOf(request.headers['idempotency-key'], body.idempotencyKey);
     const conversation = await loadConversation(db, auth.tenantId, request.params.id);
     const mode = body.mode ?? conversation.defaultMode;
+    // Message ids are assigned here (never by the client): no id can be probed or squatted across
+    // tenants. Repeats are recognised by the tenant-scoped idempotency key.
     const inserted = await insertUserMessage(db, {
-      ...(body.id ? { id: body.id } : {}),
+      ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
       tenantId: auth.tenantId,
       conversationId: conversation.id,
       content: body.content,
       mode,
-    }).catch((err: unknown) => {
-      // The id is taken outside this tenant's view (the repository only sees this tenant's rows).
-      if (isUniqueViolation(err)) return { ok: false as const, reason: 'id_conflict' as const };
-      throw err;
     });
     if (!inserted.ok) {
-      if (inserted.reason === 'conversation_not_found') throw new ApiError('conversation_not_found');
-      throw new ApiError('message_id_conflict', {
-        message: `Message id ${body.id} is already used by another message.`,
-        details: { messageId: body.id },
-      });
+      if (inserted.reason === 'idempotency_conflict') {
+        throw new ApiError('idempotency_key_conflict', {
+          message:
+            'This idempotency key was already used for another message (another conversation or other content).',
+          details: { messageId: inserted.existing.id },
+        });
+      }
+      throw new ApiError('conversation_not_found');
     }
     const message = inserted.message;
-    if (!inserted.created && message.content !== body.content) {
-      throw new ApiError('message_id_conflict', {
-        message: `Message id ${message.id} was already posted with different content.`,
-        details: { messageId: message.id },
-      });
-    }
     const jobId = turnJobId(message.id);
     const log = request.log.child({ conversationId: conversation.id, messageId: message.id, jobId });
 
@@ -127,6 +116,17 @@ export function messageRoutes(app: FastifyInstance, ctx: RouteContext): void {
       ...(attempts ? { attempts } : {}),
     };
   });
+}
+
+/** The idempotency key from the header or the body; both given, they must be equal. */
+function idempotencyKeyOf(header: string | string[] | undefined, fromBody: string | undefined) {
+  const fromHeader = parseInput(idempotencyKeyHeader, header, 'headers', 'Idempotency-Key');
+  if (fromHeader !== undefined && fromBody !== undefined && fromHeader !== fromBody) {
+    throw validationError([
+      { location: 'headers', field: 'Idempotency-Key', message: "must equal the body's idempotencyKey" },
+    ]);
+  }
+  return fromHeader ?? fromBody;
 }
 
 /** `turn.queued` is informative: the message is stored and queued even when this publish fails. */

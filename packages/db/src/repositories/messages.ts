@@ -20,32 +20,64 @@ async function nextSeq(tx: Db, tenantId: string, conversationId: string): Promis
 
 export type InsertUserMessageResult =
   | { ok: true; created: boolean; message: Message }
-  | { ok: false; reason: 'conversation_not_found' | 'id_conflict' };
+  | { ok: false; reason: 'conversation_not_found' | 'id_conflict' }
+  /** The tenant used this idempotency key for another message (other conversation or content). */
+  | { ok: false; reason: 'idempotency_conflict'; existing: Message };
+
+export interface InsertUserMessageInput {
+  /** A caller-chosen id (services enqueueing directly); the HTTP API lets the database assign it. */
+  id?: string;
+  /** The client's idempotency key, scoped to the tenant. */
+  idempotencyKey?: string;
+  tenantId: string;
+  conversationId: string;
+  content: string;
+  mode?: 'stream' | 'batch';
+}
+
+/** The tenant's user message posted with `idempotencyKey`, if any. */
+export async function getMessageByIdempotencyKey(
+  db: Db,
+  tenantId: string,
+  idempotencyKey: string,
+): Promise<Message | null> {
+  const [row] = await db
+    .select()
+    .from(messages)
+    .where(and(eq(messages.tenantId, tenantId), eq(messages.idempotencyKey, idempotencyKey)));
+  return row ?? null;
+}
+
+/** The stored message a repeat of `input` names (same id, or same tenant + idempotency key), judged. */
+async function findRepeat(db: Db, input: InsertUserMessageInput): Promise<InsertUserMessageResult | null> {
+  if (input.idempotencyKey !== undefined) {
+    const existing = await getMessageByIdempotencyKey(db, input.tenantId, input.idempotencyKey);
+    if (!existing) return null;
+    if (existing.conversationId !== input.conversationId || existing.content !== input.content) {
+      return { ok: false, reason: 'idempotency_conflict', existing };
+    }
+    return { ok: true, created: false, message: existing };
+  }
+  if (!input.id) return null;
+  const existing = await getMessage(db, input.tenantId, input.id);
+  if (!existing) return null;
+  if (existing.conversationId !== input.conversationId || existing.role !== 'user') {
+    return { ok: false, reason: 'id_conflict' };
+  }
+  return { ok: true, created: false, message: existing };
+}
 
 /**
- * Store a user message. Idempotent by `id`: inserting the same id again returns the stored row
- * (`created: false`), so a job enqueued by another service can be retried safely.
- * An existing id in another conversation or with other content is an `id_conflict`.
+ * Store a user message. Idempotent by `idempotencyKey` (per tenant; another conversation or other
+ * content is an `idempotency_conflict`) or by `id` (inserting the same id again returns the stored
+ * row, `created: false`, so a job enqueued by another service can be retried safely; an existing id in
+ * another conversation is an `id_conflict`).
  */
 export async function insertUserMessage(
   db: Db,
-  input: {
-    id?: string;
-    tenantId: string;
-    conversationId: string;
-    content: string;
-    mode?: 'stream' | 'batch';
-  },
+  input: InsertUserMessageInput,
 ): Promise<InsertUserMessageResult> {
-  const check = async (): Promise<InsertUserMessageResult | null> => {
-    if (!input.id) return null;
-    const existing = await getMessage(db, input.tenantId, input.id);
-    if (!existing) return null;
-    if (existing.conversationId !== input.conversationId || existing.role !== 'user') {
-      return { ok: false, reason: 'id_conflict' };
-    }
-    return { ok: true, created: false, message: existing };
-  };
+  const check = () => findRepeat(db, input);
   const before = await check();
   if (before) return before;
   try {
@@ -56,6 +88,7 @@ export async function insertUserMessage(
         .insert(messages)
         .values({
           ...(input.id ? { id: input.id } : {}),
+          ...(input.idempotencyKey !== undefined ? { idempotencyKey: input.idempotencyKey } : {}),
           tenantId: input.tenantId,
           conversationId: input.conversationId,
           seq,

@@ -56,6 +56,8 @@ export const messages = pgTable(
     errorCode: text('error_code'),
     stopReason: text('stop_reason'),
     usage: jsonb('usage').$type<MessageUsage>(),
+    /** The client's idempotency key of a posted user message; unique per tenant (NULLs never collide). */
+    idempotencyKey: text('idempotency_key'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
     completedAt: timestamp('completed_at', { withTimezone: true }),
@@ -63,6 +65,7 @@ export const messages = pgTable(
   (t) => [
     uniqueIndex('messages_conversation_seq_uq').on(t.conversationId, t.seq),
     uniqueIndex('messages_reply_to_uq').on(t.replyTo),
+    uniqueIndex('messages_tenant_idempotency_key_uq').on(t.tenantId, t.idempotencyKey),
     index('messages_conversation_status_idx').on(t.conversationId, t.status),
     /** Fleet-wide scans by status (the inspector's trouble list, the reconciler). */
     index('messages_status_updated_idx').on(t.status, t.updatedAt),

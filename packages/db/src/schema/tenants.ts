@@ -1,16 +1,30 @@
 import { sql } from 'drizzle-orm';
-import { boolean, check, index, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
+import { boolean, check, index, integer, pgTable, text, timestamp, uuid } from 'drizzle-orm/pg-core';
 
-export const tenants = pgTable('tenants', {
-  id: uuid('id').primaryKey().defaultRandom(),
-  name: text('name').notNull(),
-  /**
-   * The tenant that runs the deployment: its admin and viewer keys see every tenant on the admin pages
-   * and the queue dashboard. Other tenants' admin and viewer keys see only their own tenant.
-   */
-  operator: boolean('operator').notNull().default(false),
-  createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
-});
+export const tenants = pgTable(
+  'tenants',
+  {
+    id: uuid('id').primaryKey().defaultRandom(),
+    name: text('name').notNull(),
+    /**
+     * The tenant that runs the deployment: its admin and viewer keys see every tenant on the admin pages
+     * and the queue dashboard. Other tenants' admin and viewer keys see only their own tenant.
+     */
+    operator: boolean('operator').notNull().default(false),
+    /** Messages the tenant may post per minute, across API replicas; NULL: the deployment's default. */
+    messagesPerMinute: integer('messages_per_minute'),
+    /** Turns of the tenant running at once, across workers; NULL: the deployment's default. */
+    maxRunningTurns: integer('max_running_turns'),
+    createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    check(
+      'tenants_messages_per_minute_check',
+      sql`${t.messagesPerMinute} is null or ${t.messagesPerMinute} > 0`,
+    ),
+    check('tenants_max_running_turns_check', sql`${t.maxRunningTurns} is null or ${t.maxRunningTurns} > 0`),
+  ],
+);
 
 export const API_KEY_ROLES = ['client', 'viewer', 'admin'] as const;
 export type ApiKeyRole = (typeof API_KEY_ROLES)[number];
