@@ -7,6 +7,8 @@ import { createAuthHook } from './auth.ts';
 import { createClientErrorHandler, frameworkErrorHandler } from './client-errors.ts';
 import { type AppConfig, type AppDeps, DEFAULT_APP_CONFIG, type RouteContext } from './context.ts';
 import { ApiError, toErrorResponse } from './errors.ts';
+import { KeyRevocationWatcher } from './key-revocation.ts';
+import { KeyUseRecorder } from './keys.ts';
 import { createApiMetrics } from './metrics.ts';
 import { registerPlayground } from './playground.ts';
 import { malformedQueryParameter } from './query-encoding.ts';
@@ -131,10 +133,25 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     await sse.closeAll();
   });
 
+  const revocations = new KeyRevocationWatcher({
+    db: deps.db,
+    redis: deps.redis,
+    prefix: config.redisPrefix,
+    sse,
+    logger: deps.logger,
+    sweepMs: config.keyRevocationSweepMs,
+  });
+  app.addHook('onReady', () => revocations.start());
+  app.addHook('onClose', () => revocations.close());
+  const keyUse = new KeyUseRecorder(deps.redis, config.redisPrefix);
+
   healthRoutes(app, ctx);
   if (config.playground) registerPlayground(app, config.playground, deps.logger);
   app.register(async (v1) => {
-    v1.addHook('onRequest', createAuthHook(deps.db, { redis: deps.redis, prefix: config.redisPrefix }));
+    v1.addHook(
+      'onRequest',
+      createAuthHook(deps.db, { redis: deps.redis, prefix: config.redisPrefix }, keyUse),
+    );
     conversationRoutes(v1, ctx);
     messageRoutes(v1, ctx);
     cancelRoutes(v1, ctx);

@@ -2,6 +2,7 @@ import { type ApiKeyRole, type Db, findApiKey, isApiKeyActive } from '@turnstrea
 import type { FastifyRequest } from 'fastify';
 import type { Redis } from 'ioredis';
 import { ApiError } from './errors.ts';
+import type { KeyUseRecorder } from './keys.ts';
 import { resolveStreamToken } from './stream-tokens.ts';
 
 /** Who is calling: resolved from the bearer key on every `/v1` request. */
@@ -56,7 +57,11 @@ export const STREAM_TOKEN_ROUTE = '/v1/conversations/:id/events';
  * onRequest hook: resolve the key to a tenant and role, or answer 401 `unauthorized`. Without a key,
  * `GET` of a conversation's events accepts `?token=` (a stream token for that conversation, viewer rights).
  */
-export function createAuthHook(db: Db, streamTokens?: { redis: Redis; prefix: string }) {
+export function createAuthHook(
+  db: Db,
+  streamTokens?: { redis: Redis; prefix: string },
+  keyUse?: KeyUseRecorder,
+) {
   return async function authenticate(request: FastifyRequest): Promise<void> {
     const key = bearerToken(request.headers.authorization);
     const token = (request.query as Record<string, unknown> | undefined)?.token;
@@ -77,6 +82,7 @@ export function createAuthHook(db: Db, streamTokens?: { redis: Redis; prefix: st
     if (!key) throw new ApiError('unauthorized');
     const identity = await findApiKey(db, key);
     if (!identity) throw new ApiError('unauthorized', { message: 'The API key is unknown or revoked.' });
+    keyUse?.record(identity.keyId);
     request.auth = { tenantId: identity.tenantId, role: identity.role, keyId: identity.keyId };
   };
 }

@@ -31,6 +31,11 @@ export interface AppConfig {
   trouble: TroubleSettings;
   /** Model prices for usage cost (USD per million tokens). */
   prices: PriceTable;
+  /**
+   * How often the keys behind open event streams are re-checked (a rotated key's grace period ending;
+   * revocations are also pushed at once over Redis). Default `5_000`.
+   */
+  keyRevocationSweepMs: number;
 }
 
 export const DEFAULT_APP_CONFIG: AppConfig = {
@@ -44,6 +49,7 @@ export const DEFAULT_APP_CONFIG: AppConfig = {
   adminCookieSecure: false,
   trouble: DEFAULT_TROUBLE_SETTINGS,
   prices: DEFAULT_PRICES,
+  keyRevocationSweepMs: 5_000,
 };
 
 /** Everything `buildApp` needs; the caller owns (and closes) every connection. */

@@ -35,6 +35,7 @@ export type SseEndReason =
   | 'overflow'
   | 'shutdown'
   | 'subscription_ended'
+  | 'revoked'
   | 'error';
 
 /**
@@ -140,23 +141,43 @@ export class SseConnection {
   }
 }
 
-/** Open SSE responses of this process, so a shutdown can end each with a final comment. */
+/**
+ * Open SSE responses of this process, with the API key behind each (a stream token's is the key that
+ * asked for it): a shutdown ends each with a final comment, a revocation ends those of its key.
+ */
 export class SseRegistry {
-  private readonly open = new Map<SseConnection, Promise<void>>();
+  private readonly open = new Map<SseConnection, { done: Promise<void>; keyId: string }>();
 
   get size(): number {
     return this.open.size;
   }
 
-  /** Track `connection` until `done` settles. */
-  track(connection: SseConnection, done: Promise<void>): void {
-    this.open.set(connection, done);
+  /** Track `connection`, opened with `keyId`, until `done` settles. */
+  track(connection: SseConnection, done: Promise<void>, keyId: string): void {
+    this.open.set(connection, { done, keyId });
     void done.finally(() => this.open.delete(connection));
+  }
+
+  /** The distinct keys behind open streams. */
+  keyIds(): string[] {
+    return [...new Set([...this.open.values()].map((o) => o.keyId))];
+  }
+
+  /** End every stream opened with one of `keyIds`; returns how many. */
+  revokeKeys(keyIds: readonly string[]): number {
+    const revoked = new Set(keyIds);
+    let ended = 0;
+    for (const [connection, { keyId }] of this.open) {
+      if (!revoked.has(keyId)) continue;
+      connection.abort('revoked');
+      ended++;
+    }
+    return ended;
   }
 
   /** Ask every stream to end (each writes a final comment) and wait for them. */
   async closeAll(): Promise<void> {
     for (const connection of this.open.keys()) connection.abort('shutdown');
-    await Promise.allSettled([...this.open.values()]);
+    await Promise.allSettled([...this.open.values()].map((o) => o.done));
   }
 }

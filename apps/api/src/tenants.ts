@@ -18,7 +18,7 @@ export interface TenantKey {
   role: ApiKeyRole;
 }
 
-/** Create a tenant and its first API key. */
+/** Create a tenant and its first API key (role `client` unless asked otherwise). */
 export async function createTenantWithKey(
   db: Db,
   input: { name: string; role?: ApiKeyRole; keyName?: string; operator?: boolean },
@@ -26,7 +26,7 @@ export async function createTenantWithKey(
   const tenant = await createTenant(db, { name: input.name, operator: input.operator ?? false });
   const key = await createApiKey(db, {
     tenantId: tenant.id,
-    role: input.role ?? 'admin',
+    role: input.role ?? 'client',
     name: input.keyName ?? 'initial',
   });
   return { tenantId: tenant.id, apiKey: key.key, role: key.role };

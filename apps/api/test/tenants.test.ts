@@ -17,7 +17,7 @@ describe('tenant:create', () => {
   it('parses its arguments', () => {
     expect(parseCreateTenantArgs(['--name', 'acme'])).toEqual({
       name: 'acme',
-      role: 'admin',
+      role: 'client',
       operator: false,
     });
     expect(parseCreateTenantArgs(['--', '--name', 'acme', '--role', 'viewer'])).toEqual({

@@ -4,3 +4,4 @@ export * from './migrate.ts';
 export * from './repositories/index.ts';
 export type { ApiKeyRole, MessageRole, MessageStatus, MessageUsage } from './schema/index.ts';
 export * as schema from './schema/index.ts';
+export { API_KEY_ROLES } from './schema/index.ts';

@@ -108,7 +108,7 @@ export function eventRoutes(app: FastifyInstance, ctx: RouteContext): void {
       ctx.metrics.sseClosed(connection.reason ?? 'closed');
       log.debug({ event: 'sse.stream_completed', reason: connection.reason }, 'event stream closed');
     });
-    ctx.sse.track(connection, done);
+    ctx.sse.track(connection, done, auth.keyId);
     await done;
   });
 }
@@ -205,5 +205,7 @@ async function pump(subscription: Subscription, connection: SseConnection, opts:
   }
   if (connection.reason === 'shutdown')
     finalFrame = commentFrame('server shutting down; reconnect with Last-Event-ID');
+  // The key (or the key behind the stream token) was revoked: reconnecting with it answers 401.
+  if (connection.reason === 'revoked') finalFrame = controlFrame('stream.revoked', {});
   connection.end(finalFrame);
 }

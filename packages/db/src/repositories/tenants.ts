@@ -26,3 +26,25 @@ export async function setTenantOperator(db: Db, id: string, operator: boolean): 
     .returning({ id: tenants.id });
   return rows.length > 0;
 }
+
+/** A tenant's own limits; `null` fields follow the deployment's defaults. */
+export interface TenantLimitOverrides {
+  messagesPerMinute: number | null;
+  maxRunningTurns: number | null;
+}
+
+/** Change a tenant's limits (`null`: back to the default; omitted: unchanged). Null when no such tenant. */
+export async function setTenantLimits(
+  db: Db,
+  tenantId: string,
+  limits: Partial<TenantLimitOverrides>,
+): Promise<TenantLimitOverrides | null> {
+  const set: Partial<TenantLimitOverrides> = {};
+  if (limits.messagesPerMinute !== undefined) set.messagesPerMinute = limits.messagesPerMinute;
+  if (limits.maxRunningTurns !== undefined) set.maxRunningTurns = limits.maxRunningTurns;
+  const [row] =
+    Object.keys(set).length > 0
+      ? await db.update(tenants).set(set).where(eq(tenants.id, tenantId)).returning()
+      : await db.select().from(tenants).where(eq(tenants.id, tenantId));
+  return row ? { messagesPerMinute: row.messagesPerMinute, maxRunningTurns: row.maxRunningTurns } : null;
+}
