@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import rateLimit from '@fastify/rate-limit';
 import { registerQueueDepth } from '@turnstream/telemetry';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { adminArea } from './admin/index.ts';
@@ -19,6 +20,7 @@ import { healthRoutes } from './routes/health.ts';
 import { messageRoutes } from './routes/messages.ts';
 import { sessionRoutes } from './routes/sessions.ts';
 import { SseRegistry } from './sse.ts';
+import { TenantLimits } from './tenant-limits.ts';
 import { traceRequests } from './tracing.ts';
 import { validationError } from './validation.ts';
 
@@ -45,6 +47,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     config,
     metrics,
     sse,
+    tenantLimits: new TenantLimits(deps.db, { messagesPerMinute: config.tenantMessagesPerMinute }),
   };
 
   const app = Fastify({
@@ -152,6 +155,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
       'onRequest',
       createAuthHook(deps.db, { redis: deps.redis, prefix: config.redisPrefix }, keyUse),
     );
+    // Counters in Redis, shared by every replica; routes opt in (see messageRoutes).
+    await v1.register(rateLimit, {
+      global: false,
+      redis: deps.redis,
+      nameSpace: `${config.redisPrefix}:rate-limit:`,
+      // Redis unavailable: let the request through (its own Redis work then fails in the catalog's way).
+      skipOnError: true,
+    });
     conversationRoutes(v1, ctx);
     messageRoutes(v1, ctx);
     cancelRoutes(v1, ctx);

@@ -9,6 +9,7 @@ import { DEFAULT_TROUBLE_SETTINGS, type TroubleSettings } from './admin/trouble.
 import type { ApiMetrics } from './metrics.ts';
 import type { PlaygroundConfig } from './playground.ts';
 import type { SseRegistry } from './sse.ts';
+import type { TenantLimits } from './tenant-limits.ts';
 
 export interface AppConfig {
   /** Prefix of Turnstream's Redis keys (cancel flags and channel). Default `'ts'`. */
@@ -36,6 +37,8 @@ export interface AppConfig {
    * revocations are also pushed at once over Redis). Default `5_000`.
    */
   keyRevocationSweepMs: number;
+  /** Messages a tenant may post per minute, across replicas, unless it has its own limit. Default `600`. */
+  tenantMessagesPerMinute: number;
 }
 
 export const DEFAULT_APP_CONFIG: AppConfig = {
@@ -50,6 +53,7 @@ export const DEFAULT_APP_CONFIG: AppConfig = {
   trouble: DEFAULT_TROUBLE_SETTINGS,
   prices: DEFAULT_PRICES,
   keyRevocationSweepMs: 5_000,
+  tenantMessagesPerMinute: 600,
 };
 
 /** Everything `buildApp` needs; the caller owns (and closes) every connection. */
@@ -83,4 +87,5 @@ export interface RouteContext {
   config: AppConfig;
   metrics: ApiMetrics;
   sse: SseRegistry;
+  tenantLimits: TenantLimits;
 }

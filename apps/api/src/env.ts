@@ -67,6 +67,10 @@ const apiEnvFields = z.object({
   SSE_HEARTBEAT_MS: int(15_000, 10),
   /** Events buffered per SSE client before it is disconnected with a resumable id. */
   SSE_HIGH_WATER_MARK: int(1000, 1),
+  /** Messages a tenant may post per minute, across replicas, unless it has its own (`pnpm tenant:limits`). */
+  TENANT_MESSAGES_PER_MINUTE: int(600, 1),
+  /** How often the keys behind open event streams are re-checked, in ms (revocations are also pushed). */
+  KEY_REVOCATION_SWEEP_MS: int(5_000, 100),
   /** Largest accepted request body, in bytes. */
   BODY_LIMIT_BYTES: int(1_048_576, 1024),
   /** On SIGTERM, connections still open after this long are closed forcibly. */

@@ -32,6 +32,10 @@ export const ERROR_CATALOG = {
     status: 415,
     message: 'Unsupported Content-Type: send the body as application/json.',
   },
+  rate_limited: {
+    status: 429,
+    message: "The tenant's message limit is reached; retry after the number of seconds in Retry-After.",
+  },
   headers_too_large: { status: 431, message: 'The request headers are too large.' },
   internal: { status: 500, message: 'Internal error. It has been logged; retrying may help.' },
   enqueue_failed: {

@@ -73,6 +73,8 @@ async function main(): Promise<void> {
         failureLoopMin: env.TROUBLE_FAILURE_LOOP_MIN,
       },
       prices: { ...DEFAULT_PRICES, ...env.MODEL_PRICES },
+      tenantMessagesPerMinute: env.TENANT_MESSAGES_PER_MINUTE,
+      keyRevocationSweepMs: env.KEY_REVOCATION_SWEEP_MS,
     },
   });
 

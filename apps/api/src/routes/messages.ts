@@ -1,6 +1,6 @@
 import { turnJobId } from '@turnstream/contracts';
 import { getReply, insertUserMessage, listAttempts, listMessages, type Message } from '@turnstream/db';
-import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import { can, requirePermission } from '../auth.ts';
 import type { RouteContext } from '../context.ts';
 import { enqueueTurn } from '../enqueue.ts';
@@ -31,64 +31,69 @@ export function messageRoutes(app: FastifyInstance, ctx: RouteContext): void {
    * id derived from the message id: one job per message). Nothing about the assistant session travels
    * in the job: the worker reads the session when the turn starts.
    */
-  app.post<{ Params: IdParams }>('/v1/conversations/:id/messages', async (request, reply) => {
-    const auth = requirePermission(request, 'write');
-    const body = parseInput(postMessageBody, request.body, 'body');
-    const idempotencyKey = idempotencyKeyOf(request.headers['idempotency-key'], body.idempotencyKey);
-    const conversation = await loadConversation(db, auth.tenantId, request.params.id);
-    const mode = body.mode ?? conversation.defaultMode;
-    // Message ids are assigned here (never by the client): no id can be probed or squatted across
-    // tenants. Repeats are recognised by the tenant-scoped idempotency key.
-    const inserted = await insertUserMessage(db, {
-      ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
-      tenantId: auth.tenantId,
-      conversationId: conversation.id,
-      content: body.content,
-      mode,
-    });
-    if (!inserted.ok) {
-      if (inserted.reason === 'idempotency_conflict') {
-        throw new ApiError('idempotency_key_conflict', {
-          message:
-            'This idempotency key was already used for another message (another conversation or other content).',
-          details: { messageId: inserted.existing.id },
-        });
+  const rateLimit = messagesPerMinute(ctx);
+  app.post<{ Params: IdParams }>(
+    '/v1/conversations/:id/messages',
+    { config: { rateLimit } },
+    async (request, reply) => {
+      const auth = requirePermission(request, 'write');
+      const body = parseInput(postMessageBody, request.body, 'body');
+      const idempotencyKey = idempotencyKeyOf(request.headers['idempotency-key'], body.idempotencyKey);
+      const conversation = await loadConversation(db, auth.tenantId, request.params.id);
+      const mode = body.mode ?? conversation.defaultMode;
+      // Message ids are assigned here (never by the client): no id can be probed or squatted across
+      // tenants. Repeats are recognised by the tenant-scoped idempotency key.
+      const inserted = await insertUserMessage(db, {
+        ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
+        tenantId: auth.tenantId,
+        conversationId: conversation.id,
+        content: body.content,
+        mode,
+      });
+      if (!inserted.ok) {
+        if (inserted.reason === 'idempotency_conflict') {
+          throw new ApiError('idempotency_key_conflict', {
+            message:
+              'This idempotency key was already used for another message (another conversation or other content).',
+            details: { messageId: inserted.existing.id },
+          });
+        }
+        throw new ApiError('conversation_not_found');
       }
-      throw new ApiError('conversation_not_found');
-    }
-    const message = inserted.message;
-    const jobId = turnJobId(message.id);
-    const log = request.log.child({ conversationId: conversation.id, messageId: message.id, jobId });
+      const message = inserted.message;
+      const jobId = turnJobId(message.id);
+      const log = request.log.child({ conversationId: conversation.id, messageId: message.id, jobId });
 
-    // `turn.queued` goes out before the enqueue: once the job exists a worker may publish
-    // `turn.started` at once, and the log must not show it before `turn.queued`. A message whose
-    // enqueue then fails is still pending and will be queued (reconciler, or a repeated post).
-    if (inserted.created) await publishQueued(ctx, log, message);
-    try {
-      // A repeated post of a message whose job is gone (an earlier enqueue failed) enqueues it again;
-      // a repeated post of a queued, running or finished message changes nothing.
-      const mustEnqueue =
-        inserted.created || (message.status === 'pending' && (await ctx.queue.getJob(jobId)) === undefined);
-      if (mustEnqueue) await inRequestSpan(request, () => enqueueTurn(ctx.queue, message));
-      if (inserted.created) ctx.metrics.messageAccepted();
-      log.info(
-        {
-          event: 'message.accept_completed',
-          mode: message.mode,
-          created: inserted.created,
-          enqueued: mustEnqueue,
-        },
-        'message accepted',
-      );
-    } catch (err) {
-      ctx.metrics.enqueueFailure();
-      log.error({ event: 'message.enqueue_failed', err: errorText(err) }, 'could not enqueue the turn');
-      throw new ApiError('enqueue_failed', { details: { messageId: message.id }, cause: err });
-    }
-    return reply
-      .code(202)
-      .send({ messageId: message.id, jobId, eventsUrl: eventsUrl(conversation.id, message.id) });
-  });
+      // `turn.queued` goes out before the enqueue: once the job exists a worker may publish
+      // `turn.started` at once, and the log must not show it before `turn.queued`. A message whose
+      // enqueue then fails is still pending and will be queued (reconciler, or a repeated post).
+      if (inserted.created) await publishQueued(ctx, log, message);
+      try {
+        // A repeated post of a message whose job is gone (an earlier enqueue failed) enqueues it again;
+        // a repeated post of a queued, running or finished message changes nothing.
+        const mustEnqueue =
+          inserted.created || (message.status === 'pending' && (await ctx.queue.getJob(jobId)) === undefined);
+        if (mustEnqueue) await inRequestSpan(request, () => enqueueTurn(ctx.queue, message));
+        if (inserted.created) ctx.metrics.messageAccepted();
+        log.info(
+          {
+            event: 'message.accept_completed',
+            mode: message.mode,
+            created: inserted.created,
+            enqueued: mustEnqueue,
+          },
+          'message accepted',
+        );
+      } catch (err) {
+        ctx.metrics.enqueueFailure();
+        log.error({ event: 'message.enqueue_failed', err: errorText(err) }, 'could not enqueue the turn');
+        throw new ApiError('enqueue_failed', { details: { messageId: message.id }, cause: err });
+      }
+      return reply
+        .code(202)
+        .send({ messageId: message.id, jobId, eventsUrl: eventsUrl(conversation.id, message.id) });
+    },
+  );
 
   app.get<{ Params: IdParams }>('/v1/conversations/:id/messages', async (request) => {
     const auth = requirePermission(request, 'read');
@@ -116,6 +121,32 @@ export function messageRoutes(app: FastifyInstance, ctx: RouteContext): void {
       ...(attempts ? { attempts } : {}),
     };
   });
+}
+
+/**
+ * Messages per minute per tenant (every key of the tenant, every replica), checked after
+ * authentication and before anything is read or written: beyond it, `429 rate_limited` + Retry-After.
+ */
+function messagesPerMinute(ctx: RouteContext) {
+  const tenantOf = (request: FastifyRequest) => request.auth?.tenantId ?? 'anonymous';
+  return {
+    hook: 'preHandler' as const,
+    timeWindow: 60_000,
+    keyGenerator: tenantOf,
+    max: (request: FastifyRequest) => ctx.tenantLimits.messagesPerMinute(tenantOf(request)),
+    addHeadersOnExceeding: {
+      'x-ratelimit-limit': true,
+      'x-ratelimit-remaining': true,
+      'x-ratelimit-reset': true,
+    },
+    errorResponseBuilder: (_request: FastifyRequest, context: { max: number; ttl: number }) => {
+      const retryAfterSeconds = Math.max(1, Math.ceil(context.ttl / 1000));
+      return new ApiError('rate_limited', {
+        message: `This tenant may post ${context.max} messages per minute; retry in ${retryAfterSeconds} s.`,
+        details: { limit: context.max, windowSeconds: 60, retryAfterSeconds },
+      });
+    },
+  };
 }
 
 /** The idempotency key from the header or the body; both given, they must be equal. */
