@@ -5,6 +5,7 @@ import type { RouteContext } from '../context.ts';
 import { ApiError } from '../errors.ts';
 import { listConversationsPage } from '../list-conversations.ts';
 import { loadConversation } from '../lookups.ts';
+import { checkModelChoice, modelsJson } from '../models.ts';
 import { createConversationBody, emptyBody, listConversationsQuery } from '../schemas.ts';
 import { conversationJson, conversationWithSessionJson, sessionJson } from '../serialize.ts';
 import { parseInput } from '../validation.ts';
@@ -19,9 +20,10 @@ export function conversationRoutes(app: FastifyInstance, ctx: RouteContext): voi
   app.post('/v1/conversations', async (request, reply) => {
     const auth = requirePermission(request, 'write');
     const body = parseInput(createConversationBody, request.body ?? {}, 'body');
+    const model = checkModelChoice(body, ctx.config);
     const result = await createConversation(db, {
       tenantId: auth.tenantId,
-      model: body.model ?? ctx.config.defaultModel,
+      model: model.id,
       title: body.title ?? null,
       externalId: body.externalId ?? null,
       system: body.system ?? null,
@@ -44,6 +46,11 @@ export function conversationRoutes(app: FastifyInstance, ctx: RouteContext): voi
       'conversation created',
     );
     return reply.code(201).send(conversationWithSessionJson(result.conversation, session));
+  });
+
+  app.get('/v1/models', async (request) => {
+    requirePermission(request, 'read');
+    return modelsJson(ctx.config);
   });
 
   app.get('/v1/conversations', async (request) => {
