@@ -50,6 +50,7 @@ export class KeyRevocationWatcher {
 
   constructor(private readonly opts: KeyRevocationWatcherOptions) {}
 
+  /** Never fails: with Redis away the API still starts (readiness reports it); ioredis resubscribes. */
   async start(): Promise<void> {
     const subscriber = this.opts.redis.duplicate();
     this.subscriber = subscriber;
@@ -62,7 +63,14 @@ export class KeyRevocationWatcher {
     subscriber.on('message', (_channel: string, message: string) =>
       this.end(parseKeyIds(message), 'published'),
     );
-    await subscriber.subscribe(keyRevokedChannel(this.opts.prefix));
+    await subscriber
+      .subscribe(keyRevokedChannel(this.opts.prefix))
+      .catch((err: unknown) =>
+        this.opts.logger.warn(
+          { event: 'auth.revocation_listen_failed', err: err instanceof Error ? err.message : String(err) },
+          'could not subscribe to revocations yet (the sweep still ends revoked streams)',
+        ),
+      );
     this.timer = setInterval(() => void this.sweep(), this.opts.sweepMs);
     this.timer.unref();
   }

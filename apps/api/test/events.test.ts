@@ -195,12 +195,12 @@ describe('GET /v1/conversations/:id/events', () => {
 
   it('with ?messageId= sends only that turn and ends on its terminal event', async () => {
     const conv = await newConversation();
-    const mine = randomUUID();
     const other = randomUUID();
-    await h.request('POST', `/v1/conversations/${conv}/messages`, {
+    const posted = await h.request('POST', `/v1/conversations/${conv}/messages`, {
       key: t.keys.client,
-      body: { content: 'x', id: mine },
+      body: { content: 'x' },
     });
+    const mine: string = posted.body.messageId;
     const sse = reader(conv, `?messageId=${mine}&until=turn`);
     await sse.open();
     await publish(conv, [
