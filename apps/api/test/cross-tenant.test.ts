@@ -1,8 +1,8 @@
 import { cancelFlagKey, TURN_JOB_OPTIONS, turnJobId } from '@turnstream/contracts';
 import { startReply } from '@turnstream/db';
+import { databaseDigest } from '@turnstream/db/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CATALOG } from '../src/errors.ts';
-import { databaseDigest } from './db-state.ts';
 import { Harness, type Tenant } from './helpers.ts';
 import { type RouteEntry, routeParams, routeTable } from './route-table.ts';
 

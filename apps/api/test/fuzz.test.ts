@@ -1,8 +1,8 @@
+import { databaseDigest } from '@turnstream/db/testing';
 import fc from 'fast-check';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CATALOG } from '../src/errors.ts';
-import { databaseDigest } from './db-state.ts';
 import {
   headerText,
   hostileJson,

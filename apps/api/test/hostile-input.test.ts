@@ -1,5 +1,5 @@
+import { databaseDigest } from '@turnstream/db/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { databaseDigest } from './db-state.ts';
 import { Harness, type Tenant } from './helpers.ts';
 
 /**

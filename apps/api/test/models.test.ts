@@ -1,7 +1,7 @@
 import { DEFAULT_MODELS, parseModelList } from '@turnstream/contracts';
+import { databaseDigest } from '@turnstream/db/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEnv } from '../src/env.ts';
-import { databaseDigest } from './db-state.ts';
 import { Harness, type Tenant } from './helpers.ts';
 
 /** Models and thinking budgets are checked against the configured models when a conversation is made. */

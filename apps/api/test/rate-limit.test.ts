@@ -1,7 +1,7 @@
 import { setTenantLimits } from '@turnstream/db';
+import { databaseDigest } from '@turnstream/db/testing';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { databaseDigest } from './db-state.ts';
 import { Harness, type Tenant } from './helpers.ts';
 
 /** Messages per minute per tenant, counted in Redis across API replicas: 429 + Retry-After beyond it. */

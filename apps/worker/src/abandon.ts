@@ -23,6 +23,7 @@ export async function abandonFailedJob(
   const { tenantId, conversationId, messageId } = parsed.data;
   const reply = await abandonTurn(deps.db, {
     tenantId,
+    conversationId,
     messageId,
     errorCode: 'internal_error',
     content: INTERNAL_ERROR_TEXT,

@@ -104,6 +104,8 @@ export async function insertUserMessage(
     if (isUniqueViolation(err)) {
       const after = await check();
       if (after) return after;
+      // The id is taken outside this tenant's view (ids are global; this tenant cannot see the row).
+      if (input.id) return { ok: false, reason: 'id_conflict' };
     }
     throw err;
   }

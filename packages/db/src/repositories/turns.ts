@@ -140,7 +140,7 @@ export async function completeTurn(db: Db, input: CompleteTurnInput): Promise<Co
  */
 export async function abandonTurn(
   db: Db,
-  input: { tenantId: string; messageId: string; errorCode: string; content: string },
+  input: { tenantId: string; conversationId: string; messageId: string; errorCode: string; content: string },
 ): Promise<Message | null> {
   return db.transaction(async (tx) => {
     const [user] = await tx
@@ -150,6 +150,8 @@ export async function abandonTurn(
         and(
           eq(messages.id, input.messageId),
           eq(messages.tenantId, input.tenantId),
+          // A job naming the message with another conversation is not this message's turn.
+          eq(messages.conversationId, input.conversationId),
           eq(messages.role, 'user'),
           inArray(messages.status, ['pending', 'streaming']),
         ),

@@ -1,2 +1,3 @@
 export * from './database.ts';
+export * from './digest.ts';
 export * from './fixtures.ts';

@@ -1,4 +1,4 @@
-import type { TestDatabase } from '@turnstream/db/testing';
+import type { TestDatabase } from './database.ts';
 
 const digestQueries = new WeakMap<TestDatabase, Promise<string>>();
 
