@@ -33,8 +33,8 @@ beforeAll(async () => {
   A.message = posted.body.messageId;
   const reply = await startReply(h.tdb.db, {
     tenantId: a.tenantId,
-    conversationId: A.conversation,
-    userMessageId: A.message,
+    conversationId: A.conversation!,
+    userMessageId: A.message!,
     fence: 1,
     mode: 'stream',
   });
