@@ -11,11 +11,11 @@ afterAll(async () => {
   await redis.quit();
 });
 
-async function waitFor<T>(check: () => Promise<T>, timeoutMs = 10_000): Promise<T> {
+async function waitFor<T>(check: () => Promise<T>, timeoutMs = 10_000): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const v = await check();
-    if (v) return v;
+    if (v) return v as NonNullable<T>;
     if (Date.now() > deadline) throw new Error('waitFor timed out');
     await new Promise((r) => setTimeout(r, 20));
   }
