@@ -7,6 +7,7 @@ import { registerTroubleGauge } from './admin/trouble.ts';
 import { createAuthHook } from './auth.ts';
 import { createClientErrorHandler, frameworkErrorHandler } from './client-errors.ts';
 import { type AppConfig, type AppDeps, DEFAULT_APP_CONFIG, type RouteContext } from './context.ts';
+import { enforceErrorEnvelope } from './error-envelope.ts';
 import { ApiError, toErrorResponse } from './errors.ts';
 import { KeyRevocationWatcher } from './key-revocation.ts';
 import { KeyUseRecorder } from './keys.ts';
@@ -25,6 +26,14 @@ import { traceRequests } from './tracing.ts';
 import { validationError } from './validation.ts';
 
 const PROBE_ROUTES = new Set(['/healthz', '/readyz']);
+
+function malformedQuery(url: string): ApiError | null {
+  const parameter = malformedQueryParameter(url);
+  if (parameter === null) return null;
+  return validationError([
+    { location: 'query', field: parameter, message: 'is not valid percent-encoded UTF-8' },
+  ]);
+}
 
 /**
  * Build the HTTP API (not listening). The caller owns every connection in `deps` and closes them
@@ -90,15 +99,14 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     parseJson(request, text, done);
   });
 
+  enforceErrorEnvelope(app, { bodyLimit: config.bodyLimitBytes });
+
+  // Answered here rather than thrown: every route gets these rejections in the catalog's envelope,
+  // also in plugins that install their own error handler (the queue dashboard).
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
-    if (closing) throw new ApiError('shutting_down');
-    const badParameter = malformedQueryParameter(request.url);
-    if (badParameter !== null) {
-      throw validationError([
-        { location: 'query', field: badParameter, message: 'is not valid percent-encoded UTF-8' },
-      ]);
-    }
+    const rejection = closing ? new ApiError('shutting_down') : malformedQuery(request.url);
+    if (rejection) return reply.code(rejection.status).send(rejection.toBody());
   });
 
   app.addHook('onResponse', async (request, reply) => {

@@ -301,6 +301,7 @@ describe('queue dashboard', () => {
     // The turn fails for good, as a worker leaves it: message failed, job failed.
     await abandonTurn(h.tdb.db, {
       tenantId: operator.tenantId,
+      conversationId,
       messageId,
       errorCode: 'fatal',
       content: 'failed',

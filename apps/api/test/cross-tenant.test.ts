@@ -1,4 +1,4 @@
-import { cancelFlagKey, TURN_JOB_OPTIONS, turnJobId } from '@turnstream/contracts';
+import { cancelFlagKey, TURN_JOB_OPTIONS, TURNS_QUEUE, turnJobId } from '@turnstream/contracts';
 import { startReply } from '@turnstream/db';
 import { databaseDigest } from '@turnstream/db/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -61,6 +61,15 @@ function paramValues(name: string): string[] {
       return [A.tenant!];
     case 'sessionId':
       return [A.session!];
+    // The queue dashboard (operator tenant only): A's job in the turns queue.
+    case 'queueName':
+      return [TURNS_QUEUE];
+    case 'jobId':
+      return [turnJobId(A.message!)];
+    case 'queueStatus':
+      return ['waiting'];
+    case 'schedulerId':
+      return ['x'];
     default:
       throw new Error(`route parameter :${name} has no cross-tenant value: add one to this matrix`);
   }
@@ -75,12 +84,22 @@ function urlsFor(route: RouteEntry): string[] {
   return urls;
 }
 
+function hasBody(route: RouteEntry): boolean {
+  return route.method === 'POST' || route.method === 'PUT' || route.method === 'PATCH';
+}
+
 /** What A has in Redis that B must not be able to touch. */
 async function redisState(): Promise<string> {
   const job = await h.queue.getJob(turnJobId(A.message!));
   const flag = await h.redis.get(cancelFlagKey(h.redisPrefix, A.conversation!, A.message!));
   const log = await h.streams.read(A.conversation!);
-  return JSON.stringify({ state: job ? await job.getState() : 'missing', flag, log: log.map((e) => e.id) });
+  return JSON.stringify({
+    state: job ? await job.getState() : 'missing',
+    data: job?.data,
+    flag,
+    log: log.map((e) => e.id),
+    paused: await h.queue.isPaused(),
+  });
 }
 
 const A_SECRETS = () => [
@@ -125,13 +144,17 @@ describe('cross-tenant matrix', () => {
             url,
             headers: {
               authorization: `Bearer ${b.keys[role]}`,
-              ...(route.method === 'POST' ? { 'content-type': 'application/json' } : {}),
+              ...(hasBody(route) ? { 'content-type': 'application/json' } : {}),
             },
-            ...(route.method === 'POST'
-              ? { payload: url.endsWith('/messages') ? '{"content":"b"}' : '{}' }
-              : {}),
+            ...(hasBody(route) ? { payload: url.endsWith('/messages') ? '{"content":"b"}' : '{}' } : {}),
           });
-          const allowed = role === 'admin' ? [404] : [403, 404];
+          // A's conversation or message, named by B: 404 exactly as if it did not exist. The queue
+          // dashboard belongs to the operator tenant: B (any role) is refused before anything is looked up.
+          const allowed = route.path.startsWith('/admin/queues')
+            ? [403]
+            : role === 'admin'
+              ? [404]
+              : [403, 404];
           expect(allowed, `${label} answered ${res.statusCode} ${res.body}`).toContain(res.statusCode);
           const code = (res.json() as { error: { code: keyof typeof ERROR_CATALOG } }).error.code;
           expect(ERROR_CATALOG[code]?.status, label).toBe(res.statusCode);
@@ -143,8 +166,9 @@ describe('cross-tenant matrix', () => {
     });
   }
 
-  it("routes without a resource id never show B anything of A's", async () => {
+  it("routes without a resource id never show B anything of A's, nor touch A's job or the queue", async () => {
     const routes = routeTable(h.app).filter((r) => routeParams(r.path).length === 0);
+    const redisBefore = await redisState();
     for (const route of routes) {
       for (const key of Object.values(b.keys)) {
         const res = await h.app.inject({
@@ -152,12 +176,15 @@ describe('cross-tenant matrix', () => {
           url: route.path,
           headers: {
             authorization: `Bearer ${key}`,
-            ...(route.method === 'POST' ? { 'content-type': 'application/json' } : {}),
+            ...(hasBody(route) ? { 'content-type': 'application/json' } : {}),
           },
-          ...(route.method === 'POST' ? { payload: '{}' } : {}),
+          ...(hasBody(route) ? { payload: '{}' } : {}),
         });
         expect(res.statusCode, `${route.method} ${route.path}`).toBeLessThan(500);
         expectNoLeak(res.body, `${route.method} ${route.path}`);
+        expect(await redisState(), `${route.method} ${route.path} changed A's job, flag, log or queue`).toBe(
+          redisBefore,
+        );
       }
     }
   });

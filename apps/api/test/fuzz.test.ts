@@ -1,3 +1,5 @@
+import { TURNS_QUEUE, turnJobId } from '@turnstream/contracts';
+import { setTenantOperator } from '@turnstream/db';
 import { databaseDigest } from '@turnstream/db/testing';
 import fc from 'fast-check';
 import type { InjectOptions, LightMyRequestResponse } from 'fastify';
@@ -29,6 +31,8 @@ let cases = 0;
 
 let h: Harness;
 let t: Tenant;
+/** The operator tenant: its admin key reaches the admin area and the queue dashboard. */
+let op: Tenant;
 const own: Record<string, string> = {};
 /** The database as it is now (updated after every accepted request). */
 let digest: string;
@@ -36,6 +40,8 @@ let digest: string;
 beforeAll(async () => {
   h = await new Harness().start();
   t = await h.tenant();
+  op = await h.tenant('operator');
+  await setTenantOperator(h.tdb.db, op.tenantId, true);
   own.id = (await h.request('POST', '/v1/conversations', { key: t.keys.client, body: {} })).body.id;
   own.messageId = (
     await h.request('POST', `/v1/conversations/${own.id}/messages`, {
@@ -44,6 +50,10 @@ beforeAll(async () => {
     })
   ).body.messageId;
   await h.streams.publish(own.id!, null, [{ type: 'chunk', messageId: own.messageId!, text: 'x' }]);
+  // The queue dashboard's parameters, naming the real queue and job.
+  own.queueName = TURNS_QUEUE;
+  own.jobId = turnJobId(own.messageId!);
+  own.queueStatus = 'failed';
   digest = await databaseDigest(h.tdb);
 });
 afterAll(async () => {
@@ -71,7 +81,10 @@ async function send(options: InjectOptions, label: () => string): Promise<LightM
   if (!res.headers['x-request-id']) throw new Error(`no x-request-id: ${what()}`);
   if (res.statusCode >= 400) {
     if (options.method !== 'HEAD') {
-      const code = (JSON.parse(res.body) as { error?: { code?: string } }).error?.code;
+      // JSON: the envelope. A browser page (the admin area) answers HTML with `x-error-code`.
+      const code = String(res.headers['content-type']).startsWith('text/html')
+        ? String(res.headers['x-error-code'])
+        : (JSON.parse(res.body) as { error?: { code?: string } }).error?.code;
       const entry = code ? ERROR_CATALOG[code as keyof typeof ERROR_CATALOG] : undefined;
       if (entry?.status !== res.statusCode) throw new Error(`not a catalog rejection: ${what()}`);
     }
@@ -84,7 +97,10 @@ async function send(options: InjectOptions, label: () => string): Promise<LightM
 }
 
 const routes = () => routeTable(h.app);
-const keyOf = fc.constantFrom('client', 'viewer', 'admin') as fc.Arbitrary<'client' | 'viewer' | 'admin'>;
+type KeyRole = 'client' | 'viewer' | 'admin' | 'operator';
+const keyOf = fc.constantFrom<KeyRole>('client', 'viewer', 'admin', 'operator');
+/** The bearer key of a role (`operator`: the operator tenant's admin key). */
+const keyFor = (role: KeyRole) => (role === 'operator' ? op.keys.admin : t.keys[role]);
 
 /**
  * GET of the event stream would open a stream that never ends: it is sent as HEAD (same checks, answered
@@ -156,7 +172,7 @@ describe('API fuzz (seeded)', () => {
       .chain((route) => fc.tuple(fc.constant(route), payloadFor(route), contentType, keyOf));
     await fc.assert(
       fc.asyncProperty(request, async ([route, payload, type, role]) => {
-        const headers: Record<string, string> = { authorization: `Bearer ${t.keys[role]}` };
+        const headers: Record<string, string> = { authorization: `Bearer ${keyFor(role)}` };
         if (type) headers['content-type'] = type;
         await sendToRoute(
           route,
@@ -175,7 +191,7 @@ describe('API fuzz (seeded)', () => {
       {
         authorization: fc.oneof(
           headerText,
-          keyOf.map((r) => `Bearer ${t.keys[r]}`),
+          keyOf.map((r) => `Bearer ${keyFor(r)}`),
           headerText.map((s) => `Bearer ${s}`),
         ),
         'content-type': headerText,
@@ -214,13 +230,14 @@ describe('API fuzz (seeded)', () => {
         fc.array(pathSegment, { minLength: 2, maxLength: 2 }),
         fc.boolean(),
         methods,
-        async (route, segments, replace, otherMethod) => {
+        keyOf,
+        async (route, segments, replace, otherMethod, role) => {
           let url = route.path;
           for (const [i, name] of routeParams(route.path).entries()) {
             url = url.replace(`:${name}`, replace || i > 0 ? segments[i]! : (own[name] ?? own.id!));
           }
           const method = replace ? route.method : otherMethod;
-          const headers = { authorization: `Bearer ${t.keys.admin}`, 'content-type': 'application/json' };
+          const headers = { authorization: `Bearer ${keyFor(role)}`, 'content-type': 'application/json' };
           const payload = method === 'POST' ? '{"content":"x"}' : undefined;
           await sendToRoute({ method, path: route.path }, url, headers, payload, () => `${method} ${url}`);
         },
@@ -257,7 +274,7 @@ describe('API fuzz (seeded)', () => {
           await sendToRoute(
             route,
             url,
-            { authorization: `Bearer ${t.keys[role]}` },
+            { authorization: `Bearer ${keyFor(role)}` },
             undefined,
             () => `GET ${url}`,
           );

@@ -135,6 +135,7 @@ export async function failRemovedTurn(
   if (await ctx.queue.getJob(turnJobId(ref.messageId))) return false;
   const reply = await abandonTurn(ctx.db, {
     tenantId: ref.tenantId,
+    conversationId: ref.conversationId,
     messageId: ref.messageId,
     errorCode: REMOVED_BY_OPERATOR,
     content: REMOVED_BY_OPERATOR_TEXT,

@@ -1,6 +1,6 @@
 /**
  * `pnpm tenant:create --name acme [--role client|viewer|admin]`: migrate, create a tenant and an API
- * key (role `client` unless asked otherwise), print `{ tenantId, apiKey, role }` as JSON. The key is shown this once (only its hash is stored).
+ * key (role `client` unless asked otherwise; `admin` for an `--operator` tenant), print `{ tenantId, apiKey, role }` as JSON. The key is shown this once (only its hash is stored).
  * `DATABASE_URL` selects the database (default: the local one).
  */
 import { resolve } from 'node:path';
@@ -21,7 +21,7 @@ export class UsageError extends Error {
 /** Parse the command line; throws `UsageError` with the usage text when it is wrong. */
 export function parseCreateTenantArgs(argv: string[]): { name: string; role: ApiKeyRole; operator: boolean } {
   const usage =
-    'usage: tenant:create --name <name> [--role client|viewer|admin] [--operator] (default role: client; --operator: the tenant that runs the deployment, whose admin/viewer keys see every tenant on /admin)';
+    'usage: tenant:create --name <name> [--role client|viewer|admin] [--operator] (default role: client, admin with --operator; --operator: the tenant that runs the deployment, whose admin/viewer keys see every tenant on /admin)';
   let values: { name?: string; role?: string; operator?: boolean };
   try {
     ({ values } = parseArgs({
@@ -34,7 +34,7 @@ export function parseCreateTenantArgs(argv: string[]): { name: string; role: Api
   }
   const name = values.name?.trim();
   if (!name) throw new UsageError(`--name is required\n${usage}`);
-  const role = (values.role ?? 'client') as ApiKeyRole;
+  const role = (values.role ?? (values.operator ? 'admin' : 'client')) as ApiKeyRole;
   if (!ROLES.includes(role)) throw new UsageError(`--role must be one of ${ROLES.join(', ')}\n${usage}`);
   return { name, role, operator: values.operator ?? false };
 }
