@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { TURN_JOB_NAME, TURN_JOB_OPTIONS, TURNS_QUEUE, turnJobId } from '@turnstream/contracts';
 import { createApiKey, createTenant, insertUserMessage } from '@turnstream/db';
 import { databaseDigest } from '@turnstream/db/testing';
+import { waitFor } from '@turnstream/testkit';
 import { Queue } from 'bullmq';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { REDIS_URL, TestSystem } from '../support/system.ts';
-import { waitFor } from '../support/wait.ts';
 
 /**
  * Services may enqueue turns directly, so the worker must survive whatever lands on the queue: seeded

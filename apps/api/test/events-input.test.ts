@@ -1,9 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { TurnEvent } from '@turnstream/contracts';
 import { insertUserMessage, startReply } from '@turnstream/db';
+import { type SseFrame, SseReader } from '@turnstream/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Harness, type Tenant } from './helpers.ts';
-import { type SseFrame, SseReader } from './sse-client.ts';
 
 /**
  * The event stream's inputs, checked before the stream opens: a resume id the log can never have
@@ -29,8 +29,7 @@ async function newConversation(): Promise<string> {
 
 function reader(conversationId: string, query = '', headers: Record<string, string> = {}): SseReader {
   return new SseReader(`${base}/v1/conversations/${conversationId}/events${query}`, {
-    authorization: `Bearer ${t.keys.viewer}`,
-    ...headers,
+    headers: { authorization: `Bearer ${t.keys.viewer}`, ...headers },
   });
 }
 

@@ -1,11 +1,11 @@
 import { createApiKey, createTenant, findApiKey, hashApiKey, revokeApiKey } from '@turnstream/db';
+import { SseReader, waitFor } from '@turnstream/testkit';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../src/cli/create-tenant.ts';
 import { parseGrace, runKeyCommand } from '../src/cli/keys.ts';
 import { addKey, KeyAdminError, listKeys, revokeKey, rotateKey } from '../src/keys.ts';
-import { Harness, waitFor } from './helpers.ts';
-import { SseReader } from './sse-client.ts';
+import { Harness } from './helpers.ts';
 
 /**
  * Keys are managed by commands (add, list, revoke, rotate) and revocation is immediate: a revoked key's
@@ -42,7 +42,9 @@ async function conversation(key: string): Promise<string> {
 }
 
 function stream(base: string, conv: string, key: string): SseReader {
-  return new SseReader(`${base}/v1/conversations/${conv}/events`, { authorization: `Bearer ${key}` });
+  return new SseReader(`${base}/v1/conversations/${conv}/events`, {
+    headers: { authorization: `Bearer ${key}` },
+  });
 }
 
 async function streamWithToken(base: string, conv: string, key: string): Promise<SseReader> {
