@@ -247,6 +247,7 @@ describe('API fuzz (seeded)', () => {
   });
 
   it('query strings on every GET route', async () => {
+    // The public API's parameters and the admin area's.
     const known = fc.constantFrom(
       'limit',
       'cursor',
@@ -256,11 +257,24 @@ describe('API fuzz (seeded)', () => {
       'until',
       'messageId',
       'token',
+      'id',
+      'tenant',
+      'conversation',
+      'group',
+      'from',
+      'to',
+      'next',
       'x',
+    );
+    // Values shaped like ids and dates (what the admin area's filters look for), and anything else.
+    const value = fc.oneof(
+      queryText,
+      fc.stringMatching(/^[0-9a-f-]{36}$/),
+      fc.constantFrom('2026-02-30', '0000-00-00', '9999-12-31', 'day', 'tenant', '//evil.example', '/admin'),
     );
     const pair = fc.tuple(
       fc.oneof({ weight: 4, arbitrary: known }, { weight: 1, arbitrary: queryText }),
-      queryText,
+      value,
     );
     const gets = routes().filter((r) => r.method === 'GET');
     await fc.assert(

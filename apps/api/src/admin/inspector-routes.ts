@@ -1,4 +1,4 @@
-import { listAdminActions, listTenants } from '@turnstream/db';
+import { isUuid, listAdminActions, listTenants } from '@turnstream/db';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ApiError } from '../errors.ts';
 import { loadMessage } from '../lookups.ts';
@@ -26,7 +26,7 @@ export function identityOf(request: FastifyRequest): AdminIdentity {
 export function tenantFilter(who: AdminIdentity, query: unknown): string | undefined {
   if (who.scopeTenantId) return who.scopeTenantId;
   const t = (query as Record<string, unknown> | undefined)?.tenant;
-  return typeof t === 'string' && /^[0-9a-f-]{36}$/i.test(t) ? t : undefined;
+  return isUuid(t) ? t : undefined;
 }
 
 const sendHtml = (reply: FastifyReply, body: string) => reply.type('text/html; charset=utf-8').send(body);
