@@ -96,8 +96,14 @@ export class TenantSlots {
     await this.redis.zrem(this.keys(tenantId).waiting, member);
   }
 
+  /** The tenant's oldest waiting job, if any. */
+  async oldestWaiting(tenantId: string): Promise<string | null> {
+    const [first] = await this.redis.zrange(this.keys(tenantId).waiting, '0', '0');
+    return first ?? null;
+  }
+
   /** Slots held right now (expired holds not counted). */
   async running(tenantId: string): Promise<number> {
-    return this.redis.zcount(this.keys(tenantId).running, Date.now(), '+inf');
+    return this.redis.zcount(this.keys(tenantId).running, String(Date.now()), '+inf');
   }
 }
