@@ -27,6 +27,8 @@ import { type RouteEntry, routeParams, routeTable } from './route-table.ts';
 const SEED = Number(process.env.FUZZ_SEED ?? 20_261_129);
 const SCALE = Number(process.env.FUZZ_SCALE ?? 1);
 const runs = (n: number) => Math.max(1, Math.round(n * SCALE));
+/** Room for each property on a loaded 2-core machine (nothing here is a timing assertion). */
+const FUZZ_TIMEOUT_MS = 300_000 * Math.max(1, SCALE);
 let cases = 0;
 
 let h: Harness;
@@ -126,7 +128,7 @@ async function sendToRoute(
 }
 
 describe('API fuzz (seeded)', () => {
-  it('JSON bodies on every POST route', async () => {
+  it('JSON bodies on every POST route', { timeout: FUZZ_TIMEOUT_MS }, async () => {
     const posts = routes().filter((r) => r.method === 'POST');
     const shaped = (route: RouteEntry): fc.Arbitrary<unknown> =>
       route.path === '/v1/conversations'
@@ -186,7 +188,7 @@ describe('API fuzz (seeded)', () => {
     );
   });
 
-  it('headers on every route', async () => {
+  it('headers on every route', { timeout: FUZZ_TIMEOUT_MS }, async () => {
     const headerSet = fc.record(
       {
         authorization: fc.oneof(
@@ -222,7 +224,7 @@ describe('API fuzz (seeded)', () => {
     );
   });
 
-  it('path ids on every route, and paths no route has', async () => {
+  it('path ids on every route, and paths no route has', { timeout: FUZZ_TIMEOUT_MS }, async () => {
     const methods = fc.constantFrom('GET', 'POST', 'PUT', 'DELETE', 'PATCH', 'OPTIONS');
     await fc.assert(
       fc.asyncProperty(
@@ -246,7 +248,7 @@ describe('API fuzz (seeded)', () => {
     );
   });
 
-  it('query strings on every GET route', async () => {
+  it('query strings on every GET route', { timeout: FUZZ_TIMEOUT_MS }, async () => {
     // The public API's parameters and the admin area's.
     const known = fc.constantFrom(
       'limit',
@@ -298,7 +300,9 @@ describe('API fuzz (seeded)', () => {
     );
   });
 
-  it('SSE resume ids (Last-Event-ID and ?lastEventId=) and stream tokens', async () => {
+  it('SSE resume ids (Last-Event-ID and ?lastEventId=) and stream tokens', {
+    timeout: FUZZ_TIMEOUT_MS,
+  }, async () => {
     const events = { method: 'GET', path: '/v1/conversations/:id/events' };
     await fc.assert(
       fc.asyncProperty(
