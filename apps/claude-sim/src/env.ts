@@ -20,6 +20,8 @@ const envSchema = z.object({
   SIM_MIN_CACHEABLE_TOKENS: z.coerce.number().int().min(0).default(1024),
   /** Thinking signing key (random when absent, so a restart invalidates stored signatures). */
   SIM_SIGNING_KEY: z.string().min(1).optional(),
+  /** Append every request (with its body) as a JSON line to this file. */
+  SIM_REQUEST_JOURNAL: z.string().min(1).optional(),
   LOG_LEVEL: z.enum(LOG_LEVELS).default('info'),
 });
 

@@ -15,6 +15,7 @@ const sim = await startSimulator({
   contextLimitTokens: env.SIM_CONTEXT_LIMIT,
   minCacheableTokens: env.SIM_MIN_CACHEABLE_TOKENS,
   signingKey: env.SIM_SIGNING_KEY,
+  requestJournal: env.SIM_REQUEST_JOURNAL,
   logger,
 });
 logger.info(

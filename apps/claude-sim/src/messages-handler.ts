@@ -6,6 +6,7 @@ import { newMessageId } from './ids.ts';
 import type { SimLogger } from './logger.ts';
 import type { PromptCache } from './prompt-cache.ts';
 import { type PlanDefaults, planReply, type ReplyPlan } from './reply-plan.ts';
+import type { RequestJournal } from './request-journal.ts';
 import type { LoggedRequest, RequestLog } from './request-log.ts';
 import type { ThinkingSigner } from './signing.ts';
 import { SseWriter } from './sse.ts';
@@ -19,6 +20,8 @@ export interface MessagesDeps {
   cache: PromptCache;
   faults: FaultBook;
   log: RequestLog;
+  /** Every request, with its body, when a journal file is configured. */
+  journal?: RequestJournal | undefined;
   logger: SimLogger;
   defaults: PlanDefaults;
   contextLimitTokens: number;
@@ -50,6 +53,7 @@ export async function handleMessages(body: unknown, ex: Exchange, deps: Messages
     closedEarly: false,
     body: { system: raw.system, messages: raw.messages },
   };
+  const sentBody = entry.body;
   deps.log.push(entry);
   ex.res.once('finish', () => {
     if (entry.status === 0) entry.status = ex.res.statusCode;
@@ -58,6 +62,8 @@ export async function handleMessages(body: unknown, ex: Exchange, deps: Messages
   ex.res.once('close', () => {
     if (entry.status === 0) entry.status = ex.res.headersSent ? ex.res.statusCode : 0;
     if (!ex.res.writableFinished) entry.closedEarly = true;
+    entry.endTime = new Date().toISOString();
+    deps.journal?.write(entry, sentBody);
     deps.logger.debug({
       event: 'sim.request_completed',
       requestId: ex.requestId,
@@ -95,6 +101,7 @@ export async function handleMessages(body: unknown, ex: Exchange, deps: Messages
 
   const usage = inputUsage(request.inputTokens, deps.cache.apply(raw));
   const plan = planReply(request, deps.defaults, deps.signer);
+  entry.reply = plan.words.join('');
   const midstream = fault && isMidstreamFault(fault.fault) ? fault : undefined;
 
   if (request.stream) {

@@ -28,12 +28,15 @@ export interface SimulatorOptions {
   apiKey?: string;
   /** How many requests `GET /__sim/requests` keeps. Default 1000. */
   requestLogSize?: number;
+  /** Append every request (with its body) as a JSON line to this file when its response ends. Default: off. */
+  requestJournal?: string;
   /** A pino logger (or anything with debug/info/warn/error). Default: silent. */
   logger?: SimLogger;
 }
 
-export type ResolvedSimulatorOptions = Required<Omit<SimulatorOptions, 'apiKey'>> & {
+export type ResolvedSimulatorOptions = Required<Omit<SimulatorOptions, 'apiKey' | 'requestJournal'>> & {
   apiKey: string | undefined;
+  requestJournal: string | undefined;
 };
 
 export function resolveOptions(options: SimulatorOptions = {}): ResolvedSimulatorOptions {
@@ -50,6 +53,7 @@ export function resolveOptions(options: SimulatorOptions = {}): ResolvedSimulato
     maxRequestBytes: options.maxRequestBytes ?? 32 * 1024 * 1024,
     apiKey: options.apiKey,
     requestLogSize: options.requestLogSize ?? 1000,
+    requestJournal: options.requestJournal,
     logger: options.logger ?? silentLogger,
   };
 }

@@ -14,6 +14,13 @@ export interface LoggedRequest {
   status: number;
   /** The connection closed before the response was complete (client abort, idle watchdog, fault). */
   closedEarly: boolean;
+  /** ISO time the response ended (the connection closed or the body was sent); absent while it runs. */
+  endTime?: string;
+  /**
+   * The reply text the simulator planned for this request (deterministic in the seed and the last user
+   * message); absent when it answered with an error before planning one.
+   */
+  reply?: string;
   /** With `?full=1` only: what was sent (kept for the most recent 200 requests). */
   body?: { system: unknown; messages: unknown };
 }

@@ -8,6 +8,7 @@ import { newRequestId } from './ids.ts';
 import { handleMessages, type MessagesDeps } from './messages-handler.ts';
 import { resolveOptions, type SimulatorOptions } from './options.ts';
 import { PromptCache } from './prompt-cache.ts';
+import { RequestJournal } from './request-journal.ts';
 import { type LoggedRequest, RequestLog } from './request-log.ts';
 import { ThinkingSigner } from './signing.ts';
 import { countTokensOf } from './validate.ts';
@@ -49,11 +50,13 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
   const signer = new ThinkingSigner(opts.signingKey);
   const faults = new FaultBook();
   const log = new RequestLog(opts.requestLogSize);
+  const journal = opts.requestJournal ? new RequestJournal(opts.requestJournal) : undefined;
   const deps: MessagesDeps = {
     signer,
     cache: new PromptCache(opts.minCacheableTokens),
     faults,
     log,
+    journal,
     logger,
     defaults: {
       seed: opts.seed,
