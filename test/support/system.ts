@@ -13,6 +13,8 @@ export interface SystemOptions {
   simEnv?: Record<string, string>;
   /** Redis for the processes and the test (default `REDIS_URL`, the shared server). */
   redisUrl?: string;
+  /** Write each process's log lines to `<logDir>/<name>.log` (and keep fewer in memory): long runs. */
+  logDir?: string;
 }
 
 /** TS_TEST_LOGS=1 echoes every process's log lines. */
@@ -42,6 +44,11 @@ export class TestSystem {
     return this.apis[0]!.url;
   }
 
+  private logging(name: string): { echo: boolean; logFile?: string; keepLines?: number } {
+    if (!this.opts.logDir) return { echo };
+    return { echo, logFile: `${this.opts.logDir}/${name}.log`, keepLines: 2000 };
+  }
+
   get redisUrl(): string {
     return this.opts.redisUrl ?? REDIS_URL;
   }
@@ -54,7 +61,7 @@ export class TestSystem {
     this.tenantId = seeded.tenant.id;
     const sim = await startApp('claude-sim', {
       name: 'sim',
-      echo,
+      ...this.logging('sim'),
       env: { SIM_PORT: String(await freePort()), SIM_TOKEN_DELAY_MS: '2', ...this.opts.simEnv },
     });
     this.sim = sim.proc;
@@ -80,7 +87,7 @@ export class TestSystem {
     const id = `w${++this.workerSeq}`;
     const { proc } = await startApp('worker', {
       name: id,
-      echo,
+      ...this.logging(id),
       env: {
         ...this.commonEnv(),
         ANTHROPIC_API_KEY: 'sim-key',
@@ -98,9 +105,10 @@ export class TestSystem {
   /** Start an API replica; `env.PORT` picks its port (e.g. to restart one in place), else a free one. */
   async startApi(env: Record<string, string> = {}): Promise<{ url: string; proc: ManagedProcess }> {
     const port = env.PORT ? Number(env.PORT) : await freePort();
+    const name = `api${++this.apiSeq}`;
     const { proc, ready } = await startApp('api', {
-      name: `api${++this.apiSeq}`,
-      echo,
+      name,
+      ...this.logging(name),
       env: { ...this.commonEnv(), PORT: String(port), HOST: '127.0.0.1', ...this.opts.apiEnv, ...env },
     });
     const entry = { url: String(ready.url), proc };

@@ -12,6 +12,8 @@ export interface RedisServerOptions {
   /** Extra `--name value` arguments. */
   args?: string[];
   echo?: boolean;
+  /** Append the server's log lines to this file. */
+  logFile?: string;
   readyTimeoutMs?: number;
 }
 
@@ -71,6 +73,7 @@ export class RedisServer {
         ...(this.opts.args ?? []),
       ],
       ...(this.opts.echo ? { echo: true } : {}),
+      ...(this.opts.logFile ? { logFile: this.opts.logFile } : {}),
     });
     await this.proc.waitForLog(
       (l) => typeof l.msg === 'string' && l.msg.includes('Ready to accept connections'),
