@@ -25,6 +25,10 @@ export const ERROR_CATALOG = {
   },
   message_not_cancellable: { status: 409, message: 'The turn of this message has already ended.' },
   message_not_retryable: { status: 409, message: 'Only a failed turn can be retried.' },
+  reset_conflict: {
+    status: 409,
+    message: 'Another reset of this conversation is in progress; nothing was changed. Retry if needed.',
+  },
   request_timeout: { status: 408, message: 'The request was not received in time.' },
   body_too_large: { status: 413, message: 'The request body is too large.' },
   uri_too_long: { status: 414, message: 'The URL, or one of its path segments, is too long.' },

@@ -260,6 +260,29 @@ describe('POST /v1/conversations/:id/reset', () => {
     expect(await listSessions(h.tdb.db, t.tenantId, conv.id)).toHaveLength(1);
   });
 
+  it('serialises 20 concurrent resets: each answers 200 or 409 reset_conflict, one session chain', async () => {
+    const conv = (await h.request('POST', '/v1/conversations', { key: t.keys.client, body: {} })).body;
+    const answers = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        h.request('POST', `/v1/conversations/${conv.id}/reset`, { key: t.keys.client }),
+      ),
+    );
+    for (const a of answers) {
+      expect([200, 409]).toContain(a.status);
+      if (a.status === 409) expect(a.body.error.code).toBe('reset_conflict');
+    }
+    const ok = answers.filter((a) => a.status === 200);
+    expect(ok.length).toBeGreaterThan(0);
+    const sessions = await listSessions(h.tdb.db, t.tenantId, conv.id);
+    // Every successful reset ended the session the previous one created: a single chain.
+    expect(sessions).toHaveLength(1 + ok.length);
+    expect(sessions.filter((s) => s.status === 'active')).toHaveLength(1);
+    const parents = sessions.map((s) => s.parentSessionId).filter((p) => p !== null);
+    expect(new Set(parents).size).toBe(ok.length);
+    const got = await h.request('GET', `/v1/conversations/${conv.id}`, { key: t.keys.viewer });
+    expect(ok.map((a) => a.body.session.id)).toContain(got.body.session.id);
+  });
+
   it('answers 404 for a malformed id', async () => {
     const res = await h.request('POST', '/v1/conversations/123/reset', { key: t.keys.client });
     expect(res.status).toBe(404);

@@ -7,13 +7,13 @@ import {
   insertUserMessage,
   type Message,
   recordAdminAction,
-  resetSession,
   type Session,
 } from '@turnstream/db';
 import type { FastifyBaseLogger } from 'fastify';
 import type { RouteContext } from '../context.ts';
 import { enqueueTurn } from '../enqueue.ts';
 import { ApiError } from '../errors.ts';
+import { resetConversation } from '../reset.ts';
 import { type CancelOutcome, cancelTurn } from '../routes/cancel.ts';
 import type { AdminIdentity } from './identity.ts';
 
@@ -115,7 +115,7 @@ export async function cancelAsOperator(
 
 /** End the active session (its transcript tombstoned) and start a fresh one. */
 export async function resetAsOperator(ctx: RouteContext, conversation: Conversation): Promise<Session> {
-  return resetSession(ctx.db, {
+  return resetConversation(ctx.db, {
     tenantId: conversation.tenantId,
     conversationId: conversation.id,
     reason: 'operator_reset',

@@ -1,4 +1,4 @@
-import { createConversation, ensureActiveSession, getActiveSession, resetSession } from '@turnstream/db';
+import { createConversation, ensureActiveSession, getActiveSession } from '@turnstream/db';
 import type { FastifyInstance } from 'fastify';
 import { requirePermission } from '../auth.ts';
 import type { RouteContext } from '../context.ts';
@@ -6,6 +6,7 @@ import { ApiError } from '../errors.ts';
 import { listConversationsPage } from '../list-conversations.ts';
 import { loadConversation } from '../lookups.ts';
 import { checkModelChoice, modelsJson } from '../models.ts';
+import { resetConversation } from '../reset.ts';
 import { createConversationBody, emptyBody, listConversationsQuery } from '../schemas.ts';
 import { conversationJson, conversationWithSessionJson, sessionJson } from '../serialize.ts';
 import { parseInput } from '../validation.ts';
@@ -73,7 +74,7 @@ export function conversationRoutes(app: FastifyInstance, ctx: RouteContext): voi
     const auth = requirePermission(request, 'write');
     parseInput(emptyBody, request.body, 'body');
     const conversation = await loadConversation(db, auth.tenantId, request.params.id);
-    const session = await resetSession(db, {
+    const session = await resetConversation(db, {
       tenantId: auth.tenantId,
       conversationId: conversation.id,
       reason: 'user_reset',

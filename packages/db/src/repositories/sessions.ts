@@ -1,6 +1,7 @@
 import { and, asc, desc, eq, sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
-import { assistantTranscripts, sessions } from '../schema/index.ts';
+import { assistantTranscripts, conversations, sessions } from '../schema/index.ts';
+import { isUniqueViolation } from './conversations.ts';
 import { tombstoneTranscript } from './transcripts.ts';
 
 export type Session = typeof sessions.$inferSelect;
@@ -177,37 +178,69 @@ export async function setAssistantSession(
   );
 }
 
+/** Longest a reset waits for another reset (or a message being stored) of the same conversation. */
+const RESET_LOCK_TIMEOUT = '5s';
+
+/**
+ * A reset that could not be serialised with a concurrent one (the conversation stayed locked past
+ * the lock timeout, or an active session appeared underneath). Nothing was changed; the caller may retry.
+ */
+export class ResetConflictError extends Error {
+  override name = 'ResetConflictError';
+}
+
 /**
  * End the active session and open a new one whose parent is the old one (a user "reset").
  * The old transcript is tombstoned: a fresh session never inherits a Claude-side transcript.
+ * Resets of one conversation are serialised on its row (`FOR UPDATE`): each ends the session the
+ * previous one created. Throws {@link ResetConflictError} when that cannot happen in time.
  */
 export async function resetSession(
   db: Db,
   input: { tenantId: string; conversationId: string; reason: string },
 ): Promise<Session> {
-  return db.transaction(async (tx) => {
-    const [old] = await tx
-      .select()
-      .from(sessions)
-      .where(and(eq(sessions.conversationId, input.conversationId), eq(sessions.status, 'active')))
-      .for('update');
-    if (old) {
-      if (old.assistantSessionId) await tombstoneTranscript(tx, old.assistantSessionId, input.reason);
+  try {
+    return await db.transaction(async (tx) => {
+      await tx.execute(sql.raw(`set local lock_timeout = '${RESET_LOCK_TIMEOUT}'`));
       await tx
-        .update(sessions)
-        .set({ status: 'ended', endedReason: input.reason, endedAt: new Date(), updatedAt: new Date() })
-        .where(eq(sessions.id, old.id));
-    }
-    const [created] = await tx
-      .insert(sessions)
-      .values({
-        tenantId: input.tenantId,
-        conversationId: input.conversationId,
-        parentSessionId: old?.id ?? null,
-        // Keep the fence monotonic across sessions of a conversation.
-        fence: old?.fence ?? 0,
-      })
-      .returning();
-    return created!;
-  });
+        .select({ id: conversations.id })
+        .from(conversations)
+        .where(eq(conversations.id, input.conversationId))
+        .for('update');
+      const [old] = await tx
+        .select()
+        .from(sessions)
+        .where(and(eq(sessions.conversationId, input.conversationId), eq(sessions.status, 'active')))
+        .for('update');
+      if (old) {
+        if (old.assistantSessionId) await tombstoneTranscript(tx, old.assistantSessionId, input.reason);
+        await tx
+          .update(sessions)
+          .set({ status: 'ended', endedReason: input.reason, endedAt: new Date(), updatedAt: new Date() })
+          .where(eq(sessions.id, old.id));
+      }
+      const [created] = await tx
+        .insert(sessions)
+        .values({
+          tenantId: input.tenantId,
+          conversationId: input.conversationId,
+          parentSessionId: old?.id ?? null,
+          // Keep the fence monotonic across sessions of a conversation.
+          fence: old?.fence ?? 0,
+        })
+        .returning();
+      return created!;
+    });
+  } catch (err) {
+    if (isUniqueViolation(err) || pgCode(err) === LOCK_NOT_AVAILABLE)
+      throw new ResetConflictError('another reset of this conversation is in progress', { cause: err });
+    throw err;
+  }
+}
+
+const LOCK_NOT_AVAILABLE = '55P03';
+
+function pgCode(err: unknown): string | undefined {
+  const e = err as { code?: string; cause?: { code?: string } } | null;
+  return e?.code ?? e?.cause?.code;
 }
