@@ -1,38 +1,44 @@
 import type { TurnEvent } from '@turnstream/contracts';
-import { type Db, getReply, updateReplyContent } from '@turnstream/db';
 import { ChunkCoalescer, type TurnStreams } from '@turnstream/streams';
 import { FencedOutError } from './errors.ts';
+import type { LiveReplyWrite, LiveReplyWriter } from './live-replies.ts';
 
 export interface ReplyPublisherOptions {
-  db: Db;
   streams: TurnStreams;
+  /** The process's writer of streaming partials (one batched, fenced statement per tick). */
+  liveReplies: LiveReplyWriter;
   conversationId: string;
   messageId: string;
   replyId: string;
   fence: number;
   mode: 'stream' | 'batch';
   coalesceWindowMs: number;
-  livePersistIntervalMs: number;
   /** Called once when a write finds this turn fenced out. */
   onFencedOut: (err: FencedOutError) => void;
 }
 
 /**
  * Everything a running turn writes while it streams: coalesced chunk events to the durable log
- * (fenced), and the partial reply to Postgres at a bounded rate (fenced). A fenced-out write
- * stops the turn: a zombie writes nothing.
+ * (fenced), and the partial reply to Postgres at a bounded rate through the process's
+ * {@link LiveReplyWriter} (fenced). A fenced-out write stops the turn: a zombie writes nothing.
  */
 export class ReplyPublisher {
   private readonly coalescer: ChunkCoalescer;
   private text = '';
-  private persisted = '';
-  private persistTimer: NodeJS.Timeout | undefined;
-  private persisting: Promise<void> = Promise.resolve();
   private fencedOut = false;
+  private closed = false;
+  /** This turn's entry in the process's live writer (its content is the newest partial). */
+  private readonly live: LiveReplyWrite;
   /** true once any chunk of this attempt reached the log (a retry must publish turn.reset). */
   chunksPublished = false;
 
   constructor(private readonly opts: ReplyPublisherOptions) {
+    this.live = {
+      replyId: opts.replyId,
+      fence: opts.fence,
+      content: '',
+      onFencedOut: () => this.markFencedOut(new FencedOutError('reply row is owned by a newer fence')),
+    };
     this.coalescer = new ChunkCoalescer({
       windowMs: opts.coalesceWindowMs,
       flush: async (events) => {
@@ -83,45 +89,33 @@ export class ReplyPublisher {
 
   /** Stop timers and wait for in-flight writes. Pending chunks are flushed unless `discard`. */
   async close(opts: { discard?: boolean } = {}): Promise<void> {
-    clearTimeout(this.persistTimer);
-    this.persistTimer = undefined;
+    if (!this.closed) {
+      this.closed = true;
+      await this.opts.liveReplies.forget(this.opts.replyId, this.opts.fence);
+    }
     if (!opts.discard) await this.coalescer.flush().catch(() => undefined);
     await this.coalescer.close().catch(() => undefined);
-    await this.persisting.catch(() => undefined);
   }
 
+  /**
+   * Hand the partial to the process's writer. A write that comes due after this turn ended its reply
+   * (cancelled, failed, ...) writes nothing and is not a fence loss; one refused by a newer fence is.
+   */
   private schedulePersist(): void {
-    if (this.persistTimer || this.fencedOut) return;
-    this.persistTimer = setTimeout(() => {
-      this.persistTimer = undefined;
-      this.persisting = this.persisting.then(() => this.persistNow()).catch(() => undefined);
-    }, this.opts.livePersistIntervalMs);
+    if (this.fencedOut || this.closed) return;
+    this.live.content = this.text;
+    this.opts.liveReplies.write(this.live);
   }
 
-  private async persistNow(): Promise<void> {
-    if (this.fencedOut || this.text === this.persisted) return;
-    const content = this.text;
-    const ok = await updateReplyContent(this.opts.db, {
-      replyId: this.opts.replyId,
-      fence: this.opts.fence,
-      content,
-    });
-    if (!ok) {
-      // Not written: a newer fence owns the reply (fenced out), or this turn has already ended it
-      // (cancelled, failed, ...) and the write came due in between. Only the first is a fence loss.
-      const reply = await getReply(this.opts.db, this.opts.messageId);
-      if (reply?.id === this.opts.replyId && reply.fence === this.opts.fence) return;
-      return this.fenceLost('reply row is owned by a newer fence');
-    }
-    this.persisted = content;
+  private markFencedOut(err: FencedOutError): void {
+    if (this.fencedOut) return;
+    this.fencedOut = true;
+    this.opts.onFencedOut(err);
   }
 
   private fenceLost(message: string): never {
     const err = new FencedOutError(message);
-    if (!this.fencedOut) {
-      this.fencedOut = true;
-      this.opts.onFencedOut(err);
-    }
+    this.markFencedOut(err);
     throw err;
   }
 }

@@ -6,6 +6,7 @@ import type { TurnStreams } from '@turnstream/streams';
 import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ConversationLeases, Lease } from './lease.ts';
+import type { LiveReplyWriter } from './live-replies.ts';
 import type { WorkerMetrics } from './metrics.ts';
 
 export interface TurnConfig {
@@ -62,6 +63,8 @@ export interface TurnDeps {
   provider: ClaudeProvider;
   leases: ConversationLeases;
   running: RunningTurns;
+  /** The process's one writer of streaming partials. */
+  liveReplies: LiveReplyWriter;
   logger: Logger;
   metrics: WorkerMetrics;
   workerId: string;

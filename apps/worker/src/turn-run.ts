@@ -61,15 +61,14 @@ export async function runLeasedTurn(t: LeasedTurn): Promise<TurnResult> {
   t.lockSignal?.addEventListener('abort', () => abort('lock_lost'), { once: true });
 
   const publisher = new ReplyPublisher({
-    db: deps.db,
     streams: deps.streams,
+    liveReplies: deps.liveReplies,
     conversationId: conversation.id,
     messageId: message.id,
     replyId: reply.id,
     fence,
     mode,
     coalesceWindowMs: deps.config.coalesceWindowMs,
-    livePersistIntervalMs: deps.config.livePersistIntervalMs,
     onFencedOut: () => abort('fenced_out'),
   });
   const attempt = await startAttempt(deps.db, {

@@ -11,6 +11,7 @@ import { CancelListener } from './cancel-listener.ts';
 import { TransientTurnError } from './errors.ts';
 import { instrumentProvider, instrumentStreams, observeRun, runEndedQuietly } from './instrument.ts';
 import { ConversationLeases } from './lease.ts';
+import { LiveReplyWriter } from './live-replies.ts';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
 import { Reconciler } from './reconciler.ts';
 import { processTurnJob } from './turn.ts';
@@ -105,8 +106,14 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
     prefix: config.redisPrefix,
     ttlMs: deps.leaseTtlMs,
   });
+  const liveReplies = new LiveReplyWriter({
+    db: deps.db,
+    intervalMs: config.livePersistIntervalMs,
+    logger: deps.logger,
+  });
   const turnDeps = {
     db: deps.db,
+    liveReplies,
     redis: deps.redis,
     queue,
     streams,
@@ -264,6 +271,7 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
           );
           await closed;
         }
+        await liveReplies.close();
         await cancels.stop();
         await queue.close();
         // BullMQ leaves connections it was given open: these two are ours.

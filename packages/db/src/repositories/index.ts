@@ -3,6 +3,7 @@ export * from './api-keys.ts';
 export * from './conversations.ts';
 export * from './inspect.ts';
 export * from './messages.ts';
+export * from './reply-contents.ts';
 export * from './sessions.ts';
 export * from './tenants.ts';
 export * from './transcripts.ts';

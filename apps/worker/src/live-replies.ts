@@ -1,0 +1,119 @@
+import { type Db, replyFences, updateReplyContents } from '@turnstream/db';
+import type { Logger } from '@turnstream/logger';
+
+export interface LiveReplyWrite {
+  replyId: string;
+  fence: number;
+  /** The reply's whole partial text so far. */
+  content: string;
+  /** Called when the write finds the reply owned by a newer fence (or gone). */
+  onFencedOut: () => void;
+}
+
+export interface LiveReplyWriterOptions {
+  db: Db;
+  /** How long a partial may wait before it is written (`LIVE_PERSIST_INTERVAL_MS`). */
+  intervalMs: number;
+  logger?: Logger;
+  /** Rows per statement. Default 500. */
+  maxBatch?: number;
+}
+
+/**
+ * The one writer of streaming replies' partial text in a worker process. Turns hand in their latest
+ * partial as often as they like; every `intervalMs` (while anything is waiting) the newest partial of
+ * each reply is written, many replies per statement, each fenced and only while `streaming`. A reply
+ * the statement did not write is looked up: owned by a newer fence (or gone) means its turn is fenced
+ * out; its own fence means the turn already ended it (a late write is not a fence loss).
+ */
+export class LiveReplyWriter {
+  private pending = new Map<string, LiveReplyWrite>();
+  /** The writes of the statement in flight, by reply id (a forgotten reply leaves it). */
+  private inFlight = new Map<string, LiveReplyWrite>();
+  private timer: NodeJS.Timeout | undefined;
+  private flushing: Promise<void> | undefined;
+  private closed = false;
+  private readonly maxBatch: number;
+
+  constructor(private readonly opts: LiveReplyWriterOptions) {
+    this.maxBatch = opts.maxBatch ?? 500;
+  }
+
+  /** Replies waiting for their next write. */
+  get size(): number {
+    return this.pending.size;
+  }
+
+  /** Record the newest partial of a reply; it is written within about `intervalMs`. */
+  write(w: LiveReplyWrite): void {
+    if (this.closed) return;
+    this.pending.set(w.replyId, w);
+    this.arm();
+  }
+
+  /**
+   * Stop writing a reply's partial (its turn is ending): drop what waits, and wait for a write of it
+   * that is in flight, so nothing of this turn is written afterwards.
+   */
+  async forget(replyId: string, fence: number): Promise<void> {
+    if (this.pending.get(replyId)?.fence === fence) this.pending.delete(replyId);
+    if (this.inFlight.get(replyId)?.fence === fence) this.inFlight.delete(replyId);
+    await this.flushing;
+  }
+
+  /** Stop the timer and wait for the write in flight (turns forget their replies before this). */
+  async close(): Promise<void> {
+    this.closed = true;
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    this.pending.clear();
+    await this.flushing;
+  }
+
+  private arm(): void {
+    if (this.timer || this.flushing || this.pending.size === 0 || this.closed) return;
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.flushing = this.flush().finally(() => {
+        this.flushing = undefined;
+        this.arm();
+      });
+    }, this.opts.intervalMs);
+  }
+
+  private async flush(): Promise<void> {
+    const batch = [...this.pending.values()];
+    this.inFlight = this.pending;
+    this.pending = new Map();
+    try {
+      for (let i = 0; i < batch.length; i += this.maxBatch) {
+        await this.writeBatch(batch.slice(i, i + this.maxBatch));
+      }
+    } finally {
+      this.inFlight = new Map();
+    }
+  }
+
+  private async writeBatch(batch: LiveReplyWrite[]): Promise<void> {
+    try {
+      const written = await updateReplyContents(this.opts.db, batch);
+      const missed = batch.filter((w) => !written.has(w.replyId));
+      if (missed.length === 0) return;
+      const fences = await replyFences(
+        this.opts.db,
+        missed.map((w) => w.replyId),
+      );
+      for (const w of missed) if (fences.get(w.replyId) !== w.fence) w.onFencedOut();
+    } catch (err) {
+      // Written again at the next tick, unless a newer partial of the reply is waiting already.
+      for (const w of batch) {
+        const retry = this.inFlight.get(w.replyId) === w && !this.pending.has(w.replyId) && !this.closed;
+        if (retry) this.pending.set(w.replyId, w);
+      }
+      this.opts.logger?.warn(
+        { event: 'reply.persist_failed', replies: batch.length, err: String(err) },
+        'could not write streaming partials',
+      );
+    }
+  }
+}

@@ -1,0 +1,120 @@
+import { endReply, getReply, insertUserMessage, type Message, startReply } from '@turnstream/db';
+import { createTestDatabase, seedConversation, seedTenant, type TestDatabase } from '@turnstream/db/testing';
+import { waitFor } from '@turnstream/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type LiveReplyWrite, LiveReplyWriter } from '../src/live-replies.ts';
+
+let tdb: TestDatabase;
+let tenantId: string;
+
+beforeAll(async () => {
+  tdb = await createTestDatabase();
+  tenantId = (await seedTenant(tdb.db)).tenant.id;
+});
+afterAll(async () => {
+  await tdb.drop();
+});
+
+/** A conversation with one user message and its streaming reply owned by `fence`. */
+async function streamingReply(fence: number): Promise<{ user: Message; reply: Message }> {
+  const conv = await seedConversation(tdb.db, tenantId);
+  const user = await insertUserMessage(tdb.db, { tenantId, conversationId: conv.id, content: 'hi' });
+  if (!user.ok) throw new Error('insert failed');
+  const started = await startReply(tdb.db, {
+    tenantId,
+    conversationId: conv.id,
+    userMessageId: user.message.id,
+    fence,
+    mode: 'stream',
+  });
+  if (started.kind !== 'started') throw new Error('start failed');
+  return { user: user.message, reply: started.reply };
+}
+
+function entry(reply: Message, content: string, fencedOut: string[]): LiveReplyWrite {
+  return { replyId: reply.id, fence: reply.fence, content, onFencedOut: () => fencedOut.push(reply.id) };
+}
+
+async function row(id: string) {
+  const [r] = await tdb.sql<{ content: string; updated_at: string }[]>`
+    select content, updated_at::text as updated_at from messages where id = ${id}`;
+  return r!;
+}
+
+describe('LiveReplyWriter', () => {
+  it("writes every waiting reply's newest partial in one statement per tick", async () => {
+    const writer = new LiveReplyWriter({ db: tdb.db, intervalMs: 20 });
+    const turns = await Promise.all([1, 2, 3].map(() => streamingReply(1)));
+    const fencedOut: string[] = [];
+    for (const [i, t] of turns.entries()) {
+      writer.write(entry(t.reply, `first ${i}`, fencedOut));
+      writer.write(entry(t.reply, `newest ${i}`, fencedOut));
+    }
+    await waitFor(async () => (await row(turns[2]!.reply.id)).content === 'newest 2');
+    const rows = await Promise.all(turns.map((t) => row(t.reply.id)));
+    expect(rows.map((r) => r.content)).toEqual(['newest 0', 'newest 1', 'newest 2']);
+    // now() is the statement's transaction time: one statement wrote them all.
+    expect(new Set(rows.map((r) => r.updated_at)).size).toBe(1);
+    expect(fencedOut).toEqual([]);
+    await writer.close();
+  });
+
+  it('a reply taken over by a newer fence is reported fenced out and keeps the newer content', async () => {
+    const writer = new LiveReplyWriter({ db: tdb.db, intervalMs: 20 });
+    const { user, reply } = await streamingReply(5);
+    const takeover = await startReply(tdb.db, {
+      tenantId,
+      conversationId: reply.conversationId,
+      userMessageId: user.id,
+      fence: 6,
+      mode: 'stream',
+    });
+    expect(takeover.kind).toBe('started');
+    const fencedOut: string[] = [];
+    writer.write(entry(reply, 'zombie text', fencedOut));
+    await waitFor(() => fencedOut.length > 0);
+    expect(fencedOut).toEqual([reply.id]);
+    expect((await getReply(tdb.db, user.id))?.content).toBe('');
+    await writer.close();
+  });
+
+  it('a write that comes due after the turn ended its reply changes nothing and is no fence loss', async () => {
+    const writer = new LiveReplyWriter({ db: tdb.db, intervalMs: 20 });
+    const { user, reply } = await streamingReply(3);
+    await endReply(tdb.db, { replyId: reply.id, fence: 3, status: 'cancelled', content: 'kept' });
+    const fencedOut: string[] = [];
+    const other = await streamingReply(3);
+    writer.write(entry(reply, 'late partial', fencedOut));
+    writer.write(entry(other.reply, 'marker', fencedOut));
+    await waitFor(async () => (await row(other.reply.id)).content === 'marker');
+    await writer.close();
+    expect(fencedOut).toEqual([]);
+    expect(await getReply(tdb.db, user.id)).toMatchObject({ status: 'cancelled', content: 'kept' });
+  });
+
+  it('a forgotten reply is not written afterwards', async () => {
+    const writer = new LiveReplyWriter({ db: tdb.db, intervalMs: 20 });
+    const gone = await streamingReply(1);
+    const kept = await streamingReply(1);
+    const fencedOut: string[] = [];
+    writer.write(entry(gone.reply, 'must not land', fencedOut));
+    await writer.forget(gone.reply.id, gone.reply.fence);
+    writer.write(entry(kept.reply, 'landed', fencedOut));
+    await waitFor(async () => (await row(kept.reply.id)).content === 'landed');
+    await writer.close();
+    expect((await row(gone.reply.id)).content).toBe('');
+  });
+
+  it('writes more replies than one statement holds, in several statements of the same tick', async () => {
+    const writer = new LiveReplyWriter({ db: tdb.db, intervalMs: 20, maxBatch: 2 });
+    const turns = await Promise.all([1, 2, 3, 4, 5].map(() => streamingReply(1)));
+    const fencedOut: string[] = [];
+    for (const t of turns) writer.write(entry(t.reply, `text of ${t.reply.id}`, fencedOut));
+    await waitFor(async () => {
+      const rows = await Promise.all(turns.map((t) => row(t.reply.id)));
+      return rows.every((r, i) => r.content === `text of ${turns[i]!.reply.id}`);
+    });
+    await writer.close();
+    expect(fencedOut).toEqual([]);
+  });
+});
