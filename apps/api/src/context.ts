@@ -39,6 +39,11 @@ export interface AppConfig {
   keyRevocationSweepMs: number;
   /** Messages a tenant may post per minute, across replicas, unless it has its own limit. Default `600`. */
   tenantMessagesPerMinute: number;
+  /**
+   * `DELETE /v1/conversations/:id`: how long to wait for running turns to end after cancelling them,
+   * before the conversation is removed anyway. Default `10_000`.
+   */
+  deleteCancelWaitMs: number;
 }
 
 export const DEFAULT_APP_CONFIG: AppConfig = {
@@ -54,6 +59,7 @@ export const DEFAULT_APP_CONFIG: AppConfig = {
   prices: DEFAULT_PRICES,
   keyRevocationSweepMs: 5_000,
   tenantMessagesPerMinute: 600,
+  deleteCancelWaitMs: 10_000,
 };
 
 /** Everything `buildApp` needs; the caller owns (and closes) every connection. */

@@ -107,6 +107,15 @@ const apiEnvFields = z.object({
   OTEL_EXPORTER_OTLP_ENDPOINT: optionalString(),
   /** Delay between span batch exports, in ms. */
   OTEL_BSP_SCHEDULE_DELAY: int(1000, 1),
+  /**
+   * Days a conversation is kept after its last message, for tenants without their own
+   * (`pnpm tenant:limits --retention-days`). Unset: kept forever.
+   */
+  RETENTION_DAYS: z.coerce.number().int().min(1).optional(),
+  /** Interval of the retention sweep (a BullMQ job scheduler), in ms; 0 = no sweeper in this process. */
+  RETENTION_SWEEP_MS: int(3_600_000, 0),
+  /** `DELETE /v1/conversations/:id`: how long to wait for running turns to end once cancelled, in ms. */
+  DELETE_CANCEL_WAIT_MS: int(10_000, 0),
   /** Model prices for /admin/usage, merged over the built-in table. */
   MODEL_PRICES: modelPrices.optional(),
 });

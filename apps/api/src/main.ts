@@ -9,6 +9,7 @@ import { DEFAULT_PRICES } from './admin/pricing.ts';
 import { buildApp } from './app.ts';
 import { parseEnv } from './env.ts';
 import { createApiMetrics } from './metrics.ts';
+import { startRetentionSweeper } from './retention.ts';
 
 const env = readEnvOrExit('api', parseEnv);
 // Off unless OTEL_EXPORTER_OTLP_ENDPOINT is set; started before any connection so BullMQ sees it.
@@ -75,8 +76,19 @@ async function main(): Promise<void> {
       prices: { ...DEFAULT_PRICES, ...env.MODEL_PRICES },
       tenantMessagesPerMinute: env.TENANT_MESSAGES_PER_MINUTE,
       keyRevocationSweepMs: env.KEY_REVOCATION_SWEEP_MS,
+      deleteCancelWaitMs: env.DELETE_CANCEL_WAIT_MS,
     },
   });
+  const sweeper =
+    env.RETENTION_SWEEP_MS > 0
+      ? await startRetentionSweeper({
+          deps: { db: dbh.db, redis, queue, redisPrefix: env.REDIS_PREFIX, logger },
+          connection: redis,
+          bullPrefix: env.BULL_PREFIX,
+          everyMs: env.RETENTION_SWEEP_MS,
+          defaultDays: env.RETENTION_DAYS ?? null,
+        })
+      : null;
 
   const stopStats =
     env.RUNTIME_STATS_INTERVAL_MS > 0
@@ -115,6 +127,7 @@ async function main(): Promise<void> {
       // Stops accepting, ends every SSE stream with a final comment, waits for in-flight requests.
       await app.close();
       await probes?.close();
+      await sweeper?.close();
       await subscriber.close();
       await queue.close();
       await Promise.allSettled([queueConnection.quit(), redis.quit()]);

@@ -7,7 +7,7 @@ export {
   type EventSubscriberOptions,
   type SubscribeOptions,
 } from './event-subscriber.ts';
-export type { ConversationKeys } from './keys.ts';
+export { type ConversationKeys, conversationKeys } from './keys.ts';
 export type { ResumeCheck } from './resume-check.ts';
 export { compareStreamIds, isStreamId } from './stream-ids.ts';
 export type { Subscription } from './subscription.ts';

@@ -6,6 +6,7 @@
  *   pnpm key:revoke --key <keyId|prefix>
  *   pnpm key:rotate --key <keyId|prefix> [--grace 24h]
  *   pnpm tenant:limits --tenant <tenantId> [--messages-per-minute <n>|default] [--running-turns <n>|default]
+ *                      [--retention-days <n>|default]
  *
  * Each prints one JSON object. A new key is shown once (only its hash is stored). `DATABASE_URL`,
  * `REDIS_URL` and `REDIS_PREFIX` select the deployment (revocations are announced to every API replica
@@ -31,7 +32,7 @@ const USAGE: Record<KeyCommand, string> = {
   revoke: 'key:revoke --key <keyId|prefix>',
   rotate: 'key:rotate --key <keyId|prefix> [--grace <duration: 24h, 90m, 30s, 0>] (default 24h)',
   limits:
-    'tenant:limits --tenant <tenantId> [--messages-per-minute <n>|default] [--running-turns <n>|default]',
+    'tenant:limits --tenant <tenantId> [--messages-per-minute <n>|default] [--running-turns <n>|default] [--retention-days <n>|default]',
 };
 
 const OPTIONS = {
@@ -42,6 +43,7 @@ const OPTIONS = {
   grace: { type: 'string' },
   'messages-per-minute': { type: 'string' },
   'running-turns': { type: 'string' },
+  'retention-days': { type: 'string' },
 } as const;
 
 /** `24h`, `90m`, `30s` or plain seconds, up to 30 days. */
@@ -124,12 +126,18 @@ export async function runKeyCommand(command: string, argv: string[], deps: KeyAd
       const tenantId = required(values, 'tenant', usage);
       const messagesPerMinute = parseLimit('messages-per-minute', values['messages-per-minute']);
       const maxRunningTurns = parseLimit('running-turns', values['running-turns']);
+      const retentionDays = parseLimit('retention-days', values['retention-days']);
       const limits = await setTenantLimits(deps.db, tenantId, {
         ...(messagesPerMinute !== undefined ? { messagesPerMinute } : {}),
         ...(maxRunningTurns !== undefined ? { maxRunningTurns } : {}),
+        ...(retentionDays !== undefined ? { retentionDays } : {}),
       });
       if (!limits) throw new KeyAdminError(`no tenant ${tenantId}`);
-      return { tenantId, ...limits, note: 'null = the deployment default (TENANT_* settings)' };
+      return {
+        tenantId,
+        ...limits,
+        note: 'null = the deployment default (TENANT_* and RETENTION_DAYS settings)',
+      };
     }
   }
 }

@@ -1,7 +1,14 @@
-import { createConversation, ensureActiveSession, getActiveSession } from '@turnstream/db';
+import {
+  createConversation,
+  ensureActiveSession,
+  getActiveSession,
+  getApiKeyIdentity,
+  recordAdminAction,
+} from '@turnstream/db';
 import type { FastifyInstance } from 'fastify';
 import { requirePermission } from '../auth.ts';
 import type { RouteContext } from '../context.ts';
+import { deleteConversation } from '../conversation-deletion.ts';
 import { ApiError } from '../errors.ts';
 import { listConversationsPage } from '../list-conversations.ts';
 import { loadConversation } from '../lookups.ts';
@@ -84,5 +91,26 @@ export function conversationRoutes(app: FastifyInstance, ctx: RouteContext): voi
       'session reset',
     );
     return { session: sessionJson(session) };
+  });
+
+  app.delete<{ Params: IdParams }>('/v1/conversations/:id', async (request, reply) => {
+    const auth = requirePermission(request, 'write');
+    parseInput(emptyBody, request.body, 'body');
+    const conversation = await loadConversation(db, auth.tenantId, request.params.id);
+    const log = request.log.child({ conversationId: conversation.id });
+    const outcome = await deleteConversation(ctx, log, conversation);
+    const key = await getApiKeyIdentity(db, auth.keyId);
+    await recordAdminAction(db, {
+      action: 'conversation.delete',
+      tenantId: auth.tenantId,
+      conversationId: conversation.id,
+      actorKeyId: auth.keyId,
+      actorKeyPrefix: key?.prefix ?? '',
+      actorRole: auth.role,
+      actorTenantId: auth.tenantId,
+      detail: { via: 'api', ...outcome },
+    });
+    log.info({ event: 'conversation.delete_completed', ...outcome }, 'conversation deleted');
+    return reply.code(204).send();
   });
 }

@@ -1,6 +1,7 @@
 export * from './admin-actions.ts';
 export * from './api-keys.ts';
 export * from './conversations.ts';
+export * from './deletion.ts';
 export * from './inspect.ts';
 export * from './messages.ts';
 export * from './reply-contents.ts';

@@ -31,6 +31,8 @@ export async function setTenantOperator(db: Db, id: string, operator: boolean): 
 export interface TenantLimitOverrides {
   messagesPerMinute: number | null;
   maxRunningTurns: number | null;
+  /** Days a conversation is kept after its last message (the retention sweeper). */
+  retentionDays: number | null;
 }
 
 /** Change a tenant's limits (`null`: back to the default; omitted: unchanged). Null when no such tenant. */
@@ -42,9 +44,16 @@ export async function setTenantLimits(
   const set: Partial<TenantLimitOverrides> = {};
   if (limits.messagesPerMinute !== undefined) set.messagesPerMinute = limits.messagesPerMinute;
   if (limits.maxRunningTurns !== undefined) set.maxRunningTurns = limits.maxRunningTurns;
+  if (limits.retentionDays !== undefined) set.retentionDays = limits.retentionDays;
   const [row] =
     Object.keys(set).length > 0
       ? await db.update(tenants).set(set).where(eq(tenants.id, tenantId)).returning()
       : await db.select().from(tenants).where(eq(tenants.id, tenantId));
-  return row ? { messagesPerMinute: row.messagesPerMinute, maxRunningTurns: row.maxRunningTurns } : null;
+  return row
+    ? {
+        messagesPerMinute: row.messagesPerMinute,
+        maxRunningTurns: row.maxRunningTurns,
+        retentionDays: row.retentionDays,
+      }
+    : null;
 }

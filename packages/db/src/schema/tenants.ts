@@ -15,6 +15,11 @@ export const tenants = pgTable(
     messagesPerMinute: integer('messages_per_minute'),
     /** Turns of the tenant running at once, across workers; NULL: the deployment's default. */
     maxRunningTurns: integer('max_running_turns'),
+    /**
+     * Days a conversation is kept after its last message; the retention sweeper deletes it then.
+     * NULL: the deployment's default (which may be "keep forever").
+     */
+    retentionDays: integer('retention_days'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
@@ -23,6 +28,7 @@ export const tenants = pgTable(
       sql`${t.messagesPerMinute} is null or ${t.messagesPerMinute} > 0`,
     ),
     check('tenants_max_running_turns_check', sql`${t.maxRunningTurns} is null or ${t.maxRunningTurns} > 0`),
+    check('tenants_retention_days_check', sql`${t.retentionDays} is null or ${t.retentionDays} > 0`),
   ],
 );
 
