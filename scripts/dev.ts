@@ -6,16 +6,18 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { ensureDevTenant } from '@turnstream/api';
-import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL } from '@turnstream/config';
+import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, readEnvOrExit } from '@turnstream/config';
 import { createDb, runMigrations } from '@turnstream/db';
+import { parseLauncherEnv } from './start/env.ts';
 
 const root = new URL('..', import.meta.url).pathname;
 const env = process.env;
-const databaseUrl = env.DATABASE_URL ?? DEFAULT_DATABASE_URL;
-const redisUrl = env.REDIS_URL ?? DEFAULT_REDIS_URL;
-const apiPort = Number(env.PORT ?? 3000);
-const simPort = Number(env.SIM_PORT ?? 4100);
-const useSim = !env.ANTHROPIC_API_KEY;
+const conf = readEnvOrExit('start', parseLauncherEnv);
+const databaseUrl = conf.DATABASE_URL ?? DEFAULT_DATABASE_URL;
+const redisUrl = conf.REDIS_URL ?? DEFAULT_REDIS_URL;
+const apiPort = conf.PORT;
+const simPort = conf.SIM_PORT;
+const useSim = !conf.ANTHROPIC_API_KEY;
 const children: ChildProcess[] = [];
 
 function start(name: string, entry: string, extraEnv: Record<string, string>): ChildProcess {
@@ -25,7 +27,7 @@ function start(name: string, entry: string, extraEnv: Record<string, string>): C
       ...env,
       DATABASE_URL: databaseUrl,
       REDIS_URL: redisUrl,
-      LOG_LEVEL: env.LOG_LEVEL ?? 'info',
+      LOG_LEVEL: conf.LOG_LEVEL,
       ...extraEnv,
     },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -97,7 +99,7 @@ process.on('SIGTERM', () => void shutdown(0));
 async function devApiKey(): Promise<string> {
   const dbh = createDb({ url: databaseUrl, max: 1 });
   try {
-    return (await ensureDevTenant(dbh.db, env.DEV_API_KEY ? { key: env.DEV_API_KEY } : {})).apiKey;
+    return (await ensureDevTenant(dbh.db, conf.DEV_API_KEY ? { key: conf.DEV_API_KEY } : {})).apiKey;
   } finally {
     await dbh.close();
   }
@@ -110,7 +112,7 @@ async function main(): Promise<void> {
   if (useSim) {
     start('sim', 'apps/claude-sim/src/main.ts', {
       SIM_PORT: String(simPort),
-      SIM_TOKEN_DELAY_MS: env.SIM_TOKEN_DELAY_MS ?? '25',
+      SIM_TOKEN_DELAY_MS: String(conf.SIM_TOKEN_DELAY_MS),
     });
     await waitForHttp(`http://127.0.0.1:${simPort}/__sim/requests`);
     claudeEnv.ANTHROPIC_API_KEY = 'sim-key';

@@ -1,10 +1,4 @@
-import {
-  DEFAULT_DATABASE_URL,
-  DEFAULT_REDIS_URL,
-  envBoolean,
-  optionalString,
-  parseEnvWith,
-} from '@turnstream/config';
+import { envBoolean, envInt, optionalString, parseEnvWith, serviceEnvSchema } from '@turnstream/config';
 import { DEFAULT_MODELS, type ModelSpec, parseModelList } from '@turnstream/contracts';
 import { z } from 'zod';
 import { priceTableSchema } from './admin/pricing.ts';
@@ -22,8 +16,6 @@ const modelPrices = z
   })
   .pipe(priceTableSchema);
 
-const int = (def: number, min = 0) => z.coerce.number().int().min(min).default(def);
-
 /** `MODELS`: `id:maxOutputTokens[:budget],...`; unset or empty: the current Claude models. */
 const modelList = z
   .string()
@@ -38,86 +30,80 @@ const modelList = z
     }
   });
 
-/** The API's environment. Parsed once in `main.ts`; tests pass plain objects to {@link parseEnv}. */
-const apiEnvFields = z.object({
-  /** TCP port. */
-  PORT: z.coerce.number().int().min(0).max(65_535).default(3000),
-  /** Interface to bind. Loopback for development; `0.0.0.0` in containers. */
-  HOST: z.string().min(1).default('127.0.0.1'),
-  DATABASE_URL: z.string().min(1).default(DEFAULT_DATABASE_URL),
-  /** Postgres pool size of this process. */
-  DB_POOL_MAX: int(10, 1),
-  REDIS_URL: z.string().min(1).default(DEFAULT_REDIS_URL),
-  /** Prefix of Turnstream's own Redis keys: event streams and cancel flags (must match the workers'). */
-  REDIS_PREFIX: z.string().min(1).default('ts'),
-  /** Use sharded pub/sub (SPUBLISH, Redis 7+) for live events. Must match the workers'. */
-  REDIS_SHARDED_PUBSUB: envBoolean.default(false),
-  /** BullMQ key prefix (must match the workers' and any TurnsClient's). */
-  BULL_PREFIX: z.string().min(1).default('bull'),
-  /** Name of the turns queue (must match the workers'). */
-  TURNS_QUEUE_NAME: z.string().min(1).default('turns'),
-  /** Model of a conversation created without one (one of `MODELS`). */
-  DEFAULT_MODEL: z.string().min(1).default('claude-sonnet-4-6'),
-  /**
-   * Models conversations may use, with their output limits: `id:maxOutputTokens[:budget]`, comma
-   * separated (`:budget`: the model takes a fixed thinking budget). Default: the current Claude models.
-   */
-  MODELS: modelList,
-  /** Interval of SSE heartbeat comments, in ms. */
-  SSE_HEARTBEAT_MS: int(15_000, 10),
-  /** Events buffered per SSE client before it is disconnected with a resumable id. */
-  SSE_HIGH_WATER_MARK: int(1000, 1),
-  /** Messages a tenant may post per minute, across replicas, unless it has its own (`pnpm tenant:limits`). */
-  TENANT_MESSAGES_PER_MINUTE: int(600, 1),
-  /** How often the keys behind open event streams are re-checked, in ms (revocations are also pushed). */
-  KEY_REVOCATION_SWEEP_MS: int(5_000, 100),
-  /** Largest accepted request body, in bytes. */
-  BODY_LIMIT_BYTES: int(1_048_576, 1024),
-  /** On SIGTERM, connections still open after this long are closed forcibly. */
-  SHUTDOWN_TIMEOUT_MS: int(10_000, 0),
-  /** Window of the `runtime.stats_sampled` log line (event-loop delay, memory, open SSE streams); 0 = off. */
-  RUNTIME_STATS_INTERVAL_MS: int(30_000, 0),
-  LOG_LEVEL: z.string().min(1).default('info'),
-  /** Apply pending database migrations before listening. */
-  MIGRATE_ON_START: envBoolean.default(true),
-  /** Serve the playground page at `/`. */
-  PLAYGROUND: envBoolean.default(true),
-  /** Directory of the built playground page; unset: the one built into this package (`web/dist`). */
-  PLAYGROUND_DIR: optionalString(),
-  /**
-   * Development only (`npm start` sets it): an API key the playground offers prefilled, to loopback
-   * clients only. Never set it in production.
-   */
-  PLAYGROUND_DEV_KEY: optionalString(),
-  /** A second listener for probes and scraping (`/healthz`, `/readyz`, `/metrics`, no auth). Unset: none; 0: any free port. */
-  METRICS_PORT: z.coerce.number().int().min(0).max(65_535).optional(),
-  /** Interface of the `METRICS_PORT` listener. */
-  METRICS_HOST: z.string().min(1).default('127.0.0.1'),
-  /** How long an operator's browser session (`/admin/login`) lasts. */
-  ADMIN_SESSION_TTL_MS: int(8 * 3_600_000, 60_000),
-  /** Always mark the admin session cookie Secure (behind a TLS-terminating proxy). */
-  ADMIN_COOKIE_SECURE: envBoolean.default(false),
-  /** Trouble list: a pending message older than this with no live job is stuck. */
-  TROUBLE_STUCK_AFTER_MS: int(5 * 60_000, 1000),
-  /** Trouble list: window in which failed attempts count towards a failure loop. */
-  TROUBLE_FAILURE_WINDOW_MS: int(60 * 60_000, 1000),
-  /** Trouble list: failed attempts within the window that make a failure loop. */
-  TROUBLE_FAILURE_LOOP_MIN: int(3, 1),
-  /** OTLP/HTTP endpoint for traces (spans go to `<endpoint>/v1/traces`). Unset: tracing off. */
-  OTEL_EXPORTER_OTLP_ENDPOINT: optionalString(),
-  /** Delay between span batch exports, in ms. */
-  OTEL_BSP_SCHEDULE_DELAY: int(1000, 1),
-  /**
-   * Days a conversation is kept after its last message, for tenants without their own
-   * (`pnpm tenant:limits --retention-days`). Unset: kept forever.
-   */
-  RETENTION_DAYS: z.coerce.number().int().min(1).optional(),
-  /** Interval of the retention sweep (a BullMQ job scheduler), in ms; 0 = no sweeper in this process. */
-  RETENTION_SWEEP_MS: int(3_600_000, 0),
-  /** `DELETE /v1/conversations/:id`: how long to wait for running turns to end once cancelled, in ms. */
-  DELETE_CANCEL_WAIT_MS: int(10_000, 0),
-  /** Model prices for /admin/usage, merged over the built-in table. */
-  MODEL_PRICES: modelPrices.optional(),
+/** The API's environment: the shared service settings and its own. Parsed once in `main.ts`. */
+const apiEnvFields = serviceEnvSchema.extend({
+  PORT: z.coerce.number().int().min(0).max(65_535).default(3000).describe('HTTP port.'),
+  HOST: z
+    .string()
+    .min(1)
+    .default('127.0.0.1')
+    .describe('Interface to bind. Loopback for development; `0.0.0.0` in containers.'),
+  DB_POOL_MAX: envInt(10, 1).describe('Postgres pool size of this process.'),
+  DEFAULT_MODEL: z
+    .string()
+    .min(1)
+    .default('claude-sonnet-4-6')
+    .describe('Model of a conversation created without one (one of `MODELS`).'),
+  MODELS: modelList.meta({
+    description:
+      'Models conversations may use, with their output limits: `id:maxOutputTokens[:budget]`, comma separated (`:budget`: the model takes a fixed thinking budget).',
+    docDefault: 'the current Claude models',
+  }),
+  SSE_HEARTBEAT_MS: envInt(15_000, 10).describe('Interval of SSE heartbeat comments, in ms.'),
+  SSE_HIGH_WATER_MARK: envInt(1000, 1).describe(
+    'Events buffered per SSE client before it is disconnected with a resumable id.',
+  ),
+  TENANT_MESSAGES_PER_MINUTE: envInt(600, 1).describe(
+    'Messages a tenant may post per minute, across replicas, unless it has its own (`pnpm tenant:limits`).',
+  ),
+  KEY_REVOCATION_SWEEP_MS: envInt(5_000, 100).describe(
+    'How often the keys behind open event streams are re-checked, in ms (revocations are also pushed).',
+  ),
+  BODY_LIMIT_BYTES: envInt(1_048_576, 1024).describe('Largest accepted request body, in bytes.'),
+  SHUTDOWN_TIMEOUT_MS: envInt(10_000, 0).describe(
+    'On SIGTERM, connections still open after this long are closed forcibly.',
+  ),
+  PLAYGROUND: envBoolean.default(true).describe('Serve the playground page at `/`.'),
+  PLAYGROUND_DIR: optionalString().describe(
+    'Directory of the built playground page; unset: the one built into this package (`web/dist`).',
+  ),
+  PLAYGROUND_DEV_KEY: optionalString().describe(
+    'Development only (`npm start` sets it): an API key the playground offers prefilled, to loopback clients only. Never set it in production.',
+  ),
+  ADMIN_SESSION_TTL_MS: envInt(8 * 3_600_000, 60_000).describe(
+    "How long an operator's browser session (`/admin/login`) lasts, in ms.",
+  ),
+  ADMIN_COOKIE_SECURE: envBoolean
+    .default(false)
+    .describe('Always mark the admin session cookie Secure (behind a TLS-terminating proxy).'),
+  TROUBLE_STUCK_AFTER_MS: envInt(5 * 60_000, 1000).describe(
+    'Trouble list: a pending message older than this with no live job is stuck.',
+  ),
+  TROUBLE_FAILURE_WINDOW_MS: envInt(60 * 60_000, 1000).describe(
+    'Trouble list: window in which failed attempts count towards a failure loop.',
+  ),
+  TROUBLE_FAILURE_LOOP_MIN: envInt(3, 1).describe(
+    'Trouble list: failed attempts within the window that make a failure loop.',
+  ),
+  RETENTION_DAYS: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .optional()
+    .describe(
+      'Days a conversation is kept after its last message, for tenants without their own (`pnpm tenant:limits --retention-days`). Unset: kept forever.',
+    ),
+  RETENTION_SWEEP_MS: envInt(3_600_000, 0).describe(
+    'Interval of the retention sweep (a BullMQ job scheduler), in ms; 0 = no sweeper in this process.',
+  ),
+  DELETE_CANCEL_WAIT_MS: envInt(10_000, 0).describe(
+    '`DELETE /v1/conversations/:id`: how long to wait for running turns to end once cancelled, in ms.',
+  ),
+  MODEL_PRICES: modelPrices
+    .optional()
+    .describe(
+      'Model prices for /admin/usage, merged over the built-in table: JSON `{ "<model>": { input, output, cacheRead, cacheWrite } }`, USD per million tokens.',
+    ),
 });
 
 export const apiEnvSchema = apiEnvFields.superRefine((env, ctx) => {

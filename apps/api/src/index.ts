@@ -1,5 +1,6 @@
 export { buildApp } from './app.ts';
 export { type AuthContext, type Permission, ROLE_PERMISSIONS } from './auth.ts';
+export { cliEnvSchema } from './cli/keys.ts';
 export { type AppConfig, type AppDeps, DEFAULT_APP_CONFIG } from './context.ts';
 export { deleteConversation, type PurgeDeps, purgeConversation } from './conversation-deletion.ts';
 export { type ApiEnv, apiEnvSchema, parseEnv } from './env.ts';

@@ -1,5 +1,6 @@
-import { readEnvOrExit } from '@turnstream/config';
-import { createDb, runMigrations } from '@turnstream/db';
+import { hostname } from 'node:os';
+import { fleetSettingsOf, joinFleetOrExit, readEnvOrExit } from '@turnstream/config';
+import { createDb, databaseIdentity, runMigrations } from '@turnstream/db';
 import { createLogger, startRuntimeStats } from '@turnstream/logger';
 import { createEventSubscriber, createTurnStreams } from '@turnstream/streams';
 import { startMetricsServer, startTracing } from '@turnstream/telemetry';
@@ -22,12 +23,25 @@ const logger = createLogger({ name: 'api', level: env.LOG_LEVEL });
 
 async function main(): Promise<void> {
   if (env.MIGRATE_ON_START) await runMigrations(env.DATABASE_URL);
-  const dbh = createDb({ url: env.DATABASE_URL, max: env.DB_POOL_MAX, applicationName: 'turnstream-api' });
+  const dbh = createDb({
+    url: env.DATABASE_URL,
+    max: env.DB_POOL_MAX,
+    prepare: env.DB_PREPARE,
+    applicationName: 'turnstream-api',
+  });
   // Fail commands fast while Redis is away (readiness then reports it) instead of queueing them for long.
   const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 2 });
   redis.on('error', (err) =>
     logger.warn({ event: 'redis.connection_failed', err: err.message }, 'redis error'),
   );
+  // Refuses to run (exit 3) when the fleet settings disagree with the running fleet's.
+  const fleet = await joinFleetOrExit('api', {
+    redis,
+    identity: () => databaseIdentity(dbh.db),
+    settings: fleetSettingsOf(env),
+    member: `api:${hostname()}:${process.pid}`,
+    logger,
+  });
   const queueConnection = redis.duplicate();
   queueConnection.on('error', () => {}); // reported by the main connection
   const queue = new Queue(env.TURNS_QUEUE_NAME, {
@@ -130,6 +144,7 @@ async function main(): Promise<void> {
       await sweeper?.close();
       await subscriber.close();
       await queue.close();
+      await fleet.leave().catch(() => undefined);
       await Promise.allSettled([queueConnection.quit(), redis.quit()]);
       await dbh.close();
       await tracing?.shutdown();

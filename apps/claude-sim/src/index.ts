@@ -1,4 +1,5 @@
 export type { ApiErrorType } from './api-error.ts';
+export { parseEnv as parseSimEnv, type SimEnv, simEnvSchema } from './env.ts';
 export type { ActiveFaultRule, FaultName, FaultRule } from './faults.ts';
 export { MIDSTREAM_FAULTS, STATUS_FAULTS } from './faults.ts';
 export type { SimLogger } from './logger.ts';

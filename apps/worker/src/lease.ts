@@ -1,3 +1,4 @@
+import { FLEET_DEFAULTS } from '@turnstream/config';
 import type { Redis } from 'ioredis';
 
 // KEYS[1] lease, KEYS[2] counter; ARGV[1] owner, ARGV[2] ttl ms, ARGV[3] floor.
@@ -48,7 +49,7 @@ export class ConversationLeases {
 
   constructor(opts: LeaseOptions) {
     this.redis = opts.redis;
-    this.prefix = opts.prefix ?? 'ts';
+    this.prefix = opts.prefix ?? FLEET_DEFAULTS.REDIS_PREFIX;
     this.ttlMs = opts.ttlMs ?? 30_000;
   }
 

@@ -1,6 +1,6 @@
 import { createClaudeProvider } from '@turnstream/claude';
-import { readEnvOrExit } from '@turnstream/config';
-import { createDb, runMigrations } from '@turnstream/db';
+import { fleetSettingsOf, joinFleetOrExit, readEnvOrExit } from '@turnstream/config';
+import { createDb, databaseIdentity, runMigrations } from '@turnstream/db';
 import { createLogger, startRuntimeStats } from '@turnstream/logger';
 import { createTurnStreams } from '@turnstream/streams';
 import { startTracing } from '@turnstream/telemetry';
@@ -20,13 +20,22 @@ const logger = createLogger({ name: 'worker', level: env.LOG_LEVEL, base: { work
 async function main(): Promise<void> {
   if (!env.ANTHROPIC_API_KEY)
     throw new Error('ANTHROPIC_API_KEY is required (use any value with the simulator)');
-  await runMigrations(env.DATABASE_URL);
+  if (env.MIGRATE_ON_START) await runMigrations(env.DATABASE_URL);
   const dbh = createDb({
     url: env.DATABASE_URL,
     max: Math.min(50, env.WORKER_CONCURRENCY + 5),
+    prepare: env.DB_PREPARE,
     applicationName: 'turnstream-worker',
   });
   const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: null });
+  // Refuses to run (exit 3) when the fleet settings disagree with the running fleet's.
+  const fleet = await joinFleetOrExit('worker', {
+    redis,
+    identity: () => databaseIdentity(dbh.db),
+    settings: fleetSettingsOf(env),
+    member: `worker:${env.WORKER_ID}:${process.pid}`,
+    logger,
+  });
   const streams = createTurnStreams({
     redis,
     keyPrefix: env.REDIS_PREFIX,
@@ -84,6 +93,7 @@ async function main(): Promise<void> {
     logger.info({ event: 'worker.stop_started', signal, running: tw.running.size }, 'shutting down');
     stopStats();
     await tw.close({ graceMs: env.SHUTDOWN_GRACE_MS });
+    await fleet.leave().catch(() => undefined);
     await redis.quit().catch(() => undefined);
     await dbh.close();
     await tracing?.shutdown();

@@ -1,3 +1,4 @@
+import { FLEET_DEFAULTS } from '@turnstream/config';
 import type { Redis } from 'ioredis';
 
 /**
@@ -56,7 +57,7 @@ export class TenantSlots {
 
   constructor(opts: TenantSlotsOptions) {
     this.redis = opts.redis;
-    this.prefix = opts.prefix ?? 'ts';
+    this.prefix = opts.prefix ?? FLEET_DEFAULTS.REDIS_PREFIX;
     this.ttlMs = opts.ttlMs ?? 30_000;
   }
 

@@ -1,4 +1,5 @@
 import type { ClaudeProvider } from '@turnstream/claude';
+import { FLEET_DEFAULTS } from '@turnstream/config';
 import { TURN_BACKOFF, TURN_JOB_NAME, TURNS_QUEUE } from '@turnstream/contracts';
 import type { Db } from '@turnstream/db';
 import type { Logger } from '@turnstream/logger';
@@ -90,7 +91,7 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
     ...(deps.backoffScale !== undefined ? { backoffScale: deps.backoffScale } : {}),
     ...deps.config,
   };
-  const prefix = deps.bullPrefix ?? 'bull';
+  const prefix = deps.bullPrefix ?? FLEET_DEFAULTS.BULL_PREFIX;
   const queueName = deps.queueName ?? TURNS_QUEUE;
   const connection = deps.redis.duplicate({ maxRetriesPerRequest: null });
   const workerConnection = deps.redis.duplicate({ maxRetriesPerRequest: null });

@@ -1,5 +1,7 @@
-/** The BullMQ queue every turn job goes through. */
-export const TURNS_QUEUE = 'turns';
+import { FLEET_DEFAULTS } from '@turnstream/config';
+
+/** The default name of the BullMQ queue every turn job goes through (`TURNS_QUEUE_NAME`). */
+export const TURNS_QUEUE = FLEET_DEFAULTS.TURNS_QUEUE_NAME;
 
 /** Job name of a turn job inside {@link TURNS_QUEUE}. */
 export const TURN_JOB_NAME = 'turn';

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { FLEET_DEFAULTS } from '@turnstream/config';
 import { type ConnectionOptions, Queue } from 'bullmq';
 import { TURN_JOB_OPTIONS } from './job-options.ts';
 import { TURN_JOB_NAME, TURNS_QUEUE, turnJobId } from './queue.ts';
@@ -7,9 +8,9 @@ import { type TurnJob, type TurnJobInput, turnJobSchema } from './turn-job.ts';
 export interface TurnsClientOptions {
   /** ioredis connection or options for BullMQ. */
   connection: ConnectionOptions;
-  /** BullMQ key prefix. Default `bull` (must match the workers'). */
+  /** BullMQ key prefix (`BULL_PREFIX`). Default `bull` (must match the workers'). */
   prefix?: string;
-  /** Queue name. Default `turns`. */
+  /** Queue name (`TURNS_QUEUE_NAME`). Default `turns` (must match the workers'). */
   queueName?: string;
 }
 
@@ -24,7 +25,7 @@ export class TurnsClient {
   constructor(opts: TurnsClientOptions) {
     this.queue = new Queue<TurnJob>(opts.queueName ?? TURNS_QUEUE, {
       connection: opts.connection,
-      prefix: opts.prefix ?? 'bull',
+      prefix: opts.prefix ?? FLEET_DEFAULTS.BULL_PREFIX,
     });
   }
 

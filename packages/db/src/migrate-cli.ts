@@ -1,6 +1,8 @@
+import { DEFAULT_DATABASE_URL } from '@turnstream/config';
 import { runMigrations } from './migrate.ts';
 
-const url = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/turnstream';
+// The migration command: `DATABASE_URL` only (docs/configuration.md).
+const url = process.env.DATABASE_URL?.trim() || DEFAULT_DATABASE_URL;
 runMigrations(url).then(
   () => {
     console.log(JSON.stringify({ event: 'db.migrate_completed', database: new URL(url).pathname.slice(1) }));

@@ -15,7 +15,7 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, parseEnvWith, readEnvOrExit } from '@turnstream/config';
+import { connectionShape, fleetSettingsShape, parseEnvWith, readEnvOrExit } from '@turnstream/config';
 import { API_KEY_ROLES, type ApiKeyRole, createDb, setTenantLimits } from '@turnstream/db';
 import { Redis } from 'ioredis';
 import { z } from 'zod';
@@ -142,16 +142,21 @@ export async function runKeyCommand(command: string, argv: string[], deps: KeyAd
   }
 }
 
-const cliEnvSchema = z.object({
-  DATABASE_URL: z.string().min(1).default(DEFAULT_DATABASE_URL),
-  REDIS_URL: z.string().min(1).default(DEFAULT_REDIS_URL),
-  REDIS_PREFIX: z.string().min(1).default('ts'),
+/** The key and tenant commands' environment: which deployment they act on. */
+export const cliEnvSchema = z.object({
+  ...connectionShape,
+  REDIS_PREFIX: fleetSettingsShape.REDIS_PREFIX,
 });
 
 async function main(): Promise<void> {
   const env = readEnvOrExit('keys', (source) => parseEnvWith(cliEnvSchema, source));
   const [command = '', ...argv] = process.argv.slice(2);
-  const dbh = createDb({ url: env.DATABASE_URL, max: 1, applicationName: 'turnstream-cli' });
+  const dbh = createDb({
+    url: env.DATABASE_URL,
+    max: 1,
+    prepare: env.DB_PREPARE,
+    applicationName: 'turnstream-cli',
+  });
   const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 2, lazyConnect: true });
   try {
     const out = await runKeyCommand(command, argv, { db: dbh.db, redis, prefix: env.REDIS_PREFIX });
