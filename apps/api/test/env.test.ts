@@ -36,6 +36,8 @@ describe('parseEnv', () => {
       TROUBLE_FAILURE_WINDOW_MS: 3_600_000,
       TROUBLE_FAILURE_LOOP_MIN: 3,
       OTEL_BSP_SCHEDULE_DELAY: 1000,
+      RETENTION_SWEEP_MS: 3_600_000,
+      DELETE_CANCEL_WAIT_MS: 10_000,
     });
   });
 
