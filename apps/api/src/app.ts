@@ -20,6 +20,7 @@ import { eventRoutes } from './routes/events.ts';
 import { healthRoutes } from './routes/health.ts';
 import { messageRoutes } from './routes/messages.ts';
 import { sessionRoutes } from './routes/sessions.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 import { SseRegistry } from './sse.ts';
 import { TenantLimits } from './tenant-limits.ts';
 import { traceRequests } from './tracing.ts';
@@ -176,6 +177,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     cancelRoutes(v1, ctx);
     sessionRoutes(v1, ctx);
     eventRoutes(v1, ctx);
+    webhookRoutes(v1, ctx);
   });
   const adminCtx = { ...ctx, boardQueues };
   if (!metrics.registry.getSingleMetric('turnstream_trouble_conversations'))

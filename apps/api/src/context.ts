@@ -2,6 +2,7 @@ import { DEFAULT_MODELS, type ModelSpec } from '@turnstream/contracts';
 import type { Db } from '@turnstream/db';
 import type { Logger } from '@turnstream/logger';
 import type { EventSubscriber, TurnStreams } from '@turnstream/streams';
+import type { TargetPolicy } from '@turnstream/webhooks';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { DEFAULT_PRICES, type PriceTable } from './admin/pricing.ts';
@@ -44,6 +45,8 @@ export interface AppConfig {
    * before the conversation is removed anyway. Default `10_000`.
    */
   deleteCancelWaitMs: number;
+  /** Where webhook endpoints may point (special-purpose addresses are refused unless allowed here). */
+  webhookPolicy: TargetPolicy;
 }
 
 export const DEFAULT_APP_CONFIG: AppConfig = {
@@ -60,6 +63,7 @@ export const DEFAULT_APP_CONFIG: AppConfig = {
   keyRevocationSweepMs: 5_000,
   tenantMessagesPerMinute: 600,
   deleteCancelWaitMs: 10_000,
+  webhookPolicy: { allowedNetworks: [] },
 };
 
 /** Everything `buildApp` needs; the caller owns (and closes) every connection. */

@@ -1,5 +1,6 @@
 import { envBoolean, envInt, optionalString, parseEnvWith, serviceEnvSchema } from '@turnstream/config';
 import { DEFAULT_MODELS, type ModelSpec, parseModelList } from '@turnstream/contracts';
+import { allowedNetworksEnv } from '@turnstream/webhooks';
 import { z } from 'zod';
 import { priceTableSchema } from './admin/pricing.ts';
 
@@ -99,6 +100,11 @@ const apiEnvFields = serviceEnvSchema.extend({
   DELETE_CANCEL_WAIT_MS: envInt(10_000, 0).describe(
     '`DELETE /v1/conversations/:id`: how long to wait for running turns to end once cancelled, in ms.',
   ),
+  WEBHOOK_ALLOWED_NETWORKS: allowedNetworksEnv.meta({
+    description:
+      'Networks webhook endpoints may point at although loopback, private or reserved (CIDRs, comma separated, e.g. `10.20.0.0/16`). Must match the workers.',
+    docDefault: 'none',
+  }),
   MODEL_PRICES: modelPrices
     .optional()
     .describe(

@@ -15,6 +15,7 @@ export const ERROR_CATALOG = {
   not_found: { status: 404, message: 'No such route.' },
   conversation_not_found: { status: 404, message: 'No such conversation.' },
   message_not_found: { status: 404, message: 'No such message in this conversation.' },
+  webhook_not_found: { status: 404, message: 'No such webhook endpoint.' },
   external_id_conflict: {
     status: 409,
     message: 'A conversation with this externalId already exists.',
@@ -39,6 +40,14 @@ export const ERROR_CATALOG = {
   rate_limited: {
     status: 429,
     message: "The tenant's message limit is reached; retry after the number of seconds in Retry-After.",
+  },
+  webhook_target_refused: {
+    status: 422,
+    message: 'The webhook URL points at a loopback, private or reserved address.',
+  },
+  callback_url_not_registered: {
+    status: 422,
+    message: "The callbackUrl is not on the origin of any of the tenant's webhook endpoints.",
   },
   headers_too_large: { status: 431, message: 'The request headers are too large.' },
   internal: { status: 500, message: 'Internal error. It has been logged; retrying may help.' },

@@ -4,6 +4,7 @@ import { createDb, databaseIdentity, runMigrations } from '@turnstream/db';
 import { createLogger, startRuntimeStats } from '@turnstream/logger';
 import { createEventSubscriber, createTurnStreams } from '@turnstream/streams';
 import { startMetricsServer, startTracing } from '@turnstream/telemetry';
+import { WEBHOOKS_QUEUE, withWebhookNotices } from '@turnstream/webhooks';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { DEFAULT_PRICES } from './admin/pricing.ts';
@@ -52,11 +53,16 @@ async function main(): Promise<void> {
   queue.on('error', (err) =>
     logger.warn({ event: 'queue.connection_failed', err: err.message }, 'queue error'),
   );
-  const streams = createTurnStreams({
-    redis,
-    keyPrefix: env.REDIS_PREFIX,
-    sharded: env.REDIS_SHARDED_PUBSUB,
-  });
+  // Turn outcomes published here (cancels of queued turns) queue their webhooks too.
+  const webhookConnection = redis.duplicate();
+  webhookConnection.on('error', () => {}); // reported by the main connection
+  const webhookQueue = new Queue(WEBHOOKS_QUEUE, { connection: webhookConnection, prefix: env.BULL_PREFIX });
+  webhookQueue.on('error', () => {});
+  const streams = withWebhookNotices(
+    createTurnStreams({ redis, keyPrefix: env.REDIS_PREFIX, sharded: env.REDIS_SHARDED_PUBSUB }),
+    webhookQueue,
+    logger,
+  );
   const subscriber = createEventSubscriber({
     redis,
     streams,
@@ -91,6 +97,7 @@ async function main(): Promise<void> {
       tenantMessagesPerMinute: env.TENANT_MESSAGES_PER_MINUTE,
       keyRevocationSweepMs: env.KEY_REVOCATION_SWEEP_MS,
       deleteCancelWaitMs: env.DELETE_CANCEL_WAIT_MS,
+      webhookPolicy: { allowedNetworks: env.WEBHOOK_ALLOWED_NETWORKS },
     },
   });
   const sweeper =
@@ -144,8 +151,9 @@ async function main(): Promise<void> {
       await sweeper?.close();
       await subscriber.close();
       await queue.close();
+      await webhookQueue.close();
       await fleet.leave().catch(() => undefined);
-      await Promise.allSettled([queueConnection.quit(), redis.quit()]);
+      await Promise.allSettled([queueConnection.quit(), webhookConnection.quit(), redis.quit()]);
       await dbh.close();
       await tracing?.shutdown();
       logger.info({ event: 'api.stop_completed' }, 'stopped');

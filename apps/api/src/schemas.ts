@@ -1,5 +1,6 @@
 import { MIN_THINKING_BUDGET, storableText, turnModeSchema } from '@turnstream/contracts';
 import { isStreamId } from '@turnstream/streams';
+import { urlProblem, WEBHOOK_EVENT_TYPES } from '@turnstream/webhooks';
 import { z } from 'zod';
 
 /**
@@ -24,6 +25,39 @@ export function queryInt(min: number, max: number) {
 }
 
 export const MAX_CONTENT_CHARS = 100_000;
+
+/** An absolute http(s) URL without credentials or fragment (where it points is checked separately). */
+export function webhookUrl() {
+  return storableText().superRefine((value, c) => {
+    const problem = urlProblem(value);
+    if (problem) c.addIssue({ code: 'custom', message: problem });
+  });
+}
+
+export const createWebhookBody = z.strictObject({
+  url: webhookUrl(),
+  eventTypes: z
+    .array(z.enum(WEBHOOK_EVENT_TYPES))
+    .min(1)
+    .max(WEBHOOK_EVENT_TYPES.length)
+    .refine((types) => new Set(types).size === types.length, { error: 'must not repeat a type' }),
+  description: storableText().max(500).optional(),
+});
+
+export const rotateWebhookSecretBody = z
+  .strictObject({
+    /** How long the previous secret keeps signing too (0: stops at once). Default one day. */
+    graceSeconds: z
+      .int()
+      .min(0)
+      .max(7 * 86_400)
+      .optional(),
+  })
+  .optional();
+
+export const listDeliveriesQuery = z.strictObject({
+  limit: queryInt(1, 100).default(50),
+});
 export const MAX_IDEMPOTENCY_KEY_CHARS = 200;
 
 export const createConversationBody = z.strictObject({
@@ -57,6 +91,11 @@ export const postMessageBody = z.strictObject({
    * message and creates nothing. Scoped to the tenant. Also accepted as the `Idempotency-Key` header.
    */
   idempotencyKey: storableText().min(1).max(MAX_IDEMPOTENCY_KEY_CHARS).optional(),
+  /**
+   * Also deliver this turn's outcome here, signed like a webhook. Must be on the origin (scheme, host,
+   * port) of one of the tenant's webhook endpoints, whose secret signs it.
+   */
+  callbackUrl: webhookUrl().optional(),
 });
 
 /** The `Idempotency-Key` header of `POST /messages` (the body's `idempotencyKey` may carry it too). */

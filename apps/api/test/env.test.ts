@@ -38,7 +38,16 @@ describe('parseEnv', () => {
       OTEL_BSP_SCHEDULE_DELAY: 1000,
       RETENTION_SWEEP_MS: 3_600_000,
       DELETE_CANCEL_WAIT_MS: 10_000,
+      WEBHOOK_ALLOWED_NETWORKS: [],
     });
+  });
+
+  it('reads webhook networks and refuses one that is not a CIDR', () => {
+    expect(parseEnv({ WEBHOOK_ALLOWED_NETWORKS: '10.0.0.0/8, ::1/128' }).WEBHOOK_ALLOWED_NETWORKS).toEqual([
+      '10.0.0.0/8',
+      '::1/128',
+    ]);
+    expect(() => parseEnv({ WEBHOOK_ALLOWED_NETWORKS: '10.0.0.1' })).toThrow(/WEBHOOK_ALLOWED_NETWORKS/);
   });
 
   it('reads a model price table and refuses a malformed one', () => {

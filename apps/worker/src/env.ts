@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { envBoolean, envInt, optionalString, parseEnvWith, serviceEnvSchema } from '@turnstream/config';
+import { allowedNetworksEnv } from '@turnstream/webhooks';
 import { z } from 'zod';
 
 /** The worker's environment: the shared service settings and its own. Parsed once in `main.ts`. */
@@ -59,6 +60,21 @@ export const workerEnvSchema = serviceEnvSchema.extend({
   RECONCILE_INTERVAL_MS: envInt(30_000, 0).describe(
     'Pending messages older than this with no job are re-enqueued (0 disables).',
   ),
+  WEBHOOK_CONCURRENCY: envInt(10, 0).describe(
+    'Webhook deliveries in flight at once in this process (own queue and connections); 0: sent by other processes.',
+  ),
+  WEBHOOK_TIMEOUT_MS: envInt(10_000, 100).describe(
+    'Time for one webhook delivery attempt (connect to status line), in ms.',
+  ),
+  WEBHOOK_MAX_ATTEMPTS: envInt(8, 1).describe('Attempts per webhook delivery, the first included.'),
+  WEBHOOK_BACKOFF_MS: envInt(5_000, 1).describe(
+    "Delay before a webhook delivery's second attempt, doubled for each one after, in ms.",
+  ),
+  WEBHOOK_ALLOWED_NETWORKS: allowedNetworksEnv.meta({
+    description:
+      'Networks webhooks may reach although loopback, private or reserved (CIDRs, comma separated, e.g. `10.20.0.0/16`). Must match the API.',
+    docDefault: 'none',
+  }),
 });
 
 export type WorkerEnv = z.infer<typeof workerEnvSchema>;

@@ -4,6 +4,7 @@ import { createDb, databaseIdentity, runMigrations } from '@turnstream/db';
 import { createLogger, startRuntimeStats } from '@turnstream/logger';
 import { createTurnStreams } from '@turnstream/streams';
 import { startTracing } from '@turnstream/telemetry';
+import { createWebhookDispatcher, withWebhookNotices } from '@turnstream/webhooks';
 import { Redis } from 'ioredis';
 import { parseEnv } from './env.ts';
 import { createWorker } from './worker.ts';
@@ -36,11 +37,23 @@ async function main(): Promise<void> {
     member: `worker:${env.WORKER_ID}:${process.pid}`,
     logger,
   });
-  const streams = createTurnStreams({
-    redis,
-    keyPrefix: env.REDIS_PREFIX,
-    sharded: env.REDIS_SHARDED_PUBSUB,
+  // Webhooks: a queue of their own, consumed here on separate connections (WEBHOOK_CONCURRENCY = 0:
+  // by other processes); every turn outcome this worker publishes queues a fan-out, never awaited.
+  const webhooks = createWebhookDispatcher({
+    db: dbh.db,
+    connection: redis,
+    bullPrefix: env.BULL_PREFIX,
+    logger,
+    policy: { allowedNetworks: env.WEBHOOK_ALLOWED_NETWORKS },
+    concurrency: env.WEBHOOK_CONCURRENCY,
+    timeoutMs: env.WEBHOOK_TIMEOUT_MS,
+    retry: { attempts: env.WEBHOOK_MAX_ATTEMPTS, backoffMs: env.WEBHOOK_BACKOFF_MS },
   });
+  const streams = withWebhookNotices(
+    createTurnStreams({ redis, keyPrefix: env.REDIS_PREFIX, sharded: env.REDIS_SHARDED_PUBSUB }),
+    webhooks.queue,
+    logger,
+  );
   const provider = createClaudeProvider({
     apiKey: env.ANTHROPIC_API_KEY,
     baseURL: env.ANTHROPIC_BASE_URL,
@@ -93,6 +106,7 @@ async function main(): Promise<void> {
     logger.info({ event: 'worker.stop_started', signal, running: tw.running.size }, 'shutting down');
     stopStats();
     await tw.close({ graceMs: env.SHUTDOWN_GRACE_MS });
+    await webhooks.close();
     await fleet.leave().catch(() => undefined);
     await redis.quit().catch(() => undefined);
     await dbh.close();

@@ -1,5 +1,14 @@
 import { turnJobId } from '@turnstream/contracts';
-import { getReply, insertUserMessage, listAttempts, listMessages, type Message } from '@turnstream/db';
+import {
+  type Db,
+  getReply,
+  insertUserMessage,
+  listAttempts,
+  listMessages,
+  listWebhookEndpoints,
+  type Message,
+} from '@turnstream/db';
+import { endpointOnOrigin } from '@turnstream/webhooks';
 import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
 import { can, requirePermission } from '../auth.ts';
 import type { RouteContext } from '../context.ts';
@@ -40,6 +49,7 @@ export function messageRoutes(app: FastifyInstance, ctx: RouteContext): void {
       const body = parseInput(postMessageBody, request.body, 'body');
       const idempotencyKey = idempotencyKeyOf(request.headers['idempotency-key'], body.idempotencyKey);
       const conversation = await loadConversation(db, auth.tenantId, request.params.id);
+      if (body.callbackUrl !== undefined) await checkCallbackUrl(db, auth.tenantId, body.callbackUrl);
       const mode = body.mode ?? conversation.defaultMode;
       // Message ids are assigned here (never by the client): no id can be probed or squatted across
       // tenants. Repeats are recognised by the tenant-scoped idempotency key.
@@ -49,6 +59,7 @@ export function messageRoutes(app: FastifyInstance, ctx: RouteContext): void {
         conversationId: conversation.id,
         content: body.content,
         mode,
+        callbackUrl: body.callbackUrl ?? null,
       });
       if (!inserted.ok) {
         if (inserted.reason === 'idempotency_conflict') {
@@ -147,6 +158,16 @@ function messagesPerMinute(ctx: RouteContext) {
       });
     },
   };
+}
+
+/** A `callbackUrl` must be on the origin of one of the tenant's endpoints (whose secret signs it). */
+async function checkCallbackUrl(db: Db, tenantId: string, callbackUrl: string): Promise<void> {
+  if (endpointOnOrigin(await listWebhookEndpoints(db, tenantId), callbackUrl)) return;
+  throw new ApiError('callback_url_not_registered', {
+    message:
+      "callbackUrl must be on the origin (scheme, host and port) of one of the tenant's webhook endpoints: register one with POST /v1/webhooks.",
+    details: { field: 'callbackUrl' },
+  });
 }
 
 /** The idempotency key from the header or the body; both given, they must be equal. */

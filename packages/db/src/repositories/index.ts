@@ -11,3 +11,4 @@ export * from './transcripts.ts';
 export * from './turn-attempts.ts';
 export * from './turns.ts';
 export * from './usage.ts';
+export * from './webhooks.ts';

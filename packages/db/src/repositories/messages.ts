@@ -33,6 +33,8 @@ export interface InsertUserMessageInput {
   conversationId: string;
   content: string;
   mode?: 'stream' | 'batch';
+  /** Also deliver this turn's outcome here (a webhook target on the origin of one of the tenant's endpoints). */
+  callbackUrl?: string | null;
 }
 
 /** The tenant's user message posted with `idempotencyKey`, if any. */
@@ -96,6 +98,7 @@ export async function insertUserMessage(
           content: input.content,
           status: 'pending',
           mode: input.mode ?? 'stream',
+          callbackUrl: input.callbackUrl ?? null,
         })
         .returning();
       return { ok: true as const, created: true, message: row! };

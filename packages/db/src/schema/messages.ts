@@ -58,6 +58,8 @@ export const messages = pgTable(
     usage: jsonb('usage').$type<MessageUsage>(),
     /** The client's idempotency key of a posted user message; unique per tenant (NULLs never collide). */
     idempotencyKey: text('idempotency_key'),
+    /** A user message's `callbackUrl`: its turn's outcome is also delivered there (webhooks). */
+    callbackUrl: text('callback_url'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
     completedAt: timestamp('completed_at', { withTimezone: true }),

@@ -1,0 +1,200 @@
+import {
+  createWebhookDeliveries,
+  type Db,
+  endpointsForEvent,
+  getMessageForWebhook,
+  getReply,
+  getWebhookDelivery,
+  getWebhookEndpointById,
+  listWebhookEndpoints,
+  recordWebhookAttempt,
+  type WebhookEndpoint,
+} from '@turnstream/db';
+import type { Logger } from '@turnstream/logger';
+import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import {
+  DEFAULT_RETRY_POLICY,
+  DELIVER_JOB,
+  type DeliverJob,
+  type DeliveryRetryPolicy,
+  enqueueDelivery,
+  FANOUT_JOB,
+  type FanoutJob,
+  WEBHOOKS_QUEUE,
+} from './jobs.ts';
+import { turnOutcomePayload } from './payload.ts';
+import { sendWebhook } from './send.ts';
+import { signedHeaders } from './sign.ts';
+import type { TargetPolicy } from './targets.ts';
+
+export interface DispatcherOptions {
+  db: Db;
+  /** Duplicated for the dispatcher's queue and worker (closed by `close()`). */
+  connection: Redis;
+  bullPrefix: string;
+  logger: Logger;
+  policy: TargetPolicy;
+  queueName?: string;
+  /**
+   * Deliveries in flight at once (a hanging receiver holds one until `timeoutMs`). Default 10; 0: no
+   * consumer here (only the producer queue, for {@link withWebhookNotices}).
+   */
+  concurrency?: number;
+  /** Time for one attempt, connection to status line. Default 10 s. */
+  timeoutMs?: number;
+  retry?: DeliveryRetryPolicy;
+}
+
+export interface WebhookDispatcher {
+  /** The webhooks queue (producer side): what {@link withWebhookNotices} adds fan-outs to. */
+  readonly queue: Queue;
+  close(): Promise<void>;
+}
+
+/**
+ * Consume the webhooks queue: fan-outs become one delivery per target (the tenant's endpoints that take
+ * the event type, and the message's `callbackUrl` on an endpoint's origin), and each delivery is POSTed,
+ * signed, and retried by BullMQ with exponential backoff until it succeeds or its attempts run out.
+ * Every attempt is recorded. Runs on its own queue and connections: turns never wait for it.
+ */
+export function createWebhookDispatcher(opts: DispatcherOptions): WebhookDispatcher {
+  const queueName = opts.queueName ?? WEBHOOKS_QUEUE;
+  const retry = opts.retry ?? DEFAULT_RETRY_POLICY;
+  const timeoutMs = opts.timeoutMs ?? 10_000;
+  // BullMQ leaves connections it was given open: these two are ours.
+  const queueConnection = opts.connection.duplicate({ maxRetriesPerRequest: null });
+  const workerConnection = opts.connection.duplicate({ maxRetriesPerRequest: null });
+  const queue = new Queue(queueName, { connection: queueConnection, prefix: opts.bullPrefix });
+  const log = opts.logger;
+
+  async function fanout(job: FanoutJob): Promise<number> {
+    const message = await getMessageForWebhook(opts.db, job.messageId);
+    // Deleted since (its conversation was), or not a user message: nothing to tell.
+    if (message?.role !== 'user') return 0;
+    const targets = (await endpointsForEvent(opts.db, message.tenantId, job.type)).map((e) => ({
+      endpointId: e.id,
+      url: e.url,
+    }));
+    if (message.callbackUrl) {
+      const endpoint = endpointOnOrigin(
+        await listWebhookEndpoints(opts.db, message.tenantId),
+        message.callbackUrl,
+      );
+      if (endpoint) targets.push({ endpointId: endpoint.id, url: message.callbackUrl });
+      else
+        log.warn(
+          { event: 'webhook.callback_skipped', messageId: message.id },
+          'callbackUrl is on no endpoint origin of the tenant',
+        );
+    }
+    if (targets.length === 0) return 0;
+    const payload = turnOutcomePayload(job, message, await getReply(opts.db, message.id));
+    const deliveries = await createWebhookDeliveries(
+      opts.db,
+      targets.map((t) => ({
+        ...t,
+        tenantId: message.tenantId,
+        conversationId: message.conversationId,
+        messageId: message.id,
+        eventType: job.type,
+        payload,
+      })),
+    );
+    for (const delivery of deliveries) {
+      if (delivery.status === 'pending') await enqueueDelivery(queue, delivery.id, retry);
+    }
+    return deliveries.length;
+  }
+
+  async function deliver(job: Job<DeliverJob>): Promise<string> {
+    const delivery = await getWebhookDelivery(opts.db, job.data.deliveryId);
+    if (delivery?.status !== 'pending') return 'gone';
+    const endpoint = await getWebhookEndpointById(opts.db, delivery.endpointId);
+    if (!endpoint) return 'gone';
+    const attempt = job.attemptsMade + 1;
+    const body = JSON.stringify(delivery.payload);
+    const startedAt = new Date();
+    const headers = signedHeaders(
+      `msg_${delivery.id.replaceAll('-', '')}`,
+      body,
+      secretsOf(endpoint),
+      startedAt,
+    );
+    const result = await sendWebhook(delivery.url, body, headers, { policy: opts.policy, timeoutMs });
+    const final = result.outcome === 'refused' || attempt >= (job.opts.attempts ?? 1);
+    await recordWebhookAttempt(opts.db, {
+      deliveryId: delivery.id,
+      attempt,
+      outcome: result.outcome,
+      statusCode: result.statusCode,
+      error: result.error,
+      durationMs: result.durationMs,
+      startedAt,
+      final: result.outcome === 'succeeded' || final,
+    });
+    const fields = {
+      deliveryId: delivery.id,
+      endpointId: endpoint.id,
+      attempt,
+      statusCode: result.statusCode,
+      durationMs: result.durationMs,
+    };
+    if (result.outcome === 'succeeded') {
+      log.info({ event: 'webhook.delivery_completed', ...fields }, 'webhook delivered');
+      return 'delivered';
+    }
+    log.warn(
+      { event: 'webhook.delivery_failed', ...fields, error: result.error, final },
+      'webhook attempt failed',
+    );
+    if (result.outcome === 'refused') throw new UnrecoverableError(result.error ?? 'target refused');
+    throw new Error(result.error ?? 'delivery failed');
+  }
+
+  const concurrency = opts.concurrency ?? 10;
+  const worker =
+    concurrency === 0
+      ? null
+      : new Worker(
+          queueName,
+          async (job) => {
+            if (job.name === FANOUT_JOB) return fanout(job.data as FanoutJob);
+            if (job.name === DELIVER_JOB) return deliver(job as Job<DeliverJob>);
+            throw new UnrecoverableError(`unknown webhook job "${job.name}"`);
+          },
+          { connection: workerConnection, prefix: opts.bullPrefix, concurrency },
+        );
+  worker?.on('error', (err) =>
+    log.warn({ event: 'webhook.worker_failed', err: err.message }, 'webhook worker error'),
+  );
+
+  return {
+    queue,
+    async close() {
+      await worker?.close();
+      await queue.close();
+      await Promise.allSettled([queueConnection.quit(), workerConnection.quit()]);
+    },
+  };
+}
+
+/** The current secret, and the previous one while its grace period lasts. */
+function secretsOf(endpoint: WebhookEndpoint): string[] {
+  const previousValid =
+    endpoint.previousSecret !== null &&
+    endpoint.previousSecretExpiresAt !== null &&
+    endpoint.previousSecretExpiresAt.getTime() > Date.now();
+  return previousValid ? [endpoint.secret, endpoint.previousSecret!] : [endpoint.secret];
+}
+
+/** The endpoint whose URL has the same origin (scheme, host, port) as `url`. */
+export function endpointOnOrigin(endpoints: WebhookEndpoint[], url: string): WebhookEndpoint | null {
+  let origin: string;
+  try {
+    origin = new URL(url).origin;
+  } catch {
+    return null;
+  }
+  return endpoints.find((e) => new URL(e.url).origin === origin) ?? null;
+}

@@ -1,0 +1,67 @@
+import type { JobsOptions, Queue } from 'bullmq';
+
+/** The BullMQ queue of webhook work: fan-outs (one per turn outcome) and deliveries (one per target). */
+export const WEBHOOKS_QUEUE = 'webhooks';
+
+/** Outcomes a tenant can subscribe to: a turn's terminal events. */
+export const WEBHOOK_EVENT_TYPES = ['turn.completed', 'turn.failed', 'turn.cancelled'] as const;
+export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+
+export function isWebhookEventType(type: string): type is WebhookEventType {
+  return (WEBHOOK_EVENT_TYPES as readonly string[]).includes(type);
+}
+
+/** `fanout`: a turn ended; find its targets and create their deliveries. */
+export interface FanoutJob {
+  conversationId: string;
+  messageId: string;
+  type: WebhookEventType;
+  /** When the outcome was published (ms since epoch). */
+  at: number;
+}
+
+/** `deliver`: POST one delivery (retried with backoff by BullMQ). */
+export interface DeliverJob {
+  deliveryId: string;
+}
+
+export const FANOUT_JOB = 'fanout';
+export const DELIVER_JOB = 'deliver';
+
+const FANOUT_OPTIONS: JobsOptions = {
+  attempts: 5,
+  backoff: { type: 'exponential', delay: 1000 },
+  removeOnComplete: { age: 3600, count: 10_000 },
+  removeOnFail: { age: 7 * 24 * 3600 },
+};
+
+/**
+ * Queue the fan-out of a turn's outcome. The job id is derived from the message and event, so a
+ * repeated notice adds nothing; the deliveries it creates are unique per target too.
+ */
+export async function enqueueFanout(queue: Queue, job: FanoutJob): Promise<void> {
+  await queue.add(FANOUT_JOB, job, { ...FANOUT_OPTIONS, jobId: `fanout-${job.messageId}-${job.type}` });
+}
+
+export interface DeliveryRetryPolicy {
+  /** Attempts in all (the first included). */
+  attempts: number;
+  /** Delay before the second attempt; doubled for each one after (BullMQ's exponential backoff). */
+  backoffMs: number;
+}
+
+export const DEFAULT_RETRY_POLICY: DeliveryRetryPolicy = { attempts: 8, backoffMs: 5_000 };
+
+export async function enqueueDelivery(
+  queue: Queue,
+  deliveryId: string,
+  policy: DeliveryRetryPolicy,
+): Promise<void> {
+  await queue.add(DELIVER_JOB, { deliveryId } satisfies DeliverJob, {
+    jobId: `deliver-${deliveryId}`,
+    attempts: policy.attempts,
+    backoff: { type: 'exponential', delay: policy.backoffMs },
+    removeOnComplete: { age: 3600, count: 10_000 },
+    removeOnFail: { age: 7 * 24 * 3600 },
+  });
+}

@@ -1,0 +1,31 @@
+import type { Message } from '@turnstream/db';
+import type { FanoutJob } from './jobs.ts';
+
+/**
+ * The body of a delivery, in the Standard Webhooks shape `{ type, timestamp, data }`. `data.reply` is
+ * the turn's reply as stored: the full answer (completed), the readable error (failed, with its
+ * `errorCode`), the partial answer (cancelled), or null when the turn ended before any reply.
+ */
+export function turnOutcomePayload(job: FanoutJob, message: Message, reply: Message | null) {
+  return {
+    type: job.type,
+    timestamp: new Date(job.at).toISOString(),
+    data: {
+      tenantId: message.tenantId,
+      conversationId: message.conversationId,
+      messageId: message.id,
+      status: message.status,
+      reply: reply
+        ? {
+            id: reply.id,
+            role: reply.role,
+            status: reply.status,
+            content: reply.content,
+            errorCode: reply.errorCode,
+            stopReason: reply.stopReason,
+            usage: reply.usage,
+          }
+        : null,
+    },
+  };
+}
