@@ -12,6 +12,7 @@ import { ApiError, toErrorResponse } from './errors.ts';
 import { KeyRevocationWatcher } from './key-revocation.ts';
 import { KeyUseRecorder } from './keys.ts';
 import { createApiMetrics } from './metrics.ts';
+import { registerOpenApi } from './openapi/index.ts';
 import { registerPlayground } from './playground.ts';
 import { malformedQueryParameter } from './query-encoding.ts';
 import { cancelRoutes } from './routes/cancel.ts';
@@ -27,6 +28,8 @@ import { traceRequests } from './tracing.ts';
 import { validationError } from './validation.ts';
 
 const PROBE_ROUTES = new Set(['/healthz', '/readyz']);
+/** The API's version, as the OpenAPI document states it. */
+export const API_VERSION = '0.1.0';
 
 function malformedQuery(url: string): ApiError | null {
   const parameter = malformedQueryParameter(url);
@@ -157,7 +160,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.addHook('onClose', () => revocations.close());
   const keyUse = new KeyUseRecorder(deps.redis, config.redisPrefix);
 
-  healthRoutes(app, ctx);
+  registerOpenApi(app, { version: API_VERSION });
+  // Inside a plugin so that they load after the OpenAPI plugin and are documented.
+  app.register(async (scope) => healthRoutes(scope, ctx));
   if (config.playground) registerPlayground(app, config.playground, deps.logger);
   app.register(async (v1) => {
     v1.addHook(
