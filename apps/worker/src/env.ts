@@ -31,6 +31,9 @@ export const workerEnvSchema = serviceEnvSchema.extend({
   ORDER_WAIT_MS: envInt(200, 1).describe(
     'First wait of a job queued behind another turn of its conversation (doubles per wait, at most 5 s); the turn that ends wakes the next job at once.',
   ),
+  TENANT_MAX_RUNNING_TURNS: envInt(50, 1).describe(
+    "Running turns per tenant across the fleet, unless the tenant has its own (`pnpm tenant:limits`). Beyond it the tenant's turns wait in the queue (not an attempt) and other tenants' turns still start.",
+  ),
   LEASE_TTL_MS: envInt(30_000, 1000).describe(
     'Conversation lease time-to-live; renewed every third of it while the turn runs.',
   ),

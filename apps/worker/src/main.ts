@@ -73,6 +73,7 @@ async function main(): Promise<void> {
     concurrency: env.WORKER_CONCURRENCY,
     lockDurationMs: env.LOCK_DURATION_MS,
     leaseTtlMs: env.LEASE_TTL_MS,
+    tenantMaxRunningTurns: env.TENANT_MAX_RUNNING_TURNS,
     reconcileIntervalMs: env.RECONCILE_INTERVAL_MS,
     stalledIntervalMs: env.STALLED_INTERVAL_MS,
     backoffScale: env.RETRY_BACKOFF_SCALE,

@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import type { ConversationLeases, Lease } from './lease.ts';
 import type { LiveReplyWriter } from './live-replies.ts';
 import type { WorkerMetrics } from './metrics.ts';
+import type { TenantGateDeps } from './tenant-gate.ts';
 
 export interface TurnConfig {
   /** Prefix of Turnstream's Redis keys (cancel flags). */
@@ -69,6 +70,8 @@ export interface TurnDeps {
   metrics: WorkerMetrics;
   workerId: string;
   config: TurnConfig;
+  /** Running turns per tenant: a turn starts only holding one of its tenant's slots. */
+  tenantGate: TenantGateDeps;
 }
 
 /** Everything a turn holding the conversation lease works with. */

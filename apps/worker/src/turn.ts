@@ -12,7 +12,8 @@ import {
   setUserMessageStatus,
 } from '@turnstream/db';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
-import type { TurnDeps } from './turn-context.ts';
+import { withTenantSlot } from './tenant-gate.ts';
+import type { LeasedTurn, TurnDeps } from './turn-context.ts';
 import { runLeasedTurn, type TurnResult } from './turn-run.ts';
 
 /**
@@ -67,6 +68,15 @@ export async function processTurnJob(
     return delay(job, token, deps.config.waitDelayMs);
   }
 
+  // A fair share: beyond its running-turn limit a tenant's turn waits (delayed, not an attempt).
+  return withTenantSlot(deps.tenantGate, job, token, data.tenantId, () =>
+    leaseAndRun({ job, token, deps, data, conversation, message, log, lockSignal }),
+  );
+}
+
+/** Take the conversation lease and claim the session fence, then run the turn. */
+async function leaseAndRun(t: Omit<LeasedTurn, 'session' | 'lease'>): Promise<TurnResult> {
+  const { job, token, deps, data, conversation, message, log, lockSignal } = t;
   const session0 = await ensureActiveSession(deps.db, data.tenantId, conversation.id);
   const lease = await deps.leases.acquire(conversation.id, deps.workerId, session0.fence);
   if (!lease) {

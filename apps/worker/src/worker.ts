@@ -15,6 +15,8 @@ import { ConversationLeases } from './lease.ts';
 import { LiveReplyWriter } from './live-replies.ts';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
 import { Reconciler } from './reconciler.ts';
+import { RunningTurnLimits } from './tenant-gate.ts';
+import { TenantSlots } from './tenant-slots.ts';
 import { processTurnJob } from './turn.ts';
 import { RunningTurns, type TurnConfig } from './turn-context.ts';
 import { TurnMetrics } from './turn-metrics.ts';
@@ -41,6 +43,11 @@ export interface CreateWorkerDeps {
   stalledIntervalMs?: number;
   /** Multiplier on every retry backoff (tests shrink it). Default 1. */
   backoffScale?: number;
+  /**
+   * Running turns per tenant, fleet-wide, unless the tenant has its own limit (`pnpm tenant:limits`).
+   * Beyond it a tenant's turns wait in the queue (not an attempt). Default 50.
+   */
+  tenantMaxRunningTurns?: number;
   /** Reconciler interval (0 = off). Default 30_000. */
   reconcileIntervalMs?: number;
   config?: Partial<TurnConfig>;
@@ -112,7 +119,16 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
     intervalMs: config.livePersistIntervalMs,
     logger: deps.logger,
   });
+  const tenantGate = {
+    // A slot is held like the lease: renewed while the turn runs, freed by a dead worker's expiry.
+    slots: new TenantSlots({ redis: deps.redis, prefix: config.redisPrefix, ttlMs: deps.leaseTtlMs }),
+    limits: new RunningTurnLimits(deps.db, deps.tenantMaxRunningTurns ?? 50),
+    queue,
+    logger: deps.logger,
+    waitMs: config.waitDelayMs,
+  };
   const turnDeps = {
+    tenantGate,
     db: deps.db,
     liveReplies,
     redis: deps.redis,

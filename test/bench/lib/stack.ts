@@ -135,6 +135,8 @@ export class BenchStack {
             ANTHROPIC_BASE_URL: this.simUrl,
             WORKER_ID: id,
             WORKER_CONCURRENCY: String(concurrency),
+            // The bench measures the engine with one tenant: no per-tenant running-turn limit.
+            TENANT_MAX_RUNNING_TURNS: '1000000',
             ...env,
           },
           nodeArgs: this.nodeArgs(id),
