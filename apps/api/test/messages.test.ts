@@ -69,7 +69,7 @@ describe('POST /v1/conversations/:id/messages', () => {
     expect(job.id).toBe(turnJobId(messageId));
     expect(job.name).toBe(TURN_JOB_NAME);
     expect(job.data).toEqual({
-      v: 1,
+      v: 2,
       tenantId: t.tenantId,
       conversationId: conv,
       messageId,

@@ -1,4 +1,4 @@
-import { turnJobSchema } from '@turnstream/contracts';
+import { parseTurnJob } from '@turnstream/contracts';
 import { abandonTurn, type Db } from '@turnstream/db';
 import type { Logger } from '@turnstream/logger';
 import type { TurnStreams } from '@turnstream/streams';
@@ -18,9 +18,9 @@ export async function abandonFailedJob(
   err: Error,
 ): Promise<boolean> {
   if (!job?.finishedOn) return false;
-  const parsed = turnJobSchema.safeParse(job.data);
-  if (!parsed.success) return false;
-  const { tenantId, conversationId, messageId } = parsed.data;
+  const parsed = parseTurnJob(job.data);
+  if (!parsed.ok) return false;
+  const { tenantId, conversationId, messageId } = parsed.job;
   const reply = await abandonTurn(deps.db, {
     tenantId,
     conversationId,

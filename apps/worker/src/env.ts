@@ -63,6 +63,13 @@ export const workerEnvSchema = serviceEnvSchema.extend({
   RECONCILE_INTERVAL_MS: envInt(30_000, 0).describe(
     'Pending messages older than this with no job are re-enqueued (0 disables).',
   ),
+  DEFAULT_MODEL: z
+    .string()
+    .min(1)
+    .default('claude-sonnet-4-6')
+    .describe(
+      "Model of a conversation an intake job creates for a new `externalConversationId` (one of the API's `MODELS`).",
+    ),
   WEBHOOK_CONCURRENCY: envInt(10, 0).describe(
     'Webhook deliveries in flight at once in this process (own queue and connections); 0: sent by other processes.',
   ),

@@ -70,6 +70,8 @@ async function main(): Promise<void> {
     workerId: env.WORKER_ID,
     bullPrefix: env.BULL_PREFIX,
     queueName: env.TURNS_QUEUE_NAME,
+    intakeQueueName: env.TURNS_INTAKE_QUEUE_NAME,
+    defaultModel: env.DEFAULT_MODEL,
     concurrency: env.WORKER_CONCURRENCY,
     lockDurationMs: env.LOCK_DURATION_MS,
     leaseTtlMs: env.LEASE_TTL_MS,

@@ -1,4 +1,4 @@
-import { TURN_JOB_NAME, TURN_JOB_OPTIONS, turnJobId } from '@turnstream/contracts';
+import { enqueueTurn, turnJobId } from '@turnstream/contracts';
 import { type Db, listStalePendingMessages } from '@turnstream/db';
 import type { Logger } from '@turnstream/logger';
 import type { TurnStreams } from '@turnstream/streams';
@@ -74,11 +74,13 @@ export class Reconciler {
           }
           continue;
         }
-        await this.opts.queue.add(
-          TURN_JOB_NAME,
-          { v: 1, tenantId: m.tenantId, conversationId: m.conversationId, messageId: m.id, mode: m.mode },
-          { ...TURN_JOB_OPTIONS, jobId },
-        );
+        await enqueueTurn(this.opts.queue, {
+          v: 2,
+          tenantId: m.tenantId,
+          conversationId: m.conversationId,
+          messageId: m.id,
+          mode: m.mode,
+        });
         requeued++;
       }
       if (requeued > 0)

@@ -1,5 +1,5 @@
 import type { ClaudeProvider } from '@turnstream/claude';
-import type { TurnJob } from '@turnstream/contracts';
+import type { ConversationTurnJob } from '@turnstream/contracts';
 import type { Conversation, Db, Message, Session } from '@turnstream/db';
 import type { Logger } from '@turnstream/logger';
 import type { TurnStreams } from '@turnstream/streams';
@@ -79,7 +79,7 @@ export interface LeasedTurn {
   deps: TurnDeps;
   job: Job;
   token: string | undefined;
-  data: TurnJob;
+  data: ConversationTurnJob;
   conversation: Conversation;
   message: Message;
   session: Session;

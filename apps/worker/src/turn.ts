@@ -1,4 +1,4 @@
-import { cancelFlagKey, promoteTurnJob, type TurnJob, turnJobSchema } from '@turnstream/contracts';
+import { type ConversationTurnJob, cancelFlagKey, parseTurnJob, promoteTurnJob } from '@turnstream/contracts';
 import {
   claimSessionFence,
   ensureActiveSession,
@@ -26,13 +26,15 @@ export async function processTurnJob(
   deps: TurnDeps,
   lockSignal?: AbortSignal,
 ): Promise<TurnResult> {
-  const parsed = turnJobSchema.safeParse(job.data);
-  if (!parsed.success) {
-    const reason = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
-    deps.logger.warn({ event: 'turn.job_rejected', jobId: job.id, reason }, 'invalid turn job');
-    throw new UnrecoverableError(`invalid_job: ${reason}`);
+  const parsed = parseTurnJob(job.data);
+  if (!parsed.ok) {
+    deps.logger.warn(
+      { event: 'turn.job_rejected', jobId: job.id, reason: parsed.reason },
+      'invalid turn job',
+    );
+    throw new UnrecoverableError(`invalid_job: ${parsed.reason}`);
   }
-  const data = parsed.data;
+  const data = parsed.job;
   const log = deps.logger.child({
     conversationId: data.conversationId,
     messageId: data.messageId,
@@ -108,7 +110,8 @@ async function leaseAndRun(t: Omit<LeasedTurn, 'session' | 'lease'>): Promise<Tu
   }
 }
 
-async function ensureUserMessage(deps: TurnDeps, data: TurnJob): Promise<Message> {
+/** The job's user message: stored now (with `turn.queued`) when the job carries it, else looked up. */
+async function ensureUserMessage(deps: TurnDeps, data: ConversationTurnJob): Promise<Message> {
   if (data.content !== undefined) {
     const res = await insertUserMessage(deps.db, {
       id: data.messageId,
@@ -117,8 +120,13 @@ async function ensureUserMessage(deps: TurnDeps, data: TurnJob): Promise<Message
       content: data.content,
       mode: data.mode,
     });
-    if (res.ok) return res.message;
-    throw new UnrecoverableError(`${res.reason}: message ${data.messageId} cannot be stored`);
+    if (!res.ok) throw new UnrecoverableError(`${res.reason}: message ${data.messageId} cannot be stored`);
+    if (res.created) {
+      await deps.streams.publish(data.conversationId, null, [
+        { type: 'turn.queued', messageId: data.messageId },
+      ]);
+    }
+    return res.message;
   }
   const found = await getMessage(deps.db, data.tenantId, data.messageId);
   if (!found || found.conversationId !== data.conversationId || found.role !== 'user') {

@@ -11,6 +11,7 @@ import { abandonFailedJob } from './abandon.ts';
 import { CancelListener } from './cancel-listener.ts';
 import { TransientTurnError } from './errors.ts';
 import { instrumentProvider, instrumentStreams, observeRun, runEndedQuietly } from './instrument.ts';
+import { createIntakeWorker } from './intake.ts';
 import { ConversationLeases } from './lease.ts';
 import { LiveReplyWriter } from './live-replies.ts';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
@@ -33,6 +34,12 @@ export interface CreateWorkerDeps {
   bullPrefix?: string;
   /** Queue name. Default `turns`. */
   queueName?: string;
+  /** Intake queue name (messages handed in by `TurnsClient`). Default `turns-intake`. */
+  intakeQueueName?: string;
+  /** Concurrent intake jobs in this process. Default 20. */
+  intakeConcurrency?: number;
+  /** Model of a conversation created for a new `externalConversationId`. Default `claude-sonnet-4-6`. */
+  defaultModel?: string;
   /** Concurrent turns in this process. Default 100. */
   concurrency?: number;
   /** BullMQ lock duration in ms. Default 30_000. */
@@ -102,6 +109,7 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
   const queueName = deps.queueName ?? TURNS_QUEUE;
   const connection = deps.redis.duplicate({ maxRetriesPerRequest: null });
   const workerConnection = deps.redis.duplicate({ maxRetriesPerRequest: null });
+  const intakeConnection = deps.redis.duplicate({ maxRetriesPerRequest: null });
   const telemetry = deps.telemetry ? { telemetry: deps.telemetry } : {};
   const queue = new Queue(queueName, { connection, prefix, ...telemetry });
   const running = new RunningTurns();
@@ -212,6 +220,21 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
     );
   });
 
+  const intake = createIntakeWorker({
+    deps: {
+      db: deps.db,
+      streams,
+      queue,
+      logger: deps.logger,
+      defaultModel: deps.defaultModel ?? 'claude-sonnet-4-6',
+    },
+    connection: intakeConnection,
+    prefix,
+    queueName: deps.intakeQueueName ?? FLEET_DEFAULTS.TURNS_INTAKE_QUEUE_NAME,
+    concurrency: deps.intakeConcurrency ?? 20,
+    autorun: deps.autorun ?? true,
+  });
+
   const cancels = new CancelListener({
     redis: deps.redis,
     prefix: config.redisPrefix,
@@ -236,6 +259,7 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
       .catch((err) => deps.logger.error({ event: 'worker.run_failed', err: String(err) }, 'worker stopped'));
   }
   await worker.waitUntilReady();
+  await intake.waitUntilReady();
   let stopping = false;
   const metricsServer =
     deps.metricsPort === undefined
@@ -272,6 +296,7 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
       closing ??= (async () => {
         stopping = true;
         reconciler.stop();
+        const intakeClosed = intake.close();
         const graceMs = opts.graceMs ?? 20_000;
         const closed = worker.close();
         let timer: NodeJS.Timeout | undefined;
@@ -289,10 +314,11 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
           await closed;
         }
         await liveReplies.close();
+        await intakeClosed;
         await cancels.stop();
         await queue.close();
-        // BullMQ leaves connections it was given open: these two are ours.
-        await Promise.allSettled([connection.quit(), workerConnection.quit()]);
+        // BullMQ leaves connections it was given open: these are ours.
+        await Promise.allSettled([connection.quit(), workerConnection.quit(), intakeConnection.quit()]);
         await metricsServer?.close();
         deps.logger.info({ event: 'worker.stop_completed' }, 'worker stopped');
       })();

@@ -60,7 +60,7 @@ describe('reconciler', () => {
     });
     expect(await reconciler.runOnce()).toBe(1);
     const job = await queue.getJob(turnJobId(lost.message.id));
-    expect(job?.data).toMatchObject({ v: 1, tenantId, conversationId: conv.id, messageId: lost.message.id });
+    expect(job?.data).toMatchObject({ v: 2, tenantId, conversationId: conv.id, messageId: lost.message.id });
     expect(await reconciler.runOnce()).toBe(0);
     expect(await queue.getJobCounts('wait')).toEqual({ wait: 2 });
   });

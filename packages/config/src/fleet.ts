@@ -25,6 +25,13 @@ export const fleetSettingsShape = {
     .min(1)
     .default('turns')
     .describe('Name of the BullMQ queue turn jobs go through (`TurnsClient` option `queueName`).'),
+  TURNS_INTAKE_QUEUE_NAME: z
+    .string()
+    .min(1)
+    .default('turns-intake')
+    .describe(
+      'Name of the BullMQ queue where other services hand in messages (`TurnsClient` option `intakeQueueName`; docs/integration.md).',
+    ),
   REDIS_SHARDED_PUBSUB: envBoolean
     .default(false)
     .describe('Publish live events with sharded pub/sub (`SPUBLISH`, Redis 7+) instead of `PUBLISH`.'),
@@ -42,6 +49,7 @@ export function fleetSettingsOf(env: FleetSettings): FleetSettings {
     REDIS_PREFIX: env.REDIS_PREFIX,
     BULL_PREFIX: env.BULL_PREFIX,
     TURNS_QUEUE_NAME: env.TURNS_QUEUE_NAME,
+    TURNS_INTAKE_QUEUE_NAME: env.TURNS_INTAKE_QUEUE_NAME,
     REDIS_SHARDED_PUBSUB: env.REDIS_SHARDED_PUBSUB,
   };
 }

@@ -1,5 +1,7 @@
+import { compareStreamIds, logInfo, streamIdMs, trimmedPast } from '@turnstream/contracts';
 import type { Redis } from 'ioredis';
-import { compareStreamIds, streamIdMs } from './stream-ids.ts';
+
+export { type LogInfo, logInfo, trimmedPast } from '@turnstream/contracts';
 
 /**
  * Where a client resuming after `after` stands, decided before its stream opens:
@@ -15,50 +17,6 @@ export type ResumeCheck =
   | { kind: 'future'; serverTimeMs: string }
   | { kind: 'continue' }
   | { kind: 'gap'; oldestId: string | null; replayAfter: string | undefined };
-
-export interface LogInfo {
-  /** Entries in the log now. */
-  length: number;
-  /** Entries ever added (more than `length` once trimmed). */
-  added: number;
-  oldestId: string | null;
-  /** The newest id the log ever issued (kept even when that entry was trimmed). */
-  lastGeneratedId: string;
-}
-
-/** `XINFO STREAM` of a log, or null when the key does not exist (never written, or expired). */
-export async function logInfo(redis: Redis, log: string): Promise<LogInfo | null> {
-  let info: unknown[];
-  try {
-    info = (await redis.xinfo('STREAM', log)) as unknown[];
-  } catch (err) {
-    if (/no such key/i.test(String(err))) return null;
-    throw err;
-  }
-  return parseLogInfo(info);
-}
-
-function parseLogInfo(info: unknown[]): LogInfo {
-  const field = (name: string) => {
-    const i = info.indexOf(name);
-    return i < 0 ? undefined : info[i + 1];
-  };
-  const length = Number(field('length'));
-  const first = field('first-entry') as [string, string[]] | null | undefined;
-  return {
-    length,
-    added: Number(field('entries-added') ?? length),
-    oldestId: first?.[0] ?? null,
-    lastGeneratedId: String(field('last-generated-id') ?? '0-0'),
-  };
-}
-
-/** Whether resuming after `after` skips events (see {@link ResumeCheck}); `after` must be a stream id. */
-export function trimmedPast(info: LogInfo | null, after: string): boolean {
-  if (!info) return true;
-  const trimmed = info.added > info.length;
-  return trimmed && (info.oldestId === null || compareStreamIds(after, info.oldestId) < 0);
-}
 
 export async function checkResume(redis: Redis, log: string, after: string): Promise<ResumeCheck> {
   const [seconds, micros] = (await redis.time()).map(String);

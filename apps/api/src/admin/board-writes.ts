@@ -1,4 +1,4 @@
-import { turnJobSchema } from '@turnstream/contracts';
+import { parseTurnJob } from '@turnstream/contracts';
 import { getMessage } from '@turnstream/db';
 import type { Job, JobType } from 'bullmq';
 import type { FastifyReply, FastifyRequest } from 'fastify';
@@ -64,12 +64,12 @@ interface TurnRef {
 }
 
 function turnRef(job: Job | undefined | null): TurnRef | null {
-  const parsed = turnJobSchema.safeParse(job?.data);
-  return parsed.success
+  const parsed = parseTurnJob(job?.data);
+  return parsed.ok
     ? {
-        tenantId: parsed.data.tenantId,
-        conversationId: parsed.data.conversationId,
-        messageId: parsed.data.messageId,
+        tenantId: parsed.job.tenantId,
+        conversationId: parsed.job.conversationId,
+        messageId: parsed.job.messageId,
       }
     : null;
 }

@@ -1,0 +1,86 @@
+import type { TurnJob } from '@turnstream/contracts';
+import {
+  type Conversation,
+  createConversation,
+  type Db,
+  getConversation,
+  getConversationByExternalId,
+  getTenant,
+  insertUserMessage,
+  type Message,
+} from '@turnstream/db';
+import type { Logger } from '@turnstream/logger';
+import type { TurnStreams } from '@turnstream/streams';
+import { UnrecoverableError } from 'bullmq';
+
+/** What admitting a job's message needs. */
+export interface AdmitDeps {
+  db: Db;
+  streams: TurnStreams;
+  logger: Logger;
+  /** Model of a conversation created for a new `externalConversationId`. */
+  defaultModel: string;
+}
+
+/** A job's message, stored. */
+export interface AdmittedMessage {
+  conversation: Conversation;
+  message: Message;
+  /** false when the message was stored before (the same message again). */
+  created: boolean;
+}
+
+/**
+ * Store the user message a job carries (idempotent by its id) and, when it is new, publish
+ * `turn.queued`. The conversation is the tenant's own (`conversation_not_found` otherwise) or, named
+ * by `externalConversationId`, created on first use. Refusals are unrecoverable and name why.
+ */
+export async function admitMessage(
+  deps: AdmitDeps,
+  data: TurnJob & { content: string },
+): Promise<AdmittedMessage> {
+  const conversation = await resolveConversation(deps, data);
+  const res = await insertUserMessage(deps.db, {
+    id: data.messageId,
+    tenantId: data.tenantId,
+    conversationId: conversation.id,
+    content: data.content,
+    mode: data.mode ?? conversation.defaultMode,
+  });
+  if (!res.ok) throw new UnrecoverableError(`${res.reason}: message ${data.messageId} cannot be stored`);
+  if (res.created) {
+    await deps.streams.publish(conversation.id, null, [{ type: 'turn.queued', messageId: res.message.id }]);
+  }
+  return { conversation, message: res.message, created: res.created };
+}
+
+/** The job's conversation, never another tenant's. */
+export async function resolveConversation(deps: AdmitDeps, data: TurnJob): Promise<Conversation> {
+  if (data.conversationId !== undefined) {
+    const found = await getConversation(deps.db, data.tenantId, data.conversationId);
+    if (found) return found;
+    throw new UnrecoverableError(
+      'conversation_not_found: conversationId names no conversation of this tenant',
+    );
+  }
+  const externalId = data.v === 2 ? data.externalConversationId : undefined;
+  if (externalId === undefined) throw new UnrecoverableError('invalid_job: conversationId: required');
+  const existing = await getConversationByExternalId(deps.db, data.tenantId, externalId);
+  if (existing) return existing;
+  if (!(await getTenant(deps.db, data.tenantId))) {
+    throw new UnrecoverableError('tenant_not_found: tenantId names no tenant');
+  }
+  const created = await createConversation(deps.db, {
+    tenantId: data.tenantId,
+    model: deps.defaultModel,
+    externalId,
+  });
+  if (created.ok) {
+    deps.logger.info(
+      { event: 'conversation.create_completed', conversationId: created.conversation.id, via: 'intake' },
+      'conversation created for an external id',
+    );
+    return created.conversation;
+  }
+  return created.existing;
+}

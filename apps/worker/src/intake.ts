@@ -1,0 +1,100 @@
+import {
+  enqueueTurn,
+  type IntakeResult,
+  parseIntakeJob,
+  TURN_JOB_NAME,
+  turnJobId,
+} from '@turnstream/contracts';
+import type { Logger } from '@turnstream/logger';
+import { type Job, type Queue, UnrecoverableError, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import { type AdmitDeps, admitMessage } from './admit.ts';
+
+/** What the intake processor needs: admitting messages, and the turns queue. */
+export interface IntakeDeps extends AdmitDeps {
+  queue: Queue;
+  logger: Logger;
+}
+
+/**
+ * A job on the intake queue (`TurnsClient.enqueue`, or any producer writing the documented JSON):
+ * store the message (creating the conversation of a new `externalConversationId`), publish
+ * `turn.queued`, then enqueue its turn on the turns queue. The job completes once the message is
+ * visible; its return value is an {@link IntakeResult}. Refusals fail it for good, naming the field,
+ * and store nothing.
+ */
+export async function processIntakeJob(job: Job, deps: IntakeDeps): Promise<IntakeResult> {
+  if (job.name !== TURN_JOB_NAME)
+    throw new UnrecoverableError(`invalid_job: name: expected "${TURN_JOB_NAME}"`);
+  const parsed = parseIntakeJob(job.data);
+  if (!parsed.ok) {
+    deps.logger.warn(
+      { event: 'intake.job_rejected', jobId: job.id, reason: parsed.reason },
+      'invalid intake job',
+    );
+    throw new UnrecoverableError(`invalid_job: ${parsed.reason}`);
+  }
+  const data = parsed.job;
+  const { conversation, message, created } = await admitMessage(deps, data);
+  // A message stored by an earlier try whose turn job is gone (that enqueue failed) is queued again; a
+  // queued, running or finished one is left alone (its job id is derived from the message id anyway).
+  const mustEnqueue =
+    created ||
+    (message.status === 'pending' && (await deps.queue.getJob(turnJobId(message.id))) === undefined);
+  if (mustEnqueue) {
+    await enqueueTurn(deps.queue, {
+      v: 2,
+      tenantId: data.tenantId,
+      conversationId: conversation.id,
+      messageId: message.id,
+      mode: message.mode,
+      ...(data.acceptedAt !== undefined ? { acceptedAt: data.acceptedAt } : {}),
+    });
+  }
+  deps.logger.info(
+    {
+      event: 'intake.accept_completed',
+      conversationId: conversation.id,
+      messageId: message.id,
+      created,
+      enqueued: mustEnqueue,
+    },
+    'message taken in',
+  );
+  return { conversationId: conversation.id, messageId: message.id, created, status: message.status };
+}
+
+/** Options of {@link createIntakeWorker}. */
+export interface IntakeWorkerOptions {
+  deps: IntakeDeps;
+  /** BullMQ connection of the intake worker (blocking: its own). */
+  connection: Redis;
+  prefix: string;
+  queueName: string;
+  concurrency: number;
+  autorun: boolean;
+}
+
+/** The BullMQ worker of the intake queue (quick jobs: store, publish, enqueue). */
+export function createIntakeWorker(opts: IntakeWorkerOptions): Worker<unknown, IntakeResult> {
+  const worker = new Worker<unknown, IntakeResult>(
+    opts.queueName,
+    (job) => processIntakeJob(job, opts.deps),
+    {
+      connection: opts.connection,
+      prefix: opts.prefix,
+      concurrency: opts.concurrency,
+      autorun: opts.autorun,
+    },
+  );
+  worker.on('error', (err) =>
+    opts.deps.logger.error({ event: 'intake.run_failed', err: err.message }, 'intake worker error'),
+  );
+  worker.on('failed', (job, err) =>
+    opts.deps.logger.info(
+      { event: 'intake.job_failed', jobId: job?.id, reason: err.message.slice(0, 200) },
+      'intake attempt failed',
+    ),
+  );
+  return worker;
+}

@@ -1,0 +1,177 @@
+import { randomUUID } from 'node:crypto';
+import {
+  type ClientEvent,
+  InvalidTurnInputError,
+  TurnRejectedError,
+  TurnsClient,
+  TurnTimeoutError,
+} from '@turnstream/contracts';
+import { seedTenant } from '@turnstream/db/testing';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EventStream } from '../support/stream-events.ts';
+import { REDIS_URL, TestSystem } from '../support/system.ts';
+import { createConversation, history, postMessage, waitForTurn } from '../support/turns.ts';
+
+// Issue 11: TurnsClient, for services that integrate through Redis alone (no HTTP, no database).
+let sys: TestSystem;
+let client: TurnsClient;
+let redis: Redis;
+
+beforeAll(async () => {
+  sys = await new TestSystem().start();
+  redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+  client = new TurnsClient({ connection: redis, prefix: sys.bullPrefix, keyPrefix: sys.redisPrefix });
+});
+afterAll(async () => {
+  await client?.close();
+  redis?.disconnect();
+  await sys?.stop();
+});
+
+async function collect(iterable: AsyncIterable<ClientEvent>, stop: (e: ClientEvent) => boolean) {
+  const out: ClientEvent[] = [];
+  for await (const e of iterable) {
+    out.push(e);
+    if (stop(e)) break;
+  }
+  return out;
+}
+
+describe('TurnsClient', () => {
+  it('enqueue returns once the message is visible: history, turn.queued in the log, ?messageId=&until=turn; then waitForReply gives the reply', async () => {
+    const externalConversationId = `crm-${randomUUID()}`;
+    const sent = await client.enqueue({
+      tenantId: sys.tenantId,
+      externalConversationId,
+      content: 'hello there',
+    });
+
+    // Visible the moment enqueue returns, through the API.
+    const listed = await history(sys, sent.conversationId);
+    expect(listed.find((m) => m.id === sent.messageId)).toMatchObject({
+      role: 'user',
+      content: 'hello there',
+    });
+    const sse = await new EventStream(sys, sent.conversationId, {
+      messageId: sent.messageId,
+      untilTurn: true,
+    }).open();
+    const first = await client.events({ messageId: sent.messageId })[Symbol.asyncIterator]().next();
+    expect(first.value?.event).toEqual({ type: 'turn.queued', messageId: sent.messageId });
+
+    const outcome = await client.waitForReply(sent.messageId);
+    expect(outcome.status).toBe('completed');
+    const viaSse = await sse.readUntil(() => false);
+    sse.close();
+    expect(viaSse.map((e) => e.type)).toContain('turn.queued');
+    expect(viaSse.at(-1)?.type).toBe('turn.completed');
+
+    const turn = await waitForTurn(sys, sent.conversationId, sent.messageId);
+    expect(outcome).toMatchObject({ replyId: turn.reply!.id, content: turn.reply!.content });
+
+    // The external id names the same conversation from now on.
+    const again = await client.enqueue({
+      tenantId: sys.tenantId,
+      externalConversationId,
+      content: 'and again',
+    });
+    expect(again.conversationId).toBe(sent.conversationId);
+    expect((await client.waitForReply(again.messageId)).status).toBe('completed');
+    const { body } = await sys.api('GET', `/v1/conversations/${sent.conversationId}`);
+    expect(body).toMatchObject({ id: sent.conversationId, externalId: externalConversationId });
+  });
+
+  it('the same message enqueued twice (or concurrently) is one message and one reply', async () => {
+    const conversationId = await createConversation(sys);
+    const messageId = randomUUID();
+    const input = { tenantId: sys.tenantId, conversationId, messageId, content: 'only once' };
+    const [a, b] = await Promise.all([client.enqueue(input), client.enqueue(input)]);
+    expect(a.messageId).toBe(messageId);
+    expect(b.messageId).toBe(messageId);
+    await client.waitForReply(messageId);
+    const third = await client.enqueue(input);
+    expect(third).toEqual(a);
+    const msgs = await history(sys, conversationId);
+    expect(msgs.filter((m) => m.id === messageId)).toHaveLength(1);
+    expect(msgs.filter((m) => m.replyTo === messageId)).toHaveLength(1);
+  });
+
+  it('events are the log, resumable from an id, and a fresh client finds a message by its id alone', async () => {
+    const conversationId = await createConversation(sys);
+    const messageId = await postMessage(sys, conversationId, 'through the API [[sim words=20]]');
+    const other = new TurnsClient({ connection: redis, prefix: sys.bullPrefix, keyPrefix: sys.redisPrefix });
+    try {
+      const all = await collect(other.events({ messageId }), () => false);
+      expect(all.at(-1)?.event.type).toBe('turn.completed');
+      const cut = Math.floor(all.length / 2);
+      const resumed = await collect(other.events({ messageId }, { after: all[cut - 1]!.id! }), () => false);
+      expect(resumed).toEqual(all.slice(cut));
+      const whole = await collect(other.events({ conversationId }), (e) => e.id === all.at(-1)!.id);
+      expect(whole).toEqual(all);
+      const outcome = await other.waitForReply(messageId);
+      expect(outcome.status).toBe('completed');
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('cancel: a running turn ends cancelled and waitForReply says so', async () => {
+    const conversationId = await createConversation(sys);
+    const sent = await client.enqueue({
+      tenantId: sys.tenantId,
+      conversationId,
+      content: 'long [[sim words=400 delay=25]]',
+    });
+    await collect(client.events({ messageId: sent.messageId }), (e) => e.event.type === 'chunk');
+    await client.cancel(sent.messageId);
+    const outcome = await client.waitForReply(sent.messageId);
+    expect(outcome).toMatchObject({ status: 'cancelled', messageId: sent.messageId });
+    const turn = await waitForTurn(sys, conversationId, sent.messageId);
+    expect(turn.user.status).toBe('cancelled');
+  });
+
+  it('waitForReply gives up with a typed timeout; an aborted signal ends it too', async () => {
+    const conversationId = await createConversation(sys);
+    const sent = await client.enqueue({
+      tenantId: sys.tenantId,
+      conversationId,
+      content: 'slow [[sim words=200 delay=50]]',
+    });
+    await expect(client.waitForReply(sent.messageId, { timeoutMs: 50 })).rejects.toBeInstanceOf(
+      TurnTimeoutError,
+    );
+    const controller = new AbortController();
+    const waiting = client.waitForReply(sent.messageId, { signal: controller.signal });
+    controller.abort();
+    await expect(waiting).rejects.toMatchObject({ name: 'AbortError' });
+    await client.cancel(sent.messageId);
+    expect((await client.waitForReply(sent.messageId)).status).toBe('cancelled');
+  });
+
+  it('refusals are typed, name the field and store nothing', async () => {
+    await expect(
+      client.enqueue({ tenantId: sys.tenantId, conversationId: 'nope', content: 'x' }),
+    ).rejects.toThrow(InvalidTurnInputError);
+    await expect(
+      client.enqueue({ tenantId: sys.tenantId, conversationId: randomUUID(), content: 'x'.repeat(100_001) }),
+    ).rejects.toThrow(/content/);
+
+    // Another tenant's conversation: refused by the worker, nothing stored.
+    const other = await seedTenant(sys.tdb.db, 'other');
+    const theirs = await createConversation(sys);
+    const before = await countRows();
+    const err = await client
+      .enqueue({ tenantId: other.tenant.id, conversationId: theirs, content: 'not yours' })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(TurnRejectedError);
+    expect((err as TurnRejectedError).code).toBe('conversation_not_found');
+    expect(await countRows()).toEqual(before);
+  });
+});
+
+async function countRows() {
+  const [row] = await sys.tdb.sql<{ messages: number; conversations: number }[]>`
+    select (select count(*)::int from messages) as messages, (select count(*)::int from conversations) as conversations`;
+  return row;
+}
