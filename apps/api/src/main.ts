@@ -4,7 +4,7 @@ import { createDb, databaseIdentity, runMigrations } from '@turnstream/db';
 import { createLogger, startRuntimeStats } from '@turnstream/logger';
 import { createEventSubscriber, createTurnStreams } from '@turnstream/streams';
 import { startMetricsServer, startTracing } from '@turnstream/telemetry';
-import { WEBHOOKS_QUEUE, withWebhookNotices } from '@turnstream/webhooks';
+import { WEBHOOK_FANOUT_QUEUE, withWebhookNotices } from '@turnstream/webhooks';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { DEFAULT_PRICES } from './admin/pricing.ts';
@@ -56,7 +56,10 @@ async function main(): Promise<void> {
   // Turn outcomes published here (cancels of queued turns) queue their webhooks too.
   const webhookConnection = redis.duplicate();
   webhookConnection.on('error', () => {}); // reported by the main connection
-  const webhookQueue = new Queue(WEBHOOKS_QUEUE, { connection: webhookConnection, prefix: env.BULL_PREFIX });
+  const webhookQueue = new Queue(WEBHOOK_FANOUT_QUEUE, {
+    connection: webhookConnection,
+    prefix: env.BULL_PREFIX,
+  });
   webhookQueue.on('error', () => {});
   const streams = withWebhookNotices(
     createTurnStreams({ redis, keyPrefix: env.REDIS_PREFIX, sharded: env.REDIS_SHARDED_PUBSUB }),

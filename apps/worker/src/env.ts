@@ -73,6 +73,9 @@ export const workerEnvSchema = serviceEnvSchema.extend({
   WEBHOOK_CONCURRENCY: envInt(10, 0).describe(
     'Webhook deliveries in flight at once in this process (own queue and connections); 0: sent by other processes.',
   ),
+  WEBHOOK_ENDPOINT_CONCURRENCY: envInt(2, 1).describe(
+    'Deliveries in flight at once per webhook endpoint, across every process (a hanging receiver holds no more).',
+  ),
   WEBHOOK_TIMEOUT_MS: envInt(10_000, 100).describe(
     'Time for one webhook delivery attempt (connect to status line), in ms.',
   ),

@@ -46,12 +46,13 @@ async function main(): Promise<void> {
     logger,
     policy: { allowedNetworks: env.WEBHOOK_ALLOWED_NETWORKS },
     concurrency: env.WEBHOOK_CONCURRENCY,
+    endpointConcurrency: env.WEBHOOK_ENDPOINT_CONCURRENCY,
     timeoutMs: env.WEBHOOK_TIMEOUT_MS,
     retry: { attempts: env.WEBHOOK_MAX_ATTEMPTS, backoffMs: env.WEBHOOK_BACKOFF_MS },
   });
   const streams = withWebhookNotices(
     createTurnStreams({ redis, keyPrefix: env.REDIS_PREFIX, sharded: env.REDIS_SHARDED_PUBSUB }),
-    webhooks.queue,
+    webhooks.fanoutQueue,
     logger,
   );
   const provider = createClaudeProvider({

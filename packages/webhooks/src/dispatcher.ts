@@ -11,8 +11,9 @@ import {
   type WebhookEndpoint,
 } from '@turnstream/db';
 import type { Logger } from '@turnstream/logger';
-import { type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
+import { DelayedError, type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { EndpointSlots } from './endpoint-slots.ts';
 import {
   DEFAULT_RETRY_POLICY,
   DELIVER_JOB,
@@ -21,6 +22,7 @@ import {
   enqueueDelivery,
   FANOUT_JOB,
   type FanoutJob,
+  WEBHOOK_FANOUT_QUEUE,
   WEBHOOKS_QUEUE,
 } from './jobs.ts';
 import { turnOutcomePayload } from './payload.ts';
@@ -35,20 +37,24 @@ export interface DispatcherOptions {
   bullPrefix: string;
   logger: Logger;
   policy: TargetPolicy;
+  /** Names of the delivery and fan-out queues (defaults: `webhooks`, `webhook-fanout`). */
   queueName?: string;
+  fanoutQueueName?: string;
   /**
    * Deliveries in flight at once (a hanging receiver holds one until `timeoutMs`). Default 10; 0: no
    * consumer here (only the producer queue, for {@link withWebhookNotices}).
    */
   concurrency?: number;
+  /** Deliveries in flight at once per endpoint, across every process. Default 2. */
+  endpointConcurrency?: number;
   /** Time for one attempt, connection to status line. Default 10 s. */
   timeoutMs?: number;
   retry?: DeliveryRetryPolicy;
 }
 
 export interface WebhookDispatcher {
-  /** The webhooks queue (producer side): what {@link withWebhookNotices} adds fan-outs to. */
-  readonly queue: Queue;
+  /** The fan-out queue (producer side): what {@link withWebhookNotices} adds to. */
+  readonly fanoutQueue: Queue;
   close(): Promise<void>;
 }
 
@@ -60,12 +66,20 @@ export interface WebhookDispatcher {
  */
 export function createWebhookDispatcher(opts: DispatcherOptions): WebhookDispatcher {
   const queueName = opts.queueName ?? WEBHOOKS_QUEUE;
+  const fanoutQueueName = opts.fanoutQueueName ?? WEBHOOK_FANOUT_QUEUE;
   const retry = opts.retry ?? DEFAULT_RETRY_POLICY;
   const timeoutMs = opts.timeoutMs ?? 10_000;
-  // BullMQ leaves connections it was given open: these two are ours.
+  // BullMQ leaves connections it was given open: these are ours.
   const queueConnection = opts.connection.duplicate({ maxRetriesPerRequest: null });
-  const workerConnection = opts.connection.duplicate({ maxRetriesPerRequest: null });
+  const connections = [queueConnection];
   const queue = new Queue(queueName, { connection: queueConnection, prefix: opts.bullPrefix });
+  const fanoutQueue = new Queue(fanoutQueueName, { connection: queueConnection, prefix: opts.bullPrefix });
+  const slots = new EndpointSlots(
+    queueConnection,
+    `${opts.bullPrefix}:${queueName}`,
+    opts.endpointConcurrency ?? 2,
+    timeoutMs + 30_000,
+  );
   const log = opts.logger;
 
   async function fanout(job: FanoutJob): Promise<number> {
@@ -107,11 +121,30 @@ export function createWebhookDispatcher(opts: DispatcherOptions): WebhookDispatc
     return deliveries.length;
   }
 
-  async function deliver(job: Job<DeliverJob>): Promise<string> {
+  async function deliver(job: Job<DeliverJob>, token: string | undefined): Promise<string> {
     const delivery = await getWebhookDelivery(opts.db, job.data.deliveryId);
     if (delivery?.status !== 'pending') return 'gone';
     const endpoint = await getWebhookEndpointById(opts.db, delivery.endpointId);
     if (!endpoint) return 'gone';
+    const holder = job.id ?? delivery.id;
+    if (!(await slots.acquire(endpoint.id, holder))) {
+      // The endpoint's slots are held (a slow receiver): wait without spending an attempt.
+      const wait = Math.min(1000, timeoutMs);
+      await job.moveToDelayed(Date.now() + wait + Math.floor(Math.random() * wait * 0.25), token);
+      throw new DelayedError();
+    }
+    try {
+      return await attemptDelivery(job, delivery, endpoint);
+    } finally {
+      await slots.release(endpoint.id, holder).catch(() => undefined);
+    }
+  }
+
+  async function attemptDelivery(
+    job: Job<DeliverJob>,
+    delivery: NonNullable<Awaited<ReturnType<typeof getWebhookDelivery>>>,
+    endpoint: WebhookEndpoint,
+  ): Promise<string> {
     const attempt = job.attemptsMade + 1;
     const body = JSON.stringify(delivery.payload);
     const startedAt = new Date();
@@ -153,28 +186,42 @@ export function createWebhookDispatcher(opts: DispatcherOptions): WebhookDispatc
   }
 
   const concurrency = opts.concurrency ?? 10;
-  const worker =
-    concurrency === 0
-      ? null
-      : new Worker(
-          queueName,
-          async (job) => {
-            if (job.name === FANOUT_JOB) return fanout(job.data as FanoutJob);
-            if (job.name === DELIVER_JOB) return deliver(job as Job<DeliverJob>);
-            throw new UnrecoverableError(`unknown webhook job "${job.name}"`);
-          },
-          { connection: workerConnection, prefix: opts.bullPrefix, concurrency },
-        );
-  worker?.on('error', (err) =>
-    log.warn({ event: 'webhook.worker_failed', err: err.message }, 'webhook worker error'),
-  );
+  const workers: Worker[] = [];
+  if (concurrency > 0) {
+    const fanoutConnection = opts.connection.duplicate({ maxRetriesPerRequest: null });
+    const deliveryConnection = opts.connection.duplicate({ maxRetriesPerRequest: null });
+    connections.push(fanoutConnection, deliveryConnection);
+    workers.push(
+      new Worker(
+        fanoutQueueName,
+        async (job) => {
+          if (job.name === FANOUT_JOB) return fanout(job.data as FanoutJob);
+          throw new UnrecoverableError(`unknown webhook fan-out job "${job.name}"`);
+        },
+        { connection: fanoutConnection, prefix: opts.bullPrefix, concurrency: 4 },
+      ),
+      new Worker(
+        queueName,
+        async (job, token) => {
+          if (job.name === DELIVER_JOB) return deliver(job as Job<DeliverJob>, token);
+          throw new UnrecoverableError(`unknown webhook job "${job.name}"`);
+        },
+        { connection: deliveryConnection, prefix: opts.bullPrefix, concurrency },
+      ),
+    );
+  }
+  for (const worker of workers) {
+    worker.on('error', (err) =>
+      log.warn({ event: 'webhook.worker_failed', err: err.message }, 'webhook worker error'),
+    );
+  }
 
   return {
-    queue,
+    fanoutQueue,
     async close() {
-      await worker?.close();
-      await queue.close();
-      await Promise.allSettled([queueConnection.quit(), workerConnection.quit()]);
+      await Promise.all(workers.map((w) => w.close()));
+      await Promise.all([queue.close(), fanoutQueue.close()]);
+      await Promise.allSettled(connections.map((c) => c.quit()));
     },
   };
 }

@@ -1,4 +1,5 @@
 export * from './dispatcher.ts';
+export * from './endpoint-slots.ts';
 export * from './jobs.ts';
 export * from './notify.ts';
 export * from './payload.ts';

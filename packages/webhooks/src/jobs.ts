@@ -1,7 +1,12 @@
 import type { JobsOptions, Queue } from 'bullmq';
 
-/** The BullMQ queue of webhook work: fan-outs (one per turn outcome) and deliveries (one per target). */
+/** The BullMQ queue of webhook deliveries (one job per target of an outcome). */
 export const WEBHOOKS_QUEUE = 'webhooks';
+/**
+ * The BullMQ queue of fan-outs (one job per turn outcome): a queue of its own, so that deliveries
+ * stuck on slow receivers never hold up the creation of everyone else's.
+ */
+export const WEBHOOK_FANOUT_QUEUE = 'webhook-fanout';
 
 /** Outcomes a tenant can subscribe to: a turn's terminal events. */
 export const WEBHOOK_EVENT_TYPES = ['turn.completed', 'turn.failed', 'turn.cancelled'] as const;
