@@ -130,4 +130,18 @@ describe('retention sweeper', () => {
     expect(await sweepExpiredConversations(deps, { defaultDays: 365 })).toBe(1);
     expect((await rowsOf(fresh)).conversations).toBe(0);
   });
+
+  it('runs on its own from the BullMQ job scheduler of an API replica', async () => {
+    const conv = await createConversation(sys);
+    await sys.tdb.sql`update conversations set updated_at = now() - interval '3 days' where id = ${conv}`;
+    await sys.tdb.sql`update tenants set retention_days = 2 where id = ${sys.tenantId}`;
+    try {
+      await sys.startApi({ RETENTION_SWEEP_MS: '200' });
+      await waitFor(async () => ((await rowsOf(conv)).conversations === 0 ? true : null), {
+        message: 'the scheduled sweep to delete the expired conversation',
+      });
+    } finally {
+      await sys.tdb.sql`update tenants set retention_days = null where id = ${sys.tenantId}`;
+    }
+  });
 });

@@ -234,6 +234,28 @@ describe('webhooks', () => {
     expect(await t.history(conv2)).toEqual([]);
   });
 
+  it('a cancelled turn is delivered as turn.cancelled', async () => {
+    const t = await tenant();
+    const endpoint = await t.register('/ok', ['turn.cancelled']);
+    // A long turn holds the conversation, so the second message waits (the API cancels it, or the
+    // worker if it had just taken the job: either publishes the outcome).
+    const { conv, messageId: first } = await t.turn('[[sim words=400 delay=30]] a long answer');
+    const second = (await t.api('POST', `/v1/conversations/${conv}/messages`, { content: 'queued' })).body
+      .messageId;
+    const cancelled = await t.api('POST', `/v1/conversations/${conv}/messages/${second}/cancel`);
+    expect(['cancelled', 'cancelling']).toContain(cancelled.body.status);
+    const [delivery] = await waitFor(async () => {
+      const got = forMessage('/ok', second);
+      return got.length > 0 ? got : null;
+    });
+    expect(new Webhook(endpoint.secret).verify(delivery!.body, delivery!.headers)).toMatchObject({
+      type: 'turn.cancelled',
+      data: { messageId: second, conversationId: conv, status: 'cancelled' },
+    });
+    await t.api('POST', `/v1/conversations/${conv}/messages/${first}/cancel`);
+    await t.finished(conv, first);
+  });
+
   it('rotating the secret: during the grace period both verify; without grace only the new one', async () => {
     const t = await tenant();
     const endpoint = await t.register('/ok');
