@@ -6,6 +6,7 @@ export function cancelChannel(prefix: string): string {
   return `${prefix}:cancel`;
 }
 
+/** The flag key of a message's cancel: set (with a TTL) before publishing on the cancel channel. */
 export function cancelFlagKey(prefix: string, conversationId: string, messageId: string): string {
   return `${prefix}:{conv:${conversationId}}:cancel:${messageId}`;
 }
@@ -13,7 +14,10 @@ export function cancelFlagKey(prefix: string, conversationId: string, messageId:
 /** How long a cancel flag is kept (seconds). */
 export const CANCEL_FLAG_TTL_SECONDS = 24 * 3600;
 
+/** What is published on the cancel channel, as JSON. */
 export interface CancelRequest {
+  /** The conversation of the message. */
   conversationId: string;
+  /** The user message whose turn is cancelled. */
   messageId: string;
 }

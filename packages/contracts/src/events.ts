@@ -7,22 +7,28 @@ import { z } from 'zod';
  */
 const base = { messageId: z.string() };
 
+/** The message is stored and its turn queued. */
 export const turnQueuedEvent = z.object({ type: z.literal('turn.queued'), ...base });
+/** An attempt of the turn started (`attempt` is 1-based); the reply row is `replyId`. */
 export const turnStartedEvent = z.object({
   type: z.literal('turn.started'),
   ...base,
   replyId: z.string(),
   attempt: z.number().int(),
 });
+/** Text of the reply, in order (stream mode only). */
 export const chunkEvent = z.object({ type: z.literal('chunk'), ...base, text: z.string() });
+/** Thinking text, in order (stream mode with thinking only). */
 export const thinkingEvent = z.object({ type: z.literal('thinking'), ...base, text: z.string() });
 /** Chunks published so far for this turn are void: a retry starts the reply again. */
 export const turnResetEvent = z.object({ type: z.literal('turn.reset'), ...base, reason: z.string() });
+/** The conversation's assistant session was cleared (`reason`); the next call rebuilds it from history. */
 export const sessionClearedEvent = z.object({
   type: z.literal('session.cleared'),
   ...base,
   reason: z.string(),
 });
+/** The reply is complete. Terminal. */
 export const turnCompletedEvent = z.object({
   type: z.literal('turn.completed'),
   ...base,
@@ -59,12 +65,14 @@ export const turnRateLimitedEvent = z.object({
   ...base,
   retryAt: z.string(),
 });
+/** The turn was cancelled; a partial reply is kept as `replyId` (null when none started). Terminal. */
 export const turnCancelledEvent = z.object({
   type: z.literal('turn.cancelled'),
   ...base,
   replyId: z.string().nullable(),
 });
 
+/** Any event of a conversation's log, told apart by `type`. */
 export const turnEventSchema = z.discriminatedUnion('type', [
   turnQueuedEvent,
   turnStartedEvent,
@@ -78,12 +86,16 @@ export const turnEventSchema = z.discriminatedUnion('type', [
   turnRateLimitedEvent,
   turnCancelledEvent,
 ]);
+/** An event of a conversation's log (see {@link turnEventSchema}). */
 export type TurnEvent = z.infer<typeof turnEventSchema>;
+/** The `type` of a {@link TurnEvent}. */
 export type TurnEventType = TurnEvent['type'];
 
 /** An event as delivered: its body plus the durable log id. */
 export interface DeliveredEvent {
+  /** The log id (a Redis Stream id): resume after it. */
   id: string;
+  /** The event. */
   event: TurnEvent;
 }
 

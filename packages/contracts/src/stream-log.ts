@@ -1,11 +1,13 @@
 import type { Redis } from 'ioredis';
 import { compareStreamIds } from './stream-ids.ts';
 
+/** What `XINFO STREAM` tells about a conversation log. */
 export interface LogInfo {
   /** Entries in the log now. */
   length: number;
   /** Entries ever added (more than `length` once trimmed). */
   added: number;
+  /** The oldest entry's id, or null when the log is empty. */
   oldestId: string | null;
   /** The newest id the log ever issued (kept even when that entry was trimmed). */
   lastGeneratedId: string;

@@ -98,12 +98,21 @@ export function describeJobIssues(error: z.ZodError): string {
 }
 
 /** A turn job that names its conversation by Turnstream's id: what the `turns` queue runs. */
-export type ConversationTurnJob = TurnJob & { conversationId: string };
+export type ConversationTurnJob = TurnJob & {
+  /** The conversation (Turnstream's id). */
+  conversationId: string;
+};
 
 /** Outcome of {@link parseTurnJob}. */
 export type ParsedTurnJob<T extends TurnJob> =
-  | { ok: true; job: T }
   | {
+      /** Valid. */
+      ok: true;
+      /** The job, validated and with its defaults. */
+      job: T;
+    }
+  | {
+      /** Refused. */
       ok: false;
       /** Each refused field with why ({@link describeJobIssues}). */
       reason: string;

@@ -9,6 +9,7 @@ export class TurnsClientError extends Error {
  */
 export class InvalidTurnInputError extends TurnsClientError {
   override name = 'InvalidTurnInputError';
+  /** @param reason each refused field with why. */
   constructor(
     /** Each refused field with why (`content: Too big: ...; mode: Invalid option ...`). */
     readonly reason: string,
@@ -25,6 +26,7 @@ export class InvalidTurnInputError extends TurnsClientError {
  */
 export class TurnRejectedError extends TurnsClientError {
   override name = 'TurnRejectedError';
+  /** @param code stable code; @param reason the worker's full reason. */
   constructor(
     /** Stable code: the worker's reason up to the first colon. */
     readonly code: string,
@@ -38,6 +40,7 @@ export class TurnRejectedError extends TurnsClientError {
 /** No turn of this message is known to the queue (never enqueued, or its job was removed long ago). */
 export class MessageNotFoundError extends TurnsClientError {
   override name = 'MessageNotFoundError';
+  /** @param messageId the message asked about. */
   constructor(
     /** The message asked about. */
     readonly messageId: string,
@@ -49,6 +52,7 @@ export class MessageNotFoundError extends TurnsClientError {
 /** `waitForReply` (or `enqueue` waiting for the intake) gave up after `timeoutMs`. */
 export class TurnTimeoutError extends TurnsClientError {
   override name = 'TurnTimeoutError';
+  /** @param messageId the message waited for; @param timeoutMs how long. */
   constructor(
     /** The message waited for. */
     readonly messageId: string,
@@ -62,6 +66,7 @@ export class TurnTimeoutError extends TurnsClientError {
 /** The caller's `AbortSignal` ended the wait or the event iteration. */
 export class TurnsClientAbortedError extends TurnsClientError {
   override name = 'AbortError';
+  /** @param options `cause`: the signal's reason. */
   constructor(options?: { cause?: unknown }) {
     super('aborted', options);
   }

@@ -61,7 +61,15 @@ export interface EnqueuedMessage {
 }
 
 /** What {@link TurnsClient.events} follows: a whole conversation, or one message's turn. */
-export type EventsTarget = { conversationId: string } | { messageId: string };
+export type EventsTarget =
+  | {
+      /** Every event of this conversation. */
+      conversationId: string;
+    }
+  | {
+      /** This message's turn only. */
+      messageId: string;
+    };
 
 /** Options of {@link TurnsClient.events}. */
 export interface EventsOptions {

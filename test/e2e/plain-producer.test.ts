@@ -1,0 +1,142 @@
+import { execFile } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
+import { TURNS_INTAKE_QUEUE } from '@turnstream/contracts';
+import { databaseDigest, seedTenant } from '@turnstream/db/testing';
+import { waitFor } from '@turnstream/testkit';
+import { Queue } from 'bullmq';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { simReplyTo } from '../support/stream-events.ts';
+import { TestSystem } from '../support/system.ts';
+import { createConversation, history } from '../support/turns.ts';
+
+// Issue 11: a producer in "another language" (plain bullmq + the documented JSON), both job versions,
+// and hostile jobs on the intake queue.
+const run = promisify(execFile);
+const producer = fileURLToPath(new URL('./fixtures/plain-bullmq-producer.mjs', import.meta.url));
+
+let sys: TestSystem;
+let intake: Queue;
+beforeAll(async () => {
+  sys = await new TestSystem().start();
+  intake = new Queue(TURNS_INTAKE_QUEUE, {
+    connection: { url: sys.redisUrl, maxRetriesPerRequest: null },
+    prefix: sys.bullPrefix,
+  });
+});
+afterAll(async () => {
+  await intake?.close();
+  await sys?.stop();
+});
+
+async function produce(job: Record<string, unknown>, queueName?: string) {
+  const { stdout } = await run(
+    process.execPath,
+    [producer, JSON.stringify(job), ...(queueName ? [queueName] : [])],
+    {
+      env: {
+        PATH: process.env.PATH,
+        REDIS_URL: sys.redisUrl,
+        BULL_PREFIX: sys.bullPrefix,
+        REDIS_PREFIX: sys.redisPrefix,
+      },
+    },
+  );
+  return stdout
+    .trim()
+    .split('\n')
+    .map(
+      (l) =>
+        JSON.parse(l) as { stored?: { conversationId: string }; event?: { type: string; content?: string } },
+    );
+}
+
+async function finished(jobId: string) {
+  return waitFor(async () => {
+    const j = await intake.getJob(jobId);
+    return j?.finishedOn ? j : null;
+  });
+}
+
+describe('producers outside the project', () => {
+  it('plain bullmq with the documented v2 JSON on the intake queue gets its reply', async () => {
+    const messageId = randomUUID();
+    const content = 'Hello from a service written in another language';
+    const lines = await produce({
+      v: 2,
+      tenantId: sys.tenantId,
+      externalConversationId: `plain-${messageId}`,
+      messageId,
+      content,
+      mode: 'stream',
+    });
+    const conversationId = lines[0]!.stored!.conversationId;
+    const events = lines.slice(1).map((l) => l.event!.type);
+    expect(events[0]).toBe('turn.queued');
+    expect(events.at(-1)).toBe('turn.completed');
+    const expected = await simReplyTo(sys, content);
+    expect(lines.at(-1)!.event!.content).toBe(expected);
+    const msgs = await history(sys, conversationId);
+    expect(msgs.map((m) => [m.role, m.content])).toEqual([
+      ['user', content],
+      ['assistant', expected],
+    ]);
+  });
+
+  it('a previous-version (v1) job straight on the turns queue, as older producers wrote it, is answered', async () => {
+    const conversationId = await createConversation(sys);
+    const messageId = randomUUID();
+    const lines = await produce(
+      { v: 1, tenantId: sys.tenantId, conversationId, messageId, content: 'an old producer' },
+      'turns',
+    );
+    expect(lines.map((l) => l.event!.type)).toContain('turn.queued');
+    expect(lines.at(-1)!.event).toMatchObject({
+      type: 'turn.completed',
+      content: await simReplyTo(sys, 'an old producer'),
+    });
+  });
+
+  it('hostile intake jobs fail for good with a reason naming the field, and write nothing', async () => {
+    const other = await seedTenant(sys.tdb.db, 'intruder');
+    const victim = await createConversation(sys);
+    const ok = { v: 2, tenantId: sys.tenantId, conversationId: victim, content: 'x' };
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [{ ...ok, tenantId: 42 }, /^invalid_job: tenantId: /],
+      [{ ...ok, conversationId: ['x'] }, /^invalid_job: conversationId: /],
+      [{ ...ok, content: 'x'.repeat(100_001) }, /^invalid_job: content: /],
+      [{ ...ok, content: 'a\u0000b' }, /^invalid_job: content: /],
+      [{ ...ok, mode: 'shout' }, /^invalid_job: mode: /],
+      [{ ...ok, v: 99 }, /^invalid_job: v: /],
+      [{ ...ok, content: undefined }, /^invalid_job: content: required/],
+      [{ ...ok, tenantId: other.tenant.id }, /^conversation_not_found: /],
+      [
+        { ...ok, tenantId: randomUUID(), conversationId: undefined, externalConversationId: 'e' },
+        /^tenant_not_found: /,
+      ],
+    ];
+    const before = await databaseDigest(sys.tdb);
+    for (const [data, reason] of cases) {
+      const messageId = randomUUID();
+      await intake.add('turn', { ...data, messageId }, { jobId: `turn-${messageId}`, attempts: 5 });
+      const job = await finished(`turn-${messageId}`);
+      expect(job.failedReason, JSON.stringify(data).slice(0, 80)).toMatch(reason);
+      expect(job.attemptsMade).toBe(1);
+    }
+    expect(await databaseDigest(sys.tdb)).toEqual(before);
+    // A message id another tenant already uses is refused too.
+    const theirs = await createConversation(sys);
+    const used = randomUUID();
+    await intake.add('turn', { ...ok, conversationId: theirs, messageId: used }, { jobId: `turn-${used}` });
+    expect((await finished(`turn-${used}`)).returnvalue).toMatchObject({ messageId: used });
+    const otherConv = await createConversation(sys);
+    const reuse = await intake.add(
+      'turn',
+      { ...ok, conversationId: otherConv, messageId: used },
+      { jobId: `reuse-${used}`, attempts: 5 },
+    );
+    expect((await finished(reuse.id!)).failedReason).toMatch(/^id_conflict: /);
+    expect((await history(sys, otherConv)).length).toBe(0);
+  });
+});
