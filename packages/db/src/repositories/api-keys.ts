@@ -2,6 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { and, asc, eq, gt, inArray, isNull, or, sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { type ApiKeyRole, apiKeys } from '../schema/index.ts';
+import { prepared } from './prepared.ts';
 
 export type ApiKey = typeof apiKeys.$inferSelect;
 
@@ -55,10 +56,14 @@ const isActive = or(isNull(apiKeys.revokedAt), gt(apiKeys.revokedAt, sql`now()`)
 
 /** Resolve a presented key to its tenant and role; null when unknown or revoked. */
 export async function findApiKey(db: Db, presented: string): Promise<ApiKeyIdentity | null> {
-  const [row] = await db
-    .select({ keyId: apiKeys.id, tenantId: apiKeys.tenantId, role: apiKeys.role, prefix: apiKeys.prefix })
-    .from(apiKeys)
-    .where(and(eq(apiKeys.keyHash, hashApiKey(presented)), isActive));
+  const query = prepared(db, 'find_api_key', (d) =>
+    d
+      .select({ keyId: apiKeys.id, tenantId: apiKeys.tenantId, role: apiKeys.role, prefix: apiKeys.prefix })
+      .from(apiKeys)
+      .where(and(eq(apiKeys.keyHash, sql.placeholder('keyHash')), isActive))
+      .prepare('find_api_key'),
+  );
+  const [row] = await query.execute({ keyHash: hashApiKey(presented) });
   return row ?? null;
 }
 

@@ -1,6 +1,7 @@
-import { and, desc, eq, lt } from 'drizzle-orm';
+import { and, desc, eq, lt, sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { conversations, sessions } from '../schema/index.ts';
+import { prepared } from './prepared.ts';
 
 export type Conversation = typeof conversations.$inferSelect;
 
@@ -55,10 +56,19 @@ export async function createConversation(
 }
 
 export async function getConversation(db: Db, tenantId: string, id: string): Promise<Conversation | null> {
-  const [row] = await db
-    .select()
-    .from(conversations)
-    .where(and(eq(conversations.id, id), eq(conversations.tenantId, tenantId)));
+  const query = prepared(db, 'get_conversation', (d) =>
+    d
+      .select()
+      .from(conversations)
+      .where(
+        and(
+          eq(conversations.id, sql.placeholder('id')),
+          eq(conversations.tenantId, sql.placeholder('tenantId')),
+        ),
+      )
+      .prepare('get_conversation'),
+  );
+  const [row] = await query.execute({ id, tenantId });
   return row ?? null;
 }
 

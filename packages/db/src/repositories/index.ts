@@ -4,7 +4,7 @@ export * from './conversations.ts';
 export * from './deletion.ts';
 export * from './inspect.ts';
 export * from './messages.ts';
-export * from './reply-contents.ts';
+export * from './replies.ts';
 export * from './sessions.ts';
 export * from './tenants.ts';
 export * from './transcripts.ts';

@@ -1,21 +1,37 @@
 import { aliasedTable, and, asc, eq, getTableColumns, inArray, lt, ne, sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
-import { conversations, type MessageStatus, type MessageUsage, messages } from '../schema/index.ts';
+import { type MessageStatus, messages } from '../schema/index.ts';
 import { isUniqueViolation } from './conversations.ts';
+import { isMissingSeq, nextSeqCte } from './next-seq.ts';
+import { prepared } from './prepared.ts';
 
 export type Message = typeof messages.$inferSelect;
 
 /** Statuses after which a user message's turn is over. */
 export const FINAL_USER_STATUSES: MessageStatus[] = ['completed', 'failed', 'cancelled'];
 
-/** Allocate the next `seq` of a conversation (row-locks the conversation until the transaction ends). */
-async function nextSeq(tx: Db, tenantId: string, conversationId: string): Promise<number | null> {
-  const [row] = await tx
-    .update(conversations)
-    .set({ lastSeq: sql`${conversations.lastSeq} + 1`, updatedAt: new Date() })
-    .where(and(eq(conversations.id, conversationId), eq(conversations.tenantId, tenantId)))
-    .returning({ seq: conversations.lastSeq });
-  return row?.seq ?? null;
+/** One statement: allocate the seq and insert the user message (no transaction round trips). */
+function insertUser(db: Db) {
+  return prepared(db, 'insert_user_message', (d) => {
+    const next = nextSeqCte(d);
+    return d
+      .with(next)
+      .insert(messages)
+      .values({
+        id: sql`coalesce(${sql.placeholder('id')}::uuid, gen_random_uuid())`,
+        idempotencyKey: sql.placeholder('idempotencyKey'),
+        tenantId: sql.placeholder('tenantId'),
+        conversationId: sql.placeholder('conversationId'),
+        seq: sql`(select ${next.seq} from ${next})`,
+        role: 'user',
+        content: sql.placeholder('content'),
+        status: 'pending',
+        mode: sql.placeholder('mode'),
+        callbackUrl: sql.placeholder('callbackUrl'),
+      })
+      .returning()
+      .prepare('insert_user_message');
+  });
 }
 
 export type InsertUserMessageResult =
@@ -43,10 +59,19 @@ export async function getMessageByIdempotencyKey(
   tenantId: string,
   idempotencyKey: string,
 ): Promise<Message | null> {
-  const [row] = await db
-    .select()
-    .from(messages)
-    .where(and(eq(messages.tenantId, tenantId), eq(messages.idempotencyKey, idempotencyKey)));
+  const query = prepared(db, 'get_message_by_idempotency_key', (d) =>
+    d
+      .select()
+      .from(messages)
+      .where(
+        and(
+          eq(messages.tenantId, sql.placeholder('tenantId')),
+          eq(messages.idempotencyKey, sql.placeholder('idempotencyKey')),
+        ),
+      )
+      .prepare('get_message_by_idempotency_key'),
+  );
+  const [row] = await query.execute({ tenantId, idempotencyKey });
   return row ?? null;
 }
 
@@ -83,27 +108,18 @@ export async function insertUserMessage(
   const before = await check();
   if (before) return before;
   try {
-    return await db.transaction(async (tx) => {
-      const seq = await nextSeq(tx, input.tenantId, input.conversationId);
-      if (seq === null) return { ok: false as const, reason: 'conversation_not_found' as const };
-      const [row] = await tx
-        .insert(messages)
-        .values({
-          ...(input.id ? { id: input.id } : {}),
-          ...(input.idempotencyKey !== undefined ? { idempotencyKey: input.idempotencyKey } : {}),
-          tenantId: input.tenantId,
-          conversationId: input.conversationId,
-          seq,
-          role: 'user',
-          content: input.content,
-          status: 'pending',
-          mode: input.mode ?? 'stream',
-          callbackUrl: input.callbackUrl ?? null,
-        })
-        .returning();
-      return { ok: true as const, created: true, message: row! };
+    const [row] = await insertUser(db).execute({
+      id: input.id ?? null,
+      idempotencyKey: input.idempotencyKey ?? null,
+      tenantId: input.tenantId,
+      conversationId: input.conversationId,
+      content: input.content,
+      mode: input.mode ?? 'stream',
+      callbackUrl: input.callbackUrl ?? null,
     });
+    return { ok: true, created: true, message: row! };
   } catch (err) {
+    if (isMissingSeq(err)) return { ok: false, reason: 'conversation_not_found' };
     if (isUniqueViolation(err)) {
       const after = await check();
       if (after) return after;
@@ -115,16 +131,14 @@ export async function insertUserMessage(
 }
 
 export async function getMessage(db: Db, tenantId: string, id: string): Promise<Message | null> {
-  const [row] = await db
-    .select()
-    .from(messages)
-    .where(and(eq(messages.id, id), eq(messages.tenantId, tenantId)));
-  return row ?? null;
-}
-
-/** The reply row (assistant or error) of a user message, if any. */
-export async function getReply(db: Db, userMessageId: string): Promise<Message | null> {
-  const [row] = await db.select().from(messages).where(eq(messages.replyTo, userMessageId));
+  const query = prepared(db, 'get_message', (d) =>
+    d
+      .select()
+      .from(messages)
+      .where(and(eq(messages.id, sql.placeholder('id')), eq(messages.tenantId, sql.placeholder('tenantId'))))
+      .prepare('get_message'),
+  );
+  const [row] = await query.execute({ id, tenantId });
   return row ?? null;
 }
 
@@ -161,19 +175,23 @@ export async function firstUnfinishedBefore(
   conversationId: string,
   seq: number,
 ): Promise<Message | null> {
-  const [row] = await db
-    .select()
-    .from(messages)
-    .where(
-      and(
-        eq(messages.conversationId, conversationId),
-        eq(messages.role, 'user'),
-        lt(messages.seq, seq),
-        inArray(messages.status, ['pending', 'streaming']),
-      ),
-    )
-    .orderBy(asc(messages.seq))
-    .limit(1);
+  const query = prepared(db, 'first_unfinished_before', (d) =>
+    d
+      .select()
+      .from(messages)
+      .where(
+        and(
+          eq(messages.conversationId, sql.placeholder('conversationId')),
+          eq(messages.role, 'user'),
+          lt(messages.seq, sql.placeholder('seq')),
+          inArray(messages.status, ['pending', 'streaming']),
+        ),
+      )
+      .orderBy(asc(messages.seq))
+      .limit(1)
+      .prepare('first_unfinished_before'),
+  );
+  const [row] = await query.execute({ conversationId, seq });
   return row ?? null;
 }
 
@@ -183,156 +201,28 @@ export async function setUserMessageStatus(
   messageId: string,
   status: MessageStatus,
 ): Promise<boolean> {
-  const rows = await db
-    .update(messages)
-    .set({
-      status,
-      updatedAt: new Date(),
-      ...(FINAL_USER_STATUSES.includes(status) ? { completedAt: new Date() } : {}),
-    })
-    .where(
-      and(
-        eq(messages.id, messageId),
-        eq(messages.role, 'user'),
-        sql`${messages.status} not in ('completed', 'failed', 'cancelled')`,
-      ),
-    )
-    .returning({ id: messages.id });
+  const final = FINAL_USER_STATUSES.includes(status);
+  const name = final ? 'set_user_message_status_final' : 'set_user_message_status';
+  const query = prepared(db, name, (d) =>
+    d
+      .update(messages)
+      .set({
+        status: sql`${sql.placeholder('status')}`,
+        updatedAt: sql`now()`,
+        ...(final ? { completedAt: sql`now()` } : {}),
+      })
+      .where(
+        and(
+          eq(messages.id, sql.placeholder('messageId')),
+          eq(messages.role, 'user'),
+          sql`${messages.status} not in ('completed', 'failed', 'cancelled')`,
+        ),
+      )
+      .returning({ id: messages.id })
+      .prepare(name),
+  );
+  const rows = await query.execute({ messageId, status });
   return rows.length > 0;
-}
-
-export type StartReplyResult =
-  /** `takenOver`: the row existed (an earlier attempt or a stalled worker streamed into it). */
-  | { kind: 'started'; reply: Message; takenOver: boolean }
-  | { kind: 'finished'; reply: Message }
-  | { kind: 'stale_fence'; reply: Message };
-
-/**
- * Create (or take over) the reply row of a user message for the turn holding `fence`.
- * A finished reply is returned as is (exactly one reply per user message); an unfinished one
- * is taken over only by a fence at least as new as its owner's, and its partial content reset.
- */
-export async function startReply(
-  db: Db,
-  input: {
-    tenantId: string;
-    conversationId: string;
-    userMessageId: string;
-    fence: number;
-    mode: 'stream' | 'batch';
-  },
-): Promise<StartReplyResult> {
-  for (let attempt = 0; ; attempt++) {
-    const existing = await getReply(db, input.userMessageId);
-    if (existing) {
-      if (
-        existing.status !== 'streaming' &&
-        existing.status !== 'interrupted' &&
-        existing.status !== 'pending'
-      ) {
-        return { kind: 'finished', reply: existing };
-      }
-      const [row] = await db
-        .update(messages)
-        .set({
-          fence: input.fence,
-          status: 'streaming',
-          content: '',
-          role: 'assistant',
-          errorCode: null,
-          updatedAt: new Date(),
-        })
-        .where(
-          and(
-            eq(messages.id, existing.id),
-            sql`${messages.fence} <= ${input.fence}`,
-            inArray(messages.status, ['streaming', 'interrupted', 'pending']),
-          ),
-        )
-        .returning();
-      if (row) return { kind: 'started', reply: row, takenOver: true };
-      const now = await getReply(db, input.userMessageId);
-      if (now && now.fence > input.fence) return { kind: 'stale_fence', reply: now };
-      if (attempt > 3) throw new Error('startReply: could not settle reply row');
-      continue;
-    }
-    try {
-      return await db.transaction(async (tx) => {
-        const seq = await nextSeq(tx, input.tenantId, input.conversationId);
-        if (seq === null) throw new Error('conversation not found');
-        const [row] = await tx
-          .insert(messages)
-          .values({
-            tenantId: input.tenantId,
-            conversationId: input.conversationId,
-            seq,
-            role: 'assistant',
-            content: '',
-            status: 'streaming',
-            mode: input.mode,
-            replyTo: input.userMessageId,
-            fence: input.fence,
-          })
-          .returning();
-        return { kind: 'started' as const, reply: row!, takenOver: false };
-      });
-    } catch (err) {
-      if (!isUniqueViolation(err) || attempt > 3) throw err;
-    }
-  }
-}
-
-/** Live persistence of a streaming reply; only the owning fence writes. Returns false when fenced out. */
-export async function updateReplyContent(
-  db: Db,
-  input: { replyId: string; fence: number; content: string },
-): Promise<boolean> {
-  const rows = await db
-    .update(messages)
-    .set({ content: input.content, updatedAt: new Date() })
-    .where(
-      and(eq(messages.id, input.replyId), eq(messages.fence, input.fence), eq(messages.status, 'streaming')),
-    )
-    .returning({ id: messages.id });
-  return rows.length > 0;
-}
-
-/**
- * End a reply that did not complete normally (failed, cancelled, interrupted), fenced.
- * `role: 'error'` turns it into an error message the user can read.
- */
-export async function endReply(
-  db: Db,
-  input: {
-    replyId: string;
-    fence: number;
-    status: Exclude<MessageStatus, 'pending' | 'streaming' | 'completed'>;
-    content?: string;
-    role?: 'assistant' | 'error';
-    errorCode?: string | null;
-    usage?: MessageUsage | null;
-  },
-): Promise<Message | null> {
-  const [row] = await db
-    .update(messages)
-    .set({
-      status: input.status,
-      ...(input.content !== undefined ? { content: input.content } : {}),
-      ...(input.role ? { role: input.role } : {}),
-      errorCode: input.errorCode ?? null,
-      ...(input.usage ? { usage: input.usage } : {}),
-      updatedAt: new Date(),
-      completedAt: input.status === 'interrupted' ? null : new Date(),
-    })
-    .where(
-      and(
-        eq(messages.id, input.replyId),
-        eq(messages.fence, input.fence),
-        inArray(messages.status, ['streaming', 'interrupted']),
-      ),
-    )
-    .returning();
-  return row ?? null;
 }
 
 /**
@@ -380,18 +270,22 @@ export async function listStalePendingMessages(
 
 /** The first user message after `seq` still waiting for its turn (the one to wake when a turn ends). */
 export async function nextPendingAfter(db: Db, conversationId: string, seq: number): Promise<Message | null> {
-  const [row] = await db
-    .select()
-    .from(messages)
-    .where(
-      and(
-        eq(messages.conversationId, conversationId),
-        eq(messages.role, 'user'),
-        sql`${messages.seq} > ${seq}`,
-        eq(messages.status, 'pending'),
-      ),
-    )
-    .orderBy(asc(messages.seq))
-    .limit(1);
+  const query = prepared(db, 'next_pending_after', (d) =>
+    d
+      .select()
+      .from(messages)
+      .where(
+        and(
+          eq(messages.conversationId, sql.placeholder('conversationId')),
+          eq(messages.role, 'user'),
+          sql`${messages.seq} > ${sql.placeholder('seq')}`,
+          eq(messages.status, 'pending'),
+        ),
+      )
+      .orderBy(asc(messages.seq))
+      .limit(1)
+      .prepare('next_pending_after'),
+  );
+  const [row] = await query.execute({ conversationId, seq });
   return row ?? null;
 }

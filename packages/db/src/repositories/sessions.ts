@@ -2,6 +2,7 @@ import { and, asc, desc, eq, sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { assistantTranscripts, conversations, sessions } from '../schema/index.ts';
 import { isUniqueViolation } from './conversations.ts';
+import { prepared } from './prepared.ts';
 import { tombstoneTranscript } from './transcripts.ts';
 
 export type Session = typeof sessions.$inferSelect;
@@ -25,10 +26,16 @@ export class SessionConflictError extends Error {
 }
 
 export async function getActiveSession(db: Db, conversationId: string): Promise<Session | null> {
-  const [row] = await db
-    .select()
-    .from(sessions)
-    .where(and(eq(sessions.conversationId, conversationId), eq(sessions.status, 'active')));
+  const query = prepared(db, 'get_active_session', (d) =>
+    d
+      .select()
+      .from(sessions)
+      .where(
+        and(eq(sessions.conversationId, sql.placeholder('conversationId')), eq(sessions.status, 'active')),
+      )
+      .prepare('get_active_session'),
+  );
+  const [row] = await query.execute({ conversationId });
   return row ?? null;
 }
 
@@ -103,18 +110,29 @@ export async function claimSessionFence(
   sessionId: string,
   fence: number,
 ): Promise<SessionUpdateResult> {
-  return asResult(() =>
-    db.transaction(async (tx) => {
-      const row = await lockSessionForWrite(tx, { sessionId, fence });
-      if (row.fence === fence) return row;
-      const [updated] = await tx
-        .update(sessions)
-        .set({ fence, updatedAt: new Date() })
-        .where(eq(sessions.id, sessionId))
-        .returning();
-      return updated!;
-    }),
+  // One statement in the usual case (a fresh lease token is newer than the row's fence); the row lock
+  // an UPDATE takes is the lock the check needs. Nothing updated: read the row to say why.
+  const raise = prepared(db, 'claim_session_fence', (d) =>
+    d
+      .update(sessions)
+      .set({ fence: sql`${sql.placeholder('fence')}`, updatedAt: sql`now()` })
+      .where(
+        and(
+          eq(sessions.id, sql.placeholder('id')),
+          eq(sessions.status, 'active'),
+          sql`${sessions.fence} < ${sql.placeholder('fence')}`,
+        ),
+      )
+      .returning()
+      .prepare('claim_session_fence'),
   );
+  const [raised] = await raise.execute({ id: sessionId, fence });
+  if (raised) return { ok: true, session: raised };
+  const [row] = await db.select().from(sessions).where(eq(sessions.id, sessionId));
+  if (!row) return { ok: false, conflict: 'not_found', session: null };
+  if (row.status !== 'active') return { ok: false, conflict: 'not_active', session: row };
+  if (row.fence > fence) return { ok: false, conflict: 'fence', session: row };
+  return { ok: true, session: row };
 }
 
 /**

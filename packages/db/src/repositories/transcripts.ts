@@ -1,11 +1,19 @@
-import { and, desc, eq, isNotNull } from 'drizzle-orm';
+import { and, desc, eq, isNotNull, sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { assistantTranscripts } from '../schema/index.ts';
+import { prepared } from './prepared.ts';
 
 export type AssistantTranscript = typeof assistantTranscripts.$inferSelect;
 
 export async function getTranscript(db: Db, id: string): Promise<AssistantTranscript | null> {
-  const [row] = await db.select().from(assistantTranscripts).where(eq(assistantTranscripts.id, id));
+  const query = prepared(db, 'get_transcript', (d) =>
+    d
+      .select()
+      .from(assistantTranscripts)
+      .where(eq(assistantTranscripts.id, sql.placeholder('id')))
+      .prepare('get_transcript'),
+  );
+  const [row] = await query.execute({ id });
   return row ?? null;
 }
 

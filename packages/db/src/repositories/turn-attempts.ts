@@ -1,6 +1,7 @@
-import { and, asc, eq, isNull, or } from 'drizzle-orm';
+import { and, asc, eq, isNull, or, sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { turnAttempts } from '../schema/index.ts';
+import { prepared } from './prepared.ts';
 
 export type TurnAttempt = typeof turnAttempts.$inferSelect;
 export type TurnOutcome =
@@ -33,14 +34,34 @@ export async function startAttempt(
     assistantSessionId: string | null;
   },
 ): Promise<TurnAttempt> {
-  return db.transaction(async (tx) => {
-    await tx
-      .update(turnAttempts)
-      .set({ outcome: 'lost', endedAt: new Date() })
-      .where(and(eq(turnAttempts.messageId, input.messageId), isNull(turnAttempts.outcome)));
-    const [row] = await tx.insert(turnAttempts).values(input).returning();
-    return row!;
+  // One statement: the UPDATE in the CTE runs to completion whether or not the INSERT reads it.
+  const query = prepared(db, 'start_attempt', (d) => {
+    const lost = d.$with('lost').as(
+      d
+        .update(turnAttempts)
+        .set({ outcome: 'lost', endedAt: sql`now()` })
+        .where(and(eq(turnAttempts.messageId, sql.placeholder('messageId')), isNull(turnAttempts.outcome)))
+        .returning({ id: turnAttempts.id }),
+    );
+    return d
+      .with(lost)
+      .insert(turnAttempts)
+      .values({
+        tenantId: sql.placeholder('tenantId'),
+        conversationId: sql.placeholder('conversationId'),
+        messageId: sql.placeholder('messageId'),
+        jobId: sql.placeholder('jobId'),
+        attempt: sql.placeholder('attempt'),
+        workerId: sql.placeholder('workerId'),
+        fence: sql.placeholder('fence'),
+        sessionId: sql.placeholder('sessionId'),
+        assistantSessionId: sql.placeholder('assistantSessionId'),
+      })
+      .returning()
+      .prepare('start_attempt');
   });
+  const [row] = await query.execute(input);
+  return row!;
 }
 
 /**
@@ -52,16 +73,32 @@ export async function finishAttempt(
   id: string,
   input: { outcome: TurnOutcome; errorCode?: string | null; errorMessage?: string | null; usage?: unknown },
 ): Promise<void> {
-  await db
-    .update(turnAttempts)
-    .set({
-      outcome: input.outcome,
-      errorCode: input.errorCode ?? null,
-      errorMessage: input.errorMessage ?? null,
-      usage: input.usage ?? null,
-      endedAt: new Date(),
-    })
-    .where(and(eq(turnAttempts.id, id), or(isNull(turnAttempts.outcome), eq(turnAttempts.outcome, 'lost'))));
+  const query = prepared(db, 'finish_attempt', (d) =>
+    d
+      .update(turnAttempts)
+      .set({
+        outcome: sql`${sql.placeholder('outcome')}`,
+        errorCode: sql`${sql.placeholder('errorCode')}`,
+        errorMessage: sql`${sql.placeholder('errorMessage')}`,
+        // JSON text or SQL NULL (the column's encoder would turn null into JSON null).
+        usage: sql`${sql.placeholder('usage')}::jsonb`,
+        endedAt: sql`now()`,
+      })
+      .where(
+        and(
+          eq(turnAttempts.id, sql.placeholder('id')),
+          or(isNull(turnAttempts.outcome), eq(turnAttempts.outcome, 'lost')),
+        ),
+      )
+      .prepare('finish_attempt'),
+  );
+  await query.execute({
+    id,
+    outcome: input.outcome,
+    errorCode: input.errorCode ?? null,
+    errorMessage: input.errorMessage ?? null,
+    usage: input.usage == null ? null : JSON.stringify(input.usage),
+  });
 }
 
 export async function listAttempts(db: Db, tenantId: string, messageId: string): Promise<TurnAttempt[]> {
