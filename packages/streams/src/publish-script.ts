@@ -47,17 +47,16 @@ redis.call(command, ARGV[4], '[' .. table.concat(parts, ',') .. ']')
 return {1, ids}
 `;
 
-const COMMAND = 'turnstreamsPublish';
+/** Name of the script's command on a connection (and on its pipelines). */
+export const PUBLISH_COMMAND = 'turnstreamsPublish';
 
-type PublishCommand = (
-  logKey: string,
-  fenceKey: string,
-  ...args: string[]
-) => Promise<[1, string[]] | [0, number]>;
+export type PublishReply = [1, string[]] | [0, number];
+
+export type PublishCommand = (logKey: string, fenceKey: string, ...args: string[]) => Promise<PublishReply>;
 
 /** Registers the script on `redis` (EVALSHA with EVAL fallback) and returns a caller. */
 export function definePublishCommand(redis: Redis): PublishCommand {
-  redis.defineCommand(COMMAND, { numberOfKeys: 2, lua: PUBLISH_LUA });
-  const command = (redis as unknown as Record<string, PublishCommand>)[COMMAND]!;
+  redis.defineCommand(PUBLISH_COMMAND, { numberOfKeys: 2, lua: PUBLISH_LUA });
+  const command = (redis as unknown as Record<string, PublishCommand>)[PUBLISH_COMMAND]!;
   return command.bind(redis);
 }

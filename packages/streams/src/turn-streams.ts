@@ -2,6 +2,7 @@ import type { DeliveredEvent, TurnEvent } from '@turnstream/contracts';
 import type { Redis } from 'ioredis';
 import { decodeEntries } from './entries.ts';
 import { type ConversationKeys, conversationKeys } from './keys.ts';
+import { PublishBatcher } from './publish-batcher.ts';
 import { definePublishCommand } from './publish-script.ts';
 import { checkResume, logInfo, type ResumeCheck, trimmedPast } from './resume-check.ts';
 import { isStreamId } from './stream-ids.ts';
@@ -29,6 +30,13 @@ export interface TurnStreamsOptions {
    * publisher and subscriber of a deployment. Default `false`.
    */
   sharded?: boolean;
+  /**
+   * Send the publishes made during one turn of the event loop as one pipeline (each still its own
+   * atomic script call, in order). Saves a socket write per publish when a process publishes for many
+   * conversations at once (a worker holding many streams). Not for a Cluster connection (a pipeline
+   * stays on one node). Default `true`.
+   */
+  pipelinePublishes?: boolean;
 }
 
 /** Outcome of {@link TurnStreams.publish}. */
@@ -87,7 +95,9 @@ export function createTurnStreams(opts: TurnStreamsOptions): TurnStreams {
   const maxLen = positiveInteger('maxLen', opts.maxLen ?? 10_000);
   const ttlSeconds = positiveInteger('ttlSeconds', opts.ttlSeconds ?? 86_400);
   const sharded = opts.sharded ?? false;
-  const runPublish = definePublishCommand(redis);
+  const direct = definePublishCommand(redis);
+  const batcher = (opts.pipelinePublishes ?? true) ? new PublishBatcher(redis) : null;
+  const runPublish = batcher ? batcher.publish.bind(batcher) : direct;
   const keys = (conversationId: string) => conversationKeys(prefix, conversationId);
 
   return {
