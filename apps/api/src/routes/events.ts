@@ -169,20 +169,40 @@ interface PumpOptions {
   log: FastifyBaseLogger;
 }
 
-/** Forward the subscription to the socket, one frame at a time, until it ends for one of its reasons. */
+/** Most text written to the socket in one go when events are waiting (a resume, a burst). */
+const MAX_WRITE_CHARS = 64 * 1024;
+
+/**
+ * Forward the subscription to the socket until it ends for one of its reasons. Events already
+ * waiting in the subscription (a catch-up page, a burst of live batches) go out in one write.
+ */
 async function pump(subscription: Subscription, connection: SseConnection, opts: PumpOptions): Promise<void> {
   let finalFrame: string | undefined;
+  const events = subscription[Symbol.asyncIterator]();
   try {
-    for await (const delivered of subscription) {
-      if (opts.messageId !== null && delivered.event.messageId !== opts.messageId) continue;
-      if (!(await connection.send(eventFrame(delivered), () => subscription.ended))) {
+    for (let next = await events.next(); !next.done; next = await events.next()) {
+      let frames = '';
+      let turnEnded = false;
+      for (;;) {
+        const delivered = next.value;
+        if (opts.messageId === null || delivered.event.messageId === opts.messageId) {
+          frames += eventFrame(delivered);
+          turnEnded = opts.untilTurn && isTerminalEvent(delivered.event);
+        }
+        if (turnEnded || subscription.buffered === 0 || frames.length >= MAX_WRITE_CHARS) break;
+        // Waiting in the subscription's buffer: resolves at once.
+        next = await events.next();
+        if (next.done) break;
+      }
+      if (frames !== '' && !(await connection.send(frames, () => subscription.ended))) {
         connection.abort('client_closed');
         break;
       }
-      if (opts.untilTurn && isTerminalEvent(delivered.event)) {
+      if (turnEnded) {
         connection.abort('turn_ended');
         break;
       }
+      if (next.done) break;
     }
     // The subscription ended by itself: the client left, the server is shutting down, or the subscriber closed.
     connection.abort('subscription_ended');
