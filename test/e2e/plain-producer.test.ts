@@ -109,6 +109,8 @@ describe('producers outside the project', () => {
       [{ ...ok, content: 'a\u0000b' }, /^invalid_job: content: /],
       [{ ...ok, mode: 'shout' }, /^invalid_job: mode: /],
       [{ ...ok, v: 99 }, /^invalid_job: v: /],
+      [{ ...ok, callbackUrl: 'ftp://example.com/x' }, /^invalid_job: callbackUrl: /],
+      [{ ...ok, callbackUrl: 'http://127.0.0.1:9/x' }, /^callback_url_not_registered: /],
       [{ ...ok, content: undefined }, /^invalid_job: content: required/],
       [{ ...ok, tenantId: other.tenant.id }, /^conversation_not_found: /],
       [
@@ -138,5 +140,21 @@ describe('producers outside the project', () => {
     );
     expect((await finished(reuse.id!)).failedReason).toMatch(/^id_conflict: /);
     expect((await history(sys, otherConv)).length).toBe(0);
+
+    // The same id with a new external conversation id: refused before the conversation is created.
+    const beforeExternal = await databaseDigest(sys.tdb);
+    const external = await intake.add(
+      'turn',
+      {
+        v: 2,
+        tenantId: other.tenant.id,
+        externalConversationId: `steal-${used}`,
+        messageId: used,
+        content: 'x',
+      },
+      { jobId: `external-${used}`, attempts: 5 },
+    );
+    expect((await finished(external.id!)).failedReason).toMatch(/^id_conflict: /);
+    expect(await databaseDigest(sys.tdb)).toEqual(beforeExternal);
   });
 });

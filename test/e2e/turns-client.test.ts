@@ -1,4 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import {
   type ClientEvent,
   InvalidTurnInputError,
@@ -7,6 +9,7 @@ import {
   TurnTimeoutError,
 } from '@turnstream/contracts';
 import { seedTenant } from '@turnstream/db/testing';
+import { waitFor } from '@turnstream/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventStream } from '../support/stream-events.ts';
@@ -19,7 +22,10 @@ let client: TurnsClient;
 let redis: Redis;
 
 beforeAll(async () => {
-  sys = await new TestSystem().start();
+  sys = await new TestSystem({
+    apiEnv: { WEBHOOK_ALLOWED_NETWORKS: '127.0.0.0/8' },
+    workerEnv: { WEBHOOK_ALLOWED_NETWORKS: '127.0.0.0/8', WEBHOOK_BACKOFF_MS: '50' },
+  }).start();
   redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   client = new TurnsClient({ connection: redis, prefix: sys.bullPrefix, keyPrefix: sys.redisPrefix });
 });
@@ -147,6 +153,47 @@ describe('TurnsClient', () => {
     await expect(waiting).rejects.toMatchObject({ name: 'AbortError' });
     await client.cancel(sent.messageId);
     expect((await client.waitForReply(sent.messageId)).status).toBe('cancelled');
+  });
+
+  it('a callbackUrl on a registered endpoint origin gets the outcome as a webhook; any other is refused', async () => {
+    const received: Array<{ path: string; body: string }> = [];
+    const server: Server = createServer((req: IncomingMessage, res) => {
+      let body = '';
+      req.on('data', (c) => {
+        body += c;
+      });
+      req.on('end', () => {
+        received.push({ path: req.url ?? '', body });
+        res.writeHead(204).end();
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const origin = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const conversationId = await createConversation(sys);
+      const refused = await client
+        .enqueue({ tenantId: sys.tenantId, conversationId, content: 'x', callbackUrl: `${origin}/cb` })
+        .catch((e: unknown) => e);
+      expect(refused).toMatchObject({ name: 'TurnRejectedError', code: 'callback_url_not_registered' });
+      expect(await history(sys, conversationId)).toEqual([]);
+
+      const registered = await sys.api('POST', '/v1/webhooks', {
+        url: `${origin}/hook`,
+        eventTypes: ['turn.failed'],
+      });
+      expect(registered.status).toBe(201);
+      const sent = await client.enqueue({
+        tenantId: sys.tenantId,
+        conversationId,
+        content: 'call me back',
+        callbackUrl: `${origin}/cb`,
+      });
+      expect((await client.waitForReply(sent.messageId)).status).toBe('completed');
+      const delivery = await waitFor(() => received.find((r) => r.path === '/cb') ?? null);
+      expect(delivery.body).toContain(sent.messageId);
+    } finally {
+      server.close();
+    }
   });
 
   it('refusals are typed, name the field and store nothing', async () => {

@@ -7,10 +7,13 @@ import {
   getConversationByExternalId,
   getTenant,
   insertUserMessage,
+  listWebhookEndpoints,
   type Message,
+  messageIdTaken,
 } from '@turnstream/db';
 import type { Logger } from '@turnstream/logger';
 import type { TurnStreams } from '@turnstream/streams';
+import { endpointOnOrigin, urlProblem } from '@turnstream/webhooks';
 import { UnrecoverableError } from 'bullmq';
 
 /** What admitting a job's message needs. */
@@ -33,12 +36,14 @@ export interface AdmittedMessage {
 /**
  * Store the user message a job carries (idempotent by its id) and, when it is new, publish
  * `turn.queued`. The conversation is the tenant's own (`conversation_not_found` otherwise) or, named
- * by `externalConversationId`, created on first use. Refusals are unrecoverable and name why.
+ * by `externalConversationId`, created on first use. Refusals are unrecoverable, name why and store
+ * nothing.
  */
 export async function admitMessage(
   deps: AdmitDeps,
   data: TurnJob & { content: string },
 ): Promise<AdmittedMessage> {
+  const callbackUrl = await checkedCallbackUrl(deps.db, data);
   const conversation = await resolveConversation(deps, data);
   const res = await insertUserMessage(deps.db, {
     id: data.messageId,
@@ -46,12 +51,30 @@ export async function admitMessage(
     conversationId: conversation.id,
     content: data.content,
     mode: data.mode ?? conversation.defaultMode,
+    ...(callbackUrl !== undefined ? { callbackUrl } : {}),
   });
   if (!res.ok) throw new UnrecoverableError(`${res.reason}: message ${data.messageId} cannot be stored`);
   if (res.created) {
     await deps.streams.publish(conversation.id, null, [{ type: 'turn.queued', messageId: res.message.id }]);
   }
   return { conversation, message: res.message, created: res.created };
+}
+
+/**
+ * The job's `callbackUrl`, checked as the API checks a posted one: an http(s) URL on the origin of one
+ * of the tenant's webhook endpoints (the dispatcher checks the target again when it sends).
+ */
+export async function checkedCallbackUrl(db: Db, data: TurnJob): Promise<string | undefined> {
+  const url = data.v === 2 ? data.callbackUrl : undefined;
+  if (url === undefined) return undefined;
+  const problem = urlProblem(url);
+  if (problem) throw new UnrecoverableError(`invalid_job: callbackUrl: ${problem}`);
+  if (!endpointOnOrigin(await listWebhookEndpoints(db, data.tenantId), url)) {
+    throw new UnrecoverableError(
+      "callback_url_not_registered: callbackUrl is not on the origin of one of the tenant's webhook endpoints",
+    );
+  }
+  return url;
 }
 
 /** The job's conversation, never another tenant's. */
@@ -67,8 +90,12 @@ export async function resolveConversation(deps: AdmitDeps, data: TurnJob): Promi
   if (externalId === undefined) throw new UnrecoverableError('invalid_job: conversationId: required');
   const existing = await getConversationByExternalId(deps.db, data.tenantId, externalId);
   if (existing) return existing;
+  // Refuse before creating anything: a new conversation for a message that cannot be stored.
   if (!(await getTenant(deps.db, data.tenantId))) {
     throw new UnrecoverableError('tenant_not_found: tenantId names no tenant');
+  }
+  if (await messageIdTaken(deps.db, data.messageId)) {
+    throw new UnrecoverableError(`id_conflict: message ${data.messageId} cannot be stored`);
   }
   const created = await createConversation(deps.db, {
     tenantId: data.tenantId,

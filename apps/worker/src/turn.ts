@@ -12,6 +12,7 @@ import {
   setUserMessageStatus,
 } from '@turnstream/db';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
+import { checkedCallbackUrl } from './admit.ts';
 import { withTenantSlot } from './tenant-gate.ts';
 import type { LeasedTurn, TurnDeps } from './turn-context.ts';
 import { runLeasedTurn, type TurnResult } from './turn-run.ts';
@@ -113,12 +114,14 @@ async function leaseAndRun(t: Omit<LeasedTurn, 'session' | 'lease'>): Promise<Tu
 /** The job's user message: stored now (with `turn.queued`) when the job carries it, else looked up. */
 async function ensureUserMessage(deps: TurnDeps, data: ConversationTurnJob): Promise<Message> {
   if (data.content !== undefined) {
+    const callbackUrl = await checkedCallbackUrl(deps.db, data);
     const res = await insertUserMessage(deps.db, {
       id: data.messageId,
       tenantId: data.tenantId,
       conversationId: data.conversationId,
       content: data.content,
       mode: data.mode,
+      ...(callbackUrl !== undefined ? { callbackUrl } : {}),
     });
     if (!res.ok) throw new UnrecoverableError(`${res.reason}: message ${data.messageId} cannot be stored`);
     if (res.created) {

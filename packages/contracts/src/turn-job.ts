@@ -8,6 +8,8 @@ export type TurnMode = z.infer<typeof turnModeSchema>;
 
 /** Longest user message, in UTF-16 code units (the same limit as the HTTP API). */
 export const MAX_CONTENT_CHARS = 100_000;
+/** Longest `callbackUrl` (the same limit as a webhook endpoint's URL). */
+export const MAX_CALLBACK_URL_CHARS = 2000;
 /** Longest `externalConversationId` (the same limit as the HTTP API's `externalId`). */
 export const MAX_EXTERNAL_ID_CHARS = 200;
 /** The job schema version producers write today; the worker also accepts {@link PREVIOUS_JOB_VERSION}. */
@@ -62,6 +64,11 @@ export const turnJobV2Schema = z
     mode: turnModeSchema.optional(),
     /** ms since epoch when the message was accepted (for queue-latency metrics). */
     acceptedAt: z.number().int().nonnegative().optional(),
+    /**
+     * Where this message's outcome is also delivered as a signed webhook: an http(s) URL on the origin of
+     * one of the tenant's webhook endpoints (whose secret signs it). Needs `content`.
+     */
+    callbackUrl: storableText().min(1).max(MAX_CALLBACK_URL_CHARS).optional(),
   })
   .superRefine((job, ctx) => {
     if ((job.conversationId === undefined) === (job.externalConversationId === undefined)) {
@@ -70,6 +77,9 @@ export const turnJobV2Schema = z
         path: ['conversationId'],
         message: 'exactly one of conversationId and externalConversationId is required',
       });
+    }
+    if (job.callbackUrl !== undefined && job.content === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['content'], message: 'required with callbackUrl' });
     }
     if (job.externalConversationId !== undefined && job.content === undefined) {
       ctx.addIssue({

@@ -48,6 +48,12 @@ export interface EnqueueTurnInput {
   content: string;
   /** `stream` (chunks as they come) or `batch` (the final reply only). Default: the conversation's. */
   mode?: TurnMode;
+  /**
+   * Also deliver this message's outcome as a signed webhook to this URL: it must be on the origin of one
+   * of the tenant's webhook endpoints (`POST /v1/webhooks`), else `TurnRejectedError`
+   * `callback_url_not_registered`.
+   */
+  callbackUrl?: string;
 }
 
 /** Outcome of {@link TurnsClient.enqueue}: the message is stored and its turn queued. */

@@ -130,6 +130,12 @@ export async function insertUserMessage(
   }
 }
 
+/** Whether any message, of any tenant, has this id (ids are global). */
+export async function messageIdTaken(db: Db, id: string): Promise<boolean> {
+  const [row] = await db.select({ id: messages.id }).from(messages).where(eq(messages.id, id));
+  return row !== undefined;
+}
+
 export async function getMessage(db: Db, tenantId: string, id: string): Promise<Message | null> {
   const query = prepared(db, 'get_message', (d) =>
     d
