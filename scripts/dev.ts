@@ -1,35 +1,30 @@
 /**
- * `npm start`: run Turnstream locally. Migrates the database, starts the Claude simulator (when no
- * ANTHROPIC_API_KEY is set), the worker and the API as child processes, prints where the API listens
- * and a development API key, and stops everything on Ctrl-C.
+ * `npm start`: run Turnstream locally. Finds or starts Postgres and Redis (an embedded Postgres and
+ * `redis-server` from PATH when none answers, data under `.turnstream/`), migrates the database, starts
+ * the Claude simulator (when no ANTHROPIC_API_KEY is set), the worker and the API as child processes,
+ * prints where to open the playground and a development API key, and stops everything on Ctrl-C.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { ensureDevTenant } from '@turnstream/api';
-import { DEFAULT_DATABASE_URL, DEFAULT_REDIS_URL, readEnvOrExit } from '@turnstream/config';
+import { readEnvOrExit } from '@turnstream/config';
 import { createDb, runMigrations } from '@turnstream/db';
+import { banner } from './start/banner.ts';
 import { parseLauncherEnv } from './start/env.ts';
+import { formatLine } from './start/log-lines.ts';
+import { LaunchError, resolveServices, type Service } from './start/services.ts';
 
-const root = new URL('..', import.meta.url).pathname;
+const root = new URL('..', import.meta.url).pathname.replace(/\/$/, '');
 const env = process.env;
 const conf = readEnvOrExit('start', parseLauncherEnv);
-const databaseUrl = conf.DATABASE_URL ?? DEFAULT_DATABASE_URL;
-const redisUrl = conf.REDIS_URL ?? DEFAULT_REDIS_URL;
-const apiPort = conf.PORT;
-const simPort = conf.SIM_PORT;
 const useSim = !conf.ANTHROPIC_API_KEY;
 const children: ChildProcess[] = [];
+const services: Service[] = [];
 
 function start(name: string, entry: string, extraEnv: Record<string, string>): ChildProcess {
   const child = spawn(process.execPath, ['--import', 'tsx', entry], {
     cwd: root,
-    env: {
-      ...env,
-      DATABASE_URL: databaseUrl,
-      REDIS_URL: redisUrl,
-      LOG_LEVEL: conf.LOG_LEVEL,
-      ...extraEnv,
-    },
+    env: { ...env, LOG_LEVEL: conf.LOG_LEVEL, ...extraEnv },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   for (const stream of [child.stdout, child.stderr]) {
@@ -45,24 +40,7 @@ function start(name: string, entry: string, extraEnv: Record<string, string>): C
   return child;
 }
 
-function formatLine(name: string, line: string): string {
-  try {
-    const o = JSON.parse(line) as Record<string, unknown>;
-    const level = (
-      { 10: 'trace', 20: 'debug', 30: 'info', 40: 'warn', 50: 'error', 60: 'fatal' } as Record<string, string>
-    )[String(o.level)];
-    const { level: _l, time: _t, pid: _p, hostname: _h, service: _s, msg, event, ...rest } = o;
-    const extra = Object.entries(rest)
-      .filter(([, v]) => v !== undefined && typeof v !== 'object')
-      .map(([k, v]) => `${k}=${v}`)
-      .join(' ');
-    return `[${name}] ${level ?? ''} ${event ?? ''} ${msg ?? ''} ${extra}`.replace(/\s+/g, ' ').trim();
-  } catch {
-    return `[${name}] ${line}`;
-  }
-}
-
-async function waitForHttp(url: string, timeoutMs = 30_000): Promise<void> {
+async function waitForHttp(url: string, timeoutMs = 60_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {
@@ -77,6 +55,7 @@ async function waitForHttp(url: string, timeoutMs = 30_000): Promise<void> {
 }
 
 let shuttingDown = false;
+/** The apps first (they still need Postgres and Redis to stop cleanly), then the servers it started. */
 async function shutdown(code: number): Promise<void> {
   if (shuttingDown) return;
   shuttingDown = true;
@@ -90,13 +69,15 @@ async function shutdown(code: number): Promise<void> {
         }),
     ),
   );
+  await Promise.all(services.map((s) => s.stop?.().catch(() => undefined)));
   process.exit(code);
 }
 process.on('SIGINT', () => void shutdown(0));
 process.on('SIGTERM', () => void shutdown(0));
+process.on('SIGHUP', () => void shutdown(0));
 
 /** An admin key of the `development` tenant: `DEV_API_KEY` when set (kept across restarts), else a new one. */
-async function devApiKey(): Promise<string> {
+async function devApiKey(databaseUrl: string): Promise<string> {
   const dbh = createDb({ url: databaseUrl, max: 1 });
   try {
     return (await ensureDevTenant(dbh.db, conf.DEV_API_KEY ? { key: conf.DEV_API_KEY } : {})).apiKey;
@@ -106,45 +87,35 @@ async function devApiKey(): Promise<string> {
 }
 
 async function main(): Promise<void> {
-  await runMigrations(databaseUrl);
-  const key = await devApiKey();
+  const { pg, redis } = await resolveServices(conf, root);
+  services.push(pg, redis);
+  if (shuttingDown) return;
+  await runMigrations(pg.url);
+  const key = await devApiKey(pg.url);
+  const connections = { DATABASE_URL: pg.url, REDIS_URL: redis.url, MIGRATE_ON_START: 'false' };
   const claudeEnv: Record<string, string> = {};
   if (useSim) {
     start('sim', 'apps/claude-sim/src/main.ts', {
-      SIM_PORT: String(simPort),
+      SIM_PORT: String(conf.SIM_PORT),
       SIM_TOKEN_DELAY_MS: String(conf.SIM_TOKEN_DELAY_MS),
     });
-    await waitForHttp(`http://127.0.0.1:${simPort}/__sim/requests`);
+    await waitForHttp(`http://127.0.0.1:${conf.SIM_PORT}/__sim/requests`);
     claudeEnv.ANTHROPIC_API_KEY = 'sim-key';
-    claudeEnv.ANTHROPIC_BASE_URL = `http://127.0.0.1:${simPort}`;
+    claudeEnv.ANTHROPIC_BASE_URL = `http://127.0.0.1:${conf.SIM_PORT}`;
   }
-  start('worker', 'apps/worker/src/main.ts', { ...claudeEnv, MIGRATE_ON_START: 'false' });
+  start('worker', 'apps/worker/src/main.ts', { ...connections, ...claudeEnv });
   start('api', 'apps/api/src/main.ts', {
-    PORT: String(apiPort),
-    MIGRATE_ON_START: 'false',
+    ...connections,
+    PORT: String(conf.PORT),
     // The playground at `/` offers this key prefilled (to loopback clients only).
     PLAYGROUND_DEV_KEY: key,
   });
-  await waitForHttp(`http://127.0.0.1:${apiPort}/readyz`);
-  const claude = useSim
-    ? `simulator at http://127.0.0.1:${simPort} (set ANTHROPIC_API_KEY to use Claude)`
-    : 'Anthropic API';
-  console.log(
-    [
-      '',
-      '  Turnstream is running',
-      `    API        http://127.0.0.1:${apiPort}`,
-      `    Claude     ${claude}`,
-      `    API key    ${key}   (development tenant, admin role)`,
-      '',
-      `    export TS=http://127.0.0.1:${apiPort} KEY=${key}`,
-      '    then follow the curl session in README.md. Ctrl-C stops everything.',
-      '',
-    ].join('\n'),
-  );
+  await waitForHttp(`http://127.0.0.1:${conf.PORT}/readyz`);
+  console.log(banner({ port: conf.PORT, simPort: useSim ? conf.SIM_PORT : null, key, pg, redis }));
 }
 
 main().catch((err: unknown) => {
-  console.error(`failed to start: ${err instanceof Error ? err.message : String(err)}`);
+  const message = err instanceof Error ? err.message : String(err);
+  console.error(err instanceof LaunchError ? message : `failed to start: ${message}`);
   void shutdown(1);
 });

@@ -42,7 +42,10 @@ const buildPlayground = () => pn('build:web');
 let code;
 if (task === 'start') {
   code = buildPlayground();
-  if (code === 0) code = pn('exec', 'tsx', 'scripts/dev.ts', ...extra);
+  // One process with tsx's loader (no tsx CLI in between, which may SIGKILL its child on Ctrl-C), so
+  // the launcher gets the signal itself and stops what it started; this wrapper waits for it.
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => {});
+  if (code === 0) code = run(process.execPath, ['--import', 'tsx', 'scripts/dev.ts', ...extra]);
 } else if (task === 'test') {
   code = pn('lint');
   if (code === 0) code = pn('typecheck');

