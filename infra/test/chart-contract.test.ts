@@ -1,5 +1,3 @@
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import type { IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import type { IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import type { IJob } from 'kubernetes-models/batch/v1/Job';
@@ -8,6 +6,7 @@ import type { IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import type { IService } from 'kubernetes-models/v1/Service';
 import { describe, expect, it } from 'vitest';
+import { IMAGE_COMMANDS } from '../image/src/commands.ts';
 import type { Manifest } from './support/manifest.ts';
 import { one, render } from './support/render.ts';
 
@@ -57,16 +56,16 @@ describe('helm chart: processes', () => {
     expect(ref(container(one<IDeployment>(manifests, 'Deployment', '-worker')))).toBe('DATABASE_URL');
   });
 
-  it('starts each process with an entry file the image contains', async () => {
-    // The image's entrypoint is `node --import tsx`; the args name the entry relative to the repo root.
-    const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+  it('starts each process with a command of the image', async () => {
+    // The image's entrypoint is its bundled program (infra/image); the args name the command.
     const manifests = await render();
-    const entries = [
+    const commands = [
       container(one<IDeployment>(manifests, 'Deployment', '-api')).args,
       container(one<IDeployment>(manifests, 'Deployment', '-worker')).args,
       one<IJob>(manifests, 'Job', '-migrate').spec!.template.spec!.containers[0]!.args,
-    ].map((args) => args?.[0] ?? '');
-    for (const entry of entries) expect(existsSync(`${repoRoot}${entry}`), entry).toBe(true);
+    ];
+    expect(commands).toEqual([['api'], ['worker'], ['migrate']]);
+    for (const args of commands) expect(Object.keys(IMAGE_COMMANDS)).toContain(args?.[0]);
   });
 
   it('gives workers longer to stop than the grace period of their running turns', async () => {

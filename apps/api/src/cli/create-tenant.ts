@@ -39,7 +39,8 @@ export function parseCreateTenantArgs(argv: string[]): { name: string; role: Api
   return { name, role, operator: values.operator ?? false };
 }
 
-async function main(): Promise<void> {
+/** The command itself (also run by the production image: `tenant:create` / `key`). */
+export async function main(): Promise<void> {
   const args = parseCreateTenantArgs(process.argv.slice(2));
   const url = process.env.DATABASE_URL?.trim() || DEFAULT_DATABASE_URL;
   await runMigrations(url);

@@ -148,7 +148,8 @@ export const cliEnvSchema = z.object({
   REDIS_PREFIX: fleetSettingsShape.REDIS_PREFIX,
 });
 
-async function main(): Promise<void> {
+/** The command itself (also run by the production image: `tenant:create` / `key`). */
+export async function main(): Promise<void> {
   const env = readEnvOrExit('keys', (source) => parseEnvWith(cliEnvSchema, source));
   const [command = '', ...argv] = process.argv.slice(2);
   const dbh = createDb({

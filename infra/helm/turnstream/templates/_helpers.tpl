@@ -110,7 +110,7 @@ topologySpreadConstraints:
         {{- include "turnstream.selectorLabels" . | nindent 8 }}
 {{- end -}}
 
-{{/* /tmp is the only writable path (tsx's compile cache) when the root filesystem is read-only. */}}
+{{/* /tmp is the only writable path when the root filesystem is read-only (Node's and libraries' temporary files). */}}
 {{- define "turnstream.tmpVolume" -}}
 volumes:
   - name: tmp
