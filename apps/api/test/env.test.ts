@@ -15,6 +15,7 @@ describe('parseEnv', () => {
       REDIS_SHARDED_PUBSUB: false,
       BULL_PREFIX: 'bull',
       TURNS_QUEUE_NAME: 'turns',
+      TURNS_INTAKE_QUEUE_NAME: 'turns-intake',
       DEFAULT_MODEL: 'claude-sonnet-4-6',
       MODELS: DEFAULT_MODELS,
       SSE_HEARTBEAT_MS: 15_000,
