@@ -57,6 +57,12 @@ export async function resolveServices(
   conf: LauncherEnv,
   root: string,
 ): Promise<{ pg: Service; redis: Service }> {
+  // Say at once what to install, before starting anything else.
+  if (!conf.REDIS_URL && conf.TURNSTREAM_EMBEDDED !== 'never' && !findRedisServer()) {
+    const local = hostPort(DEFAULT_REDIS_URL, 6379);
+    if (conf.TURNSTREAM_EMBEDDED === 'always' || !(await answers(local.host, local.port)))
+      throw new LaunchError(REDIS_INSTALL_HINT);
+  }
   const [pg, redis] = await Promise.allSettled([resolvePostgres(conf, root), resolveRedis(conf, root)]);
   if (pg.status === 'fulfilled' && redis.status === 'fulfilled') return { pg: pg.value, redis: redis.value };
   await Promise.all([pg, redis].map((r) => (r.status === 'fulfilled' ? r.value.stop?.() : undefined)));
