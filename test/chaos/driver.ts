@@ -118,28 +118,30 @@ export class LoadDriver {
     m: MessagePlan,
     epoch: number,
   ): Promise<SentMessage> {
-    const id = randomUUID();
     const sys = this.cluster.sys;
-    const { tries } = await this.retry(`send ${m.tag}`, async () => {
+    // Direct enqueues choose the message id; through the API the server assigns it, and every retry
+    // of the post carries the same idempotency key, so a post whose answer was lost is not stored twice.
+    const key = randomUUID();
+    const { value: id, tries } = await this.retry(`send ${m.tag}`, async () => {
       if (plan.channel === 'direct') {
         await this.turns.enqueue({
           tenantId: sys.tenantId,
           conversationId,
-          messageId: id,
+          messageId: key,
           content: m.content,
           mode: 'stream',
         });
-        return true;
+        return key;
       }
       const res = await sys.api(
         'POST',
         `/v1/conversations/${conversationId}/messages`,
-        { id, content: m.content },
+        { content: m.content, idempotencyKey: key },
         plan.index % sys.apis.length,
       );
       if (res.status >= 400 && res.status < 500)
         throw new Refused(`${m.tag}: ${res.status} ${JSON.stringify(res.body)}`);
-      return res.status === 202;
+      return res.status === 202 ? (res.body.messageId as string) : null;
     });
     const sent: SentMessage = { id, conversationId, conversation: plan, plan: m, epoch, tries };
     this.sent.push(sent);
