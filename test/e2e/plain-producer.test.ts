@@ -108,6 +108,11 @@ describe('producers outside the project', () => {
       [{ ...ok, content: 'x'.repeat(100_001) }, /^invalid_job: content: /],
       [{ ...ok, content: 'a\u0000b' }, /^invalid_job: content: /],
       [{ ...ok, mode: 'shout' }, /^invalid_job: mode: /],
+      [{ ...ok, metadata: { k: 42 } }, /^invalid_job: metadata\.k: /],
+      [
+        { ...ok, metadata: Object.fromEntries(Array.from({ length: 33 }, (_, i) => [`k${i}`, 'v'])) },
+        /^invalid_job: metadata: /,
+      ],
       [{ ...ok, v: 99 }, /^invalid_job: v: /],
       [{ ...ok, callbackUrl: 'ftp://example.com/x' }, /^invalid_job: callbackUrl: /],
       [{ ...ok, callbackUrl: 'http://127.0.0.1:9/x' }, /^callback_url_not_registered: /],

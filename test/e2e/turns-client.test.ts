@@ -51,6 +51,7 @@ describe('TurnsClient', () => {
       tenantId: sys.tenantId,
       externalConversationId,
       content: 'hello there',
+      metadata: { ticket: '4711', channel: 'email' },
     });
 
     // Visible the moment enqueue returns, through the API.
@@ -58,6 +59,7 @@ describe('TurnsClient', () => {
     expect(listed.find((m) => m.id === sent.messageId)).toMatchObject({
       role: 'user',
       content: 'hello there',
+      metadata: { ticket: '4711', channel: 'email' },
     });
     const sse = await new EventStream(sys, sent.conversationId, {
       messageId: sent.messageId,

@@ -11,6 +11,7 @@ export interface HistoryMessage {
   status: string;
   replyTo: string | null;
   errorCode?: string | null;
+  metadata?: Record<string, string> | null;
 }
 
 export async function createConversation(

@@ -83,6 +83,8 @@ export interface MessageJson {
   createdAt: string;
   updatedAt: string;
   completedAt: string | null;
+  /** A user message's metadata from its producer (TurnsClient or a queue job); null otherwise. */
+  metadata: Record<string, string> | null;
 }
 
 export function messageJson(m: Message): MessageJson {
@@ -100,6 +102,7 @@ export function messageJson(m: Message): MessageJson {
     createdAt: m.createdAt.toISOString(),
     updatedAt: m.updatedAt.toISOString(),
     completedAt: m.completedAt ? m.completedAt.toISOString() : null,
+    metadata: m.metadata ?? null,
   };
 }
 

@@ -303,6 +303,7 @@ describe('GET /v1/conversations/:id/messages', () => {
         'createdAt',
         'updatedAt',
         'completedAt',
+        'metadata',
       ].sort(),
     );
     expect(msgs[2].id).toBe(second);

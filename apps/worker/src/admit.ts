@@ -52,6 +52,7 @@ export async function admitMessage(
     content: data.content,
     mode: data.mode ?? conversation.defaultMode,
     ...(callbackUrl !== undefined ? { callbackUrl } : {}),
+    ...(data.v === 2 && data.metadata !== undefined ? { metadata: data.metadata } : {}),
   });
   if (!res.ok) throw new UnrecoverableError(`${res.reason}: message ${data.messageId} cannot be stored`);
   if (res.created) {

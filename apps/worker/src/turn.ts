@@ -122,6 +122,7 @@ async function ensureUserMessage(deps: TurnDeps, data: ConversationTurnJob): Pro
       content: data.content,
       mode: data.mode,
       ...(callbackUrl !== undefined ? { callbackUrl } : {}),
+      ...(data.v === 2 && data.metadata !== undefined ? { metadata: data.metadata } : {}),
     });
     if (!res.ok) throw new UnrecoverableError(`${res.reason}: message ${data.messageId} cannot be stored`);
     if (res.created) {

@@ -8,6 +8,23 @@ export type TurnMode = z.infer<typeof turnModeSchema>;
 
 /** Longest user message, in UTF-16 code units (the same limit as the HTTP API). */
 export const MAX_CONTENT_CHARS = 100_000;
+/** Most keys of a message's `metadata`. */
+export const MAX_METADATA_KEYS = 32;
+/** Longest `metadata` key. */
+export const MAX_METADATA_KEY_CHARS = 64;
+/** Longest `metadata` value. */
+export const MAX_METADATA_VALUE_CHARS = 1000;
+
+/**
+ * A message's metadata: up to 32 string values under keys of 1-64 characters, stored with the message
+ * and returned with it (`GET .../messages`).
+ */
+export const messageMetadataSchema = z
+  .record(storableText().min(1).max(MAX_METADATA_KEY_CHARS), storableText().max(MAX_METADATA_VALUE_CHARS))
+  .refine((m) => Object.keys(m).length <= MAX_METADATA_KEYS, {
+    error: `must have at most ${MAX_METADATA_KEYS} keys`,
+  });
+
 /** Longest `callbackUrl` (the same limit as a webhook endpoint's URL). */
 export const MAX_CALLBACK_URL_CHARS = 2000;
 /** Longest `externalConversationId` (the same limit as the HTTP API's `externalId`). */
@@ -69,6 +86,8 @@ export const turnJobV2Schema = z
      * one of the tenant's webhook endpoints (whose secret signs it). Needs `content`.
      */
     callbackUrl: storableText().min(1).max(MAX_CALLBACK_URL_CHARS).optional(),
+    /** The producer's own data about the message, stored and returned with it. Needs `content`. */
+    metadata: messageMetadataSchema.optional(),
   })
   .superRefine((job, ctx) => {
     if ((job.conversationId === undefined) === (job.externalConversationId === undefined)) {
@@ -77,6 +96,9 @@ export const turnJobV2Schema = z
         path: ['conversationId'],
         message: 'exactly one of conversationId and externalConversationId is required',
       });
+    }
+    if (job.metadata !== undefined && job.content === undefined) {
+      ctx.addIssue({ code: 'custom', path: ['content'], message: 'required with metadata' });
     }
     if (job.callbackUrl !== undefined && job.content === undefined) {
       ctx.addIssue({ code: 'custom', path: ['content'], message: 'required with callbackUrl' });

@@ -70,6 +70,10 @@ export const message = z
     createdAt: time,
     updatedAt: time,
     completedAt: time.nullable(),
+    metadata: z
+      .record(z.string(), z.string())
+      .nullable()
+      .describe("A user message's metadata from its producer (TurnsClient or a queue job); null otherwise."),
   })
   .meta({ id: 'Message' });
 

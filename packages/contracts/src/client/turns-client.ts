@@ -54,6 +54,8 @@ export interface EnqueueTurnInput {
    * `callback_url_not_registered`.
    */
   callbackUrl?: string;
+  /** Your own data about the message (up to 32 string values), stored and returned with it. */
+  metadata?: Record<string, string>;
 }
 
 /** Outcome of {@link TurnsClient.enqueue}: the message is stored and its turn queued. */

@@ -28,6 +28,7 @@ function insertUser(db: Db) {
         status: 'pending',
         mode: sql.placeholder('mode'),
         callbackUrl: sql.placeholder('callbackUrl'),
+        metadata: sql`${sql.placeholder('metadata')}::jsonb`,
       })
       .returning()
       .prepare('insert_user_message');
@@ -51,6 +52,8 @@ export interface InsertUserMessageInput {
   mode?: 'stream' | 'batch';
   /** Also deliver this turn's outcome here (a webhook target on the origin of one of the tenant's endpoints). */
   callbackUrl?: string | null;
+  /** The producer's metadata (the job schema's `metadata`). */
+  metadata?: Record<string, string> | null;
 }
 
 /** The tenant's user message posted with `idempotencyKey`, if any. */
@@ -116,6 +119,7 @@ export async function insertUserMessage(
       content: input.content,
       mode: input.mode ?? 'stream',
       callbackUrl: input.callbackUrl ?? null,
+      metadata: input.metadata ? JSON.stringify(input.metadata) : null,
     });
     return { ok: true, created: true, message: row! };
   } catch (err) {

@@ -60,6 +60,8 @@ export const messages = pgTable(
     idempotencyKey: text('idempotency_key'),
     /** A user message's `callbackUrl`: its turn's outcome is also delivered there (webhooks). */
     callbackUrl: text('callback_url'),
+    /** A user message's metadata from its producer (string values; shown with the message). */
+    metadata: jsonb('metadata').$type<Record<string, string>>(),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
     completedAt: timestamp('completed_at', { withTimezone: true }),
