@@ -148,6 +148,7 @@ describe('helm chart: processes', () => {
         redisPrefix: 'chat',
         bullPrefix: '{chat-bull}',
         turnsQueueName: 'turns-eu',
+        turnsIntakeQueueName: 'turns-eu-intake',
         redisShardedPubsub: true,
       },
     });
@@ -155,6 +156,7 @@ describe('helm chart: processes', () => {
       REDIS_PREFIX: 'chat',
       BULL_PREFIX: '{chat-bull}',
       TURNS_QUEUE_NAME: 'turns-eu',
+      TURNS_INTAKE_QUEUE_NAME: 'turns-eu-intake',
       REDIS_SHARDED_PUBSUB: 'true',
     });
   });

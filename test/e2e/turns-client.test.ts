@@ -139,6 +139,29 @@ describe('TurnsClient', () => {
     expect(turn.user.status).toBe('cancelled');
   });
 
+  it('cancel: a turn queued behind a running one ends cancelled without running, and the conversation goes on', async () => {
+    const conversationId = await createConversation(sys);
+    const input = { tenantId: sys.tenantId, conversationId };
+    const running = await client.enqueue({ ...input, content: 'first [[sim words=300 delay=20]]' });
+    const queued = await client.enqueue({ ...input, content: 'second, never answered' });
+    await collect(client.events({ messageId: running.messageId }), (e) => e.event.type === 'chunk');
+    const before = (await sys.simRequests()).length;
+    await client.cancel(queued.messageId);
+    expect(await client.waitForReply(queued.messageId)).toEqual({
+      status: 'cancelled',
+      messageId: queued.messageId,
+      replyId: null,
+    });
+    expect((await client.waitForReply(running.messageId)).status).toBe('completed');
+    const third = await client.enqueue({ ...input, content: 'third' });
+    expect((await client.waitForReply(third.messageId)).status).toBe('completed');
+    // The cancelled message never reached Claude: only the first and the third did.
+    expect((await sys.simRequests()).length - before).toBe(1);
+    const msgs = await history(sys, conversationId);
+    expect(msgs.find((m) => m.id === queued.messageId)?.status).toBe('cancelled');
+    expect(msgs.filter((m) => m.replyTo === queued.messageId)).toEqual([]);
+  });
+
   it('waitForReply gives up with a typed timeout; an aborted signal ends it too', async () => {
     const conversationId = await createConversation(sys);
     const sent = await client.enqueue({

@@ -117,7 +117,7 @@ export class TurnsClient {
   private commands: Redis | undefined;
   private closed = false;
 
-  /** Connects lazily: nothing is opened until the first call. */
+  /** Opens the two queues' connections now; event readers and the command connection on first use. */
   constructor(opts: TurnsClientOptions) {
     this.opts = opts;
     const prefix = opts.prefix ?? DEFAULT_BULL_PREFIX;
