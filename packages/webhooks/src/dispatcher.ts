@@ -128,15 +128,32 @@ export function createWebhookDispatcher(opts: DispatcherOptions): WebhookDispatc
     if (!endpoint) return 'gone';
     const holder = job.id ?? delivery.id;
     if (!(await slots.acquire(endpoint.id, holder))) {
-      // The endpoint's slots are held (a slow receiver): wait without spending an attempt.
-      const wait = Math.min(1000, timeoutMs);
+      // The endpoint's slots are held (a slow receiver, or a burst): wait without spending an attempt,
+      // until a slot's release wakes this job (oldest first), or the backed-off wait ends.
+      await slots.waiting(endpoint.id, holder);
+      const wait = slotWaitMs(job.attemptsStarted - job.attemptsMade);
       await job.moveToDelayed(Date.now() + wait + Math.floor(Math.random() * wait * 0.25), token);
       throw new DelayedError();
     }
+    await slots.notWaiting(endpoint.id, holder).catch(() => undefined);
     try {
       return await attemptDelivery(job, delivery, endpoint);
     } finally {
       await slots.release(endpoint.id, holder).catch(() => undefined);
+      await wakeNext(endpoint.id).catch(() => undefined);
+    }
+  }
+
+  /** Promote the endpoint's longest-waiting delivery now that a slot is free. */
+  async function wakeNext(endpointId: string): Promise<void> {
+    for (let tries = 0; tries < 3; tries++) {
+      const jobId = await slots.nextWaiting(endpointId);
+      if (!jobId) return;
+      const waiting = await queue.getJob(jobId);
+      if (waiting && (await waiting.isDelayed())) {
+        await waiting.promote();
+        return;
+      }
     }
   }
 
@@ -224,6 +241,14 @@ export function createWebhookDispatcher(opts: DispatcherOptions): WebhookDispatc
       await Promise.allSettled(connections.map((c) => c.quit()));
     },
   };
+}
+
+/**
+ * How long a delivery waits for a slot of its endpoint unless a release wakes it first: 25 ms,
+ * doubling per wait, at most 30 s.
+ */
+export function slotWaitMs(waits: number): number {
+  return Math.min(30_000, 25 * 2 ** Math.max(0, Math.min(waits - 1, 11)));
 }
 
 /** The current secret, and the previous one while its grace period lasts. */

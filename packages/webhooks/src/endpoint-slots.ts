@@ -28,6 +28,30 @@ export class EndpointSlots {
     return `${this.keyPrefix}:inflight:${endpointId}`;
   }
 
+  private waitingKey(endpointId: string): string {
+    return `${this.keyPrefix}:waiting:${endpointId}`;
+  }
+
+  /** Note that `jobId` waits for a slot (woken by the next release, oldest first). */
+  async waiting(endpointId: string, jobId: string): Promise<void> {
+    const key = this.waitingKey(endpointId);
+    await this.redis
+      .multi()
+      .zadd(key, 'NX', Date.now(), jobId)
+      .pexpire(key, this.holdMs * 2)
+      .exec();
+  }
+
+  /** The longest-waiting job of the endpoint, taken off the list (null: none waits). */
+  async nextWaiting(endpointId: string): Promise<string | null> {
+    const [jobId] = await this.redis.zpopmin(this.waitingKey(endpointId));
+    return jobId ?? null;
+  }
+
+  async notWaiting(endpointId: string, jobId: string): Promise<void> {
+    await this.redis.zrem(this.waitingKey(endpointId), jobId);
+  }
+
   /** Take a slot for `holder` (idempotent); false when the endpoint's slots are all held. */
   async acquire(endpointId: string, holder: string): Promise<boolean> {
     const now = Date.now();

@@ -23,6 +23,7 @@ function schemaOf(method: string, url: string, op: Operation) {
     security: op.permission === null ? [] : [{ bearer: [] }],
     ...(op.body ? { body: op.body } : {}),
     ...(op.querystring ? { querystring: op.querystring } : {}),
+    ...(op.headers ? { headers: op.headers } : {}),
     ...(params ? { params } : {}),
     response: { ...op.responses, default: errorEnvelope },
   };

@@ -4,7 +4,9 @@ import {
   createConversationBody,
   createWebhookBody,
   emptyBody,
+  eventIdSchema,
   eventsQuery,
+  idempotencyKeyHeader,
   listConversationsQuery,
   listDeliveriesQuery,
   listMessagesQuery,
@@ -22,6 +24,7 @@ export interface Operation {
   permission: Permission | null;
   body?: z.ZodType;
   querystring?: z.ZodType;
+  headers?: z.ZodType;
   /** Success responses by status; every operation also answers the error envelope (`default`). */
   responses: Record<
     number,
@@ -107,6 +110,11 @@ export const OPERATIONS: Record<string, Operation> = {
     tags: ['messages'],
     permission: 'write',
     body: postMessageBody,
+    headers: z.object({
+      'idempotency-key': idempotencyKeyHeader.describe(
+        "The body's idempotencyKey, as a header (both given: equal).",
+      ),
+    }),
     responses: { 202: r.accepted },
   },
   'GET /v1/conversations/:id/messages': {
@@ -134,6 +142,9 @@ export const OPERATIONS: Record<string, Operation> = {
     tags: ['events'],
     permission: 'read',
     querystring: eventsQuery,
+    headers: z.object({
+      'last-event-id': eventIdSchema.optional().describe('Resume strictly after this event id.'),
+    }),
     responses: {
       200: {
         description: 'An event stream: `id:` (log id), `event:` (type), `data:` (the event as JSON).',
