@@ -82,6 +82,8 @@ export async function startRetentionSweeper(
   const queueConnection = opts.connection.duplicate({ maxRetriesPerRequest: null });
   const workerConnection = opts.connection.duplicate({ maxRetriesPerRequest: null });
   const queue = new Queue(name, { connection: queueConnection, prefix: opts.bullPrefix });
+  // Connection errors are reported by the API's main connection; BullMQ and ioredis reconnect.
+  for (const emitter of [queueConnection, workerConnection, queue]) emitter.on('error', () => {});
   await queue.upsertJobScheduler(
     RETENTION_SWEEP,
     { every: opts.everyMs },

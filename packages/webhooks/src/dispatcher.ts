@@ -74,6 +74,8 @@ export function createWebhookDispatcher(opts: DispatcherOptions): WebhookDispatc
   const connections = [queueConnection];
   const queue = new Queue(queueName, { connection: queueConnection, prefix: opts.bullPrefix });
   const fanoutQueue = new Queue(fanoutQueueName, { connection: queueConnection, prefix: opts.bullPrefix });
+  // Connection errors are the caller's connection's to report; BullMQ and ioredis reconnect.
+  for (const emitter of [queueConnection, queue, fanoutQueue]) emitter.on('error', () => {});
   const slots = new EndpointSlots(
     queueConnection,
     `${opts.bullPrefix}:${queueName}`,
@@ -208,6 +210,7 @@ export function createWebhookDispatcher(opts: DispatcherOptions): WebhookDispatc
     const fanoutConnection = opts.connection.duplicate({ maxRetriesPerRequest: null });
     const deliveryConnection = opts.connection.duplicate({ maxRetriesPerRequest: null });
     connections.push(fanoutConnection, deliveryConnection);
+    for (const c of [fanoutConnection, deliveryConnection]) c.on('error', () => {});
     workers.push(
       new Worker(
         fanoutQueueName,
