@@ -31,19 +31,21 @@ export async function loadTranscript(db: Db, session: Session): Promise<LoadedTr
 
 /**
  * A fresh transcript from the visible history (text only): the most recent finished exchanges
- * before `beforeSeq` that fit `budgetTokens` together with the system prompt and the new message.
+ * between `afterSeq` and `beforeSeq` that fit `budgetTokens` together with the system prompt and the new message.
  */
 export async function rebuildTranscript(
   db: Db,
   input: {
     conversationId: string;
     beforeSeq: number;
+    /** The session's reset boundary (`startSeq`): exchanges up to it are never included. */
+    afterSeq: number;
     budgetTokens: number;
     system?: string | null;
     userText: string;
   },
 ): Promise<TranscriptPlan> {
-  const exchanges = await listExchanges(db, input.conversationId, input.beforeSeq);
+  const exchanges = await listExchanges(db, input.conversationId, input.beforeSeq, input.afterSeq);
   let used = estimateTokens({
     system: input.system ?? undefined,
     messages: [{ role: 'user', content: input.userText }],

@@ -1,5 +1,5 @@
-import { completeTurn, getActiveSession, type Session } from '@turnstream/db';
-import { emptyTranscript, type TranscriptPlan } from './transcript.ts';
+import { completeTurn, type Session } from '@turnstream/db';
+import type { TranscriptPlan } from './transcript.ts';
 import type { LeasedTurn } from './turn-context.ts';
 
 export interface Completion {
@@ -18,19 +18,19 @@ export interface Completion {
 }
 
 /**
- * Complete by compare-and-set. If the session moved underneath (a user reset, say) but this turn still
- * owns the fence, write the reply against the session as it is now, starting a new transcript.
+ * Complete by compare-and-set on the session the turn started with. If that session moved underneath
+ * (a reset ended it, a clear emptied it) while this turn still owns its reply, the reply completes but
+ * the turn's transcript is dropped: it carries context from before the reset or clear, so it never
+ * becomes part of any session (the next turn starts from the session as it is now).
  */
 export async function completeWithRetry(t: LeasedTurn, session: Session, c: Completion): Promise<boolean> {
   const { deps, data, message, lease } = t;
-  let current = session;
-  let plan = c.plan;
-  for (let i = 0; i < 2; i++) {
-    const res = await completeTurn(deps.db, {
+  const complete = (detached: boolean) =>
+    completeTurn(deps.db, {
       tenantId: data.tenantId,
       conversationId: data.conversationId,
-      sessionId: current.id,
-      expectedVersion: current.version,
+      sessionId: session.id,
+      expectedVersion: session.version,
       fence: lease.fence,
       userMessageId: message.id,
       replyId: c.replyId,
@@ -38,25 +38,22 @@ export async function completeWithRetry(t: LeasedTurn, session: Session, c: Comp
       stopReason: c.stopReason,
       usage: c.usage,
       attemptId: c.attemptId,
+      detached,
       transcript: {
-        id: plan.id,
-        mode: plan.mode,
+        id: c.plan.id,
+        mode: c.plan.mode,
         model: t.conversation.model,
         thinking: Boolean(t.conversation.thinkingBudgetTokens),
         messages: c.transcriptMessages,
-        rebuilt: plan.rebuilt,
+        rebuilt: c.plan.rebuilt,
       },
     });
-    if (res.ok) return true;
-    if (res.conflict === 'fence' || res.conflict === 'reply_fenced') return false;
-    t.log.warn(
-      { event: 'session.update_rejected', conflict: res.conflict },
-      'session changed during the turn',
-    );
-    const fresh = await getActiveSession(deps.db, data.conversationId);
-    if (!fresh) return false;
-    current = fresh;
-    plan = { ...emptyTranscript(), rebuilt: plan.rebuilt };
-  }
-  return false;
+  const res = await complete(false);
+  if (res.ok) return true;
+  if (res.conflict === 'fence' || res.conflict === 'reply_fenced') return false;
+  t.log.warn(
+    { event: 'session.update_rejected', conflict: res.conflict },
+    'session reset or cleared during the turn: reply kept, transcript dropped',
+  );
+  return (await complete(true)).ok;
 }

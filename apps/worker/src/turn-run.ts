@@ -116,6 +116,7 @@ export async function runLeasedTurn(t: LeasedTurn): Promise<TurnResult> {
     rebuildTranscript(deps.db, {
       conversationId: conversation.id,
       beforeSeq: message.seq,
+      afterSeq: session.startSeq,
       budgetTokens: deps.config.rebuildTokenBudget,
       system: conversation.system,
       userText: message.content,

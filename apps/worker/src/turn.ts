@@ -13,6 +13,7 @@ import {
 } from '@turnstream/db';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { checkedCallbackUrl } from './admit.ts';
+import { cancelPreResetTurn, predatesSession } from './reset-boundary.ts';
 import { withTenantSlot } from './tenant-gate.ts';
 import type { LeasedTurn, TurnDeps } from './turn-context.ts';
 import { runLeasedTurn, type TurnResult } from './turn-run.ts';
@@ -92,6 +93,14 @@ async function leaseAndRun(t: Omit<LeasedTurn, 'session' | 'lease'>): Promise<Tu
     if (!claim.ok) {
       flog.warn({ event: 'lease.claim_rejected', conflict: claim.conflict }, 'session claim refused');
       return delay(job, token, deps.config.waitDelayMs);
+    }
+    if (predatesSession(message, claim.session)) {
+      return await cancelPreResetTurn(deps, {
+        tenantId: data.tenantId,
+        message,
+        fence: lease.fence,
+        log: flog,
+      });
     }
     return await runLeasedTurn({
       deps,

@@ -115,7 +115,7 @@ export async function cancelAsOperator(
 
 /** End the active session (its transcript tombstoned) and start a fresh one. */
 export async function resetAsOperator(ctx: RouteContext, conversation: Conversation): Promise<Session> {
-  return resetConversation(ctx.db, {
+  return resetConversation(ctx, {
     tenantId: conversation.tenantId,
     conversationId: conversation.id,
     reason: 'operator_reset',

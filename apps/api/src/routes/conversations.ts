@@ -81,7 +81,7 @@ export function conversationRoutes(app: FastifyInstance, ctx: RouteContext): voi
     const auth = requirePermission(request, 'write');
     parseInput(emptyBody, request.body, 'body');
     const conversation = await loadConversation(db, auth.tenantId, request.params.id);
-    const session = await resetConversation(db, {
+    const session = await resetConversation(ctx, {
       tenantId: auth.tenantId,
       conversationId: conversation.id,
       reason: 'user_reset',

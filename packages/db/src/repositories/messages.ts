@@ -1,4 +1,4 @@
-import { aliasedTable, and, asc, eq, getTableColumns, inArray, lt, ne, sql } from 'drizzle-orm';
+import { aliasedTable, and, asc, eq, getTableColumns, gt, inArray, lt, ne, sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { type MessageStatus, messages } from '../schema/index.ts';
 import { isUniqueViolation } from './conversations.ts';
@@ -243,6 +243,8 @@ export async function listExchanges(
   db: Db,
   conversationId: string,
   beforeSeq: number,
+  /** Only exchanges whose user message came after this seq (the session's reset boundary). */
+  afterSeq = 0,
 ): Promise<Array<{ userMessageId: string; seq: number; user: string; assistant: string }>> {
   const reply = aliasedTable(messages, 'reply');
   const rows = await db
@@ -254,6 +256,7 @@ export async function listExchanges(
         eq(messages.conversationId, conversationId),
         eq(messages.role, 'user'),
         lt(messages.seq, beforeSeq),
+        gt(messages.seq, afterSeq),
         eq(reply.role, 'assistant'),
         inArray(reply.status, ['completed', 'cancelled']),
         ne(reply.content, ''),

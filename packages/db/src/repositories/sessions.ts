@@ -211,7 +211,8 @@ export class ResetConflictError extends Error {
  * End the active session and open a new one whose parent is the old one (a user "reset").
  * The old transcript is tombstoned: a fresh session never inherits a Claude-side transcript.
  * Resets of one conversation are serialised on its row (`FOR UPDATE`): each ends the session the
- * previous one created. Throws {@link ResetConflictError} when that cannot happen in time.
+ * previous one created. The new session's `startSeq` is the conversation's last seq: nothing stored
+ * before the reset belongs to it. Throws {@link ResetConflictError} when that cannot happen in time.
  */
 export async function resetSession(
   db: Db,
@@ -220,8 +221,9 @@ export async function resetSession(
   try {
     return await db.transaction(async (tx) => {
       await tx.execute(sql.raw(`set local lock_timeout = '${RESET_LOCK_TIMEOUT}'`));
-      await tx
-        .select({ id: conversations.id })
+      // Locking the row also orders the reset with every message insert (they allocate seqs on it).
+      const [conv] = await tx
+        .select({ lastSeq: conversations.lastSeq })
         .from(conversations)
         .where(eq(conversations.id, input.conversationId))
         .for('update');
@@ -245,6 +247,8 @@ export async function resetSession(
           parentSessionId: old?.id ?? null,
           // Keep the fence monotonic across sessions of a conversation.
           fence: old?.fence ?? 0,
+          // Everything stored so far came before the reset.
+          startSeq: conv?.lastSeq ?? 0,
         })
         .returning();
       return created!;

@@ -25,6 +25,12 @@ export interface CompleteTurnInput {
   usage: MessageUsage | null;
   /** The turn_attempts row to close as `completed` in the same transaction. */
   attemptId?: string;
+  /**
+   * The session moved on during the turn (a reset ended it, or a clear emptied it): complete the reply,
+   * the user message and the attempt, but write no transcript and leave every session as it is, so
+   * nothing from before the reset or clear becomes part of a session again.
+   */
+  detached?: boolean;
   transcript: {
     /** Assistant session id. `create`: a new transcript row; `append`: replace the messages of this live one. */
     id: string;
@@ -52,26 +58,9 @@ class ReplyFencedError extends Error {
 export async function completeTurn(db: Db, input: CompleteTurnInput): Promise<CompleteTurnResult> {
   try {
     return await db.transaction(async (tx) => {
-      await lockSessionForWrite(tx, input);
-      const t = input.transcript;
-      if (t.mode === 'create') {
-        await tx.insert(assistantTranscripts).values({
-          id: t.id,
-          tenantId: input.tenantId,
-          conversationId: input.conversationId,
-          model: t.model,
-          thinking: t.thinking,
-          messages: t.messages,
-          lastMessageId: input.userMessageId,
-          rebuilt: t.rebuilt,
-        });
-      } else {
-        const rows = await tx
-          .update(assistantTranscripts)
-          .set({ messages: t.messages, lastMessageId: input.userMessageId, updatedAt: new Date() })
-          .where(and(eq(assistantTranscripts.id, t.id), eq(assistantTranscripts.status, 'live')))
-          .returning({ id: assistantTranscripts.id });
-        if (rows.length === 0) throw new SessionConflictError('tombstoned', null);
+      if (!input.detached) {
+        await lockSessionForWrite(tx, input);
+        await writeTranscript(tx, input);
       }
       const [reply] = await tx
         .update(messages)
@@ -94,16 +83,18 @@ export async function completeTurn(db: Db, input: CompleteTurnInput): Promise<Co
         )
         .returning();
       if (!reply) throw new ReplyFencedError('reply row is owned by another fence or already final');
-      const [session] = await tx
-        .update(sessions)
-        .set({
-          assistantSessionId: t.id,
-          version: sql`${sessions.version} + 1`,
-          fence: input.fence,
-          updatedAt: new Date(),
-        })
-        .where(eq(sessions.id, input.sessionId))
-        .returning();
+      const [session] = input.detached
+        ? await tx.select().from(sessions).where(eq(sessions.id, input.sessionId))
+        : await tx
+            .update(sessions)
+            .set({
+              assistantSessionId: input.transcript.id,
+              version: sql`${sessions.version} + 1`,
+              fence: input.fence,
+              updatedAt: new Date(),
+            })
+            .where(eq(sessions.id, input.sessionId))
+            .returning();
       await tx
         .update(messages)
         .set({ status: 'completed', updatedAt: new Date(), completedAt: new Date() })
@@ -130,6 +121,30 @@ export async function completeTurn(db: Db, input: CompleteTurnInput): Promise<Co
     if (err instanceof ReplyFencedError) return { ok: false, conflict: 'reply_fenced', session: null };
     throw err;
   }
+}
+
+/** Create the turn's transcript row, or replace the messages of the live one it extends. */
+async function writeTranscript(tx: Db, input: CompleteTurnInput): Promise<void> {
+  const t = input.transcript;
+  if (t.mode === 'create') {
+    await tx.insert(assistantTranscripts).values({
+      id: t.id,
+      tenantId: input.tenantId,
+      conversationId: input.conversationId,
+      model: t.model,
+      thinking: t.thinking,
+      messages: t.messages,
+      lastMessageId: input.userMessageId,
+      rebuilt: t.rebuilt,
+    });
+    return;
+  }
+  const rows = await tx
+    .update(assistantTranscripts)
+    .set({ messages: t.messages, lastMessageId: input.userMessageId, updatedAt: new Date() })
+    .where(and(eq(assistantTranscripts.id, t.id), eq(assistantTranscripts.status, 'live')))
+    .returning({ id: assistantTranscripts.id });
+  if (rows.length === 0) throw new SessionConflictError('tombstoned', null);
 }
 
 /**

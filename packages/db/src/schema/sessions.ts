@@ -33,6 +33,11 @@ export const sessions = pgTable(
     version: integer('version').notNull().default(0),
     fence: bigint('fence', { mode: 'number' }).notNull().default(0),
     parentSessionId: uuid('parent_session_id').references((): AnyPgColumn => sessions.id),
+    /**
+     * The conversation's `last_seq` when this session was created by a reset: messages with a seq up to
+     * it came before the reset and never reach Claude in this session (0 for a conversation's first).
+     */
+    startSeq: integer('start_seq').notNull().default(0),
     endedReason: text('ended_reason'),
     createdAt: timestamp('created_at', { withTimezone: true }).notNull().defaultNow(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),

@@ -1,0 +1,126 @@
+import { createTurnStreams } from '@turnstream/streams';
+import { waitFor } from '@turnstream/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TestSystem } from '../support/system.ts';
+import { createConversation, postMessage, session, waitForTurn } from '../support/turns.ts';
+
+// A reset is final: nothing stored before it reaches Claude afterwards, whatever the running turn does.
+let sys: TestSystem;
+beforeAll(async () => {
+  // Retries wait 50-100 s: a retry that happens at all within a test's time is one the reset woke.
+  sys = await new TestSystem({ workerEnv: { RETRY_BACKOFF_SCALE: '50' } }).start();
+});
+afterAll(async () => {
+  await sys?.stop();
+});
+
+// biome-ignore lint/suspicious/noExplicitAny: the simulator's request log, asserted field by field
+type Req = any;
+
+async function requestsWith(text: string): Promise<Req[]> {
+  return (await sys.simRequests()).filter((r: Req) => JSON.stringify(r.body?.messages ?? []).includes(text));
+}
+
+/** The simulator request whose last message is the given user text. */
+async function requestFor(text: string): Promise<Req> {
+  return waitFor(
+    async () =>
+      (await sys.simRequests()).find((r: Req) => JSON.stringify(r.body?.messages?.at(-1)).includes(text)) ??
+      null,
+    { message: `request for "${text}"` },
+  );
+}
+
+async function reset(conv: string): Promise<number> {
+  const res = await sys.api('POST', `/v1/conversations/${conv}/reset`, {});
+  expect(res.status).toBe(200);
+  return Date.now();
+}
+
+async function faults(rules: unknown[]): Promise<void> {
+  await sys.sim_('/__sim/faults', { method: 'DELETE' });
+  const res = await sys.sim_('/__sim/faults', {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ rules }),
+  });
+  expect(res.ok).toBe(true);
+}
+
+describe('reset finality', () => {
+  it('a reset during a streaming turn: the reply finishes, but nothing from before the reset reaches Claude afterwards', async () => {
+    const conv = await createConversation(sys);
+    const alpha = await postMessage(sys, conv, 'alpha-marker question');
+    expect((await waitForTurn(sys, conv, alpha)).user.status).toBe('completed');
+
+    const beta = await postMessage(sys, conv, 'beta-marker long answer [[sim words=300 delay=20]]');
+    const streams = createTurnStreams({ redis: sys.redis, keyPrefix: sys.redisPrefix });
+    await waitFor(
+      async () =>
+        (await streams.read(conv)).some((e) => e.event.type === 'chunk' && e.event.messageId === beta),
+      { message: 'first chunk of the long turn' },
+    );
+    const resetAt = await reset(conv);
+    const betaTurn = await waitForTurn(sys, conv, beta);
+    // The turn running at the reset finishes its reply (visible in the history)...
+    expect(betaTurn.user.status).toBe('completed');
+    expect(betaTurn.reply?.status).toBe('completed');
+    expect(Date.parse((await requestFor('beta-marker')).endTime)).toBeGreaterThan(resetAt);
+    // ...but its transcript (with the pre-reset context) is not attached to the new session.
+    expect((await session(sys, conv)).assistantSessionId).toBeNull();
+
+    const gamma = await postMessage(sys, conv, 'gamma after the reset');
+    expect((await waitForTurn(sys, conv, gamma)).user.status).toBe('completed');
+    const gammaReq = await requestFor('gamma after the reset');
+    expect(gammaReq.body.messages).toHaveLength(1);
+    const delta = await postMessage(sys, conv, 'delta after the reset');
+    expect((await waitForTurn(sys, conv, delta)).user.status).toBe('completed');
+    const deltaReq = await requestFor('delta after the reset');
+    // The new session carries on with what came after the reset only.
+    expect(deltaReq.body.messages).toHaveLength(3);
+    for (const req of [gammaReq, deltaReq]) {
+      const sent = JSON.stringify(req.body.messages);
+      expect(sent).not.toContain('alpha-marker');
+      expect(sent).not.toContain('beta-marker');
+      expect(sent).not.toContain(betaTurn.reply!.content.slice(0, 40));
+    }
+  });
+
+  it('a session cleared by recovery after a reset is rebuilt from post-reset history only', async () => {
+    const conv = await createConversation(sys, { thinking: { budgetTokens: 1024 } });
+    const before = await postMessage(sys, conv, 'epsilon-marker before');
+    expect((await waitForTurn(sys, conv, before)).user.status).toBe('completed');
+    await reset(conv);
+    const after = await postMessage(sys, conv, 'zeta after');
+    expect((await waitForTurn(sys, conv, after)).user.status).toBe('completed');
+    // The signing key changes: the stored transcript is rejected, cleared and rebuilt from history.
+    expect((await sys.sim_('/__sim/rotate-signing-key', { method: 'POST' })).ok).toBe(true);
+    const next = await postMessage(sys, conv, 'eta rebuilt');
+    expect((await waitForTurn(sys, conv, next)).user.status).toBe('completed');
+    const sent = (await requestsWith('eta rebuilt')).map((r: Req) => JSON.stringify(r.body.messages));
+    expect(sent).toHaveLength(2);
+    expect(sent[1]).toContain('zeta after');
+    for (const body of sent) expect(body).not.toContain('epsilon-marker');
+  });
+
+  it('a turn from before the reset waiting to retry is cancelled at once, without calling Claude again', async () => {
+    await faults([{ fault: 'overloaded', times: 1, match: { contains: 'theta-marker' } }]);
+    const conv = await createConversation(sys);
+    const theta = await postMessage(sys, conv, 'theta-marker retried later');
+    await waitFor(
+      async () =>
+        (await sys.tdb.sql`select 1 from turn_attempts where message_id = ${theta} and outcome = 'retrying'`)
+          .length > 0,
+      { message: 'the first attempt to fail and wait for its retry' },
+    );
+    await reset(conv);
+    const iota = await postMessage(sys, conv, 'iota after the reset');
+    // Both end long before the retry's backoff would have: the reset woke the waiting turn.
+    const thetaTurn = await waitForTurn(sys, conv, theta);
+    expect(thetaTurn.user.status).toBe('cancelled');
+    expect((await waitForTurn(sys, conv, iota)).user.status).toBe('completed');
+    expect(await requestsWith('theta-marker')).toHaveLength(1);
+    const iotaReq = await requestFor('iota after the reset');
+    expect(iotaReq.body.messages).toHaveLength(1);
+  });
+});
