@@ -7,6 +7,7 @@ import { startTracing } from '@turnstream/telemetry';
 import { createWebhookDispatcher, withWebhookNotices } from '@turnstream/webhooks';
 import { Redis } from 'ioredis';
 import { parseEnv } from './env.ts';
+import { claudeKeyId } from './rate-gate.ts';
 import { createWorker } from './worker.ts';
 
 const env = readEnvOrExit('worker', parseEnv);
@@ -67,6 +68,7 @@ async function main(): Promise<void> {
     redis,
     streams,
     provider,
+    claudeKeyId: claudeKeyId(env.ANTHROPIC_API_KEY, env.ANTHROPIC_BASE_URL),
     logger,
     workerId: env.WORKER_ID,
     bullPrefix: env.BULL_PREFIX,

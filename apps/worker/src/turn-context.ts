@@ -8,6 +8,7 @@ import type { Redis } from 'ioredis';
 import type { ConversationLeases, Lease } from './lease.ts';
 import type { LiveReplyWriter } from './live-replies.ts';
 import type { WorkerMetrics } from './metrics.ts';
+import type { ClaudeRateGate } from './rate-gate.ts';
 import type { TenantGateDeps } from './tenant-gate.ts';
 
 export interface TurnConfig {
@@ -61,7 +62,10 @@ export interface TurnDeps {
   redis: Redis;
   queue: Queue;
   streams: TurnStreams;
+  /** Already behind the rate gate. */
   provider: ClaudeProvider;
+  /** The fleet-wide Claude rate gate (checked before a turn takes the lease). */
+  rateGate: ClaudeRateGate;
   leases: ConversationLeases;
   running: RunningTurns;
   /** The process's one writer of streaming partials. */

@@ -9,9 +9,10 @@ import {
   startReply,
   type TurnOutcome,
 } from '@turnstream/db';
-import { UnrecoverableError, WaitingError, Worker } from 'bullmq';
+import { UnrecoverableError, WaitingError } from 'bullmq';
 import { FencedOutError, TransientTurnError } from './errors.ts';
 import { observe } from './metrics.ts';
+import { delayUntil } from './rate-gate.ts';
 import { readableFatal, readableSessionError } from './readable-errors.ts';
 import { ReplyPublisher } from './reply-publisher.ts';
 import {
@@ -228,14 +229,15 @@ export async function runLeasedTurn(t: LeasedTurn): Promise<TurnResult> {
           );
         }
         case 'rate_limited': {
+          // The provider closed the fleet-wide rate gate; the job waits (not an attempt) until it opens.
+          const retryAt = Date.now() + cls.retryAfterMs;
           await interrupt({
             type: 'turn.rate_limited',
             messageId: message.id,
-            retryAt: at(cls.retryAfterMs),
+            retryAt: new Date(retryAt).toISOString(),
           });
           await finish('rate_limited', 'rate_limited', `retry after ${cls.retryAfterMs} ms`);
-          await deps.queue.rateLimit(cls.retryAfterMs);
-          throw Worker.RateLimitError();
+          return await delayUntil(t.job, t.token, retryAt);
         }
         case 'transient': {
           const attemptsAllowed = t.job.opts.attempts ?? 1;

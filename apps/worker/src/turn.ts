@@ -13,6 +13,7 @@ import {
 } from '@turnstream/db';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { checkedCallbackUrl } from './admit.ts';
+import { delayUntil } from './rate-gate.ts';
 import { cancelPreResetTurn, predatesSession } from './reset-boundary.ts';
 import { withTenantSlot } from './tenant-gate.ts';
 import type { LeasedTurn, TurnDeps } from './turn-context.ts';
@@ -71,6 +72,9 @@ export async function processTurnJob(
     log.debug({ event: 'turn.order_waiting', earlierMessageId: earlier.id }, 'earlier message unfinished');
     return delay(job, token, deps.config.waitDelayMs);
   }
+
+  const gateMs = await deps.rateGate.remainingMs();
+  if (gateMs > 0) return waitAtRateGate(job, token, deps, message, gateMs, log);
 
   // A fair share: beyond its running-turn limit a tenant's turn waits (delayed, not an attempt).
   return withTenantSlot(deps.tenantGate, job, token, data.tenantId, () =>
@@ -163,6 +167,26 @@ async function delay(job: Job, token: string | undefined, baseMs: number): Promi
   const jitter = Math.floor(Math.random() * ms * 0.5);
   await job.moveToDelayed(Date.now() + ms + jitter, token);
   throw new DelayedError();
+}
+
+/**
+ * Claude rate-limited this API key (any worker's call): the turn does not start before the server's
+ * wait has passed. It says so (`turn.rate_limited` with the time) and waits as a delayed job.
+ */
+async function waitAtRateGate(
+  job: Job,
+  token: string | undefined,
+  deps: TurnDeps,
+  message: Message,
+  waitMs: number,
+  log: TurnDeps['logger'],
+): Promise<never> {
+  const retryAt = Date.now() + waitMs;
+  await deps.streams.publish(message.conversationId, null, [
+    { type: 'turn.rate_limited', messageId: message.id, retryAt: new Date(retryAt).toISOString() },
+  ]);
+  log.info({ event: 'turn.rate_limit_waiting', waitMs }, 'waiting for the Claude rate limit');
+  return delayUntil(job, token, retryAt);
 }
 
 /** Wake the next message of the conversation if its job is waiting out a delay. */

@@ -15,6 +15,7 @@ import { createIntakeWorker } from './intake.ts';
 import { ConversationLeases } from './lease.ts';
 import { LiveReplyWriter } from './live-replies.ts';
 import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
+import { ClaudeRateGate, gateProvider } from './rate-gate.ts';
 import { Reconciler } from './reconciler.ts';
 import { RunningTurnLimits } from './tenant-gate.ts';
 import { TenantSlots } from './tenant-slots.ts';
@@ -24,10 +25,15 @@ import { TurnMetrics } from './turn-metrics.ts';
 
 export interface CreateWorkerDeps {
   db: Db;
-  /** Commands connection (leases, cancel flags). BullMQ and the cancel listener duplicate it. */
+  /** Commands connection (leases, cancel flags, the rate gate). BullMQ and the cancel listener duplicate it. */
   redis: Redis;
   streams: TurnStreams;
   provider: ClaudeProvider;
+  /**
+   * Identifies the Claude API key the provider uses (`claudeKeyId(apiKey, baseURL)`): workers with the
+   * same id and Redis prefix share one rate gate. Default `default`.
+   */
+  claudeKeyId?: string;
   logger: Logger;
   workerId: string;
   /** BullMQ key prefix. Default `bull`. */
@@ -135,6 +141,10 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
     logger: deps.logger,
     waitMs: config.waitDelayMs,
   };
+  const rateGate = new ClaudeRateGate(deps.redis, {
+    redisPrefix: config.redisPrefix,
+    keyId: deps.claudeKeyId ?? 'default',
+  });
   const turnDeps = {
     tenantGate,
     db: deps.db,
@@ -142,7 +152,9 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
     redis: deps.redis,
     queue,
     streams,
-    provider: instrumentProvider(deps.provider, turnMetrics),
+    // The gate is outside the instrumentation: a wait at the gate is not time spent calling Claude.
+    provider: gateProvider(instrumentProvider(deps.provider, turnMetrics), rateGate, deps.logger),
+    rateGate,
     leases,
     running,
     logger: deps.logger,

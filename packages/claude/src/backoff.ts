@@ -42,3 +42,38 @@ export function retryAfterFromHeaders(headers: Headers | undefined | null, now =
   if (Number.isFinite(date)) return Math.max(0, date - now);
   return null;
 }
+
+/** The limits Anthropic reports per response (`anthropic-ratelimit-<limit>-{remaining,reset}`). */
+const RATE_LIMITS = ['requests', 'tokens', 'input-tokens', 'output-tokens'] as const;
+
+/**
+ * The wait until the limits that ran out are replenished, from the `anthropic-ratelimit-*-reset`
+ * headers (RFC 3339 times): the latest reset among the limits whose `-remaining` is 0, or among all
+ * of them when no `-remaining` says which. Null when there is no usable reset header.
+ */
+export function rateLimitResetFromHeaders(
+  headers: Headers | undefined | null,
+  now = Date.now(),
+): number | null {
+  if (!headers) return null;
+  const resets = RATE_LIMITS.map((limit) => ({
+    at: Date.parse(headers.get(`anthropic-ratelimit-${limit}-reset`) ?? ''),
+    exhausted: headers.get(`anthropic-ratelimit-${limit}-remaining`) === '0',
+  })).filter((r) => Number.isFinite(r.at));
+  if (resets.length === 0) return null;
+  const exhausted = resets.filter((r) => r.exhausted);
+  const latest = Math.max(...(exhausted.length ? exhausted : resets).map((r) => r.at));
+  return Math.max(0, Math.ceil(latest - now));
+}
+
+/**
+ * How long a 429 asks every caller with this API key to wait: `retry-after-ms` / `retry-after` when
+ * present, else the `anthropic-ratelimit-*-reset` headers, else {@link DEFAULT_RATE_LIMIT_WAIT_MS}.
+ */
+export function rateLimitWaitFromHeaders(headers: Headers | undefined | null, now = Date.now()): number {
+  return (
+    retryAfterFromHeaders(headers, now) ??
+    rateLimitResetFromHeaders(headers, now) ??
+    DEFAULT_RATE_LIMIT_WAIT_MS
+  );
+}

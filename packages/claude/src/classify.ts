@@ -7,6 +7,7 @@ import {
 import {
   DEFAULT_RATE_LIMIT_WAIT_MS,
   exponentialBackoff,
+  rateLimitWaitFromHeaders,
   retryAfterFromHeaders,
   type TransientReason,
 } from './backoff.ts';
@@ -105,7 +106,7 @@ function classifyApiError(err: APIError, attempt: number): ClaudeErrorClass {
     if (code && BILLING_429_CODES.has(code)) return { kind: 'fatal', code: FATAL_CODES.billing, message };
     return {
       kind: 'rate_limited',
-      retryAfterMs: retryAfterFromHeaders(err.headers) ?? DEFAULT_RATE_LIMIT_WAIT_MS,
+      retryAfterMs: rateLimitWaitFromHeaders(err.headers),
     };
   }
   if (status >= 500 || status === 408 || status === 409) {

@@ -1,4 +1,10 @@
-export { DEFAULT_RATE_LIMIT_WAIT_MS, exponentialBackoff, retryAfterFromHeaders } from './backoff.ts';
+export {
+  DEFAULT_RATE_LIMIT_WAIT_MS,
+  exponentialBackoff,
+  rateLimitResetFromHeaders,
+  rateLimitWaitFromHeaders,
+  retryAfterFromHeaders,
+} from './backoff.ts';
 export { cachedSystem, withTurnBreakpoint } from './caching.ts';
 export { type ClassifyOptions, type ClaudeErrorClass, classifyClaudeError, FATAL_CODES } from './classify.ts';
 export { ClaudeStreamIdleError, ClaudeStreamIncompleteError, TranscriptUnavailableError } from './errors.ts';

@@ -55,6 +55,37 @@ describe('classifyClaudeError', () => {
     });
   });
 
+  it('rate_limited without retry-after waits for the anthropic-ratelimit-*-reset of the exhausted limits', () => {
+    const limit = { type: 'rate_limit_error', message: 'slow down' };
+    const inMs = (ms: number) => new Date(Date.now() + ms).toISOString();
+    const exhausted = classifyClaudeError(
+      apiError(429, limit, {
+        'anthropic-ratelimit-requests-remaining': '12',
+        'anthropic-ratelimit-requests-reset': inMs(60_000),
+        'anthropic-ratelimit-input-tokens-remaining': '0',
+        'anthropic-ratelimit-input-tokens-reset': inMs(20_000),
+      }),
+    );
+    expect(exhausted.kind).toBe('rate_limited');
+    const wait = exhausted.kind === 'rate_limited' ? exhausted.retryAfterMs : 0;
+    expect(wait).toBeGreaterThan(15_000);
+    expect(wait).toBeLessThanOrEqual(20_000);
+    // No `-remaining` says which ran out: the latest reset.
+    const unknown = classifyClaudeError(
+      apiError(429, limit, {
+        'anthropic-ratelimit-tokens-reset': inMs(5_000),
+        'anthropic-ratelimit-requests-reset': inMs(40_000),
+      }),
+    );
+    expect(unknown.kind === 'rate_limited' && unknown.retryAfterMs > 35_000).toBe(true);
+    // retry-after, when present, is what the server asks for.
+    expect(
+      classifyClaudeError(
+        apiError(429, limit, { 'retry-after': '3', 'anthropic-ratelimit-requests-reset': inMs(40_000) }),
+      ),
+    ).toEqual({ kind: 'rate_limited', retryAfterMs: 3000 });
+  });
+
   it('billing 429s are fatal', () => {
     for (const code of ['enforced_spend_limit_reached', 'contract_spend_limit_reached']) {
       const err = apiError(429, {
