@@ -1,3 +1,4 @@
+import { createTurnStreams } from '@turnstream/streams';
 import { waitFor } from '@turnstream/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestSystem } from '../support/system.ts';
@@ -29,6 +30,15 @@ describe('fleet-wide rate limit', () => {
     const hit: Req = await waitFor(
       async () => (await sys.simRequests()).find((r: Req) => r.status === 429 && r.endTime) ?? null,
       { message: 'the 429' },
+    );
+    // The turn announces the wait once the gate is closed (the provider closes it before the turn sees the error).
+    const streams = createTurnStreams({ redis: sys.redis, keyPrefix: sys.redisPrefix });
+    await waitFor(
+      async () =>
+        (await streams.read(limitedConv)).some(
+          (e) => e.event.type === 'turn.rate_limited' && e.event.messageId === limited,
+        ),
+      { message: 'turn.rate_limited of the limited turn' },
     );
 
     // Turns posted during the wait: each takes about a second, so both workers (one turn each) run some.

@@ -1,3 +1,4 @@
+import { TURNS_QUEUE, turnJobId } from '@turnstream/contracts';
 import { createTurnStreams } from '@turnstream/streams';
 import { waitFor } from '@turnstream/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -113,6 +114,12 @@ describe('reset finality', () => {
           .length > 0,
       { message: 'the first attempt to fail and wait for its retry' },
     );
+    // Reset once the job sits in the delayed set, waiting out its backoff.
+    const delayedKey = `${sys.bullPrefix}:${TURNS_QUEUE}:delayed`;
+    await waitFor(async () => (await sys.redis.zscore(delayedKey, turnJobId(theta))) !== null, {
+      intervalMs: 5,
+      message: 'the retry to be delayed by its backoff',
+    });
     await reset(conv);
     const iota = await postMessage(sys, conv, 'iota after the reset');
     // Both end long before the retry's backoff would have: the reset woke the waiting turn.
