@@ -1,4 +1,4 @@
-import { type Db, replyFences, updateReplyContents } from '@turnstream/db';
+import { type Db, replyOwners, updateReplyContents } from '@turnstream/db';
 import type { Logger } from '@turnstream/logger';
 
 export interface LiveReplyWrite {
@@ -22,9 +22,11 @@ export interface LiveReplyWriterOptions {
 /**
  * The one writer of streaming replies' partial text in a worker process. Turns hand in their latest
  * partial as often as they like; every `intervalMs` (while anything is waiting) the newest partial of
- * each reply is written, many replies per statement, each fenced and only while `streaming`. A reply
- * the statement did not write is looked up: owned by a newer fence (or gone) means its turn is fenced
- * out; its own fence means the turn already ended it (a late write is not a fence loss).
+ * each reply is written, many replies per statement, each fenced and only while `streaming`; a row
+ * another transaction holds locked is skipped, not waited for. A reply the statement did not write is
+ * looked up: owned by a newer fence (or gone) means its turn is fenced out; its own fence and ended
+ * means the turn already ended it (a late write is not a fence loss); its own fence and still
+ * `streaming` means the row was busy, and the write is tried again at the next tick.
  */
 export class LiveReplyWriter {
   private pending = new Map<string, LiveReplyWrite>();
@@ -99,21 +101,30 @@ export class LiveReplyWriter {
       const written = await updateReplyContents(this.opts.db, batch);
       const missed = batch.filter((w) => !written.has(w.replyId));
       if (missed.length === 0) return;
-      const fences = await replyFences(
+      const owners = await replyOwners(
         this.opts.db,
         missed.map((w) => w.replyId),
       );
-      for (const w of missed) if (fences.get(w.replyId) !== w.fence) w.onFencedOut();
+      for (const w of missed) {
+        const owner = owners.get(w.replyId);
+        if (!owner || owner.fence !== w.fence) w.onFencedOut();
+        // Still ours and streaming: the row was busy (locked); written at the next tick.
+        else if (owner.status === 'streaming') this.retry(w);
+      }
     } catch (err) {
       // Written again at the next tick, unless a newer partial of the reply is waiting already.
-      for (const w of batch) {
-        const retry = this.inFlight.get(w.replyId) === w && !this.pending.has(w.replyId) && !this.closed;
-        if (retry) this.pending.set(w.replyId, w);
-      }
+      for (const w of batch) this.retry(w);
       this.opts.logger?.warn(
         { event: 'reply.persist_failed', replies: batch.length, err: String(err) },
         'could not write streaming partials',
       );
+    }
+  }
+
+  /** Put a write of the statement in flight back for the next tick (not when forgotten or superseded). */
+  private retry(w: LiveReplyWrite): void {
+    if (this.inFlight.get(w.replyId) === w && !this.pending.has(w.replyId) && !this.closed) {
+      this.pending.set(w.replyId, w);
     }
   }
 }

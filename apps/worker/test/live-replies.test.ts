@@ -105,6 +105,37 @@ describe('LiveReplyWriter', () => {
     expect((await row(gone.reply.id)).content).toBe('');
   });
 
+  it('a reply row locked by another transaction holds up no other reply, and is written once free', async () => {
+    const writer = new LiveReplyWriter({ db: tdb.db, intervalMs: 20 });
+    const busy = await streamingReply(1);
+    const free = await streamingReply(1);
+    let release!: () => void;
+    const released = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    let locked!: () => void;
+    const isLocked = new Promise<void>((resolve) => {
+      locked = resolve;
+    });
+    const holder = tdb.sql.begin(async (sql) => {
+      await sql`select id from messages where id = ${busy.reply.id} for no key update`;
+      locked();
+      await released;
+    });
+    await isLocked;
+    const fencedOut: string[] = [];
+    writer.write(entry(busy.reply, 'written later', fencedOut));
+    writer.write(entry(free.reply, 'written now', fencedOut));
+    await waitFor(async () => (await row(free.reply.id)).content === 'written now');
+    expect((await row(busy.reply.id)).content).toBe('');
+    release();
+    await holder;
+    // No new partial was handed in: the skipped write itself is tried again.
+    await waitFor(async () => (await row(busy.reply.id)).content === 'written later');
+    await writer.close();
+    expect(fencedOut).toEqual([]);
+  });
+
   it('writes more replies than one statement holds, in several statements of the same tick', async () => {
     const writer = new LiveReplyWriter({ db: tdb.db, intervalMs: 20, maxBatch: 2 });
     const turns = await Promise.all([1, 2, 3, 4, 5].map(() => streamingReply(1)));

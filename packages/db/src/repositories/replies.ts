@@ -176,26 +176,45 @@ export interface ReplyContentWrite {
 /**
  * Live persistence of many streaming replies in one statement (one writer per worker process).
  * Each row is written only while it is `streaming` and owned by its `fence`, exactly like a single
- * fenced write. Returns the ids written; a reply not among them was fenced out or has ended.
+ * fenced write. A row another transaction holds locked (its turn is ending, a takeover) is skipped,
+ * never waited for: one busy row does not hold up the other replies. Returns the ids written; see
+ * {@link replyOwners} for why one was not.
  */
 export async function updateReplyContents(db: Db, writes: ReplyContentWrite[]): Promise<Set<string>> {
   if (writes.length === 0) return new Set();
   const rows = JSON.stringify(writes.map((w) => ({ id: w.replyId, fence: w.fence, content: w.content })));
   const written = await db.execute<{ id: string }>(sql`
+    with v as (
+      select * from jsonb_to_recordset(${rows}::jsonb) as v(id uuid, fence bigint, content text)
+    ), free as (
+      select m.id from "messages" as m join v on m.id = v.id
+      where m.fence = v.fence and m.status = 'streaming'
+      for update of m skip locked
+    )
     update "messages" as m
     set content = v.content, updated_at = now()
-    from jsonb_to_recordset(${rows}::jsonb) as v(id uuid, fence bigint, content text)
+    from v join free on free.id = v.id
     where m.id = v.id and m.fence = v.fence and m.status = 'streaming'
     returning m.id`);
   return new Set(Array.from(written, (r) => r.id));
 }
 
-/** The owning fence of each reply that still exists (to tell a fence loss from a turn that ended). */
-export async function replyFences(db: Db, replyIds: string[]): Promise<Map<string, number>> {
+/** Owner and state of a reply, read without waiting for locks. */
+export interface ReplyOwner {
+  fence: number;
+  status: string;
+}
+
+/**
+ * The owning fence and status of each reply that still exists, to tell why a live write did not land:
+ * another fence (or no row) is a fence loss; the same fence and no longer `streaming`, a turn that
+ * ended its reply; the same fence still `streaming`, a row that was busy (try again).
+ */
+export async function replyOwners(db: Db, replyIds: string[]): Promise<Map<string, ReplyOwner>> {
   if (replyIds.length === 0) return new Map();
   const ids = JSON.stringify(replyIds);
-  const rows = await db.execute<{ id: string; fence: string | number }>(sql`
-    select m.id, m.fence from "messages" as m
+  const rows = await db.execute<{ id: string; fence: string | number; status: string }>(sql`
+    select m.id, m.fence, m.status from "messages" as m
     where m.id in (select jsonb_array_elements_text(${ids}::jsonb)::uuid)`);
-  return new Map(Array.from(rows, (r) => [r.id, Number(r.fence)]));
+  return new Map(Array.from(rows, (r) => [r.id, { fence: Number(r.fence), status: r.status }]));
 }
