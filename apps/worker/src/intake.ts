@@ -72,6 +72,9 @@ export interface IntakeWorkerOptions {
   prefix: string;
   queueName: string;
   concurrency: number;
+  /** BullMQ lock duration and stalled check (as the turns worker's): how soon a dead worker's intake moves on. */
+  lockDurationMs: number;
+  stalledIntervalMs: number;
   autorun: boolean;
 }
 
@@ -84,11 +87,17 @@ export function createIntakeWorker(opts: IntakeWorkerOptions): Worker<unknown, I
       connection: opts.connection,
       prefix: opts.prefix,
       concurrency: opts.concurrency,
+      lockDuration: opts.lockDurationMs,
+      stalledInterval: opts.stalledIntervalMs,
       autorun: opts.autorun,
     },
   );
   worker.on('error', (err) =>
     opts.deps.logger.error({ event: 'intake.run_failed', err: err.message }, 'intake worker error'),
+  );
+  // An intake job whose worker died or froze (its lock expired) is handed to another worker.
+  worker.on('stalled', (jobId) =>
+    opts.deps.logger.warn({ event: 'intake.job_stalled', jobId }, 'intake job taken over'),
   );
   worker.on('failed', (job, err) =>
     opts.deps.logger.info(

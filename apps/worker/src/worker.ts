@@ -244,6 +244,8 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
     prefix,
     queueName: deps.intakeQueueName ?? FLEET_DEFAULTS.TURNS_INTAKE_QUEUE_NAME,
     concurrency: deps.intakeConcurrency ?? 20,
+    lockDurationMs: deps.lockDurationMs ?? 30_000,
+    stalledIntervalMs: deps.stalledIntervalMs ?? 30_000,
     autorun: deps.autorun ?? true,
   });
 
