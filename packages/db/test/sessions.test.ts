@@ -164,8 +164,15 @@ describe('session compare-and-set', () => {
     expect(fresh.parentSessionId).toBe(session.id);
     expect(fresh.assistantSessionId).toBeNull();
     expect(fresh.fence).toBe(3);
-    const [old] = await tdb.sql`select status, ended_reason from sessions where id = ${session.id}`;
+    const [old] =
+      await tdb.sql`select status, ended_reason, updated_at from sessions where id = ${session.id}`;
     expect(old).toMatchObject({ status: 'ended', ended_reason: 'user_reset' });
-    expect((await getTranscript(tdb.db, assistantSessionId))?.status).toBe('cleared');
+    const cleared = await getTranscript(tdb.db, assistantSessionId);
+    expect(cleared?.status).toBe('cleared');
+    // The ended session was last written by the reset that cleared its transcript, not after.
+    expect(new Date(old!.updated_at).getTime()).toBe(cleared!.clearedAt!.getTime());
+    // The new session starts after everything stored so far.
+    const [c] = await tdb.sql`select last_seq from conversations where id = ${conv.id}`;
+    expect(fresh.startSeq).toBe(c!.last_seq);
   });
 });

@@ -233,10 +233,12 @@ export async function resetSession(
         .where(and(eq(sessions.conversationId, input.conversationId), eq(sessions.status, 'active')))
         .for('update');
       if (old) {
-        if (old.assistantSessionId) await tombstoneTranscript(tx, old.assistantSessionId, input.reason);
+        // One time for the clear and the end: the ended row was last written when its transcript was cleared.
+        const at = new Date();
+        if (old.assistantSessionId) await tombstoneTranscript(tx, old.assistantSessionId, input.reason, at);
         await tx
           .update(sessions)
-          .set({ status: 'ended', endedReason: input.reason, endedAt: new Date(), updatedAt: new Date() })
+          .set({ status: 'ended', endedReason: input.reason, endedAt: at, updatedAt: at })
           .where(eq(sessions.id, old.id));
       }
       const [created] = await tx

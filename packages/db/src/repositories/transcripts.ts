@@ -18,15 +18,21 @@ export async function getTranscript(db: Db, id: string): Promise<AssistantTransc
 }
 
 /** Tombstone a transcript: status `cleared`, content dropped. Its id can never be set on a session again. */
-export async function tombstoneTranscript(db: Db, id: string, reason: string): Promise<boolean> {
+export async function tombstoneTranscript(
+  db: Db,
+  id: string,
+  reason: string,
+  /** When it was cleared (a caller ending a session in the same transaction passes its own time). */
+  at: Date = new Date(),
+): Promise<boolean> {
   const rows = await db
     .update(assistantTranscripts)
     .set({
       status: 'cleared',
       clearedReason: reason,
-      clearedAt: new Date(),
+      clearedAt: at,
       messages: [],
-      updatedAt: new Date(),
+      updatedAt: at,
     })
     .where(and(eq(assistantTranscripts.id, id), eq(assistantTranscripts.status, 'live')))
     .returning({ id: assistantTranscripts.id });
