@@ -123,6 +123,13 @@ describe('producers outside the project', () => {
         /^tenant_not_found: /,
       ],
     ];
+    // The earlier tests' turns have published their outcome; let their last writes land first.
+    await waitFor(async () => {
+      const [row] = await sys.tdb.sql<{ busy: number }[]>`
+        select (select count(*)::int from turn_attempts where ended_at is null)
+             + (select count(*)::int from messages where status in ('pending', 'streaming')) as busy`;
+      return row!.busy === 0;
+    });
     const before = await databaseDigest(sys.tdb);
     for (const [data, reason] of cases) {
       const messageId = randomUUID();
