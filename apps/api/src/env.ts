@@ -1,5 +1,5 @@
 import { envBoolean, envInt, optionalString, parseEnvWith, serviceEnvSchema } from '@turnstream/config';
-import { DEFAULT_MODELS, type ModelSpec, parseModelList } from '@turnstream/contracts';
+import { modelListEnvSchema } from '@turnstream/contracts';
 import { allowedNetworksEnv } from '@turnstream/webhooks';
 import { z } from 'zod';
 import { priceTableSchema } from './admin/pricing.ts';
@@ -17,20 +17,6 @@ const modelPrices = z
   })
   .pipe(priceTableSchema);
 
-/** `MODELS`: `id:maxOutputTokens[:budget],...`; unset or empty: the current Claude models. */
-const modelList = z
-  .string()
-  .optional()
-  .transform((value, ctx): readonly ModelSpec[] => {
-    if (value === undefined || value.trim() === '') return DEFAULT_MODELS;
-    try {
-      return parseModelList(value);
-    } catch (err) {
-      ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
-      return z.NEVER;
-    }
-  });
-
 /** The API's environment: the shared service settings and its own. Parsed once in `main.ts`. */
 const apiEnvFields = serviceEnvSchema.extend({
   PORT: z.coerce.number().int().min(0).max(65_535).default(3000).describe('HTTP port.'),
@@ -45,7 +31,7 @@ const apiEnvFields = serviceEnvSchema.extend({
     .min(1)
     .default('claude-sonnet-4-6')
     .describe('Model of a conversation created without one (one of `MODELS`).'),
-  MODELS: modelList.meta({
+  MODELS: modelListEnvSchema.meta({
     description:
       'Models conversations may use, with their output limits: `id:maxOutputTokens[:budget]`, comma separated (`:budget`: the model takes a fixed thinking budget).',
     docDefault: 'the current Claude models',

@@ -24,6 +24,9 @@ export const simEnvSchema = z.object({
   SIM_CONTEXT_LIMIT: int(200_000, 1).describe(
     'Context window in tokens (400 "prompt is too long" above it).',
   ),
+  SIM_MAX_OUTPUT_TOKENS: int(128_000, 1).describe(
+    'Largest `max_tokens` accepted, for every model (400 with the real message above it).',
+  ),
   SIM_MIN_CACHEABLE_TOKENS: int(1024).describe('Smallest cacheable prefix in tokens.'),
   SIM_SIGNING_KEY: z
     .string()

@@ -13,6 +13,7 @@ const sim = await startSimulator({
   replyWords: env.SIM_REPLY_WORDS,
   seed: env.SIM_SEED,
   contextLimitTokens: env.SIM_CONTEXT_LIMIT,
+  maxOutputTokens: env.SIM_MAX_OUTPUT_TOKENS,
   minCacheableTokens: env.SIM_MIN_CACHEABLE_TOKENS,
   signingKey: env.SIM_SIGNING_KEY,
   requestJournal: env.SIM_REQUEST_JOURNAL,

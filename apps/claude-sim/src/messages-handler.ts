@@ -25,6 +25,7 @@ export interface MessagesDeps {
   logger: SimLogger;
   defaults: PlanDefaults;
   contextLimitTokens: number;
+  maxOutputTokens: number;
 }
 
 interface Exchange {

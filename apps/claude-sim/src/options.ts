@@ -20,6 +20,8 @@ export interface SimulatorOptions {
   signingKey?: string;
   /** Context window: a request over this many input tokens is a 400 "prompt is too long". Default 200000. */
   contextLimitTokens?: number;
+  /** Largest `max_tokens` accepted (400 above, with the real message). Default 128000. */
+  maxOutputTokens?: number;
   /** Smallest prefix that prompt caching writes, in tokens (the real API: 1024 for most models). Default 1024. */
   minCacheableTokens?: number;
   /** Largest accepted request body in bytes (413 above). Default 32 MiB, like the real API. */
@@ -49,6 +51,7 @@ export function resolveOptions(options: SimulatorOptions = {}): ResolvedSimulato
     seed: options.seed ?? 1,
     signingKey: options.signingKey ?? randomBytes(32).toString('base64'),
     contextLimitTokens: options.contextLimitTokens ?? 200_000,
+    maxOutputTokens: options.maxOutputTokens ?? 128_000,
     minCacheableTokens: options.minCacheableTokens ?? 1024,
     maxRequestBytes: options.maxRequestBytes ?? 32 * 1024 * 1024,
     apiKey: options.apiKey,

@@ -65,6 +65,7 @@ export function createSimulator(options: SimulatorOptions = {}): Simulator {
       tokenDelayMs: opts.tokenDelayMs,
     },
     contextLimitTokens: opts.contextLimitTokens,
+    maxOutputTokens: opts.maxOutputTokens,
   };
 
   const checkAuth = (req: IncomingMessage) => {

@@ -29,6 +29,8 @@ export interface MessagesRequest {
 export interface ValidationContext {
   signer: ThinkingSigner;
   contextLimitTokens: number;
+  /** Largest `max_tokens` of any model (the real API's limit depends on the model). */
+  maxOutputTokens: number;
 }
 
 const MAX_CACHE_BREAKPOINTS = 4;
@@ -193,6 +195,11 @@ export function validateMessagesRequest(raw: unknown, ctx: ValidationContext): M
     throw invalidRequest('max_tokens: Field required');
   }
   if (maxTokens < 1) throw invalidRequest('max_tokens: Input should be greater than or equal to 1');
+  if (maxTokens > ctx.maxOutputTokens) {
+    throw invalidRequest(
+      `max_tokens: ${maxTokens} > ${ctx.maxOutputTokens}, which is the maximum allowed number of output tokens for ${model}`,
+    );
+  }
   const messages = checkMessagesShape(body.messages);
   checkNonEmpty(messages);
   checkToolPairing(messages);

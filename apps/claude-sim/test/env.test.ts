@@ -10,6 +10,7 @@ describe('parseEnv', () => {
       SIM_REPLY_WORDS: 40,
       SIM_SEED: '1',
       SIM_CONTEXT_LIMIT: 200_000,
+      SIM_MAX_OUTPUT_TOKENS: 128_000,
       SIM_MIN_CACHEABLE_TOKENS: 1024,
       LOG_LEVEL: 'info',
     });

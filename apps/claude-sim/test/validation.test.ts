@@ -163,6 +163,9 @@ describe('validation errors (real messages)', () => {
     expect(
       (await rejection(request('x', { thinking: { type: 'enabled', budget_tokens: 100 } }))).message,
     ).toBe('thinking.enabled.budget_tokens: Input should be greater than or equal to 1024');
+    expect((await rejection(request('x', { max_tokens: 128_001 }))).message).toBe(
+      'max_tokens: 128001 > 128000, which is the maximum allowed number of output tokens for claude-sonnet-4-6',
+    );
     const marked = { type: 'text', text: 'x', cache_control: { type: 'ephemeral' } };
     const five = withMessages([{ role: 'user', content: [marked, marked, marked, marked, marked] }]);
     expect((await rejection(five)).message).toBe(

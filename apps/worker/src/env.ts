@@ -1,5 +1,6 @@
 import { hostname } from 'node:os';
 import { envBoolean, envInt, optionalString, parseEnvWith, serviceEnvSchema } from '@turnstream/config';
+import { modelListEnvSchema } from '@turnstream/contracts';
 import { allowedNetworksEnv } from '@turnstream/webhooks';
 import { z } from 'zod';
 
@@ -39,8 +40,13 @@ export const workerEnvSchema = serviceEnvSchema.extend({
   ),
   LOCK_DURATION_MS: envInt(30_000, 1000).describe('BullMQ job lock duration.'),
   MAX_TOKENS: envInt(1024, 1).describe(
-    'Output budget per reply (added to the thinking budget when thinking is on).',
+    "Output budget per reply (added to the thinking budget when thinking is on), cut to the model's output limit in `MODELS`.",
   ),
+  MODELS: modelListEnvSchema.meta({
+    description:
+      "The models and their output limits, as the API's `MODELS` (keep the two equal): a turn's `max_tokens` (`MAX_TOKENS` plus the thinking budget) never exceeds its model's limit.",
+    docDefault: 'the current Claude models',
+  }),
   SESSION_RECOVERY: envBoolean
     .default(true)
     .describe(

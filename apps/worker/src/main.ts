@@ -88,6 +88,7 @@ async function main(): Promise<void> {
     config: {
       redisPrefix: env.REDIS_PREFIX,
       maxTokens: env.MAX_TOKENS,
+      models: env.MODELS,
       sessionRecovery: env.SESSION_RECOVERY,
       rebuildTokenBudget: env.REBUILD_TOKEN_BUDGET,
       coalesceWindowMs: env.COALESCE_WINDOW_MS,

@@ -1,5 +1,5 @@
 import type { ClaudeProvider } from '@turnstream/claude';
-import type { ConversationTurnJob } from '@turnstream/contracts';
+import type { ConversationTurnJob, ModelSpec } from '@turnstream/contracts';
 import type { Conversation, Db, Message, Session } from '@turnstream/db';
 import type { Logger } from '@turnstream/logger';
 import type { TurnStreams } from '@turnstream/streams';
@@ -14,7 +14,10 @@ import type { TenantGateDeps } from './tenant-gate.ts';
 export interface TurnConfig {
   /** Prefix of Turnstream's Redis keys (cancel flags). */
   redisPrefix: string;
+  /** Output budget of a reply (plus the thinking budget), within the model's limit. */
   maxTokens: number;
+  /** The models and their output limits (`MODELS`). */
+  models: readonly ModelSpec[];
   sessionRecovery: boolean;
   rebuildTokenBudget: number;
   coalesceWindowMs: number;

@@ -1,5 +1,5 @@
 import { type ClaudeChunk, type ClaudeErrorClass, classifyClaudeError } from '@turnstream/claude';
-import { cancelFlagKey, type TurnEvent } from '@turnstream/contracts';
+import { cancelFlagKey, outputBudget, type TurnEvent } from '@turnstream/contracts';
 import {
   endReply,
   finishAttempt,
@@ -344,7 +344,8 @@ async function streamOnce(
   startedAt: number,
 ): Promise<StreamOutcome> {
   const { conversation, message, deps } = t;
-  const budget = conversation.thinkingBudgetTokens;
+  const model = deps.config.models.find((m) => m.id === conversation.model);
+  const budget = outputBudget(model, deps.config.maxTokens, conversation.thinkingBudgetTokens);
   let final: Extract<ClaudeChunk, { type: 'message_completed' }> | undefined;
   let first = true;
   try {
@@ -352,8 +353,8 @@ async function streamOnce(
       model: conversation.model,
       system: conversation.system ?? undefined,
       messages: [...plan.messages, userTurn(message.content)],
-      maxTokens: deps.config.maxTokens + (budget ?? 0),
-      thinking: budget ? { budgetTokens: budget } : undefined,
+      maxTokens: budget.maxTokens,
+      thinking: budget.thinkingBudget ? { budgetTokens: budget.thinkingBudget } : undefined,
       signal,
     })) {
       if (chunk.type === 'text_delta') {

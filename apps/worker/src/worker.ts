@@ -1,6 +1,6 @@
 import type { ClaudeProvider } from '@turnstream/claude';
 import { FLEET_DEFAULTS } from '@turnstream/config';
-import { TURN_BACKOFF, TURN_JOB_NAME, TURNS_QUEUE } from '@turnstream/contracts';
+import { DEFAULT_MODELS, TURN_BACKOFF, TURN_JOB_NAME, TURNS_QUEUE } from '@turnstream/contracts';
 import type { Db } from '@turnstream/db';
 import type { Logger } from '@turnstream/logger';
 import type { TurnStreams } from '@turnstream/streams';
@@ -80,6 +80,7 @@ export interface CreateWorkerDeps {
 export const DEFAULT_TURN_CONFIG: TurnConfig = {
   redisPrefix: 'ts',
   maxTokens: 1024,
+  models: DEFAULT_MODELS,
   sessionRecovery: true,
   rebuildTokenBudget: 150_000,
   coalesceWindowMs: 30,

@@ -1,3 +1,5 @@
+import { z } from 'zod';
+
 /**
  * The models a deployment serves, with their output limits. Conversations are created only with one
  * of them (the API checks the model and its thinking budget), so a turn never fails on a model name
@@ -60,6 +62,35 @@ export function maxThinkingBudget(model: ModelSpec): number | null {
   return max >= MIN_THINKING_BUDGET ? max : null;
 }
 
+/** What one Claude request asks for: `max_tokens` and the fixed thinking budget (null: none). */
+export interface OutputBudget {
+  /** `max_tokens` of the request: the reply budget plus the thinking budget, at most the model's limit. */
+  maxTokens: number;
+  /** `thinking.budget_tokens` of the request, or null for no fixed thinking budget. */
+  thinkingBudget: number | null;
+}
+
+/**
+ * `max_tokens` and thinking budget of a turn on `model`: `replyTokens` for the visible reply plus the
+ * conversation's thinking budget, never past the model's output limit, so no request fails on it. A
+ * budget the model no longer takes (the list changed after the conversation was created) is dropped,
+ * one past the model's largest is lowered to it. A model missing from the list (unknown limits) gets
+ * `replyTokens` plus the budget as asked.
+ */
+export function outputBudget(
+  model: ModelSpec | undefined,
+  replyTokens: number,
+  thinkingBudget: number | null,
+): OutputBudget {
+  if (!model) return { maxTokens: replyTokens + (thinkingBudget ?? 0), thinkingBudget };
+  let budget: number | null = null;
+  if (thinkingBudget !== null) {
+    const max = maxThinkingBudget(model);
+    budget = max === null ? null : Math.min(Math.max(thinkingBudget, MIN_THINKING_BUDGET), max);
+  }
+  return { maxTokens: Math.min(model.maxOutputTokens, replyTokens + (budget ?? 0)), thinkingBudget: budget };
+}
+
 const MODEL_ID = /^[A-Za-z0-9][A-Za-z0-9._:@/-]{0,199}$/;
 
 /**
@@ -84,3 +115,20 @@ export function parseModelList(spec: string): ModelSpec[] {
   if (models.length === 0) throw new RangeError('the list names no model');
   return models;
 }
+
+/**
+ * `MODELS` as an environment variable: `id:maxOutputTokens[:budget],...` ({@link parseModelList});
+ * unset or empty: {@link DEFAULT_MODELS}. The API and every worker read the same list.
+ */
+export const modelListEnvSchema = z
+  .string()
+  .optional()
+  .transform((value, ctx): readonly ModelSpec[] => {
+    if (value === undefined || value.trim() === '') return DEFAULT_MODELS;
+    try {
+      return parseModelList(value);
+    } catch (err) {
+      ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
+      return z.NEVER;
+    }
+  });
