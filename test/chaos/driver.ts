@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { TurnsClient } from '@turnstream/contracts';
+import { scopedMessageId, TurnsClient } from '@turnstream/contracts';
 import { type SeededRandom, sleepMs } from '@turnstream/testkit';
 import type { ChaosCluster } from './cluster.ts';
 import { ConversationFollower } from './follower.ts';
@@ -143,7 +143,9 @@ export class LoadDriver {
         throw new Refused(`${m.tag}: ${res.status} ${JSON.stringify(res.body)}`);
       return res.status === 202 ? (res.body.messageId as string) : null;
     });
-    const sent: SentMessage = { id, conversationId, conversation: plan, plan: m, epoch, tries };
+    // A directly enqueued message is stored under the producer's id scoped to the tenant.
+    const storedId = plan.channel === 'direct' ? scopedMessageId(sys.tenantId, id) : id;
+    const sent: SentMessage = { id: storedId, conversationId, conversation: plan, plan: m, epoch, tries };
     this.sent.push(sent);
     return sent;
   }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { TURN_JOB_NAME, TURNS_QUEUE, TurnsClient } from '@turnstream/contracts';
+import { scopedMessageId, TURN_JOB_NAME, TURNS_QUEUE, TurnsClient } from '@turnstream/contracts';
 import { waitFor } from '@turnstream/testkit';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -35,11 +35,13 @@ describe('direct enqueue', () => {
     };
     const first = await client.enqueue(input);
     const second = await client.enqueue(input);
-    expect(second.jobId).toBe(first.jobId);
-    const t = await waitForTurn(sys, conv, messageId);
+    expect(second).toEqual(first);
+    // Stored under the producer's id scoped to the tenant.
+    expect(first.messageId).toBe(scopedMessageId(sys.tenantId, messageId));
+    const t = await waitForTurn(sys, conv, first.messageId);
     expect(t.user).toMatchObject({ content: 'from another service', status: 'completed' });
     expect(t.reply?.status).toBe('completed');
-    expect((await history(sys, conv)).filter((m) => m.replyTo === messageId)).toHaveLength(1);
+    expect((await history(sys, conv)).filter((m) => m.replyTo === first.messageId)).toHaveLength(1);
   });
 
   it('an invalid payload is refused before it reaches the queue', async () => {

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { TURNS_INTAKE_QUEUE } from '@turnstream/contracts';
+import { scopedMessageId, TURNS_INTAKE_QUEUE } from '@turnstream/contracts';
 import { databaseDigest, seedTenant } from '@turnstream/db/testing';
 import { waitFor } from '@turnstream/testkit';
 import { Queue } from 'bullmq';
@@ -139,11 +139,13 @@ describe('producers outside the project', () => {
       expect(job.attemptsMade).toBe(1);
     }
     expect(await databaseDigest(sys.tdb)).toEqual(before);
-    // A message id another tenant already uses is refused too.
+    // A message id the tenant already used in another conversation is refused.
     const theirs = await createConversation(sys);
     const used = randomUUID();
     await intake.add('turn', { ...ok, conversationId: theirs, messageId: used }, { jobId: `turn-${used}` });
-    expect((await finished(`turn-${used}`)).returnvalue).toMatchObject({ messageId: used });
+    expect((await finished(`turn-${used}`)).returnvalue).toMatchObject({
+      messageId: scopedMessageId(sys.tenantId, used),
+    });
     const otherConv = await createConversation(sys);
     const reuse = await intake.add(
       'turn',
@@ -159,8 +161,8 @@ describe('producers outside the project', () => {
       'turn',
       {
         v: 2,
-        tenantId: other.tenant.id,
-        externalConversationId: `steal-${used}`,
+        tenantId: sys.tenantId,
+        externalConversationId: `again-${used}`,
         messageId: used,
         content: 'x',
       },
@@ -168,5 +170,24 @@ describe('producers outside the project', () => {
     );
     expect((await finished(external.id!)).failedReason).toMatch(/^id_conflict: /);
     expect(await databaseDigest(sys.tdb)).toEqual(beforeExternal);
+
+    // Another tenant using the same id gets a message of its own (ids are scoped to the tenant).
+    const elsewhere = await intake.add(
+      'turn',
+      {
+        v: 2,
+        tenantId: other.tenant.id,
+        externalConversationId: `own-${used}`,
+        messageId: used,
+        content: 'x',
+      },
+      { jobId: `elsewhere-${used}`, attempts: 5 },
+    );
+    const taken = await finished(elsewhere.id!);
+    expect(taken.failedReason).toBeUndefined();
+    expect(taken.returnvalue).toMatchObject({
+      messageId: scopedMessageId(other.tenant.id, used),
+      created: true,
+    });
   });
 });

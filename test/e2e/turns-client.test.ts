@@ -4,6 +4,7 @@ import type { AddressInfo } from 'node:net';
 import {
   type ClientEvent,
   InvalidTurnInputError,
+  scopedMessageId,
   TurnRejectedError,
   TurnsClient,
   TurnTimeoutError,
@@ -95,14 +96,16 @@ describe('TurnsClient', () => {
     const messageId = randomUUID();
     const input = { tenantId: sys.tenantId, conversationId, messageId, content: 'only once' };
     const [a, b] = await Promise.all([client.enqueue(input), client.enqueue(input)]);
-    expect(a.messageId).toBe(messageId);
-    expect(b.messageId).toBe(messageId);
-    await client.waitForReply(messageId);
+    // Stored under the id scoped to the tenant (see test/e2e/direct-ids.test.ts).
+    const stored = scopedMessageId(sys.tenantId, messageId);
+    expect(a.messageId).toBe(stored);
+    expect(b.messageId).toBe(stored);
+    await client.waitForReply(stored);
     const third = await client.enqueue(input);
     expect(third).toEqual(a);
     const msgs = await history(sys, conversationId);
-    expect(msgs.filter((m) => m.id === messageId)).toHaveLength(1);
-    expect(msgs.filter((m) => m.replyTo === messageId)).toHaveLength(1);
+    expect(msgs.filter((m) => m.id === stored)).toHaveLength(1);
+    expect(msgs.filter((m) => m.replyTo === stored)).toHaveLength(1);
   });
 
   it('events are the log, resumable from an id, and a fresh client finds a message by its id alone', async () => {

@@ -5,16 +5,17 @@ import {
   type Db,
   getConversation,
   getConversationByExternalId,
+  getMessage,
   getTenant,
   insertUserMessage,
   listWebhookEndpoints,
   type Message,
-  messageIdTaken,
 } from '@turnstream/db';
 import type { Logger } from '@turnstream/logger';
 import type { TurnStreams } from '@turnstream/streams';
 import { endpointOnOrigin, urlProblem } from '@turnstream/webhooks';
 import { UnrecoverableError } from 'bullmq';
+import { storedMessageId } from './job-message-id.ts';
 
 /** What admitting a job's message needs. */
 export interface AdmitDeps {
@@ -46,7 +47,7 @@ export async function admitMessage(
   const callbackUrl = await checkedCallbackUrl(deps.db, data);
   const conversation = await resolveConversation(deps, data);
   const res = await insertUserMessage(deps.db, {
-    id: data.messageId,
+    id: await storedMessageId(deps.db, data.tenantId, data.messageId),
     tenantId: data.tenantId,
     conversationId: conversation.id,
     content: data.content,
@@ -95,7 +96,9 @@ export async function resolveConversation(deps: AdmitDeps, data: TurnJob): Promi
   if (!(await getTenant(deps.db, data.tenantId))) {
     throw new UnrecoverableError('tenant_not_found: tenantId names no tenant');
   }
-  if (await messageIdTaken(deps.db, data.messageId)) {
+  // The id is the tenant's own (scoped): a message of it elsewhere is in another of its conversations.
+  const storedId = await storedMessageId(deps.db, data.tenantId, data.messageId);
+  if (await getMessage(deps.db, data.tenantId, storedId)) {
     throw new UnrecoverableError(`id_conflict: message ${data.messageId} cannot be stored`);
   }
   const created = await createConversation(deps.db, {

@@ -13,6 +13,7 @@ import {
 } from '@turnstream/db';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { checkedCallbackUrl } from './admit.ts';
+import { storedMessageId } from './job-message-id.ts';
 import { delayUntil } from './rate-gate.ts';
 import { cancelPreResetTurn, predatesSession } from './reset-boundary.ts';
 import { withTenantSlot } from './tenant-gate.ts';
@@ -50,7 +51,7 @@ export async function processTurnJob(
     log.warn({ event: 'turn.job_rejected', reason: 'conversation_not_found' }, 'conversation not found');
     throw new UnrecoverableError('conversation_not_found: no such conversation for this tenant');
   }
-  const message = await ensureUserMessage(deps, data);
+  const message = await ensureUserMessage(deps, data, job);
 
   if (message.status === 'completed' || message.status === 'failed' || message.status === 'cancelled') {
     const reply = await getReply(deps.db, message.id);
@@ -125,11 +126,12 @@ async function leaseAndRun(t: Omit<LeasedTurn, 'session' | 'lease'>): Promise<Tu
 }
 
 /** The job's user message: stored now (with `turn.queued`) when the job carries it, else looked up. */
-async function ensureUserMessage(deps: TurnDeps, data: ConversationTurnJob): Promise<Message> {
+async function ensureUserMessage(deps: TurnDeps, data: ConversationTurnJob, job: Job): Promise<Message> {
   if (data.content !== undefined) {
     const callbackUrl = await checkedCallbackUrl(deps.db, data);
     const res = await insertUserMessage(deps.db, {
-      id: data.messageId,
+      // The producer's id, scoped to its tenant: another tenant's id behaves like a fresh one.
+      id: await storedMessageId(deps.db, data.tenantId, data.messageId),
       tenantId: data.tenantId,
       conversationId: data.conversationId,
       content: data.content,
@@ -138,9 +140,11 @@ async function ensureUserMessage(deps: TurnDeps, data: ConversationTurnJob): Pro
       ...(data.v === 2 && data.metadata !== undefined ? { metadata: data.metadata } : {}),
     });
     if (!res.ok) throw new UnrecoverableError(`${res.reason}: message ${data.messageId} cannot be stored`);
+    // From now on the job names the stored message (a redelivery, the failed handler).
+    if (res.message.id !== data.messageId) await job.updateData({ ...data, messageId: res.message.id });
     if (res.created) {
       await deps.streams.publish(data.conversationId, null, [
-        { type: 'turn.queued', messageId: data.messageId },
+        { type: 'turn.queued', messageId: res.message.id },
       ]);
     }
     return res.message;

@@ -5,7 +5,7 @@ import { type TurnJob, type TurnJobInput, turnJobSchema } from './turn-job.ts';
 
 /** Outcome of {@link enqueueTurn}. */
 export interface EnqueuedTurn {
-  /** The BullMQ job id, derived from the message id ({@link turnJobId}). */
+  /** The BullMQ job id: derived from the message id ({@link turnJobId}) unless given. */
   jobId: string;
   /** The payload as validated and sent. */
   payload: TurnJob;
@@ -18,7 +18,7 @@ export interface EnqueuedTurn {
  * the payload is validated (a `ZodError` naming the field otherwise), the job id is derived from the
  * message id so the same message enqueued twice is one job, and the catalog's job options apply.
  * `acceptedAt` defaults to now. `jobOptions` replace the turn job options (the intake queue uses
- * `INTAKE_JOB_OPTIONS`); the job id is always derived from the message id.
+ * `INTAKE_JOB_OPTIONS` and the tenant-scoped `intakeJobId` as `jobId`).
  */
 export async function enqueueTurn(
   queue: Queue,
@@ -26,7 +26,7 @@ export async function enqueueTurn(
   jobOptions: JobsOptions = TURN_JOB_OPTIONS,
 ): Promise<EnqueuedTurn> {
   const payload = turnJobSchema.parse({ ...input, acceptedAt: input.acceptedAt ?? Date.now() });
-  const jobId = turnJobId(payload.messageId);
+  const jobId = jobOptions.jobId ?? turnJobId(payload.messageId);
   const job = await queue.add(TURN_JOB_NAME, payload, { ...jobOptions, jobId });
   return { jobId, payload, job };
 }

@@ -5,6 +5,7 @@ export * from './events.ts';
 export * from './intake.ts';
 export * from './job-options.ts';
 export * from './job-schema.ts';
+export * from './message-ids.ts';
 export * from './models.ts';
 export * from './promote.ts';
 export * from './queue.ts';

@@ -4,6 +4,7 @@ import { Redis, type RedisOptions } from 'ioredis';
 import { CANCEL_FLAG_TTL_SECONDS, type CancelRequest, cancelChannel, cancelFlagKey } from '../cancel.ts';
 import { enqueueTurn } from '../enqueue.ts';
 import { INTAKE_JOB_OPTIONS, type IntakeResult } from '../intake.ts';
+import { intakeJobId } from '../message-ids.ts';
 import { promoteTurnJob } from '../promote.ts';
 import { DEFAULT_BULL_PREFIX, TURNS_INTAKE_QUEUE, TURNS_QUEUE, turnJobId } from '../queue.ts';
 import { conversationKeys, DEFAULT_KEY_PREFIX } from '../stream-keys.ts';
@@ -42,7 +43,10 @@ export interface EnqueueTurnInput {
   conversationId?: string;
   /** Your own id for the conversation, unique per tenant: created on first use. */
   externalConversationId?: string;
-  /** The message's id (a UUID). Default: a new one. The same id again is the same message. */
+  /**
+   * Your id for the message (a UUID). Default: a new one. The same id again is the same message. It is
+   * scoped to the tenant: the message is stored under {@link EnqueuedMessage.messageId}.
+   */
   messageId?: string;
   /** The user message. */
   content: string;
@@ -60,7 +64,11 @@ export interface EnqueueTurnInput {
 
 /** Outcome of {@link TurnsClient.enqueue}: the message is stored and its turn queued. */
 export interface EnqueuedMessage {
-  /** The user message. */
+  /**
+   * The user message's id in Turnstream (in the history, in events; what `events`, `waitForReply` and
+   * `cancel` take): `scopedMessageId(tenantId, yourId)`, or your id itself when it already named one of
+   * the tenant's stored messages.
+   */
   messageId: string;
   /** Its conversation. */
   conversationId: string;
@@ -144,14 +152,19 @@ export class TurnsClient {
       throw new InvalidTurnInputError(describeJobIssues(parsed.error), { cause: parsed.error });
     if (parsed.data.content === undefined) throw new InvalidTurnInputError('content: required');
     const events = await this.intakeQueueEvents();
-    const jobId = turnJobId(messageId);
+    // Scoped to the tenant: producers of two tenants using the same id never share an intake job.
+    const intakeId = intakeJobId(parsed.data.tenantId, messageId);
     // A failed intake of this message (e.g. a conversation that did not exist) is tried afresh.
-    const previous = await this.intake.getJob(jobId);
+    const previous = await this.intake.getJob(intakeId);
     if (previous && (await previous.isFailed())) await previous.remove().catch(() => undefined);
-    const { job } = await enqueueTurn(this.intake, parsed.data, { ...INTAKE_JOB_OPTIONS });
+    const { job } = await enqueueTurn(this.intake, parsed.data, { ...INTAKE_JOB_OPTIONS, jobId: intakeId });
     const result = await this.waitForIntake(job, events, messageId);
-    this.remember(messageId, result.conversationId);
-    return { messageId, conversationId: result.conversationId, jobId };
+    this.remember(result.messageId, result.conversationId);
+    return {
+      messageId: result.messageId,
+      conversationId: result.conversationId,
+      jobId: turnJobId(result.messageId),
+    };
   }
 
   /**
@@ -253,17 +266,13 @@ export class TurnsClient {
     };
   }
 
-  /** The conversation of a message: remembered from `enqueue`, else read from its turn or intake job. */
+  /** The conversation of a message: remembered from `enqueue`, else read from its turn job. */
   private async conversationOf(messageId: string): Promise<string> {
     const known = this.conversations.get(messageId);
     if (known) return known;
-    const jobId = turnJobId(messageId);
-    const turn = await this.queue.getJob(jobId);
+    const turn = await this.queue.getJob(turnJobId(messageId));
     const fromTurn = (turn?.data as { conversationId?: unknown } | undefined)?.conversationId;
     if (typeof fromTurn === 'string') return this.remember(messageId, fromTurn);
-    const intake = await this.intake.getJob(jobId);
-    const fromIntake = (intake?.returnvalue as IntakeResult | null | undefined)?.conversationId;
-    if (typeof fromIntake === 'string') return this.remember(messageId, fromIntake);
     throw new MessageNotFoundError(messageId);
   }
 
