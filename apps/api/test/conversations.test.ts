@@ -283,6 +283,33 @@ describe('POST /v1/conversations/:id/reset', () => {
     expect(ok.map((a) => a.body.session.id)).toContain(got.body.session.id);
   });
 
+  it('answers 409 reset_conflict, changing nothing, when the conversation stays locked past the wait', async () => {
+    const conv = (await h.request('POST', '/v1/conversations', { key: t.keys.client, body: {} })).body;
+    let release!: () => void;
+    const released = new Promise<void>((r) => {
+      release = r;
+    });
+    let locked!: () => void;
+    const isLocked = new Promise<void>((r) => {
+      locked = r;
+    });
+    // Another transaction holds the conversation row (as a long reset would) until the reset gives up.
+    const holder = h.tdb.sql.begin(async (tx) => {
+      await tx`select id from conversations where id = ${conv.id} for update`;
+      locked();
+      await released;
+    });
+    await isLocked;
+    const res = await h.request('POST', `/v1/conversations/${conv.id}/reset`, { key: t.keys.client });
+    release();
+    await holder;
+    expect(res.status).toBe(409);
+    expect(res.body.error.code).toBe('reset_conflict');
+    const sessions = await listSessions(h.tdb.db, t.tenantId, conv.id);
+    expect(sessions.map((s) => s.status)).toEqual(['active']);
+    expect(sessions[0]!.id).toBe(conv.session.id);
+  });
+
   it('answers 404 for a malformed id', async () => {
     const res = await h.request('POST', '/v1/conversations/123/reset', { key: t.keys.client });
     expect(res.status).toBe(404);
