@@ -155,6 +155,10 @@ describe('first run: npm start on the embedded path', () => {
     const before = await messages(first, conv);
     expect(before.map((m) => m.role)).toEqual(['user', 'assistant', 'user', 'assistant']);
 
+    // The first message's event stream, to replay from Redis after the restart.
+    const firstEventId = /^id: (\S+)$/m.exec(out.stdout)![1]!;
+    const firstMessageId = /"messageId":"([^"]+)"/.exec(out.stdout)![1]!;
+
     await ctrlC(current);
     expect(existsSync(join(copy, '.turnstream/redis/appendonlydir'))).toBe(true);
 
@@ -162,6 +166,15 @@ describe('first run: npm start on the embedded path', () => {
     const second = await banner(current);
     expect(second.text).toMatch(/data in \.turnstream\/postgres, /); // the same data, not new
     expect(await messages(second, conv)).toEqual(before);
+    // Chunks come only from the Redis event log (Postgres can rebuild just the terminal event): the AOF kept it.
+    const replay = await fetch(
+      `${second.ts}/v1/conversations/${conv}/events?messageId=${firstMessageId}&until=turn`,
+      { headers: { authorization: `Bearer ${second.key}`, 'last-event-id': firstEventId } },
+    );
+    const replayed = await replay.text();
+    expect(replayed).toMatch(/event: chunk/);
+    expect(replayed).toMatch(/event: turn\.completed/);
+    expect(replayed).not.toMatch(/stream\.gap/);
 
     await ctrlC(current);
   }, 900_000);
