@@ -69,7 +69,10 @@ export async function gatherEvidence(cluster: ChaosCluster, conversationIds: str
     from turn_attempts a join assistant_transcripts t on t.id = a.assistant_session_id
     where t.status = 'cleared' and t.cleared_at < a.started_at`;
   const pointing = await sql<{ d: string }[]>`
-    select concat('session ', s.id, ' (', s.status, ') points at cleared ', t.id) as d
+    select concat('session ', s.id, ' (', s.status, coalesce(' ' || s.ended_reason, ''), ', version ', s.version,
+                  ', fence ', s.fence, ') points at cleared ', t.id, ' (', t.cleared_reason, '); updated ',
+                  round(extract(epoch from s.updated_at - t.cleared_at) * 1000), ' ms after the clear',
+                  coalesce(', ended ' || round(extract(epoch from s.ended_at - t.cleared_at) * 1000) || ' ms after', '')) as d
     from sessions s join assistant_transcripts t on t.id = s.assistant_session_id
     where t.status = 'cleared' and (s.status = 'active' or s.updated_at > t.cleared_at)`;
   const streams = createTurnStreams({ redis: cluster.sys.redis, keyPrefix: cluster.sys.redisPrefix });
