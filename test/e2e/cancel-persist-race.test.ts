@@ -4,14 +4,15 @@ import { EventStream, isTerminal, logOf, renderReply, turnStreams } from '../sup
 import { TestSystem } from '../support/system.ts';
 import { createConversation, postMessage, waitForTurn } from '../support/turns.ts';
 
-// Issue 5, cancel meets live persistence: a cancelled turn stores its partial as `cancelled`, then
-// marks the user message, then publishes `turn.cancelled`. A live-persist write of the partial that
-// comes due in between finds the reply no longer `streaming`; that must not be taken for a fence loss
-// (which drops `turn.cancelled`, leaves every `?until=turn` client hanging and records the attempt as
-// superseded).
+// Issue 5, cancel meets live persistence: a cancelled turn ends in one transaction (user message
+// cancelled, the partial stored as the cancelled reply, the attempt closed), then publishes
+// `turn.cancelled`. A live-persist write of the partial that comes due while the ending is being
+// recorded must change nothing of it: no half-written ending is ever visible, the stored reply is the
+// whole partial, and the write is not taken for a fence loss (which drops `turn.cancelled`, leaves every
+// `?until=turn` client hanging and records the attempt as superseded).
 //
-// A row lock makes the interleaving certain: the test holds the user message row, so the worker stops
-// before marking it; the (single, slow) live-persist write comes due and runs; then the test lets go.
+// A row lock makes the interleaving certain: the test holds the user message row, so the worker's ending
+// transaction waits on it; the (single, slow) live-persist write comes due and runs; then the test lets go.
 let sys: TestSystem;
 let streams: ReturnType<typeof turnStreams>;
 beforeAll(async () => {
@@ -83,14 +84,14 @@ describe('cancel racing a live-persist write', () => {
       userRow = await holdRow(messageId);
       const res = await sys.api('POST', `/v1/conversations/${conv}/messages/${messageId}/cancel`);
       expect(res.status).toBe(202);
-      // The worker has stored the partial as cancelled and waits to mark the user message...
+      // The worker's ending transaction waits for the user message row: nothing of it is visible yet...
       const blocked = await waitFor(() => blockedOn('update "messages" set "status"'), {
         message: 'the worker to wait for the user message row',
       });
       const [replyRow] = await sys.tdb.sql<{ id: string; status: string }[]>`
         select id, status from messages where reply_to = ${messageId}`;
-      expect(replyRow?.status).toBe('cancelled');
-      // ...and the live-persist write of the partial comes due meanwhile; it finds the reply cancelled.
+      expect(replyRow?.status).toBe('streaming');
+      // ...and the live-persist write of the partial comes due meanwhile.
       await waitFor(() => messagesTouchedSince(blocked), {
         timeoutMs: 10_000,
         message: 'the live-persist write to run',

@@ -27,6 +27,9 @@ export const workerEnvSchema = serviceEnvSchema.extend({
   STALLED_INTERVAL_MS: envInt(30_000, 100).describe(
     'BullMQ stalled-job check interval: how soon a job of a dead or frozen worker is handed to another.',
   ),
+  STALL_BUDGET: envInt(10, 1).describe(
+    'Stall budget of a turn job: how often it may be taken over after its worker died, froze or lost its lock (stalls never consume retry attempts). Past it the message fails readably as stall_exhausted, so a message that crashes every worker taking it cannot crash the fleet forever.',
+  ),
   RETRY_BACKOFF_SCALE: z.coerce
     .number()
     .min(0)

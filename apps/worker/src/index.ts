@@ -1,4 +1,3 @@
 export { parseEnv, type WorkerEnv, workerEnvSchema } from './env.ts';
 export { ConversationLeases, type Lease, LeaseLostError } from './lease.ts';
-export type { WorkerMetrics } from './metrics.ts';
 export { type CreateWorkerDeps, createWorker, DEFAULT_TURN_CONFIG, type TurnWorker } from './worker.ts';

@@ -87,6 +87,7 @@ async function main(): Promise<void> {
     tenantMaxRunningTurns: env.TENANT_MAX_RUNNING_TURNS,
     reconcileIntervalMs: env.RECONCILE_INTERVAL_MS,
     stalledIntervalMs: env.STALLED_INTERVAL_MS,
+    stallBudget: env.STALL_BUDGET,
     backoffScale: env.RETRY_BACKOFF_SCALE,
     metricsPort: env.METRICS_PORT,
     metricsHost: env.METRICS_HOST,

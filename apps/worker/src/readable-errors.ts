@@ -18,3 +18,15 @@ export function readableFatal(code: string): string {
       return 'The assistant could not answer this message.';
   }
 }
+
+export function readableTransientExhausted(): string {
+  return 'The assistant is unavailable right now. Please try again.';
+}
+
+/** An unexpected error on every attempt of the job (not a Claude answer, not a worker death). */
+export const INTERNAL_ERROR_TEXT =
+  'The assistant could not answer this message because of an internal error.';
+
+/** A message every worker taking it stopped on (crashed or froze) more times than the stall budget. */
+export const STALL_EXHAUSTED_TEXT =
+  'The assistant could not answer this message: every worker that took it stopped before finishing.';

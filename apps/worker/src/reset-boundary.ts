@@ -1,14 +1,6 @@
-import {
-  endReply,
-  getReply,
-  type Message,
-  type Session,
-  setUserMessageStatus,
-  startReply,
-} from '@turnstream/db';
+import { cancelTurn, type Message, type Session } from '@turnstream/db';
 import type { Logger } from '@turnstream/logger';
-import type { TurnDeps } from './turn-context.ts';
-import type { TurnResult } from './turn-run.ts';
+import type { TurnDeps, TurnResult } from './turn-context.ts';
 
 /**
  * A message stored before the session was created by a reset (its seq is not after the session's
@@ -28,26 +20,21 @@ export async function cancelPreResetTurn(
   turn: { tenantId: string; message: Message; fence: number; log: Logger },
 ): Promise<TurnResult> {
   const { message, fence } = turn;
-  const reply = await getReply(deps.db, message.id);
-  if (reply && ['pending', 'streaming', 'interrupted'].includes(reply.status)) {
-    const taken = await startReply(deps.db, {
-      tenantId: turn.tenantId,
-      conversationId: message.conversationId,
-      userMessageId: message.id,
-      fence,
-      mode: message.mode,
-    });
-    if (taken.kind === 'started')
-      await endReply(deps.db, { replyId: reply.id, fence, status: 'cancelled', content: reply.content });
+  // The same ending as every cancel: user row and open reply (its partial kept) in one transaction.
+  const res = await cancelTurn(deps.db, {
+    tenantId: turn.tenantId,
+    conversationId: message.conversationId,
+    messageId: message.id,
+  });
+  const replyId = res.ok ? (res.reply?.id ?? null) : null;
+  if (res.ok) {
+    await deps.streams.publish(message.conversationId, fence, [
+      { type: 'turn.cancelled', messageId: message.id, replyId },
+    ]);
+    turn.log.info(
+      { event: 'turn.cancel_completed', stage: 'before_start', reason: 'session_reset' },
+      'turn of a message from before the reset cancelled without calling Claude',
+    );
   }
-  await setUserMessageStatus(deps.db, message.id, 'cancelled');
-  await deps.streams.publish(message.conversationId, fence, [
-    { type: 'turn.cancelled', messageId: message.id, replyId: reply?.id ?? null },
-  ]);
-  deps.metrics.turnsCancelled++;
-  turn.log.info(
-    { event: 'turn.cancel_completed', stage: 'before_start', reason: 'session_reset' },
-    'turn of a message from before the reset cancelled without calling Claude',
-  );
-  return { outcome: 'cancelled', status: 'cancelled', replyId: reply?.id ?? null };
+  return { outcome: 'cancelled', status: res.user?.status ?? 'cancelled', replyId };
 }

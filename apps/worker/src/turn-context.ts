@@ -7,9 +7,12 @@ import type { Job, Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { ConversationLeases, Lease } from './lease.ts';
 import type { LiveReplyWriter } from './live-replies.ts';
-import type { WorkerMetrics } from './metrics.ts';
 import type { ClaudeRateGate } from './rate-gate.ts';
+import type { ReplyPublisher } from './reply-publisher.ts';
 import type { TenantGateDeps } from './tenant-gate.ts';
+import type { AbortReason, TurnAbort } from './turn-abort.ts';
+
+export type { AbortReason } from './turn-abort.ts';
 
 export interface TurnConfig {
   /** Prefix of Turnstream's Redis keys (cancel flags). */
@@ -28,15 +31,12 @@ export interface TurnConfig {
   backoffScale: number;
 }
 
-/** Why a running turn was aborted from outside. */
-export type AbortReason = 'cancelled' | 'shutdown' | 'lease_lost' | 'fenced_out' | 'lock_lost';
-
 /** The turns running in this process, by user message id (cancel and shutdown reach them here). */
 export class RunningTurns {
-  private readonly turns = new Map<string, AbortController>();
+  private readonly turns = new Map<string, TurnAbort>();
 
-  add(messageId: string, controller: AbortController): void {
-    this.turns.set(messageId, controller);
+  add(messageId: string, abort: TurnAbort): void {
+    this.turns.set(messageId, abort);
   }
 
   delete(messageId: string): void {
@@ -44,14 +44,14 @@ export class RunningTurns {
   }
 
   abort(messageId: string, reason: AbortReason): boolean {
-    const c = this.turns.get(messageId);
-    if (!c) return false;
-    if (!c.signal.aborted) c.abort(reason);
+    const turn = this.turns.get(messageId);
+    if (!turn) return false;
+    turn.abort(reason);
     return true;
   }
 
   abortAll(reason: AbortReason): number {
-    for (const c of this.turns.values()) if (!c.signal.aborted) c.abort(reason);
+    for (const turn of this.turns.values()) turn.abort(reason);
     return this.turns.size;
   }
 
@@ -74,7 +74,6 @@ export interface TurnDeps {
   /** The process's one writer of streaming partials. */
   liveReplies: LiveReplyWriter;
   logger: Logger;
-  metrics: WorkerMetrics;
   workerId: string;
   config: TurnConfig;
   /** Running turns per tenant: a turn starts only holding one of its tenant's slots. */
@@ -93,4 +92,22 @@ export interface LeasedTurn {
   lease: Lease;
   lockSignal: AbortSignal | undefined;
   log: Logger;
+}
+
+/** How a processor run of a turn job ended (the job's return value). */
+export interface TurnResult {
+  outcome: 'completed' | 'already_finished' | 'cancelled' | 'superseded';
+  status: string;
+  replyId: string | null;
+}
+
+/** One attempt of a leased turn once its reply row and attempt row exist. */
+export interface TurnRun extends LeasedTurn {
+  replyId: string;
+  attemptId: string;
+  /** This attempt's number, from 1. */
+  attemptNumber: number;
+  publisher: ReplyPublisher;
+  abort: TurnAbort;
+  startedAt: number;
 }

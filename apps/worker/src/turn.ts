@@ -1,5 +1,6 @@
 import { type ConversationTurnJob, cancelFlagKey, parseTurnJob, promoteTurnJob } from '@turnstream/contracts';
 import {
+  cancelTurn,
   claimSessionFence,
   ensureActiveSession,
   firstUnfinishedBefore,
@@ -9,7 +10,6 @@ import {
   insertUserMessage,
   type Message,
   nextPendingAfter,
-  setUserMessageStatus,
 } from '@turnstream/db';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { checkedCallbackUrl } from './admit.ts';
@@ -17,8 +17,8 @@ import { storedMessageId } from './job-message-id.ts';
 import { delayUntil } from './rate-gate.ts';
 import { cancelPreResetTurn, predatesSession } from './reset-boundary.ts';
 import { withTenantSlot } from './tenant-gate.ts';
-import type { LeasedTurn, TurnDeps } from './turn-context.ts';
-import { runLeasedTurn, type TurnResult } from './turn-run.ts';
+import type { LeasedTurn, TurnDeps, TurnResult } from './turn-context.ts';
+import { runLeasedTurn } from './turn-run.ts';
 
 /**
  * The BullMQ processor of a turn job: validate, make sure the user message exists, return a finished
@@ -60,12 +60,21 @@ export async function processTurnJob(
   }
 
   if (await deps.redis.exists(cancelFlagKey(deps.config.redisPrefix, conversation.id, message.id))) {
-    await setUserMessageStatus(deps.db, message.id, 'cancelled');
-    await deps.streams.publish(conversation.id, null, [
-      { type: 'turn.cancelled', messageId: message.id, replyId: null },
-    ]);
-    log.info({ event: 'turn.cancel_completed', stage: 'before_start' }, 'turn cancelled before it started');
-    return { outcome: 'cancelled', status: 'cancelled', replyId: null };
+    // The same ending as the API's cancel of a queued turn (a partial of an earlier attempt kept).
+    const res = await cancelTurn(deps.db, {
+      tenantId: data.tenantId,
+      conversationId: conversation.id,
+      messageId: message.id,
+    });
+    const replyId = res.ok ? (res.reply?.id ?? null) : null;
+    if (res.ok) {
+      await deps.streams.publish(conversation.id, null, [
+        { type: 'turn.cancelled', messageId: message.id, replyId },
+      ]);
+      log.info({ event: 'turn.cancel_completed', stage: 'before_start' }, 'turn cancelled before it started');
+    }
+    await promoteNext(deps, conversation.id, message.seq);
+    return { outcome: 'cancelled', status: res.user?.status ?? 'cancelled', replyId };
   }
 
   const earlier = await firstUnfinishedBefore(deps.db, conversation.id, message.seq);

@@ -14,7 +14,6 @@ import { instrumentProvider, instrumentStreams, observeRun, runEndedQuietly } fr
 import { createIntakeWorker } from './intake.ts';
 import { ConversationLeases } from './lease.ts';
 import { LiveReplyWriter } from './live-replies.ts';
-import { createWorkerMetrics, type WorkerMetrics } from './metrics.ts';
 import { ClaudeRateGate, gateProvider } from './rate-gate.ts';
 import { Reconciler } from './reconciler.ts';
 import { RunningTurnLimits } from './tenant-gate.ts';
@@ -54,6 +53,11 @@ export interface CreateWorkerDeps {
   leaseTtlMs?: number;
   /** BullMQ stalled-job check interval in ms. Default 30_000. */
   stalledIntervalMs?: number;
+  /**
+   * Times a job may stall (its worker died, froze or lost the lock) and be taken over before it fails
+   * as `stall_exhausted` (BullMQ's `maxStalledCount`). Stalls never consume retry attempts. Default 10.
+   */
+  stallBudget?: number;
   /** Multiplier on every retry backoff (tests shrink it). Default 1. */
   backoffScale?: number;
   /**
@@ -77,6 +81,9 @@ export interface CreateWorkerDeps {
   telemetry?: Telemetry;
 }
 
+/** Stalls (worker died, froze, lost its lock) a turn job survives before it fails `stall_exhausted`. */
+export const DEFAULT_STALL_BUDGET = 10;
+
 export const DEFAULT_TURN_CONFIG: TurnConfig = {
   redisPrefix: 'ts',
   maxTokens: 1024,
@@ -92,7 +99,6 @@ export const DEFAULT_TURN_CONFIG: TurnConfig = {
 export interface TurnWorker {
   worker: Worker;
   queue: Queue;
-  metrics: WorkerMetrics;
   running: RunningTurns;
   /** Prometheus metrics of this worker (`turnMetrics.registry` is what `/metrics` serves). */
   turnMetrics: TurnMetrics;
@@ -120,7 +126,6 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
   const telemetry = deps.telemetry ? { telemetry: deps.telemetry } : {};
   const queue = new Queue(queueName, { connection, prefix, ...telemetry });
   const running = new RunningTurns();
-  const metrics = createWorkerMetrics();
   const turnMetrics = new TurnMetrics({ activeStreams: () => running.size });
   registerQueueDepth(turnMetrics.registry, [queue]);
   const streams = instrumentStreams(deps.streams, turnMetrics);
@@ -159,7 +164,6 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
     leases,
     running,
     logger: deps.logger,
-    metrics,
     workerId: deps.workerId,
     config,
   };
@@ -202,6 +206,9 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
       concurrency: deps.concurrency ?? 100,
       lockDuration: deps.lockDurationMs ?? 30_000,
       stalledInterval: deps.stalledIntervalMs ?? 30_000,
+      // A stall is the fleet's problem, not the turn's: taken over up to the stall budget (see
+      // docs/reliability.md). BullMQ fails the job past it; the failed handler says `stall_exhausted`.
+      maxStalledCount: deps.stallBudget ?? DEFAULT_STALL_BUDGET,
       autorun: false,
       settings: {
         backoffStrategy: (attemptsMade, type, err) => {
@@ -303,7 +310,6 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
   return {
     worker,
     queue,
-    metrics,
     running,
     turnMetrics,
     metricsServer,

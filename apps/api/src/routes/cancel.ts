@@ -7,13 +7,10 @@ import {
   turnJobId,
 } from '@turnstream/contracts';
 import {
-  endReply,
+  cancelTurn as cancelTurnRows,
   FINAL_USER_STATUSES,
-  getMessage,
-  getReply,
   type Message,
   nextPendingAfter,
-  setUserMessageStatus,
 } from '@turnstream/db';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { requirePermission } from '../auth.ts';
@@ -100,19 +97,20 @@ export async function cancelTurn(
       return { status: 'cancelling' };
     }
   }
-  if (!(await setUserMessageStatus(ctx.db, message.id, 'cancelled'))) {
+  // The same ending as the worker's cancel: user row, open reply (a partial an earlier attempt left, kept
+  // as cancelled) and attempts in one transaction.
+  const ended = await cancelTurnRows(ctx.db, {
+    tenantId: message.tenantId,
+    conversationId: message.conversationId,
+    messageId: message.id,
+  });
+  if (!ended.ok) {
     // Finished concurrently (by a worker that had seen the flag, or another cancel).
-    const now = await getMessage(ctx.db, message.tenantId, message.id);
-    if (now?.status === 'cancelled') return { status: 'cancelled' };
-    throw notCancellable(now ?? message);
-  }
-  // A job delayed for a retry may have left an interrupted partial reply: keep it, as cancelled.
-  const partial = await getReply(ctx.db, message.id);
-  if (partial && (partial.status === 'interrupted' || partial.status === 'streaming')) {
-    await endReply(ctx.db, { replyId: partial.id, fence: partial.fence, status: 'cancelled' });
+    if (ended.user?.status === 'cancelled') return { status: 'cancelled' };
+    throw notCancellable(ended.user ?? message);
   }
   await ctx.streams.publish(message.conversationId, null, [
-    { type: 'turn.cancelled', messageId: message.id, replyId: partial?.id ?? null },
+    { type: 'turn.cancelled', messageId: message.id, replyId: ended.reply?.id ?? null },
   ]);
   log.info({ event: 'turn.cancel_completed', stage: 'queued', jobState: state }, 'queued turn cancelled');
   // A message queued behind this one no longer has to wait for it.

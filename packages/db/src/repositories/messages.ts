@@ -1,14 +1,12 @@
 import { aliasedTable, and, asc, eq, getTableColumns, gt, inArray, lt, ne, sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
-import { type MessageStatus, messages } from '../schema/index.ts';
+import { FINAL_USER_STATUSES, type MessageStatus } from '../message-status.ts';
+import { messages } from '../schema/index.ts';
 import { isUniqueViolation } from './conversations.ts';
 import { isMissingSeq, nextSeqCte } from './next-seq.ts';
 import { prepared } from './prepared.ts';
 
 export type Message = typeof messages.$inferSelect;
-
-/** Statuses after which a user message's turn is over. */
-export const FINAL_USER_STATUSES: MessageStatus[] = ['completed', 'failed', 'cancelled'];
 
 /** One statement: allocate the seq and insert the user message (no transaction round trips). */
 function insertUser(db: Db) {

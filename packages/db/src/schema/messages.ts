@@ -12,19 +12,12 @@ import {
   uniqueIndex,
   uuid,
 } from 'drizzle-orm/pg-core';
+import type { MessageStatus } from '../message-status.ts';
 import { conversations } from './conversations.ts';
 
 export const MESSAGE_ROLES = ['user', 'assistant', 'error'] as const;
 export type MessageRole = (typeof MESSAGE_ROLES)[number];
-export const MESSAGE_STATUSES = [
-  'pending',
-  'streaming',
-  'completed',
-  'failed',
-  'cancelled',
-  'interrupted',
-] as const;
-export type MessageStatus = (typeof MESSAGE_STATUSES)[number];
+export { MESSAGE_STATUSES, type MessageStatus } from '../message-status.ts';
 
 export interface MessageUsage {
   inputTokens: number;
