@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { scopedMessageId, TURN_JOB_NAME, TURNS_QUEUE, TurnsClient } from '@turnstream/contracts';
+import { insertUserMessage } from '@turnstream/db';
 import { waitFor } from '@turnstream/testkit';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -42,6 +43,40 @@ describe('direct enqueue', () => {
     expect(t.user).toMatchObject({ content: 'from another service', status: 'completed' });
     expect(t.reply?.status).toBe('completed');
     expect((await history(sys, conv)).filter((m) => m.replyTo === first.messageId)).toHaveLength(1);
+  });
+
+  it('a job on the turns queue with content whose message row already exists (an earlier delivery stored it) is answered once from that row', async () => {
+    const conv = await createConversation(sys);
+    const producerId = randomUUID();
+    const id = scopedMessageId(sys.tenantId, producerId);
+    const stored = await insertUserMessage(sys.tdb.db, {
+      id,
+      tenantId: sys.tenantId,
+      conversationId: conv,
+      content: 'stored before the job',
+    });
+    expect(stored).toMatchObject({ ok: true, created: true });
+    // The job repeats the content; the worker's insert finds the row and uses it (no conflict, no retry).
+    await queue.add(
+      TURN_JOB_NAME,
+      {
+        v: 1,
+        tenantId: sys.tenantId,
+        conversationId: conv,
+        messageId: producerId,
+        content: 'stored before the job',
+      },
+      { jobId: `direct-${producerId}`, attempts: 3 },
+    );
+    const t = await waitForTurn(sys, conv, id);
+    expect(t.user).toMatchObject({ id, content: 'stored before the job', status: 'completed' });
+    expect(t.reply?.status).toBe('completed');
+    const rows = await sys.tdb.sql<{ role: string }[]>`
+      select role from messages where conversation_id = ${conv} order by seq`;
+    expect(rows.map((r) => r.role)).toEqual(['user', 'assistant']);
+    const attempts = await sys.tdb.sql<{ outcome: string; attempt: number }[]>`
+      select outcome, attempt from turn_attempts where message_id = ${id}`;
+    expect(attempts).toEqual([{ outcome: 'completed', attempt: 1 }]);
   });
 
   it('an invalid payload is refused before it reaches the queue', async () => {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestSystem } from '../support/system.ts';
-import { createConversation, postMessage, session, waitForTurn } from '../support/turns.ts';
+import { createConversation, loggedTurn, postMessage, session, waitForTurn } from '../support/turns.ts';
 
 // The seed's scenario (a dead session after a provider-side restart), in stream and in batch mode.
 describe.each(['stream', 'batch'] as const)('session recovery (%s mode)', (mode) => {
@@ -37,6 +37,15 @@ describe.each(['stream', 'batch'] as const)('session recovery (%s mode)', (mode)
     const [old] = await sys.tdb
       .sql`select status, cleared_reason from assistant_transcripts where id = ${before.assistantSessionId}`;
     expect(old!.status).toBe('cleared');
+
+    // Subscribers were told the session was cleared, during the turn and before its end.
+    const types = (await loggedTurn(sys, conv, second)).map((e) =>
+      e.type === 'session.cleared' ? `${e.type}:${e.reason}` : e.type,
+    );
+    const cleared = types.findIndex((t) => t.startsWith('session.cleared:'));
+    expect(cleared).toBeGreaterThan(types.indexOf('turn.started'));
+    expect(types[cleared]).toBe(`session.cleared:${old!.cleared_reason}`);
+    expect(types.at(-1)).toBe('turn.completed');
 
     const requests = await sys.simRequests();
     expect(requests.map((r) => r.status)).toEqual([400, 200]);

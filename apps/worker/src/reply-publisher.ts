@@ -80,7 +80,9 @@ export class ReplyPublisher {
   async reset(reason: string): Promise<void> {
     await this.coalescer.flush();
     if (this.chunksPublished) {
-      await this.publish([{ type: 'turn.reset', messageId: this.opts.messageId, reason }]);
+      // Through the coalescer: it then shows the first delta after the reset at once again.
+      this.coalescer.push({ type: 'turn.reset', messageId: this.opts.messageId, reason });
+      await this.coalescer.flush();
     }
     this.chunksPublished = false;
     this.text = '';

@@ -148,6 +148,22 @@ describe('ChunkCoalescer', () => {
     }
   });
 
+  it('shows the first delta after a reset at once, even when the reset was flushed on its own', async () => {
+    const target = recorder();
+    const coalescer = new ChunkCoalescer({ flush: target.flush, windowMs: 60_000 });
+    coalescer.push(chunk('a'));
+    await settle();
+    coalescer.push(chunk('a2'));
+    await vi.advanceTimersByTimeAsync(60_000);
+    coalescer.push({ type: 'turn.reset', messageId: 'm1', reason: 'retry' });
+    await settle();
+    expect(summary(target.batches)).toEqual([['chunk:a'], ['chunk:a2'], ['turn.reset']]);
+    coalescer.push(chunk('b'));
+    await settle();
+    // No window waited: the first delta of the new attempt is out at once.
+    expect(summary(target.batches).at(-1)).toEqual(['chunk:b']);
+  });
+
   it('shows the first delta at once again after a reset', async () => {
     const target = recorder();
     const coalescer = new ChunkCoalescer({ flush: target.flush });

@@ -1,0 +1,75 @@
+import { randomUUID } from 'node:crypto';
+import { insertUserMessage, startReply } from '@turnstream/db';
+import { createTestDatabase, seedConversation, seedTenant, type TestDatabase } from '@turnstream/db/testing';
+import { createTurnStreams, type TurnStreams } from '@turnstream/streams';
+import { deleteKeys, waitFor } from '@turnstream/testkit';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LiveReplyWriter } from '../src/live-replies.ts';
+import { ReplyPublisher } from '../src/reply-publisher.ts';
+
+const prefix = `test-publisher-${randomUUID().slice(0, 8)}`;
+let tdb: TestDatabase;
+let redis: Redis;
+let streams: TurnStreams;
+let live: LiveReplyWriter;
+
+beforeAll(async () => {
+  tdb = await createTestDatabase({ max: 4 });
+  redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+  streams = createTurnStreams({ redis, keyPrefix: prefix });
+  live = new LiveReplyWriter({ db: tdb.db, intervalMs: 50 });
+});
+afterAll(async () => {
+  await live?.close();
+  await deleteKeys(redis, `${prefix}:*`);
+  await redis?.quit();
+  await tdb?.drop();
+});
+
+describe('ReplyPublisher', () => {
+  it('after a turn.reset the first delta of the new attempt is published at once, not after the window', async () => {
+    const tenantId = (await seedTenant(tdb.db)).tenant.id;
+    const conv = await seedConversation(tdb.db, tenantId);
+    const user = await insertUserMessage(tdb.db, { tenantId, conversationId: conv.id, content: 'q' });
+    if (!user.ok) throw new Error('insert failed');
+    const started = await startReply(tdb.db, {
+      tenantId,
+      conversationId: conv.id,
+      userMessageId: user.message.id,
+      fence: 1,
+      mode: 'stream',
+    });
+    if (started.kind !== 'started') throw new Error('not started');
+    // A window far longer than any wait below: a delta held for it would never show up in time.
+    const publisher = new ReplyPublisher({
+      streams,
+      liveReplies: live,
+      conversationId: conv.id,
+      messageId: user.message.id,
+      replyId: started.reply.id,
+      fence: 1,
+      mode: 'stream',
+      coalesceWindowMs: 10 * 60_000,
+      onFencedOut: () => undefined,
+    });
+    const logged = async () => (await streams.read(conv.id)).map((e) => e.event);
+    try {
+      publisher.textDelta('first attempt');
+      await waitFor(async () => (await logged()).some((e) => e.type === 'chunk'));
+      await publisher.reset('session_invalid');
+      publisher.textDelta('second attempt');
+      const events = await waitFor(async () => {
+        const all = await logged();
+        return all.at(-1)?.type === 'chunk' && all.length === 3 ? all : null;
+      });
+      expect(events.map((e) => [e.type, 'text' in e ? e.text : null])).toEqual([
+        ['chunk', 'first attempt'],
+        ['turn.reset', null],
+        ['chunk', 'second attempt'],
+      ]);
+    } finally {
+      await publisher.close({ discard: true });
+    }
+  });
+});
