@@ -5,6 +5,7 @@ import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   EventStream,
+  isTerminal,
   lastUserText,
   logOf,
   type ReceivedEvent,
@@ -178,7 +179,12 @@ describe('cancel', () => {
       expect(user.status, label).toBe('cancelled');
       if (res.status === 200) expect(reply, label).toBeUndefined();
       else if (reply) expect(reply.status, label).toBe('cancelled');
-      const types = (await logOf(streams, conv, messageId)).map((e) => e.type);
+      // The terminal event is published right after the ending's commit: wait for it in the log.
+      const logged = await waitFor(async () => {
+        const events = await logOf(streams, conv, messageId);
+        return events.some(isTerminal) ? events : null;
+      });
+      const types = logged.map((e) => e.type);
       expect(types.at(-1), label).toBe('turn.cancelled');
       expect(
         types.filter((t) => t === 'turn.cancelled' || t === 'turn.completed'),
