@@ -9,7 +9,7 @@ import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simReplyTo } from '../support/stream-events.ts';
 import { TestSystem } from '../support/system.ts';
-import { createConversation, history } from '../support/turns.ts';
+import { createConversation, history, waitForTurn } from '../support/turns.ts';
 
 // Issue 11: a producer in "another language" (plain bullmq + the documented JSON), both job versions,
 // and hostile jobs on the intake queue.
@@ -156,6 +156,8 @@ describe('producers outside the project', () => {
     expect((await history(sys, otherConv)).length).toBe(0);
 
     // The same id with a new external conversation id: refused before the conversation is created.
+    // (The turn of `used` runs meanwhile: let it end before the database is compared.)
+    await waitForTurn(sys, theirs, scopedMessageId(sys.tenantId, used));
     const beforeExternal = await databaseDigest(sys.tdb);
     const external = await intake.add(
       'turn',
