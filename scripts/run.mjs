@@ -2,7 +2,7 @@
 // `npm start` and `npm test` from a fresh clone: needs only Node 20+ and npm.
 // Makes sure pnpm and the workspace's dependencies are installed (from the lockfile), then runs.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync, statSync } from 'node:fs';
 
 const PNPM_VERSION = JSON.parse(
   readFileSync(new URL('../package.json', import.meta.url)),
@@ -39,6 +39,32 @@ const task = process.argv[2];
 const extra = process.argv.slice(3);
 // The playground page the API serves at `/` is built from source (never committed).
 const buildPlayground = () => pn('build:web');
+/** One vitest run with a JSON report; adds its counts to `totals` (a run with no report counts as failed). */
+function vitest(reportName, args, totals, env = {}) {
+  const report = `${root}node_modules/.cache/${reportName}`;
+  rmSync(report, { force: true });
+  const status = run(
+    pnpm,
+    [
+      ...pre,
+      'exec',
+      'vitest',
+      'run',
+      '--reporter=default',
+      '--reporter=json',
+      `--outputFile.json=${report}`,
+      ...args,
+    ],
+    { env: { ...process.env, ...env } },
+  );
+  if (existsSync(report)) {
+    const r = JSON.parse(readFileSync(report, 'utf8'));
+    totals.passed += r.numPassedTests;
+    totals.failed += r.numFailedTests;
+  } else totals.failed++;
+  return status;
+}
+
 let code;
 if (task === 'start') {
   code = buildPlayground();
@@ -47,25 +73,24 @@ if (task === 'start') {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => {});
   if (code === 0) code = run(process.execPath, ['--import', 'tsx', 'scripts/dev.ts', ...extra]);
 } else if (task === 'test') {
+  // Every test, then the chaos suite's bounded profile (test/chaos/README.md: a few minutes of real
+  // processes under faults). `npm test -- --no-chaos` leaves the chaos run out.
+  const chaos = !extra.includes('--no-chaos');
+  const args = extra.filter((a) => a !== '--no-chaos');
   code = pn('lint');
   if (code === 0) code = pn('typecheck');
   if (code === 0) code = buildPlayground();
   if (code === 0) {
-    const report = `${root}node_modules/.cache/vitest-report.json`;
-    code = pn(
-      'exec',
-      'vitest',
-      'run',
-      '--reporter=default',
-      '--reporter=json',
-      `--outputFile.json=${report}`,
-      ...extra,
-    );
-    // A plain closing line any CI can read.
-    if (existsSync(report)) {
-      const r = JSON.parse(readFileSync(report, 'utf8'));
-      console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed`);
+    const totals = { passed: 0, failed: 0 };
+    code = vitest('vitest-report.json', args, totals);
+    if (chaos) {
+      const chaosCode = vitest('vitest-chaos-report.json', ['--config', 'vitest.chaos.config.ts'], totals, {
+        CHAOS_PROFILE: 'bounded',
+      });
+      if (code === 0) code = chaosCode;
     }
+    // A plain closing line any CI can read.
+    console.log(`${totals.passed} passed, ${totals.failed} failed`);
   }
 } else {
   console.error(`unknown task ${task}`);
