@@ -1,18 +1,28 @@
 import type { Redis } from 'ioredis';
 
+/** How long a batch's marker is kept: longer than any reconnect after which a command is re-sent. */
+export const BATCH_MARKER_TTL_SECONDS = 300;
+
 /**
  * One atomic step per batch: fence check, XADD of every event (MAXLEN ~ trim), TTL refresh,
  * then one (S)PUBLISH of the whole batch with the ids just assigned.
  *
- * KEYS[1] log stream, KEYS[2] fence
+ * KEYS[1] log stream, KEYS[2] fence, KEYS[3] this batch's marker (unique per publish call)
  * ARGV[1] fence ('' = unfenced), ARGV[2] maxLen, ARGV[3] ttl seconds, ARGV[4] channel,
  * ARGV[5] '1' = SPUBLISH else PUBLISH, ARGV[6..] event bodies as JSON
  *
  * Returns {1, {id...}} when written, {0, currentFence} when the fence is stale.
+ * Idempotent per batch: the client re-sends a command whose reply a dropped connection lost (ioredis
+ * does so after a reconnect, e.g. when Redis crashed right after executing it); the marker, written
+ * with the batch, makes the repeat return the ids of the first run and append nothing.
  * The channel is an ARGV (not a KEY) so that an ioredis `keyPrefix` is applied to neither the
  * channel here nor the subscriber's channel; it carries the same hash tag, hence the same slot.
  */
 export const PUBLISH_LUA = `
+local applied = redis.call('GET', KEYS[3])
+if applied then
+  return {1, cjson.decode(applied)}
+end
 local ttl = tonumber(ARGV[3])
 if ARGV[1] ~= '' then
   local fence = tonumber(ARGV[1])
@@ -44,6 +54,7 @@ if ARGV[5] == '1' then
   command = 'SPUBLISH'
 end
 redis.call(command, ARGV[4], '[' .. table.concat(parts, ',') .. ']')
+redis.call('SET', KEYS[3], cjson.encode(ids), 'EX', ${BATCH_MARKER_TTL_SECONDS})
 return {1, ids}
 `;
 
@@ -52,11 +63,16 @@ export const PUBLISH_COMMAND = 'turnstreamsPublish';
 
 export type PublishReply = [1, string[]] | [0, number];
 
-export type PublishCommand = (logKey: string, fenceKey: string, ...args: string[]) => Promise<PublishReply>;
+export type PublishCommand = (
+  logKey: string,
+  fenceKey: string,
+  batchKey: string,
+  ...args: string[]
+) => Promise<PublishReply>;
 
 /** Registers the script on `redis` (EVALSHA with EVAL fallback) and returns a caller. */
 export function definePublishCommand(redis: Redis): PublishCommand {
-  redis.defineCommand(PUBLISH_COMMAND, { numberOfKeys: 2, lua: PUBLISH_LUA });
+  redis.defineCommand(PUBLISH_COMMAND, { numberOfKeys: 3, lua: PUBLISH_LUA });
   const command = (redis as unknown as Record<string, PublishCommand>)[PUBLISH_COMMAND]!;
   return command.bind(redis);
 }

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { DeliveredEvent, TurnEvent } from '@turnstream/contracts';
 import type { Redis } from 'ioredis';
 import { decodeEntries } from './entries.ts';
@@ -110,6 +111,7 @@ export function createTurnStreams(opts: TurnStreamsOptions): TurnStreams {
       const result = await runPublish(
         k.log,
         k.fence,
+        `${k.fence}:batch:${randomUUID()}`,
         fence === null ? '' : String(fence),
         String(maxLen),
         String(ttlSeconds),
