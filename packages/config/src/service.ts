@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { fleetSettingsShape } from './fleet.ts';
 import { envBoolean, optionalString } from './parse.ts';
+import { bullPrefixFor, clusterNodesEnv, type RedisTarget } from './redis.ts';
 
 /** Default local services (the README's quick start assumes these). */
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/turnstream';
@@ -35,7 +36,37 @@ export const connectionShape = {
     .min(1)
     .default(DEFAULT_REDIS_URL)
     .describe('Redis connection string (`rediss://` for TLS). Needs `maxmemory-policy noeviction`.'),
+  REDIS_CLUSTER_NODES: clusterNodesEnv.meta({
+    description:
+      'Redis Cluster seed nodes, `host:port` comma separated: every connection is then an ioredis `Cluster` (user, password and `rediss://` of `REDIS_URL` apply to each node), `BULL_PREFIX` gets a hash tag and live events use sharded pub/sub (docs/deployment.md). Unset: the single server at `REDIS_URL`.',
+    docDefault: 'unset',
+  }),
 };
+
+/** The Redis a parsed environment points at (see `createRedis`). */
+export function redisTargetOf(env: { REDIS_URL: string; REDIS_CLUSTER_NODES?: RedisTarget['clusterNodes'] }) {
+  return { url: env.REDIS_URL, clusterNodes: env.REDIS_CLUSTER_NODES } satisfies RedisTarget;
+}
+
+/**
+ * How a process uses Redis, from its environment: the target, the BullMQ prefix in effect (hash-tagged
+ * on a Cluster, see `bullPrefixFor`) and whether live events use sharded pub/sub (always on a Cluster).
+ */
+export function redisLayoutOf(env: {
+  REDIS_URL: string;
+  REDIS_CLUSTER_NODES?: RedisTarget['clusterNodes'];
+  BULL_PREFIX: string;
+  REDIS_SHARDED_PUBSUB: boolean;
+}) {
+  const target = redisTargetOf(env);
+  const cluster = (target.clusterNodes?.length ?? 0) > 0;
+  return {
+    target,
+    cluster,
+    bullPrefix: bullPrefixFor(env.BULL_PREFIX, cluster),
+    shardedPubSub: env.REDIS_SHARDED_PUBSUB || cluster,
+  };
+}
 
 /**
  * The settings the API and the workers share: the fleet settings, the connections, logging, probes and

@@ -21,6 +21,13 @@ export {
   seededRandom,
   testRandom,
 } from './random.ts';
+export {
+  type ClusterNodeProcess,
+  RedisCluster,
+  type RedisClusterOptions,
+  type SlotOwner,
+  startRedisCluster,
+} from './redis-cluster.ts';
 export { deleteKeys } from './redis-keys.ts';
 export { RedisServer, type RedisServerOptions, startRedisServer } from './redis-server.ts';
 export { isEventFrame, parseSseFrame, parseSseText, readSseFrames, type SseFrame } from './sse-parse.ts';
