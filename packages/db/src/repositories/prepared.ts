@@ -1,3 +1,5 @@
+import type { SQL } from 'drizzle-orm';
+import { PgDialect } from 'drizzle-orm/pg-core';
 import type { Db } from '../client.ts';
 
 /**
@@ -22,6 +24,26 @@ export function prepared<Q>(db: Db, name: string, build: (db: Db) => Q): Q {
     queries.set(name, query);
   }
   return query;
+}
+
+const dialect = new PgDialect();
+
+/** A prepared raw statement: rows as the driver returns them, keyed by column name. */
+export interface PreparedSql<Row> {
+  execute(values: Record<string, unknown>): Promise<Row[]>;
+}
+
+/**
+ * A statement the query builder cannot express (several data-modifying CTEs), written as `sql` with
+ * `sql.placeholder` inputs and prepared once per handle like {@link prepared}.
+ */
+export function preparedSql<Row>(db: Db, name: string, statement: SQL): PreparedSql<Row> {
+  return prepared(
+    db,
+    name,
+    (d) =>
+      d._.session.prepareQuery(dialect.sqlToQuery(statement), undefined, name, false) as PreparedSql<Row>,
+  );
 }
 
 /** A failed query's Postgres error code (drizzle wraps the driver's error as `cause`). */
