@@ -1,5 +1,5 @@
 import { sweepExpiredConversations } from '@turnstream/api';
-import { TURNS_QUEUE, turnJobId } from '@turnstream/contracts';
+import { TURNS_INTAKE_QUEUE, TURNS_QUEUE, turnJobId } from '@turnstream/contracts';
 import { silentLogger } from '@turnstream/logger';
 import { conversationKeys } from '@turnstream/streams';
 import { waitFor } from '@turnstream/testkit';
@@ -13,13 +13,16 @@ import { createConversation, history, postMessage, waitForTurn } from '../suppor
 let sys: TestSystem;
 let bullRedis: Redis;
 let queue: Queue;
+let intakeQueue: Queue;
 beforeAll(async () => {
   sys = await new TestSystem({ apiEnv: { RETENTION_SWEEP_MS: '0' } }).start();
   bullRedis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   queue = new Queue(TURNS_QUEUE, { connection: bullRedis, prefix: sys.bullPrefix });
+  intakeQueue = new Queue(TURNS_INTAKE_QUEUE, { connection: bullRedis, prefix: sys.bullPrefix });
 });
 afterAll(async () => {
   await queue?.close();
+  await intakeQueue?.close();
   bullRedis?.disconnect();
   await sys?.stop();
 });
@@ -111,6 +114,7 @@ describe('retention sweeper', () => {
       db: sys.tdb.db,
       redis: sys.redis,
       queue,
+      intakeQueue,
       redisPrefix: sys.redisPrefix,
       logger: silentLogger(),
     };

@@ -46,7 +46,7 @@ function malformedQuery(url: string): ApiError | null {
 export function buildApp(deps: AppDeps): FastifyInstance {
   const config: AppConfig = { ...DEFAULT_APP_CONFIG, ...deps.config };
   const metrics = deps.metrics ?? createApiMetrics();
-  const boardQueues = deps.boardQueues ?? [deps.queue];
+  const boardQueues = deps.boardQueues ?? [deps.queue, deps.intakeQueue];
   if (!metrics.registry.getSingleMetric('turnstream_queue_jobs'))
     registerQueueDepth(metrics.registry, boardQueues);
   const sse = new SseRegistry();
@@ -54,6 +54,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     db: deps.db,
     redis: deps.redis,
     queue: deps.queue,
+    intakeQueue: deps.intakeQueue,
     streams: deps.streams,
     subscriber: deps.subscriber,
     logger: deps.logger,

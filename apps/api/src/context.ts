@@ -73,6 +73,8 @@ export interface AppDeps {
   redis: Redis;
   /** The BullMQ turns queue (producer side). */
   queue: Queue;
+  /** The intake queue (`TURNS_INTAKE_QUEUE_NAME`): a deletion removes the conversation's messages waiting there. */
+  intakeQueue: Queue;
   /** Publishes `turn.queued` / `turn.cancelled` (unfenced). */
   streams: TurnStreams;
   /** The process's shared event subscriber (one pub/sub connection) feeding every SSE response. */
@@ -82,7 +84,7 @@ export interface AppDeps {
   config?: Partial<AppConfig>;
   /** Counters to observe from outside; a private set is used when omitted. */
   metrics?: ApiMetrics;
-  /** Queues shown on the dashboard at `/admin/queues`. Default: `[queue]`. */
+  /** Queues shown on the dashboard at `/admin/queues` (and in the queue-depth gauges). Default: `[queue, intakeQueue]`. */
   boardQueues?: Queue[];
 }
 
@@ -91,6 +93,7 @@ export interface RouteContext {
   db: Db;
   redis: Redis;
   queue: Queue;
+  intakeQueue: Queue;
   streams: TurnStreams;
   subscriber: EventSubscriber;
   logger: Logger;

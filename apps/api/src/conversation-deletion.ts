@@ -1,4 +1,4 @@
-import { cancelFlagKey, turnJobId } from '@turnstream/contracts';
+import { turnJobId } from '@turnstream/contracts';
 import {
   type Conversation,
   type Db,
@@ -8,19 +8,23 @@ import {
   listUserMessageRefs,
   type Message,
 } from '@turnstream/db';
-import { conversationKeys } from '@turnstream/streams';
+import { deleteConversationKeys } from '@turnstream/streams';
 import type { Queue } from 'bullmq';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { RouteContext } from './context.ts';
 import { ApiError } from './errors.ts';
+import { removeIntakeJobs } from './intake-removal.ts';
 import { cancelTurn } from './routes/cancel.ts';
 
 /** What purging a conversation needs (the API's route context has it; so does the retention sweeper). */
 export interface PurgeDeps {
   db: Db;
   redis: Redis;
+  /** The turns queue. */
   queue: Queue;
+  /** The intake queue (`TURNS_INTAKE_QUEUE_NAME`): messages handed in but not stored yet. */
+  intakeQueue: Queue;
   redisPrefix: string;
 }
 
@@ -29,45 +33,52 @@ export interface PurgeResult {
   deleted: boolean;
   messages: number;
   jobsRemoved: number;
+  /** Messages for it still waiting on the intake queue, removed unstored. */
+  intakeJobsRemoved: number;
 }
 
 /** Removing jobs is one Redis call each: a long conversation is done in slices. */
 const JOB_REMOVAL_SLICE = 100;
 
+async function removeTurnJobs(queue: Queue, messageIds: readonly string[]): Promise<number> {
+  let removed = 0;
+  for (let i = 0; i < messageIds.length; i += JOB_REMOVAL_SLICE) {
+    const slice = messageIds.slice(i, i + JOB_REMOVAL_SLICE);
+    const counts = await Promise.all(slice.map((id) => queue.remove(turnJobId(id))));
+    removed += counts.filter((n) => n > 0).length;
+  }
+  return removed;
+}
+
 /**
  * Remove every trace of a conversation: its turn jobs (any state but active: a running turn must be
  * stopped before, see {@link deleteConversation}), its rows (messages, sessions, transcripts and turn
- * attempts go by cascade), its event log, fence and cancel flags in Redis.
+ * attempts go by cascade) leaving a tombstone, the messages for it still on the intake queue, and its
+ * event log, fence and cancel flags in Redis. The API's `DELETE` and the retention sweeper both go
+ * through here.
+ *
+ * An intake job a worker holds meanwhile cannot come back with it: a message it stores before the rows
+ * go is among the deleted ones (its turn job and log go here, after the rows); one it stores after finds
+ * no conversation; one naming the external id finds the tombstone (`conversation_deleted`), and an
+ * intake that sees its message vanish under it cleans up what it published.
  */
 export async function purgeConversation(
   deps: PurgeDeps,
-  conversation: Pick<Conversation, 'id' | 'tenantId'>,
+  conversation: Pick<Conversation, 'id' | 'tenantId' | 'externalId'>,
 ): Promise<PurgeResult> {
-  const refs = await listUserMessageRefs(deps.db, conversation.id);
-  let jobsRemoved = 0;
-  for (let i = 0; i < refs.length; i += JOB_REMOVAL_SLICE) {
-    const slice = refs.slice(i, i + JOB_REMOVAL_SLICE);
-    const removed = await Promise.all(slice.map((m) => deps.queue.remove(turnJobId(m.id))));
-    jobsRemoved += removed.filter((n) => n > 0).length;
-  }
-  const deleted = await deleteConversationRows(deps.db, conversation.tenantId, conversation.id);
-  await deleteRedisState(
-    deps,
-    conversation.id,
-    refs.map((m) => m.id),
+  const before = (await listUserMessageRefs(deps.db, conversation.id)).map((m) => m.id);
+  let jobsRemoved = await removeTurnJobs(deps.queue, before);
+  const rows = await deleteConversationRows(deps.db, conversation.tenantId, conversation.id);
+  // Messages stored by an intake between the listing and the deletion.
+  const known = new Set(before);
+  jobsRemoved += await removeTurnJobs(
+    deps.queue,
+    rows.userMessageIds.filter((id) => !known.has(id)),
   );
-  return { deleted, messages: refs.length, jobsRemoved };
-}
-
-async function deleteRedisState(
-  deps: PurgeDeps,
-  conversationId: string,
-  messageIds: string[],
-): Promise<void> {
-  const keys = conversationKeys(deps.redisPrefix, conversationId);
-  const flags = messageIds.map((id) => cancelFlagKey(deps.redisPrefix, conversationId, id));
-  // One key per call: every key of a conversation shares its hash tag, but stay Cluster-agnostic anyway.
-  await Promise.all([keys.log, keys.fence, ...flags].map((key) => deps.redis.unlink(key)));
+  const intakeJobsRemoved = await removeIntakeJobs(deps.intakeQueue, conversation);
+  const messageIds = [...new Set([...before, ...rows.userMessageIds])];
+  await deleteConversationKeys(deps.redis, deps.redisPrefix, conversation.id, messageIds);
+  return { deleted: rows.deleted, messages: messageIds.length, jobsRemoved, intakeJobsRemoved };
 }
 
 export interface DeletionOutcome extends PurgeResult {
@@ -103,7 +114,13 @@ export async function deleteConversation(
   }
   const stillRunning = await waitForTurnsToEnd(ctx, conversation.tenantId, running);
   const purged = await purgeConversation(
-    { db: ctx.db, redis: ctx.redis, queue: ctx.queue, redisPrefix: ctx.config.redisPrefix },
+    {
+      db: ctx.db,
+      redis: ctx.redis,
+      queue: ctx.queue,
+      intakeQueue: ctx.intakeQueue,
+      redisPrefix: ctx.config.redisPrefix,
+    },
     conversation,
   );
   return { ...purged, cancelled: unfinished.length, stillRunning };

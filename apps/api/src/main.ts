@@ -53,6 +53,12 @@ async function main(): Promise<void> {
   queue.on('error', (err) =>
     logger.warn({ event: 'queue.connection_failed', err: err.message }, 'queue error'),
   );
+  // Deletions remove messages still waiting here; the dashboard and the depth gauges show it.
+  const intakeQueue = new Queue(env.TURNS_INTAKE_QUEUE_NAME, {
+    connection: queueConnection,
+    prefix: env.BULL_PREFIX,
+  });
+  intakeQueue.on('error', () => {}); // reported by the turns queue's listener (same connection)
   // Turn outcomes published here (cancels of queued turns) queue their webhooks too.
   const webhookConnection = redis.duplicate();
   webhookConnection.on('error', () => {}); // reported by the main connection
@@ -78,6 +84,7 @@ async function main(): Promise<void> {
     db: dbh.db,
     redis,
     queue,
+    intakeQueue,
     streams,
     subscriber,
     logger,
@@ -106,7 +113,7 @@ async function main(): Promise<void> {
   const sweeper =
     env.RETENTION_SWEEP_MS > 0
       ? await startRetentionSweeper({
-          deps: { db: dbh.db, redis, queue, redisPrefix: env.REDIS_PREFIX, logger },
+          deps: { db: dbh.db, redis, queue, intakeQueue, redisPrefix: env.REDIS_PREFIX, logger },
           connection: redis,
           bullPrefix: env.BULL_PREFIX,
           everyMs: env.RETENTION_SWEEP_MS,
@@ -154,6 +161,7 @@ async function main(): Promise<void> {
       await sweeper?.close();
       await subscriber.close();
       await queue.close();
+      await intakeQueue.close();
       await webhookQueue.close();
       await fleet.leave().catch(() => undefined);
       await Promise.allSettled([queueConnection.quit(), webhookConnection.quit(), redis.quit()]);

@@ -1,4 +1,4 @@
-import { listExpiredConversations, recordAdminAction } from '@turnstream/db';
+import { listExpiredConversations, pruneConversationTombstones, recordAdminAction } from '@turnstream/db';
 import type { Logger } from '@turnstream/logger';
 import { Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
@@ -17,6 +17,12 @@ export const SYSTEM_ACTOR = {
   actorTenantId: '00000000-0000-0000-0000-000000000000',
 } as const;
 
+/**
+ * How long a deleted conversation's tombstone is kept: far longer than an intake job taken before the
+ * deletion can still be retried or taken over (seconds to minutes).
+ */
+export const TOMBSTONE_KEEP_MS = 7 * 24 * 3_600_000;
+
 export interface SweepOptions {
   /** Retention of tenants without their own (`RETENTION_DAYS`); null: kept forever. */
   defaultDays: number | null;
@@ -27,8 +33,9 @@ export interface SweepOptions {
 
 /**
  * Delete every conversation past its tenant's retention period (idle ones only: a conversation with a
- * pending or streaming turn waits for the next sweep), each recorded in the audit trail. Returns how
- * many were deleted.
+ * pending or streaming turn waits for the next sweep) the way `DELETE /v1/conversations/:id` purges one
+ * (its messages still on the intake queue included), each recorded in the audit trail; then forget
+ * tombstones older than {@link TOMBSTONE_KEEP_MS}. Returns how many were deleted.
  */
 export async function sweepExpiredConversations(
   deps: PurgeDeps & { logger: Logger },
@@ -56,7 +63,9 @@ export async function sweepExpiredConversations(
     }
     if (expired.length < batch) break;
   }
-  deps.logger.info({ event: 'retention.sweep_completed', deleted }, 'retention sweep done');
+  const now = opts.now?.getTime() ?? Date.now();
+  const tombstonesPruned = await pruneConversationTombstones(deps.db, new Date(now - TOMBSTONE_KEEP_MS));
+  deps.logger.info({ event: 'retention.sweep_completed', deleted, tombstonesPruned }, 'retention sweep done');
   return deleted;
 }
 

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { TURNS_QUEUE } from '@turnstream/contracts';
+import { TURNS_INTAKE_QUEUE, TURNS_QUEUE } from '@turnstream/contracts';
 import { type ApiKeyRole, createApiKey, createTenant } from '@turnstream/db';
 import { createTestDatabase, type TestDatabase } from '@turnstream/db/testing';
 import { type Logger, silentLogger } from '@turnstream/logger';
@@ -42,6 +42,8 @@ export class Harness {
   tdb!: TestDatabase;
   redis!: Redis;
   queue!: Queue;
+  /** The intake queue (no worker consumes it here). */
+  intakeQueue!: Queue;
   streams!: TurnStreams;
   subscriber!: EventSubscriber;
   metrics: ApiMetrics = createApiMetrics();
@@ -57,6 +59,10 @@ export class Harness {
     this.tdb = await createTestDatabase();
     this.redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 2 });
     this.queue = new Queue(TURNS_QUEUE, { connection: this.redis.duplicate(), prefix: this.bullPrefix });
+    this.intakeQueue = new Queue(TURNS_INTAKE_QUEUE, {
+      connection: this.redis.duplicate(),
+      prefix: this.bullPrefix,
+    });
     this.streams = createTurnStreams({ redis: this.redis, keyPrefix: this.redisPrefix });
     this.subscriber = createEventSubscriber({
       redis: this.redis,
@@ -81,6 +87,7 @@ export class Harness {
       db: this.tdb.db,
       redis: overrides.redis ?? this.redis,
       queue: overrides.queue ?? this.queue,
+      intakeQueue: this.intakeQueue,
       streams: this.streams,
       subscriber: overrides.subscriber ?? this.subscriber,
       logger: overrides.logger ?? this.opts.logger ?? silentLogger(),
@@ -164,6 +171,8 @@ export class Harness {
     for (const q of this.extraQueues) await q.close().catch(() => undefined);
     await this.queue?.obliterate({ force: true }).catch(() => undefined);
     await this.queue?.close();
+    await this.intakeQueue?.obliterate({ force: true }).catch(() => undefined);
+    await this.intakeQueue?.close();
     if (this.redis) {
       await deleteKeys(this.redis, `${this.redisPrefix}*`);
       await this.redis.quit();

@@ -3,11 +3,13 @@ import {
   type Conversation,
   createConversation,
   type Db,
+  externalIdDeletedSince,
   getConversation,
   getConversationByExternalId,
   getMessage,
   getTenant,
   insertUserMessage,
+  isConversationDeleted,
   listWebhookEndpoints,
   type Message,
 } from '@turnstream/db';
@@ -36,16 +38,19 @@ export interface AdmittedMessage {
 
 /**
  * Store the user message a job carries (idempotent by its id) and, when it is new, publish
- * `turn.queued`. The conversation is the tenant's own (`conversation_not_found` otherwise) or, named
- * by `externalConversationId`, created on first use. Refusals are unrecoverable, name why and store
- * nothing.
+ * `turn.queued`. The conversation is the tenant's own (`conversation_not_found` otherwise,
+ * `conversation_deleted` for one deleted) or, named by `externalConversationId`, created on first use
+ * (unless that conversation was deleted after `enqueuedAt`, the job's creation time in ms: a message
+ * sent before a deletion never brings the conversation back). Refusals are unrecoverable, name why and
+ * store nothing.
  */
 export async function admitMessage(
   deps: AdmitDeps,
   data: TurnJob & { content: string },
+  enqueuedAt: number,
 ): Promise<AdmittedMessage> {
   const callbackUrl = await checkedCallbackUrl(deps.db, data);
-  const conversation = await resolveConversation(deps, data);
+  const conversation = await resolveConversation(deps, data, enqueuedAt);
   const res = await insertUserMessage(deps.db, {
     id: await storedMessageId(deps.db, data.tenantId, data.messageId),
     tenantId: data.tenantId,
@@ -55,7 +60,12 @@ export async function admitMessage(
     ...(callbackUrl !== undefined ? { callbackUrl } : {}),
     ...(data.v === 2 && data.metadata !== undefined ? { metadata: data.metadata } : {}),
   });
-  if (!res.ok) throw new UnrecoverableError(`${res.reason}: message ${data.messageId} cannot be stored`);
+  if (!res.ok) {
+    // The conversation was deleted after it was looked up.
+    if (res.reason === 'conversation_not_found')
+      await refuseIfDeleted(deps.db, data.tenantId, conversation.id);
+    throw new UnrecoverableError(`${res.reason}: message ${data.messageId} cannot be stored`);
+  }
   if (res.created) {
     await deps.streams.publish(conversation.id, null, [{ type: 'turn.queued', messageId: res.message.id }]);
   }
@@ -79,11 +89,26 @@ export async function checkedCallbackUrl(db: Db, data: TurnJob): Promise<string 
   return url;
 }
 
-/** The job's conversation, never another tenant's. */
-export async function resolveConversation(deps: AdmitDeps, data: TurnJob): Promise<Conversation> {
+/** Refuse (`conversation_deleted`) when this conversation of the tenant was deleted. */
+async function refuseIfDeleted(db: Db, tenantId: string, conversationId: string): Promise<void> {
+  if (await isConversationDeleted(db, tenantId, conversationId)) {
+    throw new UnrecoverableError('conversation_deleted: conversationId names a deleted conversation');
+  }
+}
+
+/**
+ * The job's conversation, never another tenant's. A conversation named by `externalConversationId` is
+ * created on first use, but not again when it was deleted after the job was enqueued (`enqueuedAt`).
+ */
+export async function resolveConversation(
+  deps: AdmitDeps,
+  data: TurnJob,
+  enqueuedAt: number,
+): Promise<Conversation> {
   if (data.conversationId !== undefined) {
     const found = await getConversation(deps.db, data.tenantId, data.conversationId);
     if (found) return found;
+    await refuseIfDeleted(deps.db, data.tenantId, data.conversationId);
     throw new UnrecoverableError(
       'conversation_not_found: conversationId names no conversation of this tenant',
     );
@@ -92,6 +117,12 @@ export async function resolveConversation(deps: AdmitDeps, data: TurnJob): Promi
   if (externalId === undefined) throw new UnrecoverableError('invalid_job: conversationId: required');
   const existing = await getConversationByExternalId(deps.db, data.tenantId, externalId);
   if (existing) return existing;
+  // Looked up after the conversation: a deletion removes the row and writes its tombstone at once.
+  if (await externalIdDeletedSince(deps.db, data.tenantId, externalId, new Date(enqueuedAt))) {
+    throw new UnrecoverableError(
+      'conversation_deleted: the conversation of externalConversationId was deleted after this message was enqueued',
+    );
+  }
   // Refuse before creating anything: a new conversation for a message that cannot be stored.
   if (!(await getTenant(deps.db, data.tenantId))) {
     throw new UnrecoverableError('tenant_not_found: tenantId names no tenant');

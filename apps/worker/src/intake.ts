@@ -5,15 +5,20 @@ import {
   TURN_JOB_NAME,
   turnJobId,
 } from '@turnstream/contracts';
+import { getMessage } from '@turnstream/db';
 import type { Logger } from '@turnstream/logger';
+import { deleteConversationKeys } from '@turnstream/streams';
 import { type Job, type Queue, UnrecoverableError, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { type AdmitDeps, admitMessage } from './admit.ts';
 
-/** What the intake processor needs: admitting messages, and the turns queue. */
+/** What the intake processor needs: admitting messages, the turns queue, and Redis to undo with. */
 export interface IntakeDeps extends AdmitDeps {
   queue: Queue;
   logger: Logger;
+  redis: Redis;
+  /** `REDIS_PREFIX`: where the conversation's log and flags are. */
+  redisPrefix: string;
 }
 
 /**
@@ -21,7 +26,8 @@ export interface IntakeDeps extends AdmitDeps {
  * store the message (creating the conversation of a new `externalConversationId`), publish
  * `turn.queued`, then enqueue its turn on the turns queue. The job completes once the message is
  * visible; its return value is an {@link IntakeResult}. Refusals fail it for good, naming the field,
- * and store nothing.
+ * and store nothing. A conversation deleted while this runs is not brought back: see
+ * {@link undoIfDeleted}.
  */
 export async function processIntakeJob(job: Job, deps: IntakeDeps): Promise<IntakeResult> {
   if (job.name !== TURN_JOB_NAME)
@@ -35,7 +41,7 @@ export async function processIntakeJob(job: Job, deps: IntakeDeps): Promise<Inta
     throw new UnrecoverableError(`invalid_job: ${parsed.reason}`);
   }
   const data = parsed.job;
-  const { conversation, message, created } = await admitMessage(deps, data);
+  const { conversation, message, created } = await admitMessage(deps, data, job.timestamp);
   // A message stored by an earlier try whose turn job is gone (that enqueue failed) is queued again; a
   // queued, running or finished one is left alone (its job id is derived from the message id anyway).
   const mustEnqueue =
@@ -51,6 +57,7 @@ export async function processIntakeJob(job: Job, deps: IntakeDeps): Promise<Inta
       ...(data.acceptedAt !== undefined ? { acceptedAt: data.acceptedAt } : {}),
     });
   }
+  if (created || mustEnqueue) await undoIfDeleted(deps, conversation.id, data.tenantId, message.id);
   deps.logger.info(
     {
       event: 'intake.accept_completed',
@@ -62,6 +69,29 @@ export async function processIntakeJob(job: Job, deps: IntakeDeps): Promise<Inta
     'message taken in',
   );
   return { conversationId: conversation.id, messageId: message.id, created, status: message.status };
+}
+
+/**
+ * After writing to Redis (`turn.queued`, the turn job): when the message is gone, its conversation was
+ * deleted meanwhile, possibly after the deletion cleaned Redis. Remove what this intake wrote there and
+ * refuse (`conversation_deleted`). A deletion that comes later finds the message and cleans up itself.
+ */
+async function undoIfDeleted(
+  deps: IntakeDeps,
+  conversationId: string,
+  tenantId: string,
+  messageId: string,
+): Promise<void> {
+  if (await getMessage(deps.db, tenantId, messageId)) return;
+  await deps.queue.remove(turnJobId(messageId));
+  await deleteConversationKeys(deps.redis, deps.redisPrefix, conversationId, [messageId]);
+  deps.logger.info(
+    { event: 'intake.accept_undone', conversationId, messageId },
+    'conversation deleted during intake',
+  );
+  throw new UnrecoverableError(
+    'conversation_deleted: the conversation was deleted while the message was taken in',
+  );
 }
 
 /** Options of {@link createIntakeWorker}. */

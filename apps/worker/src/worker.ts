@@ -125,9 +125,12 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
   const intakeConnection = deps.redis.duplicate({ maxRetriesPerRequest: null });
   const telemetry = deps.telemetry ? { telemetry: deps.telemetry } : {};
   const queue = new Queue(queueName, { connection, prefix, ...telemetry });
+  const intakeQueueName = deps.intakeQueueName ?? FLEET_DEFAULTS.TURNS_INTAKE_QUEUE_NAME;
+  // Producer side of the intake queue: read only, for its depth gauges.
+  const intakeQueue = new Queue(intakeQueueName, { connection, prefix });
   const running = new RunningTurns();
   const turnMetrics = new TurnMetrics({ activeStreams: () => running.size });
-  registerQueueDepth(turnMetrics.registry, [queue]);
+  registerQueueDepth(turnMetrics.registry, [queue, intakeQueue]);
   const streams = instrumentStreams(deps.streams, turnMetrics);
   const leases = new ConversationLeases({
     redis: deps.redis,
@@ -246,11 +249,13 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
       streams,
       queue,
       logger: deps.logger,
+      redis: deps.redis,
+      redisPrefix: config.redisPrefix,
       defaultModel: deps.defaultModel ?? 'claude-sonnet-4-6',
     },
     connection: intakeConnection,
     prefix,
-    queueName: deps.intakeQueueName ?? FLEET_DEFAULTS.TURNS_INTAKE_QUEUE_NAME,
+    queueName: intakeQueueName,
     concurrency: deps.intakeConcurrency ?? 20,
     lockDurationMs: deps.lockDurationMs ?? 30_000,
     stalledIntervalMs: deps.stalledIntervalMs ?? 30_000,
@@ -338,6 +343,7 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
         await intakeClosed;
         await cancels.stop();
         await queue.close();
+        await intakeQueue.close();
         // BullMQ leaves connections it was given open: these are ours.
         await Promise.allSettled([connection.quit(), workerConnection.quit(), intakeConnection.quit()]);
         await metricsServer?.close();

@@ -1,4 +1,5 @@
 export { ChunkCoalescer, type ChunkCoalescerOptions } from './chunk-coalescer.ts';
+export { deleteConversationKeys } from './conversation-keys-purge.ts';
 export { MalformedEntryError } from './entries.ts';
 export { CoalescerClosedError, SubscriberClosedError, SubscriberOverflowError } from './errors.ts';
 export {

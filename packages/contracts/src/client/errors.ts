@@ -21,8 +21,9 @@ export class InvalidTurnInputError extends TurnsClientError {
 
 /**
  * A worker refused the message for good and stored nothing. `code` is the stable reason
- * (`invalid_job`, `conversation_not_found`, `id_conflict`, `model_not_configured`, ...), `reason`
- * the worker's text (it names the field for `invalid_job`).
+ * (`invalid_job`, `conversation_not_found`, `conversation_deleted`, `id_conflict`, ...; `removed` when
+ * the message left the intake queue before a worker took it), `reason` the worker's text (it names the
+ * field for `invalid_job`).
  */
 export class TurnRejectedError extends TurnsClientError {
   override name = 'TurnRejectedError';

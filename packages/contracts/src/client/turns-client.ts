@@ -103,6 +103,10 @@ export interface WaitForReplyOptions {
   signal?: AbortSignal;
 }
 
+/** The reason of a {@link TurnRejectedError} `removed`. */
+const REMOVED_REASON =
+  'removed: the message was removed from the intake queue before a worker took it (its conversation was deleted, or an operator removed it); nothing was stored';
+
 /** How many message -> conversation pairs a client remembers. */
 const KNOWN_MESSAGES = 10_000;
 
@@ -142,7 +146,9 @@ export class TurnsClient {
    * `turn.queued` is in the conversation's log, and its turn is queued. Idempotent by `messageId`:
    * the same message again creates nothing and makes no second reply.
    * @throws InvalidTurnInputError when the input is invalid (nothing is sent).
-   * @throws TurnRejectedError when a worker refuses the message (nothing is stored).
+   * @throws TurnRejectedError when a worker refuses the message (nothing is stored), or (`code`
+   * `removed`) when it was removed from the intake queue before a worker took it (by the deletion of its
+   * conversation, or an operator).
    * @throws TurnTimeoutError when no worker stored it within `enqueueTimeoutMs`.
    */
   async enqueue(input: EnqueueTurnInput): Promise<EnqueuedMessage> {
@@ -287,12 +293,23 @@ export class TurnsClient {
 
   private async waitForIntake(job: Job, events: QueueEvents, messageId: string): Promise<IntakeResult> {
     const timeoutMs = this.opts.enqueueTimeoutMs ?? 30_000;
+    // A job removed before a worker took it (its conversation deleted, or an operator) never finishes.
+    let onRemoved: ((args: { jobId: string }) => void) | undefined;
+    const removed = new Promise<never>((_, reject) => {
+      onRemoved = ({ jobId }) => {
+        if (jobId === job.id) reject(new TurnRejectedError('removed', REMOVED_REASON));
+      };
+      events.on('removed', onRemoved);
+    });
     try {
-      return (await job.waitUntilFinished(events, timeoutMs)) as IntakeResult;
+      return (await Promise.race([job.waitUntilFinished(events, timeoutMs), removed])) as IntakeResult;
     } catch (err) {
+      if (err instanceof TurnRejectedError) throw err;
       const reason = err instanceof Error ? err.message : String(err);
       if (/timed out before finishing/i.test(reason)) throw new TurnTimeoutError(messageId, timeoutMs);
       throw new TurnRejectedError(reason.split(':')[0]?.trim() || 'rejected', reason);
+    } finally {
+      if (onRemoved) events.off('removed', onRemoved);
     }
   }
 

@@ -28,3 +28,24 @@ export const conversations = pgTable(
     check('conversations_default_mode_check', sql`${t.defaultMode} in ('stream', 'batch')`),
   ],
 );
+
+/**
+ * A deleted conversation, remembered for a while: an intake job enqueued before the deletion that
+ * names it by `external_id` is refused (`conversation_deleted`) instead of creating it anew. Written in
+ * the deletion's transaction; pruned by the retention sweep after a week.
+ */
+export const conversationTombstones = pgTable(
+  'conversation_tombstones',
+  {
+    conversationId: uuid('conversation_id').primaryKey(),
+    tenantId: uuid('tenant_id')
+      .notNull()
+      .references(() => tenants.id, { onDelete: 'cascade' }),
+    externalId: text('external_id'),
+    deletedAt: timestamp('deleted_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    index('conversation_tombstones_external_idx').on(t.tenantId, t.externalId, t.deletedAt),
+    index('conversation_tombstones_deleted_idx').on(t.deletedAt),
+  ],
+);

@@ -1,0 +1,20 @@
+import { cancelFlagKey } from '@turnstream/contracts';
+import type { Redis } from 'ioredis';
+import { conversationKeys } from './keys.ts';
+
+/**
+ * Remove a deleted conversation's Redis state: its event log, its fence and the cancel flags of these
+ * messages. Idempotent: both a deletion and an intake that finds its conversation deleted under it call
+ * it.
+ */
+export async function deleteConversationKeys(
+  redis: Redis,
+  prefix: string,
+  conversationId: string,
+  messageIds: readonly string[],
+): Promise<void> {
+  const keys = conversationKeys(prefix, conversationId);
+  const flags = messageIds.map((id) => cancelFlagKey(prefix, conversationId, id));
+  // One key per call: every key of a conversation shares its hash tag, but stay Cluster-agnostic anyway.
+  await Promise.all([keys.log, keys.fence, ...flags].map((key) => redis.unlink(key)));
+}
