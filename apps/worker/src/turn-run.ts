@@ -1,12 +1,11 @@
 import { type ClaudeChunk, classifyClaudeError } from '@turnstream/claude';
-import { cancelFlagKey, outputBudget } from '@turnstream/contracts';
+import { cancelFlagKey, type TurnEvent } from '@turnstream/contracts';
 import { startAttempt, startReply } from '@turnstream/db';
 import { decideTurnAction } from './error-policy.ts';
 import { FencedOutError } from './errors.ts';
 import { ReplyPublisher } from './reply-publisher.ts';
 import { clearSession, planTranscript, recoverSession, type TranscriptState } from './session-recovery.ts';
-import { userTurn } from './transcript.ts';
-import { TurnAbort } from './turn-abort.ts';
+import type { TurnAbort } from './turn-abort.ts';
 import type { LeasedTurn, TurnResult, TurnRun } from './turn-context.ts';
 import {
   cancelEnding,
@@ -17,6 +16,7 @@ import {
   retryEnding,
   supersededEnding,
 } from './turn-endings.ts';
+import { claudeRequest, type EarlyRequest, earlyStillValid } from './turn-start.ts';
 
 export type { TurnResult } from './turn-context.ts';
 
@@ -24,17 +24,28 @@ type StreamOutcome =
   | { ok: true; final: Extract<ClaudeChunk, { type: 'message_completed' }> }
   | { ok: false; error: unknown };
 
+/** What the lease holder started before the run: the turn's abort and its Claude request, if any. */
+export interface TurnStart {
+  abort: TurnAbort;
+  early: Promise<EarlyRequest | null>;
+  /** Stop the early request (it is not used); the run's own abort stays as it is. */
+  discardEarly(): void;
+}
+
 /**
- * Run a turn while holding the conversation lease (fence): take the reply row, open the attempt, plan
- * the transcript, stream from Claude, and end the attempt as the error policy says.
+ * Run a turn while holding the conversation lease (fence) and the claimed session: take the reply row,
+ * open the attempt and publish `turn.started` (in parallel), then stream from Claude — the request
+ * started early when its transcript was in hand — and end the attempt as the error policy says. No
+ * chunk is published before the reply row, the attempt and `turn.started` (fenced) are confirmed.
  */
-export async function runLeasedTurn(t: LeasedTurn): Promise<TurnResult> {
+export async function runLeasedTurn(t: LeasedTurn, start: TurnStart): Promise<TurnResult> {
+  const mode = t.data.mode ?? t.conversation.defaultMode;
   const started = await startReply(t.deps.db, {
     tenantId: t.data.tenantId,
     conversationId: t.conversation.id,
     userMessageId: t.message.id,
     fence: t.lease.fence,
-    mode: t.data.mode ?? t.conversation.defaultMode,
+    mode,
   });
   if (started.kind === 'finished')
     return { outcome: 'already_finished', status: started.reply.status, replyId: started.reply.id };
@@ -42,43 +53,46 @@ export async function runLeasedTurn(t: LeasedTurn): Promise<TurnResult> {
     t.log.warn({ event: 'turn.fence_rejected' }, 'reply owned by a newer fence');
     return { outcome: 'superseded', status: 'superseded', replyId: started.reply.id };
   }
-  const mode = t.data.mode ?? t.conversation.defaultMode;
-  const run = await openRun(t, started.reply.id, mode);
-  // Registered only now, right before the try whose finally removes it.
-  t.deps.running.add(t.message.id, run.abort);
+  // Registered before the cancel flag is read (below): a cancel is seen by one or the other.
+  t.deps.running.add(t.message.id, start.abort);
+  let run: TurnRun | undefined;
   try {
-    // A cancel that came after processTurnJob checked the flag but before this turn was in
-    // `deps.running` was published to no one: now that the cancel channel reaches the turn, look again.
-    if (await t.deps.redis.exists(cancelFlagKey(t.deps.config.redisPrefix, t.conversation.id, t.message.id)))
-      run.abort.abort('cancelled');
-    if (started.takenOver) {
-      // Chunks of an earlier attempt (or of a stalled worker) may have reached clients: void them.
-      await run.publisher.publish([
-        { type: 'turn.reset', messageId: t.message.id, reason: 'attempt_restarted' },
-      ]);
-    }
-    await run.publisher.publish([
-      { type: 'turn.started', messageId: t.message.id, replyId: run.replyId, attempt: run.attemptNumber },
-    ]);
+    const opened = await openRun(t, started.reply.id, started.takenOver, mode, start.abort);
+    run = opened.run;
+    if (opened.fencedOut) throw opened.fencedOut;
     t.log.info(
       { event: 'turn.stream_started', mode, assistantSessionId: t.session.assistantSessionId },
       'turn started',
     );
+    const early = await start.early;
+    if (early && earlyStillValid(early, run.session)) {
+      return await streamUntilEnded(run, { ...early.state, session: run.session }, early.stream);
+    }
+    // The session changed since it was read (or the plan needs a write): plan again, and send that.
+    start.discardEarly();
     return await streamUntilEnded(run, await planTranscript(run));
   } catch (err) {
-    if (err instanceof FencedOutError) return await supersededEnding(run, err);
+    if (run && err instanceof FencedOutError) return await supersededEnding(run, err);
     throw err;
   } finally {
     t.deps.running.delete(t.message.id);
-    await run.publisher.close();
+    // An early request this run did not consume (an error before streaming) is stopped.
+    start.discardEarly();
+    await run?.publisher.close();
   }
 }
 
 /** Call Claude until the attempt ends: completed, or as the error policy decides. */
-async function streamUntilEnded(run: TurnRun, initial: TranscriptState): Promise<TurnResult> {
+async function streamUntilEnded(
+  run: TurnRun,
+  initial: TranscriptState,
+  early?: AsyncIterable<ClaudeChunk>,
+): Promise<TurnResult> {
   let state = initial;
+  let source = early;
   for (;;) {
-    const outcome = await streamOnce(run, state);
+    const outcome = await streamOnce(run, state, source);
+    source = undefined;
     if (outcome.ok) return completeEnding(run, state, outcome.final);
     const error = classifyClaudeError(outcome.error, {
       signal: run.abort.signal,
@@ -128,23 +142,19 @@ async function streamUntilEnded(run: TurnRun, initial: TranscriptState): Promise
   }
 }
 
-/** Open the attempt: its row in Postgres, its abort (lease, lock, cancel, shutdown) and its publisher. */
-async function openRun(t: LeasedTurn, replyId: string, mode: 'stream' | 'batch'): Promise<TurnRun> {
-  const abort = new TurnAbort();
-  abort.follow(t.lease.signal, 'lease_lost');
-  abort.follow(t.lockSignal, 'lock_lost');
+/**
+ * Open the attempt: its row in Postgres, the cancel flag read again, and `turn.started` (after
+ * `turn.reset` for a reply taken over) published with the fence, all at once. A fence refused by the log
+ * comes back as `fencedOut` with the run, so that the attempt is recorded as superseded.
+ */
+async function openRun(
+  t: LeasedTurn,
+  replyId: string,
+  takenOver: boolean,
+  mode: 'stream' | 'batch',
+  abort: TurnAbort,
+): Promise<{ run: TurnRun; fencedOut: FencedOutError | null }> {
   const attemptNumber = t.job.attemptsMade + 1;
-  const attempt = await startAttempt(t.deps.db, {
-    tenantId: t.data.tenantId,
-    conversationId: t.conversation.id,
-    messageId: t.message.id,
-    jobId: t.job.id ?? null,
-    attempt: attemptNumber,
-    workerId: t.deps.workerId,
-    fence: t.lease.fence,
-    sessionId: t.session.id,
-    assistantSessionId: t.session.assistantSessionId,
-  });
   const publisher = new ReplyPublisher({
     streams: t.deps.streams,
     liveReplies: t.deps.liveReplies,
@@ -156,23 +166,65 @@ async function openRun(t: LeasedTurn, replyId: string, mode: 'stream' | 'batch')
     coalesceWindowMs: t.deps.config.coalesceWindowMs,
     onFencedOut: () => abort.abort('fenced_out'),
   });
-  return { ...t, replyId, attemptId: attempt.id, attemptNumber, publisher, abort, startedAt: Date.now() };
+  const opening: TurnEvent[] = [
+    // Chunks of an earlier attempt (or of a stalled worker) may have reached clients: void them.
+    ...(takenOver
+      ? [{ type: 'turn.reset' as const, messageId: t.message.id, reason: 'attempt_restarted' }]
+      : []),
+    { type: 'turn.started', messageId: t.message.id, replyId, attempt: attemptNumber },
+  ];
+  const [attempt, cancelled, published] = await Promise.allSettled([
+    startAttempt(t.deps.db, {
+      tenantId: t.data.tenantId,
+      conversationId: t.conversation.id,
+      messageId: t.message.id,
+      jobId: t.job.id ?? null,
+      attempt: attemptNumber,
+      workerId: t.deps.workerId,
+      fence: t.lease.fence,
+      sessionId: t.session.id,
+      assistantSessionId: t.session.assistantSessionId,
+    }),
+    // A cancel that came after processTurnJob checked the flag but before this turn was in
+    // `deps.running` was published to no one: now that the cancel channel reaches the turn, look again.
+    t.deps.redis.exists(cancelFlagKey(t.deps.config.redisPrefix, t.conversation.id, t.message.id)),
+    publisher.publish(opening),
+  ]);
+  if (attempt.status === 'rejected') {
+    await publisher.close({ discard: true });
+    throw attempt.reason;
+  }
+  const run: TurnRun = {
+    ...t,
+    replyId,
+    attemptId: attempt.value.id,
+    attemptNumber,
+    publisher,
+    abort,
+    startedAt: Date.now(),
+  };
+  if (published.status === 'rejected') {
+    if (published.reason instanceof FencedOutError) return { run, fencedOut: published.reason };
+    await publisher.close({ discard: true });
+    throw published.reason;
+  }
+  if (cancelled.status === 'rejected') {
+    await publisher.close({ discard: true });
+    throw cancelled.reason;
+  }
+  if (cancelled.value) abort.abort('cancelled');
+  return { run, fencedOut: null };
 }
 
-async function streamOnce(run: TurnRun, state: TranscriptState): Promise<StreamOutcome> {
-  const { conversation, message, deps } = run;
-  const model = deps.config.models.find((m) => m.id === conversation.model);
-  const budget = outputBudget(model, deps.config.maxTokens, conversation.thinkingBudgetTokens);
+async function streamOnce(
+  run: TurnRun,
+  state: TranscriptState,
+  early?: AsyncIterable<ClaudeChunk>,
+): Promise<StreamOutcome> {
   let final: Extract<ClaudeChunk, { type: 'message_completed' }> | undefined;
   try {
-    for await (const chunk of deps.provider.stream({
-      model: conversation.model,
-      system: conversation.system ?? undefined,
-      messages: [...state.plan.messages, userTurn(message.content)],
-      maxTokens: budget.maxTokens,
-      thinking: budget.thinkingBudget ? { budgetTokens: budget.thinkingBudget } : undefined,
-      signal: run.abort.signal,
-    })) {
+    const chunks = early ?? run.deps.provider.stream(claudeRequest(run, state, run.abort.signal));
+    for await (const chunk of chunks) {
       if (chunk.type === 'text_delta') run.publisher.textDelta(chunk.text);
       else if (chunk.type === 'thinking_delta') run.publisher.thinkingDelta(chunk.text);
       else final = chunk;

@@ -17,8 +17,10 @@ import { storedMessageId } from './job-message-id.ts';
 import { delayUntil } from './rate-gate.ts';
 import { cancelPreResetTurn, predatesSession } from './reset-boundary.ts';
 import { withTenantSlot } from './tenant-gate.ts';
+import { TurnAbort } from './turn-abort.ts';
 import type { LeasedTurn, TurnDeps, TurnResult } from './turn-context.ts';
 import { runLeasedTurn } from './turn-run.ts';
+import { startEarly } from './turn-start.ts';
 
 /**
  * The BullMQ processor of a turn job: validate, make sure the user message exists, return a finished
@@ -46,12 +48,22 @@ export async function processTurnJob(
     attempt: job.attemptsMade + 1,
   });
 
-  const conversation = await getConversation(deps.db, data.tenantId, data.conversationId);
+  // The reads before the lease do not depend on one another: they go out together. A job carrying its
+  // message stores it first (below); then the cancel flag names the stored id.
+  const byId = data.content === undefined;
+  const [conversation, found, flagged, gateMs] = await Promise.all([
+    getConversation(deps.db, data.tenantId, data.conversationId),
+    byId ? getMessage(deps.db, data.tenantId, data.messageId) : null,
+    byId
+      ? deps.redis.exists(cancelFlagKey(deps.config.redisPrefix, data.conversationId, data.messageId))
+      : null,
+    deps.rateGate.remainingMs(),
+  ]);
   if (!conversation) {
     log.warn({ event: 'turn.job_rejected', reason: 'conversation_not_found' }, 'conversation not found');
     throw new UnrecoverableError('conversation_not_found: no such conversation for this tenant');
   }
-  const message = await ensureUserMessage(deps, data, job);
+  const message = byId ? storedUserMessage(data, found) : await ensureUserMessage(deps, data, job);
 
   if (message.status === 'completed' || message.status === 'failed' || message.status === 'cancelled') {
     const reply = await getReply(deps.db, message.id);
@@ -59,7 +71,8 @@ export async function processTurnJob(
     return { outcome: 'already_finished', status: message.status, replyId: reply?.id ?? null };
   }
 
-  if (await deps.redis.exists(cancelFlagKey(deps.config.redisPrefix, conversation.id, message.id))) {
+  const cancelKey = cancelFlagKey(deps.config.redisPrefix, conversation.id, message.id);
+  if (flagged ?? (await deps.redis.exists(cancelKey))) {
     // The same ending as the API's cancel of a queued turn (a partial of an earlier attempt kept).
     const res = await cancelTurn(deps.db, {
       tenantId: data.tenantId,
@@ -77,36 +90,50 @@ export async function processTurnJob(
     return { outcome: 'cancelled', status: res.user?.status ?? 'cancelled', replyId };
   }
 
-  const earlier = await firstUnfinishedBefore(deps.db, conversation.id, message.seq);
+  // The active session (created when missing) is read with the ordering gate: the lease needs it next.
+  const [earlier, session] = await Promise.all([
+    firstUnfinishedBefore(deps.db, conversation.id, message.seq),
+    ensureActiveSession(deps.db, data.tenantId, conversation.id),
+  ]);
   if (earlier) {
     log.debug({ event: 'turn.order_waiting', earlierMessageId: earlier.id }, 'earlier message unfinished');
     return delay(job, token, deps.config.waitDelayMs);
   }
 
-  const gateMs = await deps.rateGate.remainingMs();
   if (gateMs > 0) return waitAtRateGate(job, token, deps, message, gateMs, log);
 
   // A fair share: beyond its running-turn limit a tenant's turn waits (delayed, not an attempt).
   return withTenantSlot(deps.tenantGate, job, token, data.tenantId, () =>
-    leaseAndRun({ job, token, deps, data, conversation, message, log, lockSignal }),
+    leaseAndRun({ job, token, deps, data, conversation, message, session, log, lockSignal }),
   );
 }
 
-/** Take the conversation lease and claim the session fence, then run the turn. */
-async function leaseAndRun(t: Omit<LeasedTurn, 'session' | 'lease'>): Promise<TurnResult> {
-  const { job, token, deps, data, conversation, message, log, lockSignal } = t;
-  const session0 = await ensureActiveSession(deps.db, data.tenantId, conversation.id);
+/**
+ * Take the conversation lease, then at once start the Claude request (its transcript read against the
+ * session as read before the lease) while the session fence is claimed; run the turn once it is.
+ */
+async function leaseAndRun(t: Omit<LeasedTurn, 'lease'>): Promise<TurnResult> {
+  const { job, token, deps, data, conversation, message, log, lockSignal, session: session0 } = t;
   const lease = await deps.leases.acquire(conversation.id, deps.workerId, session0.fence);
   if (!lease) {
     log.debug({ event: 'lease.acquire_rejected' }, 'conversation lease held elsewhere');
     return delay(job, token, deps.config.waitDelayMs);
   }
   const flog = log.child({ fence: lease.fence });
+  const abort = new TurnAbort();
+  abort.follow(lease.signal, 'lease_lost');
+  abort.follow(lockSignal, 'lock_lost');
+  const earlyAbort = new AbortController();
+  const start = {
+    abort,
+    early: startEarly(t, session0, AbortSignal.any([abort.signal, earlyAbort.signal])),
+    discardEarly: () => earlyAbort.abort(),
+  };
   try {
     const claim = await claimSessionFence(deps.db, session0.id, lease.fence);
     if (!claim.ok) {
       flog.warn({ event: 'lease.claim_rejected', conflict: claim.conflict }, 'session claim refused');
-      return delay(job, token, deps.config.waitDelayMs);
+      return await delay(job, token, deps.config.waitDelayMs);
     }
     if (predatesSession(message, claim.session)) {
       return await cancelPreResetTurn(deps, {
@@ -116,19 +143,24 @@ async function leaseAndRun(t: Omit<LeasedTurn, 'session' | 'lease'>): Promise<Tu
         log: flog,
       });
     }
-    return await runLeasedTurn({
-      deps,
-      job,
-      token,
-      data,
-      conversation,
-      message,
-      session: claim.session,
-      lease,
-      lockSignal,
-      log: flog,
-    });
+    return await runLeasedTurn(
+      {
+        deps,
+        job,
+        token,
+        data,
+        conversation,
+        message,
+        session: claim.session,
+        lease,
+        lockSignal,
+        log: flog,
+      },
+      start,
+    );
   } finally {
+    // A turn that did not start publishes nothing of the early request: it is stopped here.
+    earlyAbort.abort();
     await lease.release();
     await promoteNext(deps, conversation.id, message.seq);
   }
@@ -158,7 +190,11 @@ async function ensureUserMessage(deps: TurnDeps, data: ConversationTurnJob, job:
     }
     return res.message;
   }
-  const found = await getMessage(deps.db, data.tenantId, data.messageId);
+  return storedUserMessage(data, await getMessage(deps.db, data.tenantId, data.messageId));
+}
+
+/** The stored user message a job without content names (looked up by its id), or why it cannot run. */
+function storedUserMessage(data: ConversationTurnJob, found: Message | null): Message {
   if (!found || found.conversationId !== data.conversationId || found.role !== 'user') {
     throw new UnrecoverableError(
       'message_not_found: the job names no stored user message and carries no content',

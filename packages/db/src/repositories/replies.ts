@@ -40,6 +40,9 @@ export async function startReply(
     mode: 'stream' | 'batch';
   },
 ): Promise<StartReplyResult> {
+  // A first attempt finds no reply row: insert at once (one statement); look it up only when it exists.
+  const fresh = await tryInsertReply(db, input);
+  if (fresh) return { kind: 'started', reply: fresh, takenOver: false };
   for (let attempt = 0; ; attempt++) {
     const existing = await getReply(db, input.userMessageId);
     if (existing) {
@@ -74,19 +77,30 @@ export async function startReply(
       if (attempt > 3) throw new Error('startReply: could not settle reply row');
       continue;
     }
-    try {
-      const [row] = await insertReply(db).execute({
-        tenantId: input.tenantId,
-        conversationId: input.conversationId,
-        mode: input.mode,
-        userMessageId: input.userMessageId,
-        fence: input.fence,
-      });
-      return { kind: 'started', reply: row!, takenOver: false };
-    } catch (err) {
-      if (isMissingSeq(err)) throw new Error('conversation not found');
-      if (!isUniqueViolation(err) || attempt > 3) throw err;
-    }
+    const row = await tryInsertReply(db, input);
+    if (row) return { kind: 'started', reply: row, takenOver: false };
+    if (attempt > 3) throw new Error('startReply: could not settle reply row');
+  }
+}
+
+/** Insert the streaming reply row; null when one exists already (the unique `reply_to`). */
+async function tryInsertReply(
+  db: Db,
+  input: { tenantId: string; conversationId: string; userMessageId: string; fence: number; mode: string },
+): Promise<Message | null> {
+  try {
+    const [row] = await insertReply(db).execute({
+      tenantId: input.tenantId,
+      conversationId: input.conversationId,
+      mode: input.mode,
+      userMessageId: input.userMessageId,
+      fence: input.fence,
+    });
+    return row!;
+  } catch (err) {
+    if (isMissingSeq(err)) throw new Error('conversation not found');
+    if (isUniqueViolation(err)) return null;
+    throw err;
   }
 }
 
