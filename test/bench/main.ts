@@ -4,7 +4,8 @@
  * test/bench/results/<date>.json and .md. Flags: --quick (small counts, about a minute), --smoke,
  * --only=first-chunk,saturation,held,fanout,resume, --cpu-prof=<dir> (V8 CPU profiles of the API and
  * workers, one folder per scenario), --held=500,2000 (held streams on one worker only),
- * --saturation-workers=1, --tag=<name> (file name suffix), --no-write, --echo (app logs).
+ * --saturation-workers=1, --tag=<name> (file name suffix), --no-write, --echo (app logs),
+ * --worker-node-arg=<flag> (repeatable: a node flag of the workers, e.g. --heapsnapshot-signal=SIGUSR2).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -33,6 +34,7 @@ export interface BenchOptions {
   outDir?: string;
   tag?: string;
   echo?: boolean;
+  workerNodeArgs?: string[];
   log?: (msg: string) => void;
 }
 
@@ -66,7 +68,11 @@ export async function runBench(opts: BenchOptions): Promise<{ results: BenchResu
   const started = Date.now();
   const loadSamples = [loadAverage()];
   const loadTimer = setInterval(() => loadSamples.push(loadAverage()), 5000);
-  const stack = new BenchStack({ cpuProfileDir: opts.cpuProfileDir, echo: opts.echo });
+  const stack = new BenchStack({
+    cpuProfileDir: opts.cpuProfileDir,
+    echo: opts.echo,
+    workerNodeArgs: opts.workerNodeArgs,
+  });
   const drivers: Driver[] = [];
   const scenarios: BenchResults['scenarios'] = {};
   const errors: string[] = [];
@@ -169,7 +175,9 @@ export async function runBench(opts: BenchOptions): Promise<{ results: BenchResu
 function parseArgs(argv: string[]): BenchOptions {
   const opts: BenchOptions = { profile: 'full', outDir: RESULTS_DIR };
   for (const arg of argv) {
-    const [key, value] = arg.split('=', 2) as [string, string | undefined];
+    const eq = arg.indexOf('=');
+    const key = eq < 0 ? arg : arg.slice(0, eq);
+    const value = eq < 0 ? undefined : arg.slice(eq + 1);
     if (key === '--quick') opts.profile = 'quick';
     else if (key === '--smoke') opts.profile = 'smoke';
     else if (key === '--only') opts.only = value!.split(',') as ScenarioName[];
@@ -179,6 +187,7 @@ function parseArgs(argv: string[]): BenchOptions {
     else if (key === '--saturation-workers') opts.saturationWorkers = value!.split(',').map(Number);
     else if (key === '--no-write') opts.outDir = undefined;
     else if (key === '--echo') opts.echo = true;
+    else if (key === '--worker-node-arg') opts.workerNodeArgs = [...(opts.workerNodeArgs ?? []), value!];
     else if (key !== '--') throw new Error(`unknown flag ${arg}`);
   }
   for (const name of opts.only ?? []) {

@@ -15,6 +15,8 @@ export interface StackOptions {
   cpuProfileDir?: string;
   /** Print the apps' log lines. */
   echo?: boolean;
+  /** Extra node flags of the workers (diagnostics, e.g. `--heapsnapshot-signal=SIGUSR2`). */
+  workerNodeArgs?: string[];
 }
 
 /**
@@ -146,7 +148,7 @@ export class BenchStack {
             TENANT_MAX_RUNNING_TURNS: '1000000',
             ...env,
           },
-          nodeArgs: this.nodeArgs(id),
+          nodeArgs: [...this.nodeArgs(id), ...(this.opts.workerNodeArgs ?? [])],
           echo: this.opts.echo,
         }),
       );
