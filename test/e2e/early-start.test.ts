@@ -1,3 +1,4 @@
+import type { TurnEvent } from '@turnstream/contracts';
 import { ensureActiveSession } from '@turnstream/db';
 import { createTurnStreams } from '@turnstream/streams';
 import { parsePrometheusText, sampleValue } from '@turnstream/telemetry/testing';
@@ -48,10 +49,15 @@ describe('the Claude request starts before the fence is confirmed', () => {
       if (await released) await tx`update sessions set fence = 1000000 where id = ${session.id}`;
     });
     await isLocked;
-    return { release: (bumpFence: boolean) => (release(bumpFence), done) };
+    return {
+      release: (bumpFence: boolean) => {
+        release(bumpFence);
+        return done;
+      },
+    };
   }
 
-  const chunksOf = (events: Array<{ type: string }>) => events.filter((e) => e.type === 'chunk');
+  const chunksOf = (events: TurnEvent[]) => events.flatMap((e) => (e.type === 'chunk' ? [e] : []));
 
   it('holds every chunk until the fence is confirmed, then publishes them after turn.started', async () => {
     const conv = await createConversation(sys);
@@ -73,7 +79,7 @@ describe('the Claude request starts before the fence is confirmed', () => {
     expect(types[0]).toBe('turn.queued');
     expect(types[1]).toBe('turn.started');
     expect(types.at(-1)).toBe('turn.completed');
-    const chunks = chunksOf(events) as Array<{ text: string }>;
+    const chunks = chunksOf(events);
     expect(chunks.length).toBeGreaterThan(0);
     expect(types.slice(2, 2 + chunks.length).every((t) => t === 'chunk')).toBe(true);
     expect(chunks.map((c) => c.text).join('')).toBe(reply!.content);
@@ -99,7 +105,7 @@ describe('the Claude request starts before the fence is confirmed', () => {
     expect(types.filter((t) => t === 'turn.started')).toHaveLength(1);
     expect(types.indexOf('turn.started')).toBeLessThan(types.indexOf('chunk'));
     expect(types).not.toContain('turn.reset');
-    const chunks = chunksOf(events) as Array<{ text: string }>;
+    const chunks = chunksOf(events);
     expect(chunks.map((c) => c.text).join('')).toBe(reply!.content);
     // The refused attempt's request and the one that ran.
     const requests = (await sys.simRequests()).filter((r) => JSON.stringify(r).includes('refused'));
