@@ -10,7 +10,9 @@ import {
 import { seedTenant } from '@turnstream/db/testing';
 import { silentLogger } from '@turnstream/logger';
 import { conversationKeys } from '@turnstream/streams';
-import { waitFor } from '@turnstream/testkit';
+import { parsePrometheusText, sampleValue } from '@turnstream/telemetry/testing';
+import { freePort, waitFor } from '@turnstream/testkit';
+import { WEBHOOK_FANOUT_QUEUE } from '@turnstream/webhooks';
 import { type Job, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
@@ -25,6 +27,7 @@ let redis: Redis;
 let client: TurnsClient;
 let intake: Queue;
 let turns: Queue;
+let webhookQueue: Queue;
 beforeAll(async () => {
   sys = await new TestSystem({ workers: 0, apiEnv: { RETENTION_SWEEP_MS: '0' } }).start();
   redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
@@ -36,6 +39,7 @@ beforeAll(async () => {
   });
   intake = new Queue(TURNS_INTAKE_QUEUE, { connection: redis, prefix: sys.bullPrefix });
   turns = new Queue(TURNS_QUEUE, { connection: redis, prefix: sys.bullPrefix });
+  webhookQueue = new Queue(WEBHOOK_FANOUT_QUEUE, { connection: redis, prefix: sys.bullPrefix });
 });
 afterEach(async () => {
   // Each test starts with nothing consuming the intake queue.
@@ -46,6 +50,7 @@ afterAll(async () => {
   await client?.close();
   await intake?.close();
   await turns?.close();
+  await webhookQueue?.close();
   redis?.disconnect();
   await sys?.stop();
 });
@@ -123,7 +128,8 @@ describe('DELETE /v1/conversations/:id and the intake queue', () => {
     }
 
     // Now consume: the rest is taken in and answered; nothing of the deleted conversation comes back.
-    await sys.startWorker();
+    const metricsPort = await freePort();
+    await sys.startWorker({ METRICS_PORT: String(metricsPort) });
     const sent = await control;
     expect((await client.waitForReply(sent.messageId, { timeoutMs: 30_000 })).status).toBe('completed');
     await waitFor(async () => ((await othersJob.getState()) === 'completed' ? true : null), {
@@ -137,6 +143,17 @@ describe('DELETE /v1/conversations/:id and the intake queue', () => {
       select count(*)::int as n from conversations
       where tenant_id = ${other.tenant.id} and external_id = ${externalId}`;
     expect(others?.n).toBe(1);
+
+    // The worker's queue-depth gauges cover the intake queue too.
+    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const completed = await intake.getCompletedCount();
+    expect(completed).toBeGreaterThanOrEqual(2);
+    expect(
+      sampleValue(parsePrometheusText(text), 'turnstream_queue_jobs', {
+        queue: TURNS_INTAKE_QUEUE,
+        state: 'completed',
+      }),
+    ).toBe(completed);
   });
 
   it('an intake job a worker holds during the deletion does not create the conversation again; a later one does', async () => {
@@ -196,11 +213,15 @@ describe('DELETE /v1/conversations/:id and the intake queue', () => {
       redis: sys.redis,
       queue: turns,
       intakeQueue: intake,
+      webhookQueue,
       redisPrefix: sys.redisPrefix,
       logger: silentLogger(),
     };
     expect(await sweepExpiredConversations(deps, { defaultDays: 30 })).toBe(1);
     expect(await intake.getJob(waiting.id!)).toBeUndefined();
     expect(await traces(sys.tenantId, expired, externalId)).toEqual(NOTHING);
+    // Announced like a deletion through the API, naming the sweep.
+    const announced = await webhookQueue.getJob(`fanout-conversation-${expired}-deleted`);
+    expect(announced?.data).toMatchObject({ type: 'conversation.deleted', externalId, via: 'retention' });
   });
 });

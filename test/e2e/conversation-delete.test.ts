@@ -3,6 +3,7 @@ import { TURNS_INTAKE_QUEUE, TURNS_QUEUE, turnJobId } from '@turnstream/contract
 import { silentLogger } from '@turnstream/logger';
 import { conversationKeys } from '@turnstream/streams';
 import { waitFor } from '@turnstream/testkit';
+import { WEBHOOK_FANOUT_QUEUE } from '@turnstream/webhooks';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,15 +15,18 @@ let sys: TestSystem;
 let bullRedis: Redis;
 let queue: Queue;
 let intakeQueue: Queue;
+let webhookQueue: Queue;
 beforeAll(async () => {
   sys = await new TestSystem({ apiEnv: { RETENTION_SWEEP_MS: '0' } }).start();
   bullRedis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   queue = new Queue(TURNS_QUEUE, { connection: bullRedis, prefix: sys.bullPrefix });
   intakeQueue = new Queue(TURNS_INTAKE_QUEUE, { connection: bullRedis, prefix: sys.bullPrefix });
+  webhookQueue = new Queue(WEBHOOK_FANOUT_QUEUE, { connection: bullRedis, prefix: sys.bullPrefix });
 });
 afterAll(async () => {
   await queue?.close();
   await intakeQueue?.close();
+  await webhookQueue?.close();
   bullRedis?.disconnect();
   await sys?.stop();
 });
@@ -115,6 +119,7 @@ describe('retention sweeper', () => {
       redis: sys.redis,
       queue,
       intakeQueue,
+      webhookQueue,
       redisPrefix: sys.redisPrefix,
       logger: silentLogger(),
     };

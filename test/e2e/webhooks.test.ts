@@ -186,6 +186,46 @@ describe('webhooks', () => {
     expect(receiver.at('/ok-failed')).toEqual([]);
   });
 
+  it('announces a deleted conversation as conversation.deleted, signed, to the endpoints subscribed to it', async () => {
+    const t = await tenant();
+    const endpoint = await t.register('/deleted', ['conversation.deleted']);
+    const turnsOnly = await t.register('/turns-only', ['turn.completed']);
+    const externalId = `ticket-${crypto.randomUUID()}`;
+    const conv = (await t.api('POST', '/v1/conversations', { externalId })).body.id as string;
+    expect((await t.api('DELETE', `/v1/conversations/${conv}`)).status).toBe(204);
+
+    const [delivery] = await waitFor(async () => {
+      const got = receiver.at('/deleted').filter((r) => JSON.parse(r.body).data.conversationId === conv);
+      return got.length > 0 ? got : null;
+    });
+    const payload = new Webhook(endpoint.secret).verify(delivery!.body, delivery!.headers);
+    expect(payload).toEqual({
+      type: 'conversation.deleted',
+      timestamp: expect.any(String),
+      data: { tenantId: t.tenantId, conversationId: conv, externalId, via: 'api' },
+    });
+    const listed = await waitFor(async () => {
+      const res = await t.api('GET', `/v1/webhooks/${endpoint.id}/deliveries`);
+      return res.body.deliveries[0]?.status === 'delivered' ? res.body.deliveries : null;
+    });
+    expect(listed).toHaveLength(1);
+    expect(listed[0]).toMatchObject({
+      eventType: 'conversation.deleted',
+      conversationId: conv,
+      messageId: null,
+    });
+    expect((await t.api('GET', `/v1/webhooks/${turnsOnly.id}/deliveries`)).body.deliveries).toEqual([]);
+    expect(receiver.at('/turns-only')).toEqual([]);
+
+    // An event type outside the catalog is refused.
+    const bad = await t.api('POST', '/v1/webhooks', {
+      url: `${receiver.url}/x`,
+      eventTypes: ['conversation.created'],
+    });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error.code).toBe('validation_failed');
+  });
+
   it('retries a failing receiver with backoff: same webhook-id and body each time, every attempt listed', async () => {
     const t = await tenant();
     const endpoint = await t.register('/flaky');

@@ -55,6 +55,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     redis: deps.redis,
     queue: deps.queue,
     intakeQueue: deps.intakeQueue,
+    webhookQueue: deps.webhookQueue,
     streams: deps.streams,
     subscriber: deps.subscriber,
     logger: deps.logger,

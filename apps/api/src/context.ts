@@ -75,6 +75,8 @@ export interface AppDeps {
   queue: Queue;
   /** The intake queue (`TURNS_INTAKE_QUEUE_NAME`): a deletion removes the conversation's messages waiting there. */
   intakeQueue: Queue;
+  /** The webhook fan-out queue (`webhook-fanout`): a deletion announces `conversation.deleted` there. */
+  webhookQueue: Queue;
   /** Publishes `turn.queued` / `turn.cancelled` (unfenced). */
   streams: TurnStreams;
   /** The process's shared event subscriber (one pub/sub connection) feeding every SSE response. */
@@ -94,6 +96,7 @@ export interface RouteContext {
   redis: Redis;
   queue: Queue;
   intakeQueue: Queue;
+  webhookQueue: Queue;
   streams: TurnStreams;
   subscriber: EventSubscriber;
   logger: Logger;

@@ -9,6 +9,7 @@ import {
   type Message,
 } from '@turnstream/db';
 import { deleteConversationKeys } from '@turnstream/streams';
+import { enqueueConversationDeleted } from '@turnstream/webhooks';
 import type { Queue } from 'bullmq';
 import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
@@ -25,6 +26,8 @@ export interface PurgeDeps {
   queue: Queue;
   /** The intake queue (`TURNS_INTAKE_QUEUE_NAME`): messages handed in but not stored yet. */
   intakeQueue: Queue;
+  /** The webhook fan-out queue (`webhook-fanout`): where `conversation.deleted` is announced. */
+  webhookQueue: Queue;
   redisPrefix: string;
 }
 
@@ -54,7 +57,8 @@ async function removeTurnJobs(queue: Queue, messageIds: readonly string[]): Prom
  * Remove every trace of a conversation: its turn jobs (any state but active: a running turn must be
  * stopped before, see {@link deleteConversation}), its rows (messages, sessions, transcripts and turn
  * attempts go by cascade) leaving a tombstone, the messages for it still on the intake queue, and its
- * event log, fence and cancel flags in Redis. The API's `DELETE` and the retention sweeper both go
+ * event log, fence and cancel flags in Redis; then announce `conversation.deleted` to the tenant's
+ * webhook endpoints. The API's `DELETE` (`via: 'api'`) and the retention sweeper (`'retention'`) both go
  * through here.
  *
  * An intake job a worker holds meanwhile cannot come back with it: a message it stores before the rows
@@ -65,10 +69,20 @@ async function removeTurnJobs(queue: Queue, messageIds: readonly string[]): Prom
 export async function purgeConversation(
   deps: PurgeDeps,
   conversation: Pick<Conversation, 'id' | 'tenantId' | 'externalId'>,
+  via: 'api' | 'retention',
 ): Promise<PurgeResult> {
   const before = (await listUserMessageRefs(deps.db, conversation.id)).map((m) => m.id);
   let jobsRemoved = await removeTurnJobs(deps.queue, before);
   const rows = await deleteConversationRows(deps.db, conversation.tenantId, conversation.id);
+  if (rows.deleted) {
+    await enqueueConversationDeleted(deps.webhookQueue, {
+      tenantId: conversation.tenantId,
+      conversationId: conversation.id,
+      externalId: conversation.externalId,
+      via,
+      at: Date.now(),
+    });
+  }
   // Messages stored by an intake between the listing and the deletion.
   const known = new Set(before);
   jobsRemoved += await removeTurnJobs(
@@ -119,9 +133,11 @@ export async function deleteConversation(
       redis: ctx.redis,
       queue: ctx.queue,
       intakeQueue: ctx.intakeQueue,
+      webhookQueue: ctx.webhookQueue,
       redisPrefix: ctx.config.redisPrefix,
     },
     conversation,
+    'api',
   );
   return { ...purged, cancelled: unfinished.length, stillRunning };
 }

@@ -85,6 +85,7 @@ async function main(): Promise<void> {
     redis,
     queue,
     intakeQueue,
+    webhookQueue,
     streams,
     subscriber,
     logger,
@@ -113,7 +114,15 @@ async function main(): Promise<void> {
   const sweeper =
     env.RETENTION_SWEEP_MS > 0
       ? await startRetentionSweeper({
-          deps: { db: dbh.db, redis, queue, intakeQueue, redisPrefix: env.REDIS_PREFIX, logger },
+          deps: {
+            db: dbh.db,
+            redis,
+            queue,
+            intakeQueue,
+            webhookQueue,
+            redisPrefix: env.REDIS_PREFIX,
+            logger,
+          },
           connection: redis,
           bullPrefix: env.BULL_PREFIX,
           everyMs: env.RETENTION_SWEEP_MS,

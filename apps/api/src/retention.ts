@@ -50,7 +50,7 @@ export async function sweepExpiredConversations(
       ...(opts.now ? { now: opts.now } : {}),
     });
     for (const conversation of expired) {
-      const outcome = await purgeConversation(deps, conversation);
+      const outcome = await purgeConversation(deps, conversation, 'retention');
       if (!outcome.deleted) continue;
       deleted += 1;
       await recordAdminAction(deps.db, {

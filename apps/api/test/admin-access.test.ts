@@ -1,4 +1,10 @@
-import { TURN_JOB_NAME, TURN_JOB_OPTIONS, TURNS_QUEUE, turnJobId } from '@turnstream/contracts';
+import {
+  TURN_JOB_NAME,
+  TURN_JOB_OPTIONS,
+  TURNS_INTAKE_QUEUE,
+  TURNS_QUEUE,
+  turnJobId,
+} from '@turnstream/contracts';
 import { abandonTurn, findApiKey, getMessage, getReply, revokeApiKey } from '@turnstream/db';
 import { parsePrometheusText, sampleValue } from '@turnstream/telemetry/testing';
 import { waitFor } from '@turnstream/testkit';
@@ -270,6 +276,48 @@ describe('queue dashboard', () => {
     expect(res.body).not.toContain(secret);
     expect(res.body).not.toContain('sk-live-xyz');
     await (await h.queue.getJob('turn-7f1c2d3e-0000-4000-8000-000000000001'))?.remove();
+  });
+
+  it('shows the intake queue next to the turns queue, redacted, and reports its depth in the gauges', async () => {
+    const secret = 'handed in, not stored yet';
+    const jobId = `turn-${operator.tenantId}-7f1c2d3e-0000-4000-8000-0000000000aa`;
+    await h.intakeQueue.add(
+      TURN_JOB_NAME,
+      {
+        v: 2,
+        tenantId: operator.tenantId,
+        externalConversationId: 'ticket-1',
+        messageId: '7f1c2d3e-0000-4000-8000-0000000000aa',
+        content: secret,
+      },
+      { jobId },
+    );
+    try {
+      const res = await inject(
+        'GET',
+        `/admin/queues/api/queues?activeQueue=${TURNS_INTAKE_QUEUE}&status=waiting&page=1&jobsPerPage=50`,
+        { key: operator.keys.viewer },
+      );
+      expect(res.statusCode).toBe(200);
+      const names = (res.json() as { queues: { name: string }[] }).queues.map((q) => q.name);
+      expect(names).toEqual(expect.arrayContaining([TURNS_QUEUE, TURNS_INTAKE_QUEUE]));
+      expect(res.body).toContain(jobId);
+      expect(res.body).not.toContain(secret);
+
+      const samples = parsePrometheusText(
+        (await inject('GET', '/metrics', { key: operator.keys.viewer })).body,
+      );
+      const waiting = await h.intakeQueue.getWaitingCount();
+      expect(waiting).toBeGreaterThanOrEqual(1);
+      expect(
+        sampleValue(samples, 'turnstream_queue_jobs', { queue: TURNS_INTAKE_QUEUE, state: 'waiting' }),
+      ).toBe(waiting);
+      expect(sampleValue(samples, 'turnstream_queue_demand_turns', { queue: TURNS_INTAKE_QUEUE })).toBe(
+        waiting,
+      );
+    } finally {
+      await h.intakeQueue.remove(jobId);
+    }
   });
 
   it('removing a waiting job fails its message readably instead of leaving it for the reconciler', async () => {

@@ -10,6 +10,7 @@ import {
   type TurnStreams,
 } from '@turnstream/streams';
 import { deleteKeys } from '@turnstream/testkit';
+import { WEBHOOK_FANOUT_QUEUE } from '@turnstream/webhooks';
 import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
@@ -44,6 +45,8 @@ export class Harness {
   queue!: Queue;
   /** The intake queue (no worker consumes it here). */
   intakeQueue!: Queue;
+  /** The webhook fan-out queue (no dispatcher consumes it here). */
+  webhookQueue!: Queue;
   streams!: TurnStreams;
   subscriber!: EventSubscriber;
   metrics: ApiMetrics = createApiMetrics();
@@ -60,6 +63,10 @@ export class Harness {
     this.redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 2 });
     this.queue = new Queue(TURNS_QUEUE, { connection: this.redis.duplicate(), prefix: this.bullPrefix });
     this.intakeQueue = new Queue(TURNS_INTAKE_QUEUE, {
+      connection: this.redis.duplicate(),
+      prefix: this.bullPrefix,
+    });
+    this.webhookQueue = new Queue(WEBHOOK_FANOUT_QUEUE, {
       connection: this.redis.duplicate(),
       prefix: this.bullPrefix,
     });
@@ -88,6 +95,7 @@ export class Harness {
       redis: overrides.redis ?? this.redis,
       queue: overrides.queue ?? this.queue,
       intakeQueue: this.intakeQueue,
+      webhookQueue: this.webhookQueue,
       streams: this.streams,
       subscriber: overrides.subscriber ?? this.subscriber,
       logger: overrides.logger ?? this.opts.logger ?? silentLogger(),
@@ -173,6 +181,8 @@ export class Harness {
     await this.queue?.close();
     await this.intakeQueue?.obliterate({ force: true }).catch(() => undefined);
     await this.intakeQueue?.close();
+    await this.webhookQueue?.obliterate({ force: true }).catch(() => undefined);
+    await this.webhookQueue?.close();
     if (this.redis) {
       await deleteKeys(this.redis, `${this.redisPrefix}*`);
       await this.redis.quit();

@@ -15,6 +15,7 @@ import { DelayedError, type Job, Queue, UnrecoverableError, Worker } from 'bullm
 import type { Redis } from 'ioredis';
 import { EndpointSlots } from './endpoint-slots.ts';
 import {
+  type ConversationDeletedFanoutJob,
   DEFAULT_RETRY_POLICY,
   DELIVER_JOB,
   type DeliverJob,
@@ -25,7 +26,7 @@ import {
   WEBHOOK_FANOUT_QUEUE,
   WEBHOOKS_QUEUE,
 } from './jobs.ts';
-import { turnOutcomePayload } from './payload.ts';
+import { conversationDeletedPayload, turnOutcomePayload } from './payload.ts';
 import { sendWebhook } from './send.ts';
 import { signedHeaders } from './sign.ts';
 import type { TargetPolicy } from './targets.ts';
@@ -106,8 +107,7 @@ export function createWebhookDispatcher(opts: DispatcherOptions): WebhookDispatc
     }
     if (targets.length === 0) return 0;
     const payload = turnOutcomePayload(job, message, await getReply(opts.db, message.id));
-    const deliveries = await createWebhookDeliveries(
-      opts.db,
+    return createDeliveries(
       targets.map((t) => ({
         ...t,
         tenantId: message.tenantId,
@@ -117,6 +117,28 @@ export function createWebhookDispatcher(opts: DispatcherOptions): WebhookDispatc
         payload,
       })),
     );
+  }
+
+  /** A deleted conversation: its tenant's endpoints subscribed to `conversation.deleted`. */
+  async function fanoutConversationDeleted(job: ConversationDeletedFanoutJob): Promise<number> {
+    const payload = conversationDeletedPayload(job);
+    const endpoints = await endpointsForEvent(opts.db, job.tenantId, job.type);
+    return createDeliveries(
+      endpoints.map((e) => ({
+        endpointId: e.id,
+        url: e.url,
+        tenantId: job.tenantId,
+        // The conversation row is gone: the delivery names it as its subject.
+        conversationId: null,
+        messageId: job.conversationId,
+        eventType: job.type,
+        payload,
+      })),
+    );
+  }
+
+  async function createDeliveries(rows: Parameters<typeof createWebhookDeliveries>[1]): Promise<number> {
+    const deliveries = await createWebhookDeliveries(opts.db, rows);
     for (const delivery of deliveries) {
       if (delivery.status === 'pending') await enqueueDelivery(queue, delivery.id, retry);
     }
@@ -215,8 +237,10 @@ export function createWebhookDispatcher(opts: DispatcherOptions): WebhookDispatc
       new Worker(
         fanoutQueueName,
         async (job) => {
-          if (job.name === FANOUT_JOB) return fanout(job.data as FanoutJob);
-          throw new UnrecoverableError(`unknown webhook fan-out job "${job.name}"`);
+          if (job.name !== FANOUT_JOB)
+            throw new UnrecoverableError(`unknown webhook fan-out job "${job.name}"`);
+          const data = job.data as FanoutJob | ConversationDeletedFanoutJob;
+          return data.type === 'conversation.deleted' ? fanoutConversationDeleted(data) : fanout(data);
         },
         { connection: fanoutConnection, prefix: opts.bullPrefix, concurrency: 4 },
       ),

@@ -8,20 +8,36 @@ export const WEBHOOKS_QUEUE = 'webhooks';
  */
 export const WEBHOOK_FANOUT_QUEUE = 'webhook-fanout';
 
-/** Outcomes a tenant can subscribe to: a turn's terminal events. */
-export const WEBHOOK_EVENT_TYPES = ['turn.completed', 'turn.failed', 'turn.cancelled'] as const;
+/** A turn's terminal events: the outcomes a tenant can subscribe to. */
+export const TURN_OUTCOME_TYPES = ['turn.completed', 'turn.failed', 'turn.cancelled'] as const;
+export type TurnOutcomeType = (typeof TURN_OUTCOME_TYPES)[number];
+
+/** Event types a tenant can subscribe an endpoint to: the turn outcomes, and a conversation deleted. */
+export const WEBHOOK_EVENT_TYPES = [...TURN_OUTCOME_TYPES, 'conversation.deleted'] as const;
 export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
 
-export function isWebhookEventType(type: string): type is WebhookEventType {
-  return (WEBHOOK_EVENT_TYPES as readonly string[]).includes(type);
+export function isTurnOutcomeType(type: string): type is TurnOutcomeType {
+  return (TURN_OUTCOME_TYPES as readonly string[]).includes(type);
 }
 
 /** `fanout`: a turn ended; find its targets and create their deliveries. */
 export interface FanoutJob {
   conversationId: string;
   messageId: string;
-  type: WebhookEventType;
+  type: TurnOutcomeType;
   /** When the outcome was published (ms since epoch). */
+  at: number;
+}
+
+/** `fanout` of a deleted conversation (its rows are gone: the job carries what the payload says). */
+export interface ConversationDeletedFanoutJob {
+  type: 'conversation.deleted';
+  tenantId: string;
+  conversationId: string;
+  externalId: string | null;
+  /** `api`: `DELETE /v1/conversations/:id`; `retention`: the retention sweep. */
+  via: 'api' | 'retention';
+  /** When it was deleted (ms since epoch). */
   at: number;
 }
 
@@ -46,6 +62,18 @@ const FANOUT_OPTIONS: JobsOptions = {
  */
 export async function enqueueFanout(queue: Queue, job: FanoutJob): Promise<void> {
   await queue.add(FANOUT_JOB, job, { ...FANOUT_OPTIONS, jobId: `fanout-${job.messageId}-${job.type}` });
+}
+
+/** Queue the fan-out of a deleted conversation (once per conversation, however often it is asked). */
+export async function enqueueConversationDeleted(
+  queue: Queue,
+  job: Omit<ConversationDeletedFanoutJob, 'type'>,
+): Promise<void> {
+  const data: ConversationDeletedFanoutJob = { type: 'conversation.deleted', ...job };
+  await queue.add(FANOUT_JOB, data, {
+    ...FANOUT_OPTIONS,
+    jobId: `fanout-conversation-${job.conversationId}-deleted`,
+  });
 }
 
 export interface DeliveryRetryPolicy {

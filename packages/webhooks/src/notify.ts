@@ -2,7 +2,7 @@ import { isTerminalEvent } from '@turnstream/contracts';
 import type { Logger } from '@turnstream/logger';
 import type { TurnStreams } from '@turnstream/streams';
 import type { Queue } from 'bullmq';
-import { enqueueFanout, isWebhookEventType } from './jobs.ts';
+import { enqueueFanout, isTurnOutcomeType } from './jobs.ts';
 
 /**
  * Wrap a process's {@link TurnStreams} so that every turn outcome it publishes (a terminal event that
@@ -17,7 +17,7 @@ export function withWebhookNotices(streams: TurnStreams, queue: Queue, logger: L
       const result = await streams.publish(conversationId, fence, events);
       if (!result.ok) return result;
       for (const event of events) {
-        if (!isTerminalEvent(event) || !isWebhookEventType(event.type)) continue;
+        if (!isTerminalEvent(event) || !isTurnOutcomeType(event.type)) continue;
         const job = { conversationId, messageId: event.messageId, type: event.type, at: Date.now() };
         enqueueFanout(queue, job).catch((err: unknown) =>
           logger.warn(

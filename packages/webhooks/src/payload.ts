@@ -1,5 +1,5 @@
 import type { Message } from '@turnstream/db';
-import type { FanoutJob } from './jobs.ts';
+import type { ConversationDeletedFanoutJob, FanoutJob } from './jobs.ts';
 
 /**
  * The body of a delivery, in the Standard Webhooks shape `{ type, timestamp, data }`. `data.reply` is
@@ -26,6 +26,23 @@ export function turnOutcomePayload(job: FanoutJob, message: Message, reply: Mess
             usage: reply.usage,
           }
         : null,
+    },
+  };
+}
+
+/**
+ * The body of a `conversation.deleted` delivery: which conversation (and its external id) is gone,
+ * and whether a key deleted it (`api`) or the retention sweep (`retention`). Never any content.
+ */
+export function conversationDeletedPayload(job: ConversationDeletedFanoutJob) {
+  return {
+    type: job.type,
+    timestamp: new Date(job.at).toISOString(),
+    data: {
+      tenantId: job.tenantId,
+      conversationId: job.conversationId,
+      externalId: job.externalId,
+      via: job.via,
     },
   };
 }

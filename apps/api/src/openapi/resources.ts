@@ -159,7 +159,7 @@ export const webhookDeliveries = z.object({
       webhookId: z.string(),
       eventType: z.enum(WEBHOOK_EVENT_TYPES),
       conversationId: id,
-      messageId: id,
+      messageId: id.nullable().describe('null for `conversation.deleted`'),
       url: z.string(),
       status: z.enum(['pending', 'delivered', 'failed']),
       createdAt: time,

@@ -113,14 +113,18 @@ export function endpointJson(e: WebhookEndpoint) {
   };
 }
 
-/** A delivery with its attempts; the body is not shown (it may hold a reply's content). */
+/**
+ * A delivery with its attempts; the body is not shown (it may hold a reply's content). `messageId` is
+ * null for `conversation.deleted`.
+ */
 export function deliveryJson(d: DeliveryWithAttempts) {
   return {
     id: d.id,
     webhookId: `msg_${d.id.replaceAll('-', '')}`,
     eventType: d.eventType,
-    conversationId: d.conversationId,
-    messageId: d.messageId,
+    // A `conversation.deleted` delivery's subject is the conversation (its row is gone).
+    conversationId: d.conversationId ?? d.messageId,
+    messageId: d.conversationId === null ? null : d.messageId,
     url: d.url,
     status: d.status,
     createdAt: d.createdAt.toISOString(),

@@ -25,7 +25,7 @@ export const webhookEndpoints = pgTable(
       .notNull()
       .references(() => tenants.id, { onDelete: 'cascade' }),
     url: text('url').notNull(),
-    /** Event types delivered here (`turn.completed`, `turn.failed`, `turn.cancelled`). */
+    /** Event types delivered here (`turn.completed`, `turn.failed`, `turn.cancelled`, `conversation.deleted`). */
     eventTypes: text('event_types').array().notNull(),
     description: text('description'),
     /** `whsec_<base64>`: the Standard Webhooks signing secret. */
@@ -52,9 +52,9 @@ export const webhookDeliveries = pgTable(
     endpointId: uuid('endpoint_id')
       .notNull()
       .references(() => webhookEndpoints.id, { onDelete: 'cascade' }),
-    conversationId: uuid('conversation_id')
-      .notNull()
-      .references(() => conversations.id, { onDelete: 'cascade' }),
+    /** The turn's conversation (its deliveries go with it); null for `conversation.deleted`. */
+    conversationId: uuid('conversation_id').references(() => conversations.id, { onDelete: 'cascade' }),
+    /** The event's subject: the user message of a turn outcome, the conversation of `conversation.deleted`. */
     messageId: uuid('message_id').notNull(),
     eventType: text('event_type').notNull(),
     url: text('url').notNull(),
