@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { compareStreamIds } from './stream-ids.ts';
 
 /** What `XINFO STREAM` tells about a conversation log. */
@@ -14,7 +14,7 @@ export interface LogInfo {
 }
 
 /** `XINFO STREAM` of a conversation log, or null when the key does not exist (never written, or expired). */
-export async function logInfo(redis: Redis, log: string): Promise<LogInfo | null> {
+export async function logInfo(redis: Redis | Cluster, log: string): Promise<LogInfo | null> {
   let info: unknown[];
   try {
     info = (await redis.xinfo('STREAM', log)) as unknown[];

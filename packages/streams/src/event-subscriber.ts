@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import { duplicateRedis, isCluster, type RedisClient } from '@turnstream/config';
 import { decodeLiveMessage } from './entries.ts';
 import { SubscriberClosedError } from './errors.ts';
 import { isStreamId } from './stream-ids.ts';
@@ -9,9 +9,11 @@ export interface EventSubscriberOptions {
   /**
    * A connection to duplicate: the subscriber opens exactly one connection of its own
    * (`redis.duplicate()`) in subscribe mode, shared by all its subscriptions. `redis` itself is
-   * not used for subscribing and is not closed.
+   * not used for subscribing and is not closed. On a `Cluster` the duplicate holds one sharded
+   * subscriber connection per master (ioredis `shardedSubscribers`), which follows slot moves and
+   * failovers.
    */
-  redis: Redis;
+  redis: RedisClient;
   /** Reads the log and names the channels; its `sharded` setting selects SUBSCRIBE or SSUBSCRIBE. */
   streams: TurnStreams;
   /**
@@ -70,22 +72,55 @@ export function createEventSubscriber(opts: EventSubscriberOptions): EventSubscr
   }
   const onError = opts.onError ?? noop;
   const sharded = streams.sharded;
+  const cluster = isCluster(opts.redis);
+  if (cluster && !sharded)
+    throw new RangeError('a Redis Cluster needs sharded pub/sub (TurnStreams sharded)');
   // Resubscribing is done here (not by ioredis) so that the log is re-read only after the new
   // subscription is confirmed.
-  const connection = opts.redis.duplicate({ autoResubscribe: false });
+  const connection = duplicateRedis(opts.redis, { autoResubscribe: false, shardedSubscribers: cluster });
   const channels = new Map<string, ChannelEntry>();
   let closed = false;
   /** Settles at the next 'ready' event, after every channel has been (re)subscribed. */
   let nextReady = deferred();
+
+  const subscribeOnce = (channel: string): Promise<void> =>
+    (sharded ? connection.ssubscribe(channel) : connection.subscribe(channel)).then(noop);
 
   const subscribeChannel = (channel: string): Promise<void> => {
     // ioredis writes (S)SUBSCRIBE even during the connection handshake, which makes its INFO
     // ready check fail ("Connection in subscriber mode") and drops the connection. So channels
     // are subscribed only on a ready connection; until then the 'ready' handler does it.
     if (connection.status !== 'ready') return nextReady.promise;
-    const confirmed = (sharded ? connection.ssubscribe(channel) : connection.subscribe(channel)).then(noop);
+    const confirmed = cluster ? subscribeOnShard(channel) : subscribeOnce(channel);
     confirmed.catch(noop); // observed by the subscriptions; never an unhandled rejection
     return confirmed;
+  };
+
+  // On a Cluster the shard serving a channel may be failing over (its subscriber connection ended,
+  // no replica promoted yet): retry until confirmed, for as long as the channel is wanted.
+  const subscribeOnShard = async (channel: string): Promise<void> => {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await subscribeOnce(channel);
+        return;
+      } catch (error) {
+        if (closed || !channels.has(channel)) return;
+        if (attempt === 0) onError(error as Error);
+        await new Promise((resolve) => setTimeout(resolve, Math.min(100 * 2 ** attempt, 1000)));
+        if (closed || !channels.has(channel)) return;
+      }
+    }
+  };
+
+  // Resubscribe every channel and have every subscription re-read the log: on a new connection
+  // (whether or not an earlier one ever became ready), and on a Cluster whenever its sharded
+  // subscribers were replaced (a master failed over, a connection dropped, slots moved), since
+  // messages published meanwhile are lost.
+  const resync = (): void => {
+    for (const [channel, entry] of channels) {
+      entry.ready = subscribeChannel(channel);
+      for (const subscription of entry.subscriptions) subscription.requestSync();
+    }
   };
 
   const unsubscribeChannel = (channel: string): void => {
@@ -107,19 +142,18 @@ export function createEventSubscriber(opts: EventSubscriberOptions): EventSubscr
     for (const subscription of entry.subscriptions) subscription.onLive(events);
   });
   connection.on('error', (error: Error) => onError(error));
-  // Every 'ready' is a new connection with no subscriptions (whether or not an earlier one ever
-  // became ready): subscribe every channel, and have every subscription re-read the log, since
-  // messages published while disconnected are lost.
   connection.on('ready', () => {
     if (closed) return;
-    for (const [channel, entry] of channels) {
-      entry.ready = subscribeChannel(channel);
-      for (const subscription of entry.subscriptions) subscription.requestSync();
-    }
+    resync();
     const settled = nextReady;
     nextReady = deferred();
     settled.resolve();
   });
+  if (cluster) {
+    connection.on('subscribersReady', () => {
+      if (!closed && connection.status === 'ready') resync();
+    });
+  }
   if (connection.status === 'wait') connection.connect().catch(noop); // lazyConnect inherited
 
   return {

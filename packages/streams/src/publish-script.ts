@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@turnstream/config';
 
 /** How long a batch's marker is kept: longer than any reconnect after which a command is re-sent. */
 export const BATCH_MARKER_TTL_SECONDS = 300;
@@ -11,6 +11,8 @@ export const BATCH_MARKER_TTL_SECONDS = 300;
  * ARGV[1] fence ('' = unfenced), ARGV[2] maxLen, ARGV[3] ttl seconds, ARGV[4] channel,
  * ARGV[5] '1' = SPUBLISH else PUBLISH, ARGV[6..] event bodies as JSON
  *
+ * Every key shares the conversation's hash tag (the marker is the fence key plus a suffix), so the
+ * script is slot-safe on a Cluster.
  * Returns {1, {id...}} when written, {0, currentFence} when the fence is stale.
  * Idempotent per batch: the client re-sends a command whose reply a dropped connection lost (ioredis
  * does so after a reconnect, e.g. when Redis crashed right after executing it); the marker, written
@@ -71,7 +73,7 @@ export type PublishCommand = (
 ) => Promise<PublishReply>;
 
 /** Registers the script on `redis` (EVALSHA with EVAL fallback) and returns a caller. */
-export function definePublishCommand(redis: Redis): PublishCommand {
+export function definePublishCommand(redis: RedisClient): PublishCommand {
   redis.defineCommand(PUBLISH_COMMAND, { numberOfKeys: 3, lua: PUBLISH_LUA });
   const command = (redis as unknown as Record<string, PublishCommand>)[PUBLISH_COMMAND]!;
   return command.bind(redis);

@@ -1,5 +1,5 @@
+import type { RedisClient } from '@turnstream/config';
 import { compareStreamIds, logInfo, streamIdMs, trimmedPast } from '@turnstream/contracts';
-import type { Redis } from 'ioredis';
 
 export { type LogInfo, logInfo, trimmedPast } from '@turnstream/contracts';
 
@@ -18,8 +18,13 @@ export type ResumeCheck =
   | { kind: 'continue' }
   | { kind: 'gap'; oldestId: string | null; replayAfter: string | undefined };
 
-export async function checkResume(redis: Redis, log: string, after: string): Promise<ResumeCheck> {
-  const [seconds, micros] = (await redis.time()).map(String);
+/** `TIME` of the server holding `log` (on a Cluster, the master of its slot, whose clock issues its ids). */
+async function serverTime(redis: RedisClient, log: string): Promise<string[]> {
+  return ((await redis.eval("return redis.call('TIME')", 1, log)) as unknown[]).map(String);
+}
+
+export async function checkResume(redis: RedisClient, log: string, after: string): Promise<ResumeCheck> {
+  const [seconds, micros] = await serverTime(redis, log);
   const serverTimeMs = String(BigInt(seconds ?? 0) * 1000n + BigInt(micros ?? 0) / 1000n);
   if (BigInt(streamIdMs(after)) > BigInt(serverTimeMs)) return { kind: 'future', serverTimeMs };
   const info = await logInfo(redis, log);

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
+import { isCluster, type RedisClient } from '@turnstream/config';
 import type { DeliveredEvent, TurnEvent } from '@turnstream/contracts';
-import type { Redis } from 'ioredis';
 import { decodeEntries } from './entries.ts';
 import { type ConversationKeys, conversationKeys } from './keys.ts';
 import { PublishBatcher } from './publish-batcher.ts';
@@ -10,11 +10,12 @@ import { isStreamId } from './stream-ids.ts';
 
 export interface TurnStreamsOptions {
   /**
-   * A regular (non-subscriber) ioredis connection used for publishing and reading.
-   * The publish script is registered on it with `defineCommand`. Do not set an ioredis
-   * `keyPrefix` on it; use {@link TurnStreamsOptions.keyPrefix}.
+   * A regular (non-subscriber) ioredis connection used for publishing and reading: a `Redis`, or a
+   * `Cluster` (every key and the channel of a conversation share one hash slot). The publish script
+   * is registered on it with `defineCommand`. Do not set an ioredis `keyPrefix` on it; use
+   * {@link TurnStreamsOptions.keyPrefix}.
    */
-  redis: Redis;
+  redis: RedisClient;
   /** Prefix of every key and channel. Default `'ts'`. */
   keyPrefix?: string;
   /**
@@ -28,14 +29,16 @@ export interface TurnStreamsOptions {
   /**
    * Use sharded pub/sub (`SPUBLISH`/`SSUBSCRIBE`, Redis 7+) instead of `PUBLISH`/`SUBSCRIBE`.
    * On a Cluster this keeps live traffic on the conversation's shard. Must match on every
-   * publisher and subscriber of a deployment. Default `false`.
+   * publisher and subscriber of a deployment. Default `false` on a `Redis`; always on for a `Cluster`
+   * (`false` is refused there: a subscriber learns of shard changes only with sharded pub/sub).
    */
   sharded?: boolean;
   /**
    * Send the publishes made during one turn of the event loop as one pipeline (each still its own
    * atomic script call, in order). Saves a socket write per publish when a process publishes for many
-   * conversations at once (a worker holding many streams). Not for a Cluster connection (a pipeline
-   * stays on one node). Default `true`.
+   * conversations at once (a worker holding many streams). Default `true` on a `Redis`; off on a
+   * `Cluster`, where `true` is refused (a pipeline goes to one node, the conversations of one loop
+   * turn live on several).
    */
   pipelinePublishes?: boolean;
 }
@@ -95,9 +98,18 @@ export function createTurnStreams(opts: TurnStreamsOptions): TurnStreams {
   const prefix = opts.keyPrefix ?? 'ts';
   const maxLen = positiveInteger('maxLen', opts.maxLen ?? 10_000);
   const ttlSeconds = positiveInteger('ttlSeconds', opts.ttlSeconds ?? 86_400);
-  const sharded = opts.sharded ?? false;
+  const cluster = isCluster(redis);
+  if (cluster && opts.sharded === false) {
+    throw new RangeError('sharded: false is not supported on a Redis Cluster (use sharded pub/sub)');
+  }
+  if (cluster && opts.pipelinePublishes === true) {
+    throw new RangeError(
+      'pipelinePublishes is not supported on a Redis Cluster (a pipeline goes to one node)',
+    );
+  }
+  const sharded = opts.sharded ?? cluster;
   const direct = definePublishCommand(redis);
-  const batcher = (opts.pipelinePublishes ?? true) ? new PublishBatcher(redis) : null;
+  const batcher = !cluster && (opts.pipelinePublishes ?? true) ? new PublishBatcher(redis) : null;
   const runPublish = batcher ? batcher.publish.bind(batcher) : direct;
   const keys = (conversationId: string) => conversationKeys(prefix, conversationId);
 

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { Cluster, Redis } from 'ioredis';
 import { type DeliveredEvent, isTerminalEvent, type TurnEvent } from '../events.ts';
 import { EVENT_FIELD } from '../stream-keys.ts';
 import { logInfo, trimmedPast } from '../stream-log.ts';
@@ -53,7 +53,7 @@ function decode(fields: string[]): TurnEvent | null {
  * Resumable: pass the last id you handled as `after`.
  */
 export async function* readEventLog(
-  redis: Redis,
+  redis: Redis | Cluster,
   logKey: string,
   opts: ReadEventLogOptions = {},
 ): AsyncGenerator<ClientEvent, void, undefined> {
