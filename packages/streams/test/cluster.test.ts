@@ -88,7 +88,7 @@ describe('TurnStreams on a Redis Cluster', () => {
     expect((await streams.publish(id, 1, [chunk('m1', 'before')])).ok).toBe(true);
     const { port } = await cluster.masterOf(streams.keys(id).log);
     // Drop the subscriber's connection to that master, then publish at once, before it is back.
-    const killed = await cluster.withNode(port, (r) => r.client('KILL', 'TYPE', 'pubsub'));
+    const killed = await cluster.withNode(port, (r) => r.call('CLIENT', 'KILL', 'TYPE', 'pubsub'));
     expect(Number(killed)).toBeGreaterThan(0);
     expect((await streams.publish(id, 1, [chunk('m1', 'while down')])).ok).toBe(true);
     await waitFor(
