@@ -3,6 +3,7 @@ import { type Db, failTurn } from '@turnstream/db';
 import type { Logger } from '@turnstream/logger';
 import type { TurnStreams } from '@turnstream/streams';
 import type { Job } from 'bullmq';
+import { TRANSIENT_REASON } from './errors.ts';
 import { INTERNAL_ERROR_TEXT, readableTransientExhausted, STALL_EXHAUSTED_TEXT } from './readable-errors.ts';
 
 export { INTERNAL_ERROR_TEXT, STALL_EXHAUSTED_TEXT } from './readable-errors.ts';
@@ -40,7 +41,7 @@ export function classifyJobFailure(err: Error): JobFailure {
     return { kind: 'turn', code: 'stall_exhausted', text: STALL_EXHAUSTED_TEXT };
   const code = /^([a-z_]+):/.exec(err.message)?.[1];
   if (code && NOT_A_TURN.includes(code)) return { kind: 'not_a_turn', code };
-  if (err.name === 'TransientTurnError')
+  if (code === TRANSIENT_REASON)
     return { kind: 'turn', code: 'transient_exhausted', text: readableTransientExhausted() };
   return { kind: 'turn', code: 'internal_error', text: INTERNAL_ERROR_TEXT };
 }

@@ -1,3 +1,9 @@
+/**
+ * The first word of a `TransientTurnError`'s message: what BullMQ keeps of a failed job is its message
+ * (`failedReason`), and a job failed for good is classified from it (`classifyJobFailure`).
+ */
+export const TRANSIENT_REASON = 'transient';
+
 /** A failure the job should retry after `backoffMs` (the worker's backoff strategy reads it). */
 export class TransientTurnError extends Error {
   override name = 'TransientTurnError';
@@ -7,11 +13,19 @@ export class TransientTurnError extends Error {
     readonly code: string,
     options?: { cause?: unknown },
   ) {
-    super(message, options);
+    super(`${TRANSIENT_REASON}: ${message}`, options);
   }
 }
 
 /** This worker no longer owns the turn (its fence is stale): it must write nothing more. */
 export class FencedOutError extends Error {
   override name = 'FencedOutError';
+}
+
+/**
+ * A reset ended the session this turn started with while it ran, so the turn can no longer clear or
+ * rebuild it: the message predates the conversation's new session and its turn must not go on.
+ */
+export class SessionEndedError extends Error {
+  override name = 'SessionEndedError';
 }

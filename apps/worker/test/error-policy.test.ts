@@ -148,6 +148,11 @@ describe('classifyJobFailure (the failed handler)', () => {
       new TransientTurnError('overloaded', 10, 'transient'),
       { kind: 'turn', code: 'transient_exhausted' },
     ],
+    [
+      'a transient error read back from its failed job (the reconciler)',
+      new Error(new TransientTurnError('overloaded', 10, 'transient').message),
+      { kind: 'turn', code: 'transient_exhausted' },
+    ],
     ['an unexpected error', new Error('connection terminated'), { kind: 'turn', code: 'internal_error' }],
     ['an invalid job', new Error('invalid_job: messageId: Required'), { kind: 'not_a_turn' }],
     [

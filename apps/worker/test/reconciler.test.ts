@@ -7,6 +7,7 @@ import { createTurnStreams, type TurnStreams } from '@turnstream/streams';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TransientTurnError } from '../src/errors.ts';
 import { Reconciler } from '../src/reconciler.ts';
 
 const redisUrl = new URL(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
@@ -65,7 +66,8 @@ describe('reconciler', () => {
     expect(await queue.getJobCounts('wait')).toEqual({ wait: 2 });
   });
 
-  it('fails, readably, a pending message whose job failed for good without the turn recording it', async () => {
+  /** A pending message whose job a real worker failed for good with `err` while no failed handler ran. */
+  async function failedForGood(err: () => Error): Promise<{ conversationId: string; messageId: string }> {
     await queue.obliterate({ force: true });
     const conv = await seedConversation(tdb.db, tenantId);
     const m = await insertUserMessage(tdb.db, { tenantId, conversationId: conv.id, content: 'doomed' });
@@ -78,18 +80,21 @@ describe('reconciler', () => {
         attempts: 1,
       },
     );
-    // Fail the job the way an unexpected error would, through a real worker.
     const { Worker } = await import('bullmq');
     const worker = new Worker(
       'turns',
       async () => {
-        throw new Error('unexpected');
+        throw err();
       },
       { connection: { host: redisUrl.hostname, port: Number(redisUrl.port || 6379) }, prefix },
     );
     const failed = new Promise((resolve) => worker.once('failed', resolve));
     await failed;
     await worker.close();
+    return { conversationId: conv.id, messageId: m.message.id };
+  }
+
+  async function reconcileFailed(conversationId: string, messageId: string) {
     const reconciler = new Reconciler({
       db: tdb.db,
       queue,
@@ -99,15 +104,33 @@ describe('reconciler', () => {
       minAgeMs: -1000,
     });
     await reconciler.runOnce();
-    expect(await (await queue.getJob(turnJobId(m.message.id)))?.getState()).toBe('failed');
+    expect(await (await queue.getJob(turnJobId(messageId)))?.getState()).toBe('failed');
     const rows = await tdb.sql<{ role: string; status: string; error_code: string | null }[]>`
-      select role, status, error_code from messages where id = ${m.message.id} or reply_to = ${m.message.id} order by seq`;
+      select role, status, error_code from messages where id = ${messageId} or reply_to = ${messageId} order by seq`;
+    const events = (await streams.read(conversationId)).map((e) => e.event);
+    return { rows, events };
+  }
+
+  it('fails, readably, a pending message whose job failed for good without the turn recording it', async () => {
+    // Fail the job the way an unexpected error would, through a real worker.
+    const m = await failedForGood(() => new Error('unexpected'));
+    const { rows, events } = await reconcileFailed(m.conversationId, m.messageId);
     expect(rows).toEqual([
       { role: 'user', status: 'failed', error_code: null },
       { role: 'error', status: 'failed', error_code: 'internal_error' },
     ]);
-    const events = (await streams.read(conv.id)).map((e) => e.event);
     expect(events).toEqual([expect.objectContaining({ type: 'turn.failed', code: 'internal_error' })]);
+  });
+
+  it('keeps the code of a transient error left over: transient_exhausted, as the failed handler says', async () => {
+    // The failed handler did not run (its worker died, the database was away): only the reason is left.
+    const m = await failedForGood(() => new TransientTurnError('overloaded', 10, 'transient'));
+    const { rows, events } = await reconcileFailed(m.conversationId, m.messageId);
+    expect(rows).toEqual([
+      { role: 'user', status: 'failed', error_code: null },
+      { role: 'error', status: 'failed', error_code: 'transient_exhausted' },
+    ]);
+    expect(events).toEqual([expect.objectContaining({ type: 'turn.failed', code: 'transient_exhausted' })]);
   });
 
   it('takes turns across the fleet: one of many workers scans per interval', async () => {
