@@ -1,5 +1,7 @@
+import { isTerminalEvent, TURNS_QUEUE, turnJobId } from '@turnstream/contracts';
 import { createTurnStreams } from '@turnstream/streams';
 import { type ManagedProcess, waitFor } from '@turnstream/testkit';
+import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestSystem } from '../support/system.ts';
 import { createConversation, loggedTurn, postMessage, waitForTurn } from '../support/turns.ts';
@@ -8,11 +10,17 @@ import { createConversation, loggedTurn, postMessage, waitForTurn } from '../sup
 // the middle of a turn, twice, costs no retry attempt and no reply. Only the stall budget, far larger
 // than any fleet's bad luck, ends a message that kills every worker taking it.
 let sys: TestSystem;
+let queue: Queue;
 const fast = { LEASE_TTL_MS: '1500', LOCK_DURATION_MS: '1500', STALLED_INTERVAL_MS: '500' };
 beforeAll(async () => {
   sys = await new TestSystem({ workers: 0, workerEnv: fast }).start();
+  queue = new Queue(TURNS_QUEUE, {
+    connection: sys.redis.duplicate({ maxRetriesPerRequest: null }),
+    prefix: sys.bullPrefix,
+  });
 });
 afterAll(async () => {
+  await queue?.close();
   await sys?.stop();
 });
 
@@ -78,5 +86,43 @@ describe('worker deaths during a turn', () => {
     const events = await loggedTurn(sys, conv, messageId);
     expect(events.at(-1)).toMatchObject({ type: 'turn.failed', code: 'stall_exhausted' });
     await heir.stop();
+  });
+
+  it('a worker that died after the ending committed, before the end reached the log: the next run of the job publishes it, once', async () => {
+    const worker = await sys.startWorker();
+    const conv = await createConversation(sys);
+    const messageId = await postMessage(sys, conv, 'an end lost with its worker');
+    const done = await waitForTurn(sys, conv, messageId, 60_000);
+    expect(done.user.status).toBe('completed');
+    const streams = createTurnStreams({ redis: sys.redis, keyPrefix: sys.redisPrefix });
+    const keys = streams.keys(conv);
+    const ends = async () =>
+      (await streams.read(conv)).filter((d) => d.event.messageId === messageId && isTerminalEvent(d.event));
+    const [published] = await waitFor(async () => ((await ends()).length > 0 ? ends() : null));
+    // What the log holds when the worker dies between the commit and the publish: no end for the turn.
+    await sys.redis.xdel(keys.log, published!.id);
+    await sys.redis.hdel(keys.ends, messageId);
+    // The job runs again, as it does when another worker takes a dead worker's job over.
+    const job = await queue.getJob(turnJobId(messageId));
+    await waitFor(async () => (await job!.getState()) === 'completed');
+    await job!.retry('completed');
+    const repaired = await waitFor(async () => ((await ends()).length > 0 ? ends() : null), {
+      message: 'the end of the turn published again',
+    });
+    expect(repaired.map((d) => d.event)).toEqual([
+      {
+        type: 'turn.completed',
+        messageId,
+        replyId: done.reply!.id,
+        content: done.reply!.content,
+        stopReason: 'end_turn',
+      },
+    ]);
+    // Once: a further run (or the first worker's late publish) appends no second end.
+    await waitFor(async () => (await job!.getState()) === 'completed');
+    await job!.retry('completed');
+    await waitFor(async () => (await job!.getState()) === 'completed');
+    expect((await ends()).map((d) => d.id)).toEqual(repaired.map((d) => d.id));
+    await worker.stop();
   });
 });

@@ -1,5 +1,5 @@
 import { isTerminalEvent, type TurnEvent } from '@turnstream/contracts';
-import { type Db, getReply, type Message } from '@turnstream/db';
+import { type Db, getReply, type Message, turnEndEvent } from '@turnstream/db';
 import type { TurnStreams } from '@turnstream/streams';
 
 const FINAL = new Set(['completed', 'failed', 'cancelled']);
@@ -25,24 +25,5 @@ export async function finishedTurnEvent(
   if (Date.now() - endedAt < SETTLED_MS) return null;
   const logged = await streams.read(message.conversationId, after ? { after } : {});
   if (logged.some((d) => d.event.messageId === message.id && isTerminalEvent(d.event))) return null;
-  const reply = await getReply(db, message.id);
-  switch (message.status) {
-    case 'completed':
-      return {
-        type: 'turn.completed',
-        messageId: message.id,
-        replyId: reply?.id ?? '',
-        content: reply?.content ?? '',
-        stopReason: reply?.stopReason ?? null,
-      };
-    case 'cancelled':
-      return { type: 'turn.cancelled', messageId: message.id, replyId: reply?.id ?? null };
-    default:
-      return {
-        type: 'turn.failed',
-        messageId: message.id,
-        code: reply?.errorCode ?? 'failed',
-        error: reply?.content ?? 'The message failed.',
-      };
-  }
+  return turnEndEvent(message, await getReply(db, message.id));
 }

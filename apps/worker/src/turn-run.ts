@@ -1,6 +1,7 @@
 import { type ClaudeChunk, classifyClaudeError } from '@turnstream/claude';
 import { cancelFlagKey, type TurnEvent } from '@turnstream/contracts';
-import { startAttempt, startReply } from '@turnstream/db';
+import { getMessage, isFinalStatus, startAttempt, startReply } from '@turnstream/db';
+import { endedTurn } from './ended-turn.ts';
 import { decideTurnAction } from './error-policy.ts';
 import { FencedOutError } from './errors.ts';
 import { ReplyPublisher } from './reply-publisher.ts';
@@ -47,8 +48,12 @@ export async function runLeasedTurn(t: LeasedTurn, start: TurnStart): Promise<Tu
     fence: t.lease.fence,
     mode,
   });
-  if (started.kind === 'finished')
+  if (started.kind === 'finished') {
+    // Ended since the job read its message (endings are atomic: the user row is final too).
+    const user = await getMessage(t.deps.db, t.data.tenantId, t.message.id);
+    if (user && isFinalStatus(user.status)) return endedTurn(t.deps, user, t.log);
     return { outcome: 'already_finished', status: started.reply.status, replyId: started.reply.id };
+  }
   if (started.kind === 'stale_fence') {
     t.log.warn({ event: 'turn.fence_rejected' }, 'reply owned by a newer fence');
     return { outcome: 'superseded', status: 'superseded', replyId: started.reply.id };

@@ -6,13 +6,14 @@ import {
   firstUnfinishedBefore,
   getConversation,
   getMessage,
-  getReply,
   insertUserMessage,
+  isFinalStatus,
   type Message,
   nextPendingAfter,
 } from '@turnstream/db';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { checkedCallbackUrl } from './admit.ts';
+import { endedTurn } from './ended-turn.ts';
 import { storedMessageId } from './job-message-id.ts';
 import { delayUntil } from './rate-gate.ts';
 import { cancelPreResetTurn, predatesSession } from './reset-boundary.ts';
@@ -65,11 +66,7 @@ export async function processTurnJob(
   }
   const message = byId ? storedUserMessage(data, found) : await ensureUserMessage(deps, data, job);
 
-  if (message.status === 'completed' || message.status === 'failed' || message.status === 'cancelled') {
-    const reply = await getReply(deps.db, message.id);
-    log.info({ event: 'turn.redelivery_completed', status: message.status }, 'turn already finished');
-    return { outcome: 'already_finished', status: message.status, replyId: reply?.id ?? null };
-  }
+  if (isFinalStatus(message.status)) return endedTurn(deps, message, log);
 
   const cancelKey = cancelFlagKey(deps.config.redisPrefix, conversation.id, message.id);
   if (flagged ?? (await deps.redis.exists(cancelKey))) {

@@ -9,6 +9,11 @@ export interface ConversationKeys {
   log: string;
   /** A string holding the highest fence accepted so far. */
   fence: string;
+  /**
+   * A hash from message id to the log ids of that message's terminal event: a turn's end is appended
+   * once, however many writers (or re-sends) publish it. Expires with the log.
+   */
+  ends: string;
   /** The (sharded) pub/sub channel carrying live batches. */
   channel: string;
 }
@@ -20,7 +25,7 @@ export interface ConversationKeys {
 export function conversationKeys(prefix: string, conversationId: string): ConversationKeys {
   if (conversationId === '') throw new TypeError('conversationId must not be empty');
   const base = `${prefix}:{conv:${conversationId}}`;
-  return { log: `${base}:log`, fence: `${base}:fence`, channel: `${base}:live` };
+  return { log: `${base}:log`, fence: `${base}:fence`, ends: `${base}:ends`, channel: `${base}:live` };
 }
 
 /** Field of a log entry that holds the event body as JSON. */

@@ -6,3 +6,4 @@ export * from './repositories/index.ts';
 export type { ApiKeyRole, MessageRole, MessageUsage } from './schema/index.ts';
 export * as schema from './schema/index.ts';
 export { API_KEY_ROLES } from './schema/index.ts';
+export * from './turn-end-event.ts';

@@ -16,5 +16,5 @@ export async function deleteConversationKeys(
   const keys = conversationKeys(prefix, conversationId);
   const flags = messageIds.map((id) => cancelFlagKey(prefix, conversationId, id));
   // One key per call: every key of a conversation shares its hash tag, but stay Cluster-agnostic anyway.
-  await Promise.all([keys.log, keys.fence, ...flags].map((key) => redis.unlink(key)));
+  await Promise.all([keys.log, keys.fence, keys.ends, ...flags].map((key) => redis.unlink(key)));
 }

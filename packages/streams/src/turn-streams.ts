@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { isCluster, type RedisClient } from '@turnstream/config';
-import type { DeliveredEvent, TurnEvent } from '@turnstream/contracts';
+import { type DeliveredEvent, isTerminalEvent, type TurnEvent } from '@turnstream/contracts';
 import { decodeEntries } from './entries.ts';
 import { type ConversationKeys, conversationKeys } from './keys.ts';
 import { PublishBatcher } from './publish-batcher.ts';
@@ -61,6 +61,10 @@ export interface TurnStreams {
    * `fence` is the turn's lease fence (a positive integer); a batch whose fence is lower than the
    * highest fence accepted for this conversation is refused and nothing is written.
    * `null` publishes unfenced (always accepted, does not move the fence).
+   * A message's terminal event is appended once: a batch carrying the terminal event of a message
+   * whose end the log already holds appends nothing and returns the ids of that end (so a worker may
+   * publish an end it rebuilt from the database when it cannot know whether the first was published).
+   * Put a terminal event in a batch of its own (with its message's events only).
    */
   publish(conversationId: string, fence: number | null, events: TurnEvent[]): Promise<PublishResult>;
   /** Events of the log in order, exclusive of `after`. */
@@ -120,15 +124,18 @@ export function createTurnStreams(opts: TurnStreamsOptions): TurnStreams {
     async publish(conversationId, fence, events) {
       if (fence !== null) positiveInteger('fence', fence);
       const k = keys(conversationId);
+      const ending = events.find(isTerminalEvent);
       const result = await runPublish(
         k.log,
         k.fence,
         `${k.fence}:batch:${randomUUID()}`,
+        k.ends,
         fence === null ? '' : String(fence),
         String(maxLen),
         String(ttlSeconds),
         k.channel,
         sharded ? '1' : '0',
+        ending?.messageId ?? '',
         ...events.map((event) => JSON.stringify(event)),
       );
       if (result[0] === 1) return { ok: true, ids: result[1] };

@@ -75,6 +75,7 @@ describe('TurnStreams on a Redis Cluster', () => {
     const id = randomUUID();
     const k = streams.keys(id);
     expect(await cluster.keySlot(`${k.fence}:batch:x`)).toBe(await cluster.keySlot(k.log));
+    expect(await cluster.keySlot(k.ends)).toBe(await cluster.keySlot(k.log));
     expect(await cluster.keySlot(k.channel)).toBe(await cluster.keySlot(k.log));
     expect((await streams.publish(id, 2, [chunk('m', 'x')])).ok).toBe(true);
     expect(await streams.publish(id, 1, [chunk('m', 'stale')])).toMatchObject({ ok: false, currentFence: 2 });

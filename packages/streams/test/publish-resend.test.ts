@@ -30,7 +30,18 @@ describe('a publish sent twice', () => {
     const conv = crypto.randomUUID();
     const k = conversationKeys(prefix, conv);
     const publish = definePublishCommand(redis);
-    const args = [k.log, k.fence, `${k.fence}:batch:fixed`, '3', '1000', '86400', k.channel, '0'] as const;
+    const args = [
+      k.log,
+      k.fence,
+      `${k.fence}:batch:fixed`,
+      k.ends,
+      '3',
+      '1000',
+      '86400',
+      k.channel,
+      '0',
+      '',
+    ] as const;
     const body = JSON.stringify(chunk('m1', 'once'));
     const first = await publish(...args, body);
     const again = await publish(...args, body);

@@ -23,6 +23,7 @@ describe('keys', () => {
     expect(keys).toEqual({
       log: `${prefix}:{conv:c1}:log`,
       fence: `${prefix}:{conv:c1}:fence`,
+      ends: `${prefix}:{conv:c1}:ends`,
       channel: `${prefix}:{conv:c1}:live`,
     });
     expect(() => streams.keys('')).toThrow(TypeError);
@@ -100,6 +101,35 @@ describe('fence', () => {
       'c',
       'd',
     ]);
+  });
+});
+
+describe('a turn ends once in the log', () => {
+  it('appends the terminal event of a message once, whoever publishes it again, fenced or not', async () => {
+    const conv = 'ends-once';
+    const first = await streams.publish(conv, 2, [completed('m1', 'the reply')]);
+    // A worker that took the job over rebuilds the end from the database and publishes it again.
+    const again = await streams.publish(conv, null, [completed('m1', 'the reply')]);
+    const newer = await streams.publish(conv, 3, [completed('m1', 'the reply')]);
+    expect(first.ok && again.ok && newer.ok).toBe(true);
+    expect(again).toEqual(first);
+    expect(newer).toEqual(first);
+    // Other events, and other messages' ends, are appended as usual.
+    await streams.publish(conv, 3, [chunk('m2', 'next')]);
+    await streams.publish(conv, 3, [completed('m2', 'next')]);
+    const log = (await streams.read(conv)).map((d) => `${d.event.type}:${d.event.messageId}`);
+    expect(log).toEqual(['turn.completed:m1', 'chunk:m2', 'turn.completed:m2']);
+    expect(await redis.ttl(streams.keys(conv).ends)).toBeGreaterThan(0);
+  });
+
+  it('still refuses a stale fence for an end already in the log', async () => {
+    const conv = 'ends-fenced';
+    await streams.publish(conv, 5, [completed('m1')]);
+    expect(await streams.publish(conv, 4, [completed('m1')])).toEqual({
+      ok: false,
+      reason: 'stale_fence',
+      currentFence: 5,
+    });
   });
 });
 
