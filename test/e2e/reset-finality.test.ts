@@ -1,6 +1,7 @@
 import { TURNS_QUEUE, turnJobId } from '@turnstream/contracts';
 import { createTurnStreams } from '@turnstream/streams';
 import { waitFor } from '@turnstream/testkit';
+import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestSystem } from '../support/system.ts';
 import { createConversation, postMessage, session, waitForTurn } from '../support/turns.ts';
@@ -129,5 +130,44 @@ describe('reset finality', () => {
     expect(await requestsWith('theta-marker')).toHaveLength(1);
     const iotaReq = await requestFor('iota after the reset');
     expect(iotaReq.body.messages).toHaveLength(1);
+  });
+
+  it('a transcript rejected after a reset during the turn costs no attempt: the job is handed back, the turn cancelled', async () => {
+    // Claude rejects the request's transcript (a stale thinking signature), but only after the reset.
+    await faults([
+      {
+        fault: 'invalid_request',
+        times: 1,
+        held: true,
+        message: 'messages.1.content.0: Invalid `signature` in `thinking` block',
+        match: { contains: 'kappa-marker' },
+      },
+    ]);
+    const conv = await createConversation(sys);
+    const kappa = await postMessage(sys, conv, 'kappa-marker rejected after the reset');
+    await requestFor('kappa-marker');
+    await reset(conv);
+    const released = await sys.sim_('/__sim/faults/release', { method: 'POST' });
+    expect(await released.json()).toEqual({ released: 1 });
+
+    // The turn cannot clear a session the reset ended: it hands its job back, and the next run cancels
+    // it as a message from before the reset, without calling Claude again.
+    const kappaTurn = await waitForTurn(sys, conv, kappa);
+    expect(kappaTurn.user.status).toBe('cancelled');
+    expect(await requestsWith('kappa-marker')).toHaveLength(1);
+    const attempts = await sys.tdb.sql<{ attempt: number; outcome: string; error_code: string | null }[]>`
+      select attempt, outcome, error_code from turn_attempts where message_id = ${kappa} order by started_at`;
+    expect(attempts).toEqual([{ attempt: 1, outcome: 'interrupted', error_code: 'session_reset' }]);
+    // Not the turn's failure: no retry attempt used; the run that cancelled it is the job's only one
+    // (BullMQ counts a finished run in attemptsMade).
+    const queue = new Queue(TURNS_QUEUE, {
+      connection: sys.redis.duplicate({ maxRetriesPerRequest: null }),
+      prefix: sys.bullPrefix,
+    });
+    try {
+      expect((await queue.getJob(turnJobId(kappa)))?.attemptsMade).toBe(1);
+    } finally {
+      await queue.close();
+    }
   });
 });

@@ -36,6 +36,9 @@ export async function handleControl(
       sendJson(res, 200, { rules: deps.faults.add(parsed.data.rules) });
       return true;
     }
+    case 'POST /__sim/faults/release':
+      sendJson(res, 200, { released: deps.faults.release() });
+      return true;
     case 'DELETE /__sim/faults':
       deps.faults.clear();
       sendJson(res, 200, { rules: [] });

@@ -40,6 +40,11 @@ export const faultRuleSchema = z.object({
   message: z.string().optional(),
   /** Status faults: adds `error.details.error_code` (e.g. `enforced_spend_limit_reached`). */
   errorCode: z.string().optional(),
+  /**
+   * Status faults: the answer waits until `POST /__sim/faults/release` (the request is logged at once),
+   * so a test can act while a request is in flight, then let it fail.
+   */
+  held: z.boolean().optional(),
 });
 
 export const faultRulesBodySchema = z.object({ rules: z.array(faultRuleSchema).min(1) });
@@ -62,6 +67,27 @@ export interface FaultTarget {
 export class FaultBook {
   #rules: ActiveFaultRule[] = [];
   #nextId = 1;
+  readonly #held = new Set<() => void>();
+
+  /** Wait until `release()` (or until `signal` aborts: the client went away). */
+  hold(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      const done = () => {
+        this.#held.delete(done);
+        signal.removeEventListener('abort', done);
+        resolve();
+      };
+      this.#held.add(done);
+      signal.addEventListener('abort', done, { once: true });
+    });
+  }
+
+  /** Let every held answer go; returns how many were held. */
+  release(): number {
+    const held = [...this.#held];
+    for (const done of held) done();
+    return held.length;
+  }
 
   add(rules: FaultRule[]): ActiveFaultRule[] {
     for (const rule of rules) {

@@ -92,6 +92,10 @@ export async function handleMessages(body: unknown, ex: Exchange, deps: Messages
     entry.fault = fault.fault;
     deps.logger.info({ event: 'sim.fault_applied', fault: fault.fault, requestId: ex.requestId });
     if (!isMidstreamFault(fault.fault)) {
+      if (fault.held) {
+        await deps.faults.hold(ex.signal);
+        if (ex.signal.aborted) return;
+      }
       throw statusFaultError(
         fault as ActiveFaultRule & { fault: Exclude<typeof fault.fault, MidstreamFault> },
         String(entry.model),

@@ -1,3 +1,4 @@
+import { waitFor } from '@turnstream/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { type RunningSimulator, startSimulator } from '../src/index.ts';
 import { API_HEADERS, parseSse, postMessages, readSse, request } from './support/http.ts';
@@ -96,6 +97,26 @@ describe('status faults', () => {
       rules: Array<{ fault: string }>;
     };
     expect(listed.rules.map((r) => r.fault)).toEqual(['server_error']);
+  });
+
+  it('held: the request is logged at once, its answer waits for /__sim/faults/release', async () => {
+    await addFaults([{ fault: 'invalid_request', times: 1, held: true, message: 'held then rejected' }]);
+    let settled = false;
+    const answer = postMessages(sim.url, request('hold me', { stream: true })).then((res) => {
+      settled = true;
+      return res;
+    });
+    await waitFor(async () => {
+      const res = await fetch(`${sim.url}/__sim/requests`);
+      const { requests } = (await res.json()) as { requests: unknown[] };
+      return requests.length === 1;
+    });
+    expect(settled).toBe(false);
+    const release = await fetch(`${sim.url}/__sim/faults/release`, { method: 'POST' });
+    expect(await release.json()).toEqual({ released: 1 });
+    const res = await answer;
+    expect(res.status).toBe(400);
+    expect((await errorOf(res)).message).toBe('held then rejected');
   });
 
   it('rejects malformed rules with a 400', async () => {

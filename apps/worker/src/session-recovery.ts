@@ -1,5 +1,5 @@
 import { type Session, setAssistantSession } from '@turnstream/db';
-import { FencedOutError, TransientTurnError } from './errors.ts';
+import { FencedOutError, SessionEndedError, TransientTurnError } from './errors.ts';
 import { emptyTranscript, loadTranscript, rebuildTranscript, type TranscriptPlan } from './transcript.ts';
 import type { TurnRun } from './turn-context.ts';
 
@@ -59,6 +59,8 @@ export async function clearSession(run: TurnRun, session: Session, reason: strin
   });
   if (!res.ok) {
     if (res.conflict === 'fence') throw new FencedOutError('session claimed by a newer fence');
+    if (res.conflict === 'not_active')
+      throw new SessionEndedError('session ended by a reset during the turn');
     throw new TransientTurnError(
       `session changed underneath the turn (${res.conflict})`,
       500,

@@ -180,14 +180,23 @@ export async function rateLimitEnding(
 
 /** Shutdown: the job goes back to waiting for another worker (no attempt used). */
 export async function handBackEnding(run: TurnRun): Promise<never> {
-  await interrupt(
-    run,
-    { outcome: 'interrupted', errorCode: 'shutdown', detail: 'shutdown' },
-    null,
-    'shutdown',
-  );
+  return handBack(run, 'shutdown', 'shutdown');
+}
+
+/**
+ * A reset ended the session while the turn ran (its transcript was rejected and the session can no
+ * longer be cleared): not the turn's failure, so no attempt is used. The job goes back to waiting; its
+ * next run finds the message predating the new session and cancels it without calling Claude.
+ */
+export async function sessionEndedEnding(run: TurnRun): Promise<never> {
+  return handBack(run, 'session_reset', 'session ended by a reset during the turn');
+}
+
+/** End the attempt as interrupted and hand the job back to the queue without using an attempt. */
+async function handBack(run: TurnRun, code: string, detail: string): Promise<never> {
+  await interrupt(run, { outcome: 'interrupted', errorCode: code, detail }, null, code);
   await run.job.moveToWait(run.token);
-  run.log.info({ event: 'turn.handback_completed' }, 'turn interrupted by shutdown and handed back');
+  run.log.info({ event: 'turn.handback_completed', reason: code }, 'turn interrupted and handed back');
   throw new WaitingError();
 }
 

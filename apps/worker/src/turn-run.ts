@@ -3,7 +3,7 @@ import { cancelFlagKey, type TurnEvent } from '@turnstream/contracts';
 import { getMessage, isFinalStatus, startAttempt, startReply } from '@turnstream/db';
 import { endedTurn } from './ended-turn.ts';
 import { decideTurnAction } from './error-policy.ts';
-import { FencedOutError } from './errors.ts';
+import { FencedOutError, SessionEndedError } from './errors.ts';
 import { ReplyPublisher } from './reply-publisher.ts';
 import { clearSession, planTranscript, recoverSession, type TranscriptState } from './session-recovery.ts';
 import type { TurnAbort } from './turn-abort.ts';
@@ -15,6 +15,7 @@ import {
   handBackEnding,
   rateLimitEnding,
   retryEnding,
+  sessionEndedEnding,
   supersededEnding,
 } from './turn-endings.ts';
 import { claudeRequest, type EarlyRequest, earlyStillValid } from './turn-start.ts';
@@ -78,6 +79,7 @@ export async function runLeasedTurn(t: LeasedTurn, start: TurnStart): Promise<Tu
     return await streamUntilEnded(run, await planTranscript(run));
   } catch (err) {
     if (run && err instanceof FencedOutError) return await supersededEnding(run, err);
+    if (run && err instanceof SessionEndedError) return await sessionEndedEnding(run);
     throw err;
   } finally {
     t.deps.running.delete(t.message.id);
