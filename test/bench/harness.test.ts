@@ -1,8 +1,12 @@
 import { spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { PUBLISH_LUA } from '@turnstream/streams';
+import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { CpuMeter, cpuSeconds } from './lib/proc.ts';
 import { mergedLagP99, percentile, summarize } from './lib/stats.ts';
 import { areaOf } from './profile-summary.ts';
+import { publishScriptWithoutMarker } from './scenarios/publish-marker.ts';
 
 // The benchmark's own arithmetic and process handling (`pnpm bench` itself is too slow for npm test).
 describe('bench harness', () => {
@@ -45,5 +49,28 @@ describe('bench harness', () => {
     expect(areaOf('file:///repo/packages/streams/src/entries.ts', 'f')).toBe('@turnstream/streams');
     expect(areaOf('node:internal/streams/writable', 'f')).toBe('node:internal');
     expect(areaOf('', '(garbage collector)')).toBe('(garbage collector)');
+  });
+
+  it('compares the publish script with the same script less its marker: a repeat appends again only without it', async () => {
+    const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
+    const tag = `bench-marker-${randomBytes(4).toString('hex')}:{c}`;
+    const args = [`${tag}:log`, `${tag}:fence`, `${tag}:batch`, '1', '100', '60', `${tag}:ch`, '0', '{}'];
+    try {
+      for (const [name, lua] of [
+        ['marked', PUBLISH_LUA],
+        ['unmarked', publishScriptWithoutMarker()],
+      ] as const) {
+        await redis.del(`${tag}:log`, `${tag}:batch`);
+        redis.defineCommand(name, { numberOfKeys: 3, lua });
+        const run = (redis as unknown as Record<string, (...a: string[]) => Promise<unknown>>)[name]!;
+        await run.apply(redis, args);
+        await run.apply(redis, args);
+        expect([name, await redis.xlen(`${tag}:log`)]).toEqual([name, name === 'marked' ? 1 : 2]);
+        expect([name, await redis.exists(`${tag}:batch`)]).toEqual([name, name === 'marked' ? 1 : 0]);
+      }
+    } finally {
+      await redis.del(`${tag}:log`, `${tag}:batch`, `${tag}:fence`);
+      redis.disconnect();
+    }
   });
 });

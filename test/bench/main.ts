@@ -2,7 +2,7 @@
  * `pnpm bench`: starts the real processes (API, workers, simulator) against Postgres and a private
  * Redis, runs every scenario with its baselines in the same run, and writes
  * test/bench/results/<date>.json and .md. Flags: --quick (small counts, about a minute), --smoke,
- * --only=first-chunk,saturation,held,fanout,resume, --cpu-prof=<dir> (V8 CPU profiles of the API and
+ * --only=first-chunk,saturation,held,fanout,marker,resume, --cpu-prof=<dir> (V8 CPU profiles of the API and
  * workers, one folder per scenario), --held=500,2000 (held streams on one worker only),
  * --saturation-workers=1, --tag=<name> (file name suffix), --no-write, --echo (app logs),
  * --worker-node-arg=<flag> (repeatable: a node flag of the workers, e.g. --heapsnapshot-signal=SIGUSR2).
@@ -17,9 +17,10 @@ import { type BenchResults, evaluateTargets, renderMarkdown } from './report.ts'
 import { fanout, resume } from './scenarios/delivery.ts';
 import { firstChunk } from './scenarios/first-chunk.ts';
 import { held } from './scenarios/held.ts';
+import { publishMarker } from './scenarios/publish-marker.ts';
 import { saturation } from './scenarios/saturation.ts';
 
-export const SCENARIOS = ['first-chunk', 'saturation', 'held', 'fanout', 'resume'] as const;
+export const SCENARIOS = ['first-chunk', 'saturation', 'held', 'fanout', 'marker', 'resume'] as const;
 export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
@@ -114,6 +115,12 @@ export async function runBench(opts: BenchOptions): Promise<{ results: BenchResu
         'fanout',
         async () => {
           scenarios.fanout = await fanout(ctx);
+        },
+      ],
+      [
+        'marker',
+        async () => {
+          scenarios.publishMarker = await publishMarker(ctx);
         },
       ],
       [

@@ -2,6 +2,7 @@ import type { MachineFacts } from './lib/machine.ts';
 import type { FanoutResult, ResumePoint } from './scenarios/delivery.ts';
 import type { FirstChunkPoint } from './scenarios/first-chunk.ts';
 import type { HeldPoint } from './scenarios/held.ts';
+import { type MarkerResult, renderMarker } from './scenarios/publish-marker.ts';
 import type { SaturationPoint } from './scenarios/saturation.ts';
 
 export interface BenchResults {
@@ -16,6 +17,7 @@ export interface BenchResults {
     saturation?: SaturationPoint[];
     fanout?: FanoutResult;
     resume?: ResumePoint[];
+    publishMarker?: MarkerResult;
   };
   targets: Target[];
   /** The committed run the "today's" targets compare with. */
@@ -332,6 +334,8 @@ export function renderMarkdown(r: BenchResults): string {
       '',
     );
   }
+  // Nominal publish rate of 500 held streams: 20 tokens/s each, about one batch per token.
+  if (r.scenarios.publishMarker) out.push(...renderMarker(r.scenarios.publishMarker, 500 * 20));
   if (r.targets.length) {
     out.push(
       `## Targets${r.reference ? ` (reference run for "today's": ${r.reference})` : ''}`,

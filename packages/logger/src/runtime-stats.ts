@@ -37,6 +37,10 @@ export function startRuntimeStats(opts: RuntimeStatsOptions): () => void {
         eventLoopSamples: histogram.count,
         rssBytes: memory.rss,
         heapUsedBytes: memory.heapUsed,
+        // What the resident set holds beyond live JS objects: the heap V8 reserved, and memory outside it.
+        heapTotalBytes: memory.heapTotal,
+        externalBytes: memory.external,
+        arrayBuffersBytes: memory.arrayBuffers,
         ...opts.extra?.(),
       },
       'runtime stats',

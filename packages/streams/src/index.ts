@@ -9,6 +9,7 @@ export {
   type SubscribeOptions,
 } from './event-subscriber.ts';
 export { type ConversationKeys, conversationKeys } from './keys.ts';
+export { BATCH_MARKER_TTL_SECONDS, PUBLISH_LUA } from './publish-script.ts';
 export type { ResumeCheck } from './resume-check.ts';
 export { compareStreamIds, isStreamId } from './stream-ids.ts';
 export type { Subscription } from './subscription.ts';
