@@ -17,6 +17,20 @@ export interface LiveReplyWriterOptions {
   logger?: Logger;
   /** Rows per statement. Default 500. */
   maxBatch?: number;
+  /**
+   * Rows written per second at most, across all of the worker's replies: with more streaming replies
+   * than `maxRowsPerSecond x intervalMs` the ticks space out, so each partial waits a little longer
+   * instead of Postgres rewriting thousands of growing texts four times a second. Default 2000.
+   */
+  maxRowsPerSecond?: number;
+}
+
+/**
+ * The wait before the next write: `intervalMs`, or longer when the last tick wrote more rows than the
+ * budget allows in that time.
+ */
+export function nextPersistDelayMs(intervalMs: number, lastRows: number, maxRowsPerSecond: number): number {
+  return Math.max(intervalMs, Math.ceil((lastRows / maxRowsPerSecond) * 1000));
 }
 
 /**
@@ -36,9 +50,18 @@ export class LiveReplyWriter {
   private flushing: Promise<void> | undefined;
   private closed = false;
   private readonly maxBatch: number;
+  private readonly maxRowsPerSecond: number;
+  /** Rows the last tick wrote (what the next wait is measured against). */
+  private lastRows = 0;
 
   constructor(private readonly opts: LiveReplyWriterOptions) {
     this.maxBatch = opts.maxBatch ?? 500;
+    this.maxRowsPerSecond = opts.maxRowsPerSecond ?? 2000;
+  }
+
+  /** The wait of the next tick, as planned now (ms). */
+  get nextDelayMs(): number {
+    return nextPersistDelayMs(this.opts.intervalMs, this.lastRows, this.maxRowsPerSecond);
   }
 
   /** Replies waiting for their next write. */
@@ -74,17 +97,21 @@ export class LiveReplyWriter {
 
   private arm(): void {
     if (this.timer || this.flushing || this.pending.size === 0 || this.closed) return;
-    this.timer = setTimeout(() => {
-      this.timer = undefined;
-      this.flushing = this.flush().finally(() => {
-        this.flushing = undefined;
-        this.arm();
-      });
-    }, this.opts.intervalMs);
+    this.timer = setTimeout(
+      () => {
+        this.timer = undefined;
+        this.flushing = this.flush().finally(() => {
+          this.flushing = undefined;
+          this.arm();
+        });
+      },
+      nextPersistDelayMs(this.opts.intervalMs, this.lastRows, this.maxRowsPerSecond),
+    );
   }
 
   private async flush(): Promise<void> {
     const batch = [...this.pending.values()];
+    this.lastRows = batch.length;
     this.inFlight = this.pending;
     this.pending = new Map();
     try {

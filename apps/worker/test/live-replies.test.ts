@@ -2,7 +2,7 @@ import { endReply, getReply, insertUserMessage, type Message, startReply } from 
 import { createTestDatabase, seedConversation, seedTenant, type TestDatabase } from '@turnstream/db/testing';
 import { waitFor } from '@turnstream/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type LiveReplyWrite, LiveReplyWriter } from '../src/live-replies.ts';
+import { type LiveReplyWrite, LiveReplyWriter, nextPersistDelayMs } from '../src/live-replies.ts';
 
 let tdb: TestDatabase;
 let tenantId: string;
@@ -42,6 +42,24 @@ async function row(id: string) {
 }
 
 describe('LiveReplyWriter', () => {
+  it('spaces its ticks out when the last one wrote more rows than the budget allows per interval', () => {
+    expect(nextPersistDelayMs(250, 0, 2000)).toBe(250);
+    expect(nextPersistDelayMs(250, 500, 2000)).toBe(250);
+    expect(nextPersistDelayMs(250, 1000, 2000)).toBe(500);
+    expect(nextPersistDelayMs(250, 2000, 2000)).toBe(1000);
+  });
+
+  it('plans its next tick from the rows the last one wrote', async () => {
+    const writer = new LiveReplyWriter({ db: tdb.db, intervalMs: 20, maxRowsPerSecond: 2 });
+    const turns = await Promise.all([1, 2, 3].map(() => streamingReply(1)));
+    expect(writer.nextDelayMs).toBe(20);
+    for (const t of turns) writer.write(entry(t.reply, 'part', []));
+    await waitFor(async () => (await row(turns[2]!.reply.id)).content === 'part');
+    // Three rows at two a second: the next tick comes 1.5 s after this one.
+    expect(writer.nextDelayMs).toBe(1500);
+    await writer.close();
+  });
+
   it("writes every waiting reply's newest partial in one statement per tick", async () => {
     const writer = new LiveReplyWriter({ db: tdb.db, intervalMs: 20 });
     const turns = await Promise.all([1, 2, 3].map(() => streamingReply(1)));
