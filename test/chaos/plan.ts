@@ -18,7 +18,12 @@ export type FatalFault = (typeof FATAL_FAULTS)[number];
 export interface PlannedFault {
   kind: 'transient' | 'fatal';
   fault: TransientFault | FatalFault;
-  times: number;
+  /**
+   * Requests of the message it strikes; absent: every one. A fatal fault strikes every request, as a
+   * real one does (a bad key or a bad request fails again when retried): a worker that got the answer
+   * and died before recording it leaves the message to a takeover whose request fails the same way.
+   */
+  times?: number;
   retryAfterMs?: number;
   afterChunks?: number;
 }
@@ -55,7 +60,7 @@ export function messageTag(conversation: number, message: number): string {
 
 function planFault(rnd: SeededRandom, share: ChaosProfile['share'], words: number): PlannedFault | undefined {
   const r = rnd.next();
-  if (r < share.fatalFault) return { kind: 'fatal', fault: rnd.pick(FATAL_FAULTS), times: 1 };
+  if (r < share.fatalFault) return { kind: 'fatal', fault: rnd.pick(FATAL_FAULTS) };
   if (r >= share.fatalFault + share.transientFault) return undefined;
   const fault = rnd.pick(TRANSIENT_FAULTS);
   const planned: PlannedFault = { kind: 'transient', fault, times: fault === 'stall' ? 1 : rnd.int(1, 2) };

@@ -4,7 +4,8 @@ import { type CheckInput, label, type Observed, terminalEvents } from './context
 const FINAL = new Set(['completed', 'failed', 'cancelled']);
 
 /**
- * The outcomes the run allows a message: a fatal fault fails it; a cancel the API confirmed cancels it
+ * The outcomes the run allows a message: a fatal fault fails it (it strikes every request of the
+ * message, so even a takeover after the worker holding the answer died meets it); a cancel the API confirmed cancels it
  * (one still `cancelling` may lose the race to the reply); a turn running when its conversation was
  * reset may finish or be cancelled; everything else completes, whatever else happened.
  */
