@@ -1,7 +1,8 @@
 import { randomBytes } from 'node:crypto';
+import { createRedis, type RedisClient } from '@turnstream/config';
 import { createTestDatabase, seedTenant, type TestDatabase } from '@turnstream/db/testing';
 import { deleteKeys, freePort, type ManagedProcess, startApp } from '@turnstream/testkit';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
@@ -13,6 +14,8 @@ export interface SystemOptions {
   simEnv?: Record<string, string>;
   /** Redis for the processes and the test (default `REDIS_URL`, the shared server). */
   redisUrl?: string;
+  /** A Redis Cluster instead (`REDIS_CLUSTER_NODES` of every process, e.g. `startRedisCluster().seedList`). */
+  redisClusterNodes?: string;
   /** Write each process's log lines to `<logDir>/<name>.log` (and keep fewer in memory): long runs. */
   logDir?: string;
 }
@@ -28,7 +31,7 @@ export class TestSystem {
   readonly redisPrefix = `tse${randomBytes(4).toString('hex')}`;
   readonly bullPrefix = `${this.redisPrefix}bull`;
   tdb!: TestDatabase;
-  redis!: Redis;
+  redis!: RedisClient;
   apiKey!: string;
   tenantId!: string;
   simUrl!: string;
@@ -55,7 +58,10 @@ export class TestSystem {
 
   async start(): Promise<this> {
     this.tdb = await createTestDatabase();
-    this.redis = new Redis(this.redisUrl);
+    this.redis = createRedis(
+      { url: this.redisUrl, clusterNodes: this.clusterSeeds() },
+      { maxRetriesPerRequest: null },
+    );
     const seeded = await seedTenant(this.tdb.db);
     this.apiKey = seeded.apiKey.key;
     this.tenantId = seeded.tenant.id;
@@ -73,10 +79,23 @@ export class TestSystem {
     return this;
   }
 
+  private clusterSeeds(): Array<{ host: string; port: number }> | undefined {
+    return this.opts.redisClusterNodes?.split(',').map((seed) => {
+      const [host, port] = seed.split(':');
+      return { host: host!, port: Number(port) };
+    });
+  }
+
+  /** The BullMQ prefix the processes use (hash-tagged on a cluster, as `bullPrefixFor` does). */
+  get effectiveBullPrefix(): string {
+    return this.opts.redisClusterNodes ? `{${this.bullPrefix}}` : this.bullPrefix;
+  }
+
   private commonEnv(): Record<string, string> {
     return {
       DATABASE_URL: this.tdb.url,
       REDIS_URL: this.redisUrl,
+      ...(this.opts.redisClusterNodes ? { REDIS_CLUSTER_NODES: this.opts.redisClusterNodes } : {}),
       REDIS_PREFIX: this.redisPrefix,
       BULL_PREFIX: this.bullPrefix,
       MIGRATE_ON_START: 'false',
@@ -151,9 +170,12 @@ export class TestSystem {
   async stop(): Promise<void> {
     await Promise.all([...this.workers, ...this.apis.map((a) => a.proc)].map((p) => p.stop()));
     await this.sim?.stop();
-    if (this.redis) {
-      await deleteKeys(this.redis, `${this.redisPrefix}*`);
+    if (this.redis && !this.opts.redisClusterNodes) {
+      await deleteKeys(this.redis as Redis, `${this.redisPrefix}*`);
       await this.redis.quit();
+    } else {
+      // A cluster is the test's own: it goes away whole.
+      this.redis?.disconnect();
     }
     await this.tdb?.drop();
   }

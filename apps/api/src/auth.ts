@@ -1,6 +1,6 @@
+import type { RedisClient } from '@turnstream/config';
 import { type ApiKeyRole, type Db, findApiKey, isApiKeyActive } from '@turnstream/db';
 import type { FastifyRequest } from 'fastify';
-import type { Redis } from 'ioredis';
 import { ApiError } from './errors.ts';
 import type { KeyUseRecorder } from './keys.ts';
 import { resolveStreamToken } from './stream-tokens.ts';
@@ -59,7 +59,7 @@ export const STREAM_TOKEN_ROUTE = '/v1/conversations/:id/events';
  */
 export function createAuthHook(
   db: Db,
-  streamTokens?: { redis: Redis; prefix: string },
+  streamTokens?: { redis: RedisClient; prefix: string },
   keyUse?: KeyUseRecorder,
 ) {
   return async function authenticate(request: FastifyRequest): Promise<void> {

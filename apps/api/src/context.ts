@@ -1,10 +1,10 @@
+import type { RedisClient } from '@turnstream/config';
 import { DEFAULT_MODELS, type ModelSpec } from '@turnstream/contracts';
 import type { Db } from '@turnstream/db';
 import type { Logger } from '@turnstream/logger';
 import type { EventSubscriber, TurnStreams } from '@turnstream/streams';
 import type { TargetPolicy } from '@turnstream/webhooks';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { DEFAULT_PRICES, type PriceTable } from './admin/pricing.ts';
 import { DEFAULT_TROUBLE_SETTINGS, type TroubleSettings } from './admin/trouble.ts';
 import type { ApiMetrics } from './metrics.ts';
@@ -70,7 +70,7 @@ export const DEFAULT_APP_CONFIG: AppConfig = {
 export interface AppDeps {
   db: Db;
   /** A regular ioredis connection: readiness PING, cancel flags and the cancel channel. */
-  redis: Redis;
+  redis: RedisClient;
   /** The BullMQ turns queue (producer side). */
   queue: Queue;
   /** The intake queue (`TURNS_INTAKE_QUEUE_NAME`): a deletion removes the conversation's messages waiting there. */
@@ -93,7 +93,7 @@ export interface AppDeps {
 /** What route modules receive. */
 export interface RouteContext {
   db: Db;
-  redis: Redis;
+  redis: RedisClient;
   queue: Queue;
   intakeQueue: Queue;
   webhookQueue: Queue;

@@ -1,3 +1,4 @@
+import type { RedisClient } from '@turnstream/config';
 import { turnJobId } from '@turnstream/contracts';
 import {
   type Conversation,
@@ -12,7 +13,6 @@ import { deleteConversationKeys } from '@turnstream/streams';
 import { enqueueConversationDeleted } from '@turnstream/webhooks';
 import type { Queue } from 'bullmq';
 import type { FastifyBaseLogger } from 'fastify';
-import type { Redis } from 'ioredis';
 import type { RouteContext } from './context.ts';
 import { ApiError } from './errors.ts';
 import { removeIntakeJobs } from './intake-removal.ts';
@@ -21,7 +21,7 @@ import { cancelTurn } from './routes/cancel.ts';
 /** What purging a conversation needs (the API's route context has it; so does the retention sweeper). */
 export interface PurgeDeps {
   db: Db;
-  redis: Redis;
+  redis: RedisClient;
   /** The turns queue. */
   queue: Queue;
   /** The intake queue (`TURNS_INTAKE_QUEUE_NAME`): messages handed in but not stored yet. */

@@ -1,6 +1,6 @@
+import { duplicateRedis, type RedisClient } from '@turnstream/config';
 import { activeApiKeyIds, type Db } from '@turnstream/db';
 import type { Logger } from '@turnstream/logger';
-import type { Redis } from 'ioredis';
 import type { SseRegistry } from './sse.ts';
 
 /**
@@ -16,7 +16,11 @@ export function keyRevokedChannel(prefix: string): string {
 }
 
 /** Tell every API replica that `keyIds` no longer work. */
-export async function publishKeysRevoked(redis: Redis, prefix: string, keyIds: string[]): Promise<void> {
+export async function publishKeysRevoked(
+  redis: RedisClient,
+  prefix: string,
+  keyIds: string[],
+): Promise<void> {
   if (keyIds.length > 0) await redis.publish(keyRevokedChannel(prefix), JSON.stringify({ keyIds }));
 }
 
@@ -34,7 +38,7 @@ function parseKeyIds(message: string): string[] {
 export interface KeyRevocationWatcherOptions {
   db: Db;
   /** A regular connection; the watcher subscribes on its own duplicate. */
-  redis: Redis;
+  redis: RedisClient;
   prefix: string;
   sse: SseRegistry;
   logger: Logger;
@@ -44,7 +48,7 @@ export interface KeyRevocationWatcherOptions {
 
 /** Ends the event streams of revoked keys, on this replica. `start()` once; `close()` on shutdown. */
 export class KeyRevocationWatcher {
-  private subscriber: Redis | undefined;
+  private subscriber: RedisClient | undefined;
   private timer: NodeJS.Timeout | undefined;
   private sweeping = false;
 
@@ -52,7 +56,7 @@ export class KeyRevocationWatcher {
 
   /** Never fails: with Redis away the API still starts (readiness reports it); ioredis resubscribes. */
   async start(): Promise<void> {
-    const subscriber = this.opts.redis.duplicate();
+    const subscriber = duplicateRedis(this.opts.redis);
     this.subscriber = subscriber;
     subscriber.on('error', (err: Error) =>
       this.opts.logger.warn(

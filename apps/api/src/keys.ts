@@ -1,3 +1,4 @@
+import type { RedisClient } from '@turnstream/config';
 import {
   type ApiKeyInfo,
   type ApiKeyRole,
@@ -10,7 +11,6 @@ import {
   revokeApiKey,
   rotateApiKey,
 } from '@turnstream/db';
-import type { Redis } from 'ioredis';
 import { publishKeysRevoked } from './key-revocation.ts';
 
 /**
@@ -20,7 +20,7 @@ import { publishKeysRevoked } from './key-revocation.ts';
  */
 export interface KeyAdminDeps {
   db: Db;
-  redis: Redis;
+  redis: RedisClient;
   /** `REDIS_PREFIX` of the API replicas. */
   prefix: string;
 }
@@ -112,7 +112,7 @@ export class KeyUseRecorder {
   private readonly recorded = new Map<string, number>();
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly prefix: string,
   ) {}
 

@@ -1,12 +1,18 @@
 import { hostname } from 'node:os';
-import { fleetSettingsOf, joinFleetOrExit, readEnvOrExit } from '@turnstream/config';
+import {
+  createRedis,
+  duplicateRedis,
+  fleetSettingsOf,
+  joinFleetOrExit,
+  readEnvOrExit,
+  redisLayoutOf,
+} from '@turnstream/config';
 import { createDb, databaseIdentity, runMigrations } from '@turnstream/db';
 import { createLogger, startRuntimeStats } from '@turnstream/logger';
 import { createEventSubscriber, createTurnStreams } from '@turnstream/streams';
 import { startMetricsServer, startTracing } from '@turnstream/telemetry';
 import { WEBHOOK_FANOUT_QUEUE, withWebhookNotices } from '@turnstream/webhooks';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { DEFAULT_PRICES } from './admin/pricing.ts';
 import { buildApp } from './app.ts';
 import { parseEnv } from './env.ts';
@@ -31,7 +37,10 @@ async function main(): Promise<void> {
     applicationName: 'turnstream-api',
   });
   // Fail commands fast while Redis is away (readiness then reports it) instead of queueing them for long.
-  const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 2 });
+  // One server (REDIS_URL) or a Redis Cluster (REDIS_CLUSTER_NODES): hash-tagged BullMQ prefix and
+  // sharded pub/sub on a cluster.
+  const layout = redisLayoutOf(env);
+  const redis = createRedis(layout.target, { maxRetriesPerRequest: 2, connectionName: 'turnstream-api' });
   redis.on('error', (err) =>
     logger.warn({ event: 'redis.connection_failed', err: err.message }, 'redis error'),
   );
@@ -43,11 +52,11 @@ async function main(): Promise<void> {
     member: `api:${hostname()}:${process.pid}`,
     logger,
   });
-  const queueConnection = redis.duplicate();
+  const queueConnection = duplicateRedis(redis);
   queueConnection.on('error', () => {}); // reported by the main connection
   const queue = new Queue(env.TURNS_QUEUE_NAME, {
     connection: queueConnection,
-    prefix: env.BULL_PREFIX,
+    prefix: layout.bullPrefix,
     ...(tracing ? { telemetry: tracing.bullmq } : {}),
   });
   queue.on('error', (err) =>
@@ -56,19 +65,19 @@ async function main(): Promise<void> {
   // Deletions remove messages still waiting here; the dashboard and the depth gauges show it.
   const intakeQueue = new Queue(env.TURNS_INTAKE_QUEUE_NAME, {
     connection: queueConnection,
-    prefix: env.BULL_PREFIX,
+    prefix: layout.bullPrefix,
   });
   intakeQueue.on('error', () => {}); // reported by the turns queue's listener (same connection)
   // Turn outcomes published here (cancels of queued turns) queue their webhooks too.
-  const webhookConnection = redis.duplicate();
+  const webhookConnection = duplicateRedis(redis);
   webhookConnection.on('error', () => {}); // reported by the main connection
   const webhookQueue = new Queue(WEBHOOK_FANOUT_QUEUE, {
     connection: webhookConnection,
-    prefix: env.BULL_PREFIX,
+    prefix: layout.bullPrefix,
   });
   webhookQueue.on('error', () => {});
   const streams = withWebhookNotices(
-    createTurnStreams({ redis, keyPrefix: env.REDIS_PREFIX, sharded: env.REDIS_SHARDED_PUBSUB }),
+    createTurnStreams({ redis, keyPrefix: env.REDIS_PREFIX, sharded: layout.shardedPubSub }),
     webhookQueue,
     logger,
   );
@@ -124,7 +133,7 @@ async function main(): Promise<void> {
             logger,
           },
           connection: redis,
-          bullPrefix: env.BULL_PREFIX,
+          bullPrefix: layout.bullPrefix,
           everyMs: env.RETENTION_SWEEP_MS,
           defaultDays: env.RETENTION_DAYS ?? null,
         })
@@ -191,7 +200,13 @@ async function main(): Promise<void> {
   const port = typeof address === 'object' && address ? address.port : env.PORT;
   const url = `http://${env.HOST.includes(':') ? `[${env.HOST}]` : env.HOST}:${port}`;
   logger.info(
-    { event: 'api.start_completed', url, queue: env.TURNS_QUEUE_NAME, metricsPort: probes?.port ?? null },
+    {
+      event: 'api.start_completed',
+      url,
+      queue: env.TURNS_QUEUE_NAME,
+      metricsPort: probes?.port ?? null,
+      redisCluster: layout.cluster,
+    },
     `API listening on ${url}`,
   );
 }

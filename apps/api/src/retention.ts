@@ -1,7 +1,7 @@
+import { duplicateRedis, type RedisClient } from '@turnstream/config';
 import { listExpiredConversations, pruneConversationTombstones, recordAdminAction } from '@turnstream/db';
 import type { Logger } from '@turnstream/logger';
 import { Queue, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { type PurgeDeps, purgeConversation } from './conversation-deletion.ts';
 
 /** The BullMQ queue of the API's scheduled maintenance (one job per interval for the whole fleet). */
@@ -72,7 +72,7 @@ export async function sweepExpiredConversations(
 export interface RetentionSweeperOptions extends SweepOptions {
   deps: PurgeDeps & { logger: Logger };
   /** Duplicated for the queue and the worker (closed by `close()`). */
-  connection: Redis;
+  connection: RedisClient;
   bullPrefix: string;
   /** Interval between sweeps, in ms. */
   everyMs: number;
@@ -88,11 +88,12 @@ export async function startRetentionSweeper(
 ): Promise<{ close(): Promise<void> }> {
   const name = opts.queueName ?? MAINTENANCE_QUEUE;
   // BullMQ leaves connections it was given open: these two are ours.
-  const queueConnection = opts.connection.duplicate({ maxRetriesPerRequest: null });
-  const workerConnection = opts.connection.duplicate({ maxRetriesPerRequest: null });
+  const queueConnection = duplicateRedis(opts.connection, { maxRetriesPerRequest: null });
+  const workerConnection = duplicateRedis(opts.connection, { maxRetriesPerRequest: null });
   const queue = new Queue(name, { connection: queueConnection, prefix: opts.bullPrefix });
   // Connection errors are reported by the API's main connection; BullMQ and ioredis reconnect.
-  for (const emitter of [queueConnection, workerConnection, queue]) emitter.on('error', () => {});
+  for (const connection of [queueConnection, workerConnection]) connection.on('error', () => {});
+  queue.on('error', () => {});
   await queue.upsertJobScheduler(
     RETENTION_SWEEP,
     { every: opts.everyMs },

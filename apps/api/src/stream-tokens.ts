@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@turnstream/config';
 
 /**
  * Stream tokens let clients that cannot send an `Authorization` header (the browser's `EventSource`)
@@ -23,7 +23,7 @@ function tokenKey(prefix: string, token: string): string {
 }
 
 export async function issueStreamToken(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   grant: StreamTokenGrant,
   ttlSeconds = STREAM_TOKEN_TTL_SECONDS,
@@ -35,7 +35,7 @@ export async function issueStreamToken(
 
 /** The grant of a presented token, or null when it is malformed, unknown or expired. */
 export async function resolveStreamToken(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   token: string,
 ): Promise<StreamTokenGrant | null> {

@@ -1,18 +1,18 @@
+import { duplicateRedis, type RedisClient } from '@turnstream/config';
 import { type CancelRequest, cancelChannel } from '@turnstream/contracts';
 import type { Logger } from '@turnstream/logger';
-import type { Redis } from 'ioredis';
 import type { RunningTurns } from './turn-context.ts';
 
 /** Listens on the cancel channel and aborts the matching turn if it runs in this process. */
 export class CancelListener {
-  private sub: Redis | undefined;
+  private sub: RedisClient | undefined;
 
   constructor(
-    private readonly opts: { redis: Redis; prefix: string; running: RunningTurns; logger: Logger },
+    private readonly opts: { redis: RedisClient; prefix: string; running: RunningTurns; logger: Logger },
   ) {}
 
   async start(): Promise<void> {
-    const sub = this.opts.redis.duplicate();
+    const sub = duplicateRedis(this.opts.redis);
     this.sub = sub;
     const channel = cancelChannel(this.opts.prefix);
     sub.on('message', (ch: string, raw: string) => {

@@ -1,3 +1,4 @@
+import type { RedisClient } from '@turnstream/config';
 import {
   enqueueTurn,
   type IntakeResult,
@@ -9,14 +10,13 @@ import { getMessage } from '@turnstream/db';
 import type { Logger } from '@turnstream/logger';
 import { deleteConversationKeys } from '@turnstream/streams';
 import { type Job, type Queue, UnrecoverableError, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { type AdmitDeps, admitMessage } from './admit.ts';
 
 /** What the intake processor needs: admitting messages, the turns queue, and Redis to undo with. */
 export interface IntakeDeps extends AdmitDeps {
   queue: Queue;
   logger: Logger;
-  redis: Redis;
+  redis: RedisClient;
   /** `REDIS_PREFIX`: where the conversation's log and flags are. */
   redisPrefix: string;
 }
@@ -98,7 +98,7 @@ async function undoIfDeleted(
 export interface IntakeWorkerOptions {
   deps: IntakeDeps;
   /** BullMQ connection of the intake worker (blocking: its own). */
-  connection: Redis;
+  connection: RedisClient;
   prefix: string;
   queueName: string;
   concurrency: number;

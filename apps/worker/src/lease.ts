@@ -1,5 +1,5 @@
+import type { RedisClient } from '@turnstream/config';
 import { FLEET_DEFAULTS } from '@turnstream/config';
-import type { Redis } from 'ioredis';
 
 // KEYS[1] lease, KEYS[2] counter; ARGV[1] owner, ARGV[2] ttl ms, ARGV[3] floor.
 // The counter never goes below `floor` (the highest fence Postgres has seen), so fences stay
@@ -24,7 +24,7 @@ return 0
 `;
 
 export interface LeaseOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** Key prefix. Default `ts`. */
   prefix?: string;
   /** Lease time-to-live in ms. Default 30_000. */
@@ -43,7 +43,7 @@ export interface Lease {
  * turn runs, and a fencing token from a per-conversation counter that every write carries.
  */
 export class ConversationLeases {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly prefix: string;
   private readonly ttlMs: number;
 

@@ -1,11 +1,16 @@
 import { createClaudeProvider } from '@turnstream/claude';
-import { fleetSettingsOf, joinFleetOrExit, readEnvOrExit } from '@turnstream/config';
+import {
+  createRedis,
+  fleetSettingsOf,
+  joinFleetOrExit,
+  readEnvOrExit,
+  redisLayoutOf,
+} from '@turnstream/config';
 import { createDb, databaseIdentity, runMigrations } from '@turnstream/db';
 import { createLogger, startRuntimeStats } from '@turnstream/logger';
 import { createTurnStreams } from '@turnstream/streams';
 import { startTracing } from '@turnstream/telemetry';
 import { createWebhookDispatcher, withWebhookNotices } from '@turnstream/webhooks';
-import { Redis } from 'ioredis';
 import { claudeTarget } from './claude-target.ts';
 import { parseEnv } from './env.ts';
 import { claudeKeyId } from './rate-gate.ts';
@@ -35,7 +40,13 @@ async function main(): Promise<void> {
     prepare: env.DB_PREPARE,
     applicationName: 'turnstream-worker',
   });
-  const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: null });
+  // One server (REDIS_URL) or a Redis Cluster (REDIS_CLUSTER_NODES): hash-tagged BullMQ prefix and
+  // sharded pub/sub on a cluster.
+  const layout = redisLayoutOf(env);
+  const redis = createRedis(layout.target, {
+    maxRetriesPerRequest: null,
+    connectionName: 'turnstream-worker',
+  });
   // Refuses to run (exit 3) when the fleet settings disagree with the running fleet's.
   const fleet = await joinFleetOrExit('worker', {
     redis,
@@ -49,7 +60,7 @@ async function main(): Promise<void> {
   const webhooks = createWebhookDispatcher({
     db: dbh.db,
     connection: redis,
-    bullPrefix: env.BULL_PREFIX,
+    bullPrefix: layout.bullPrefix,
     logger,
     policy: { allowedNetworks: env.WEBHOOK_ALLOWED_NETWORKS },
     concurrency: env.WEBHOOK_CONCURRENCY,
@@ -58,7 +69,7 @@ async function main(): Promise<void> {
     retry: { attempts: env.WEBHOOK_MAX_ATTEMPTS, backoffMs: env.WEBHOOK_BACKOFF_MS },
   });
   const streams = withWebhookNotices(
-    createTurnStreams({ redis, keyPrefix: env.REDIS_PREFIX, sharded: env.REDIS_SHARDED_PUBSUB }),
+    createTurnStreams({ redis, keyPrefix: env.REDIS_PREFIX, sharded: layout.shardedPubSub }),
     webhooks.fanoutQueue,
     logger,
   );
@@ -77,7 +88,7 @@ async function main(): Promise<void> {
     claudeKeyId: claudeKeyId(claude.apiKey, claude.baseURL),
     logger,
     workerId: env.WORKER_ID,
-    bullPrefix: env.BULL_PREFIX,
+    bullPrefix: layout.bullPrefix,
     queueName: env.TURNS_QUEUE_NAME,
     intakeQueueName: env.TURNS_INTAKE_QUEUE_NAME,
     defaultModel: env.DEFAULT_MODEL,

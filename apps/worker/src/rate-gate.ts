@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { type ClaudeProvider, classifyClaudeError, type StreamRequest } from '@turnstream/claude';
+import type { RedisClient } from '@turnstream/config';
 import type { Logger } from '@turnstream/logger';
 import { DelayedError, type Job } from 'bullmq';
-import type { Redis } from 'ioredis';
 
 /** Moves the gate's closing time forward only: a shorter wait never shortens a longer one. */
 const CLOSE_SCRIPT = `
@@ -22,7 +22,7 @@ export class ClaudeRateGate {
   readonly key: string;
 
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     opts: { redisPrefix: string; keyId: string },
   ) {
     this.key = `${opts.redisPrefix}:claude:rate-gate:${opts.keyId}`;

@@ -1,9 +1,9 @@
+import type { RedisClient } from '@turnstream/config';
 import { enqueueTurn, turnJobId } from '@turnstream/contracts';
 import { type Db, listStalePendingMessages } from '@turnstream/db';
 import type { Logger } from '@turnstream/logger';
 import type { TurnStreams } from '@turnstream/streams';
 import type { Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { abandonFailedJob } from './abandon.ts';
 
 /**
@@ -27,7 +27,7 @@ export class Reconciler {
        * With a Redis connection and key, one worker of the fleet scans per interval (a `SET NX PX`
        * turn); without, every worker scans (safe, only redundant).
        */
-      turn?: { redis: Redis; key: string };
+      turn?: { redis: RedisClient; key: string };
     },
   ) {}
 

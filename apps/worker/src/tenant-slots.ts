@@ -1,5 +1,5 @@
+import type { RedisClient } from '@turnstream/config';
 import { FLEET_DEFAULTS } from '@turnstream/config';
-import type { Redis } from 'ioredis';
 
 /**
  * Running turns per tenant, across the whole fleet: a Redis sorted set per tenant whose members are
@@ -38,7 +38,7 @@ return next[1] or false
 `;
 
 export interface TenantSlotsOptions {
-  redis: Redis;
+  redis: RedisClient;
   /** Key prefix. Default `ts`. */
   prefix?: string;
   /** How long a hold lasts without renewal (a dead worker's slot frees after this). Default 30_000. */
@@ -51,7 +51,7 @@ export interface TenantSlot {
 }
 
 export class TenantSlots {
-  private readonly redis: Redis;
+  private readonly redis: RedisClient;
   private readonly prefix: string;
   private readonly ttlMs: number;
 

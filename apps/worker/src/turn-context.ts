@@ -1,10 +1,10 @@
 import type { ClaudeProvider } from '@turnstream/claude';
+import type { RedisClient } from '@turnstream/config';
 import type { ConversationTurnJob, ModelSpec } from '@turnstream/contracts';
 import type { Conversation, Db, Message, Session } from '@turnstream/db';
 import type { Logger } from '@turnstream/logger';
 import type { TurnStreams } from '@turnstream/streams';
 import type { Job, Queue } from 'bullmq';
-import type { Redis } from 'ioredis';
 import type { ConversationLeases, Lease } from './lease.ts';
 import type { LiveReplyWriter } from './live-replies.ts';
 import type { ClaudeRateGate } from './rate-gate.ts';
@@ -62,7 +62,7 @@ export class RunningTurns {
 
 export interface TurnDeps {
   db: Db;
-  redis: Redis;
+  redis: RedisClient;
   queue: Queue;
   streams: TurnStreams;
   /** Already behind the rate gate. */

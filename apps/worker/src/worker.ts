@@ -1,12 +1,11 @@
 import type { ClaudeProvider } from '@turnstream/claude';
-import { FLEET_DEFAULTS } from '@turnstream/config';
+import { duplicateRedis, FLEET_DEFAULTS, type RedisClient } from '@turnstream/config';
 import { DEFAULT_MODELS, TURN_BACKOFF, TURN_JOB_NAME, TURNS_QUEUE } from '@turnstream/contracts';
 import type { Db } from '@turnstream/db';
 import type { Logger } from '@turnstream/logger';
 import type { TurnStreams } from '@turnstream/streams';
 import { inSpan, type MetricsServer, registerQueueDepth, startMetricsServer } from '@turnstream/telemetry';
 import { DelayedError, Queue, RateLimitError, type Telemetry, WaitingError, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { abandonFailedJob } from './abandon.ts';
 import { CancelListener } from './cancel-listener.ts';
 import { TransientTurnError } from './errors.ts';
@@ -25,7 +24,7 @@ import { TurnMetrics } from './turn-metrics.ts';
 export interface CreateWorkerDeps {
   db: Db;
   /** Commands connection (leases, cancel flags, the rate gate). BullMQ and the cancel listener duplicate it. */
-  redis: Redis;
+  redis: RedisClient;
   streams: TurnStreams;
   provider: ClaudeProvider;
   /**
@@ -120,9 +119,9 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
   };
   const prefix = deps.bullPrefix ?? FLEET_DEFAULTS.BULL_PREFIX;
   const queueName = deps.queueName ?? TURNS_QUEUE;
-  const connection = deps.redis.duplicate({ maxRetriesPerRequest: null });
-  const workerConnection = deps.redis.duplicate({ maxRetriesPerRequest: null });
-  const intakeConnection = deps.redis.duplicate({ maxRetriesPerRequest: null });
+  const connection = duplicateRedis(deps.redis, { maxRetriesPerRequest: null });
+  const workerConnection = duplicateRedis(deps.redis, { maxRetriesPerRequest: null });
+  const intakeConnection = duplicateRedis(deps.redis, { maxRetriesPerRequest: null });
   const telemetry = deps.telemetry ? { telemetry: deps.telemetry } : {};
   const queue = new Queue(queueName, { connection, prefix, ...telemetry });
   const intakeQueueName = deps.intakeQueueName ?? FLEET_DEFAULTS.TURNS_INTAKE_QUEUE_NAME;

@@ -1,5 +1,5 @@
+import type { RedisClient } from '@turnstream/config';
 import { cancelFlagKey } from '@turnstream/contracts';
-import type { Redis } from 'ioredis';
 import { conversationKeys } from './keys.ts';
 
 /**
@@ -8,7 +8,7 @@ import { conversationKeys } from './keys.ts';
  * it.
  */
 export async function deleteConversationKeys(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   conversationId: string,
   messageIds: readonly string[],

@@ -1,3 +1,4 @@
+import { duplicateRedis, type RedisClient } from '@turnstream/config';
 import {
   createWebhookDeliveries,
   type Db,
@@ -12,7 +13,6 @@ import {
 } from '@turnstream/db';
 import type { Logger } from '@turnstream/logger';
 import { DelayedError, type Job, Queue, UnrecoverableError, Worker } from 'bullmq';
-import type { Redis } from 'ioredis';
 import { EndpointSlots } from './endpoint-slots.ts';
 import {
   type ConversationDeletedFanoutJob,
@@ -34,7 +34,7 @@ import type { TargetPolicy } from './targets.ts';
 export interface DispatcherOptions {
   db: Db;
   /** Duplicated for the dispatcher's queue and worker (closed by `close()`). */
-  connection: Redis;
+  connection: RedisClient;
   bullPrefix: string;
   logger: Logger;
   policy: TargetPolicy;
@@ -71,12 +71,13 @@ export function createWebhookDispatcher(opts: DispatcherOptions): WebhookDispatc
   const retry = opts.retry ?? DEFAULT_RETRY_POLICY;
   const timeoutMs = opts.timeoutMs ?? 10_000;
   // BullMQ leaves connections it was given open: these are ours.
-  const queueConnection = opts.connection.duplicate({ maxRetriesPerRequest: null });
+  const queueConnection = duplicateRedis(opts.connection, { maxRetriesPerRequest: null });
   const connections = [queueConnection];
   const queue = new Queue(queueName, { connection: queueConnection, prefix: opts.bullPrefix });
   const fanoutQueue = new Queue(fanoutQueueName, { connection: queueConnection, prefix: opts.bullPrefix });
   // Connection errors are the caller's connection's to report; BullMQ and ioredis reconnect.
-  for (const emitter of [queueConnection, queue, fanoutQueue]) emitter.on('error', () => {});
+  queueConnection.on('error', () => {});
+  for (const emitter of [queue, fanoutQueue]) emitter.on('error', () => {});
   const slots = new EndpointSlots(
     queueConnection,
     `${opts.bullPrefix}:${queueName}`,
@@ -229,8 +230,8 @@ export function createWebhookDispatcher(opts: DispatcherOptions): WebhookDispatc
   const concurrency = opts.concurrency ?? 10;
   const workers: Worker[] = [];
   if (concurrency > 0) {
-    const fanoutConnection = opts.connection.duplicate({ maxRetriesPerRequest: null });
-    const deliveryConnection = opts.connection.duplicate({ maxRetriesPerRequest: null });
+    const fanoutConnection = duplicateRedis(opts.connection, { maxRetriesPerRequest: null });
+    const deliveryConnection = duplicateRedis(opts.connection, { maxRetriesPerRequest: null });
     connections.push(fanoutConnection, deliveryConnection);
     for (const c of [fanoutConnection, deliveryConnection]) c.on('error', () => {});
     workers.push(

@@ -1,4 +1,4 @@
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@turnstream/config';
 
 /**
  * Deliveries in flight per endpoint, across every process: a sorted set per endpoint of holders scored
@@ -16,7 +16,7 @@ return 1
 
 export class EndpointSlots {
   constructor(
-    private readonly redis: Redis,
+    private readonly redis: RedisClient,
     private readonly keyPrefix: string,
     /** Deliveries in flight at once per endpoint. */
     private readonly limit: number,

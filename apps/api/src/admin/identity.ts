@@ -1,6 +1,6 @@
+import type { RedisClient } from '@turnstream/config';
 import { type ApiKeyIdentity, type Db, findApiKey, getApiKeyIdentity, getTenant } from '@turnstream/db';
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { Redis } from 'ioredis';
 import { bearerToken } from '../auth.ts';
 import { ApiError } from '../errors.ts';
 import { readSessionCookie, resolveAdminSession } from './sessions.ts';
@@ -55,7 +55,7 @@ export async function toAdminIdentity(
 
 export interface AdminAuthOptions {
   db: Db;
-  redis: Redis;
+  redis: RedisClient;
   redisPrefix: string;
 }
 

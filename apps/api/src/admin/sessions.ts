@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import type { RedisClient } from '@turnstream/config';
 
 /** Name of the admin session cookie. */
 export const ADMIN_COOKIE = 'ts_admin';
@@ -19,7 +19,7 @@ const sessionKey = (prefix: string, token: string) =>
  * it holds only the key id, so revoking the key or changing its role takes effect on the next request.
  */
 export async function createAdminSession(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   keyId: string,
   ttlMs: number,
@@ -31,7 +31,7 @@ export async function createAdminSession(
 }
 
 export async function resolveAdminSession(
-  redis: Redis,
+  redis: RedisClient,
   prefix: string,
   token: string,
 ): Promise<StoredSession | null> {
@@ -46,7 +46,7 @@ export async function resolveAdminSession(
   }
 }
 
-export async function destroyAdminSession(redis: Redis, prefix: string, token: string): Promise<void> {
+export async function destroyAdminSession(redis: RedisClient, prefix: string, token: string): Promise<void> {
   await redis.del(sessionKey(prefix, token));
 }
 

@@ -15,9 +15,15 @@
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { connectionShape, fleetSettingsShape, parseEnvWith, readEnvOrExit } from '@turnstream/config';
+import {
+  connectionShape,
+  createRedis,
+  fleetSettingsShape,
+  parseEnvWith,
+  readEnvOrExit,
+  redisTargetOf,
+} from '@turnstream/config';
 import { API_KEY_ROLES, type ApiKeyRole, createDb, setTenantLimits } from '@turnstream/db';
-import { Redis } from 'ioredis';
 import { z } from 'zod';
 import { addKey, type KeyAdminDeps, KeyAdminError, listKeys, revokeKey, rotateKey } from '../keys.ts';
 import { UsageError } from './create-tenant.ts';
@@ -158,7 +164,7 @@ export async function main(): Promise<void> {
     prepare: env.DB_PREPARE,
     applicationName: 'turnstream-cli',
   });
-  const redis = new Redis(env.REDIS_URL, { maxRetriesPerRequest: 2, lazyConnect: true });
+  const redis = createRedis(redisTargetOf(env), { maxRetriesPerRequest: 2, lazyConnect: true });
   try {
     const out = await runKeyCommand(command, argv, { db: dbh.db, redis, prefix: env.REDIS_PREFIX });
     process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { bullPrefixFor } from '@turnstream/config';
 import { type ConnectionOptions, type Job, Queue, QueueEvents } from 'bullmq';
-import { Redis, type RedisOptions } from 'ioredis';
+import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { CANCEL_FLAG_TTL_SECONDS, type CancelRequest, cancelChannel, cancelFlagKey } from '../cancel.ts';
 import { enqueueTurn } from '../enqueue.ts';
 import { INTAKE_JOB_OPTIONS, type IntakeResult } from '../intake.ts';
@@ -21,9 +22,15 @@ import { outcomeOf, type TurnOutcome } from './outcome.ts';
 
 /** Options of {@link TurnsClient}. Prefixes and queue names must match the workers'. */
 export interface TurnsClientOptions {
-  /** The Redis the workers use: an ioredis instance (duplicated, never closed) or its options. */
+  /**
+   * The Redis the workers use: an ioredis `Redis` or `Cluster` (duplicated, never closed), or the options
+   * of one server. For a Redis Cluster (`REDIS_CLUSTER_NODES`) pass a `Cluster`.
+   */
   connection: ConnectionOptions;
-  /** BullMQ key prefix (`BULL_PREFIX`). Default `bull`. */
+  /**
+   * BullMQ key prefix (`BULL_PREFIX`). Default `bull`. On a `Cluster` a prefix without a hash tag is
+   * wrapped in one (`{bull}`), as the API and workers do.
+   */
   prefix?: string;
   /** Turns queue (`TURNS_QUEUE_NAME`). Default `turns`. */
   queueName?: string;
@@ -124,15 +131,17 @@ export class TurnsClient {
   private readonly opts: TurnsClientOptions;
   private readonly keyPrefix: string;
   private readonly conversations = new Map<string, string>();
-  private readonly readers = new Set<Redis>();
+  private readonly readers = new Set<Redis | Cluster>();
   private intakeEvents: Promise<QueueEvents> | undefined;
-  private commands: Redis | undefined;
+  private commands: Redis | Cluster | undefined;
+  private readonly bullPrefix: string;
   private closed = false;
 
   /** Opens the two queues' connections now; event readers and the command connection on first use. */
   constructor(opts: TurnsClientOptions) {
     this.opts = opts;
-    const prefix = opts.prefix ?? DEFAULT_BULL_PREFIX;
+    const prefix = bullPrefixFor(opts.prefix ?? DEFAULT_BULL_PREFIX, opts.connection instanceof Cluster);
+    this.bullPrefix = prefix;
     this.keyPrefix = opts.keyPrefix ?? DEFAULT_KEY_PREFIX;
     this.queue = new Queue(opts.queueName ?? TURNS_QUEUE, { connection: opts.connection, prefix });
     this.intake = new Queue(opts.intakeQueueName ?? TURNS_INTAKE_QUEUE, {
@@ -317,7 +326,7 @@ export class TurnsClient {
     this.intakeEvents ??= (async () => {
       const events = new QueueEvents(this.intake.name, {
         connection: this.opts.connection,
-        prefix: this.opts.prefix ?? DEFAULT_BULL_PREFIX,
+        prefix: this.bullPrefix,
       });
       await events.waitUntilReady();
       return events;
@@ -325,14 +334,15 @@ export class TurnsClient {
     return this.intakeEvents;
   }
 
-  private commandConnection(): Redis {
+  private commandConnection(): Redis | Cluster {
     this.commands ??= this.newConnection();
     return this.commands;
   }
 
-  private newConnection(): Redis {
+  private newConnection(): Redis | Cluster {
     if (this.closed) throw new TurnsClientAbortedError({ cause: new Error('client closed') });
     const c = this.opts.connection;
+    if (c instanceof Cluster) return c.duplicate();
     if (c instanceof Redis) return c.duplicate();
     return new Redis({ ...(c as RedisOptions), maxRetriesPerRequest: null });
   }
