@@ -1,3 +1,4 @@
+import { duplicateRedis } from '@turnstream/config';
 import { TURNS_QUEUE, turnJobId } from '@turnstream/contracts';
 import { createTurnStreams } from '@turnstream/streams';
 import { waitFor } from '@turnstream/testkit';
@@ -161,7 +162,7 @@ describe('reset finality', () => {
     // Not the turn's failure: no retry attempt used; the run that cancelled it is the job's only one
     // (BullMQ counts a finished run in attemptsMade).
     const queue = new Queue(TURNS_QUEUE, {
-      connection: sys.redis.duplicate({ maxRetriesPerRequest: null }),
+      connection: duplicateRedis(sys.redis, { maxRetriesPerRequest: null }),
       prefix: sys.bullPrefix,
     });
     try {

@@ -1,3 +1,4 @@
+import { duplicateRedis } from '@turnstream/config';
 import { isTerminalEvent, TURNS_QUEUE, turnJobId } from '@turnstream/contracts';
 import { createTurnStreams } from '@turnstream/streams';
 import { type ManagedProcess, waitFor } from '@turnstream/testkit';
@@ -15,7 +16,7 @@ const fast = { LEASE_TTL_MS: '1500', LOCK_DURATION_MS: '1500', STALLED_INTERVAL_
 beforeAll(async () => {
   sys = await new TestSystem({ workers: 0, workerEnv: fast }).start();
   queue = new Queue(TURNS_QUEUE, {
-    connection: sys.redis.duplicate({ maxRetriesPerRequest: null }),
+    connection: duplicateRedis(sys.redis, { maxRetriesPerRequest: null }),
     prefix: sys.bullPrefix,
   });
 });
