@@ -34,30 +34,22 @@ export interface Target {
 const f = (x: number | null | undefined, digits = 1) => (x == null ? '–' : x.toFixed(digits));
 const pair = (a: number | null | undefined, b: number | null | undefined) => `${f(a)} / ${f(b)}`;
 
+/** A target met when `x` was measured and is at most `limit` (both in `unit`). */
+function atMost(name: string, x: number | null | undefined, limit: number, unit: string): Target {
+  return { name, goal: `<= ${limit} ${unit}`, value: `${f(x)} ${unit}`, met: x != null && x <= limit };
+}
+
 /** The issue's targets, evaluated on `r` (and on `reference`, the committed run "today's" refers to). */
 export function evaluateTargets(r: BenchResults, reference?: BenchResults): Target[] {
   const out: Target[] = [];
   const held = r.scenarios.held ?? [];
   const h500 = held.find((p) => p.streams === 500 && p.workers === 1);
   if (h500) {
-    out.push({
-      name: 'held 500, one worker: first-chunk overhead p50',
-      goal: '<= 20 ms',
-      value: `${f(h500.overheadMs.ttfcP50)} ms`,
-      met: h500.overheadMs.ttfcP50 !== null && h500.overheadMs.ttfcP50 <= 20,
-    });
-    out.push({
-      name: 'held 500, one worker: first-chunk overhead p99',
-      goal: '<= 100 ms',
-      value: `${f(h500.overheadMs.ttfcP99)} ms`,
-      met: h500.overheadMs.ttfcP99 !== null && h500.overheadMs.ttfcP99 <= 100,
-    });
-    out.push({
-      name: 'held 500, one worker: inter-chunk gap p99 over direct',
-      goal: '<= 20 ms',
-      value: `${f(h500.overheadMs.gapP99)} ms`,
-      met: h500.overheadMs.gapP99 !== null && h500.overheadMs.gapP99 <= 20,
-    });
+    out.push(atMost('held 500, one worker: first-chunk overhead p50', h500.overheadMs.ttfcP50, 20, 'ms'));
+    out.push(atMost('held 500, one worker: first-chunk overhead p99', h500.overheadMs.ttfcP99, 100, 'ms'));
+    out.push(
+      atMost('held 500, one worker: inter-chunk gap p99 over direct', h500.overheadMs.gapP99, 20, 'ms'),
+    );
   }
   const h2000 = held.find((p) => p.streams === 2000 && p.workers === 1);
   if (h2000) {
@@ -68,12 +60,7 @@ export function evaluateTargets(r: BenchResults, reference?: BenchResults): Targ
       value: `${f(rss)} MB`,
       met: rss < 400,
     });
-    out.push({
-      name: 'held 2,000, one worker: event-loop lag p99',
-      goal: '<= 25 ms',
-      value: `${f(h2000.worker.eventLoopLagP99Ms)} ms`,
-      met: h2000.worker.eventLoopLagP99Ms !== null && h2000.worker.eventLoopLagP99Ms <= 25,
-    });
+    out.push(atMost('held 2,000, one worker: event-loop lag p99', h2000.worker.eventLoopLagP99Ms, 25, 'ms'));
     out.push({
       name: 'held 2,000, one worker: all completed',
       goal: '0 not completed',
@@ -125,12 +112,7 @@ export function evaluateTargets(r: BenchResults, reference?: BenchResults): Targ
   }
   const fc1 = r.scenarios.firstChunk?.find((p) => p.concurrency === 1);
   if (fc1) {
-    out.push({
-      name: '1 conversation, zero delay: first-chunk overhead p50',
-      goal: '<= 5 ms',
-      value: `${f(fc1.overheadMs.p50)} ms`,
-      met: fc1.overheadMs.p50 !== null && fc1.overheadMs.p50 <= 5,
-    });
+    out.push(atMost('1 conversation, zero delay: first-chunk overhead p50', fc1.overheadMs.p50, 5, 'ms'));
   }
   const fan = r.scenarios.fanout;
   if (fan) {
@@ -174,6 +156,9 @@ const table = (head: string[], rows: string[][]) =>
     ...rows.map((r) => `| ${r.join(' | ')} |`),
   ].join('\n');
 
+/** A scenario's section: its heading, then its table. */
+const section = (heading: string, head: string[], rows: string[][]) => [heading, '', table(head, rows)];
+
 const cpuCols = (c: Record<string, number>) =>
   `${f(c.api, 2)} / ${f(c.worker, 2)} / ${f(c.postgres, 2)} / ${f(c.redis, 2)} = **${f(c.turnstream, 2)}**`;
 
@@ -193,9 +178,8 @@ export function renderMarkdown(r: BenchResults): string {
   const fc = r.scenarios.firstChunk;
   if (fc) {
     out.push(
-      '## 1. Time to first chunk (zero-delay simulator, 40-word replies, closed loop, one worker)',
-      '',
-      table(
+      ...section(
+        '## 1. Time to first chunk (zero-delay simulator, 40-word replies, closed loop, one worker)',
         [
           'conversations',
           'Turnstream p50 / p99 ms',
@@ -217,9 +201,8 @@ export function renderMarkdown(r: BenchResults): string {
   const held = r.scenarios.held;
   if (held) {
     out.push(
-      '## 2. Held streams (20 tokens/s, one stream per conversation, posted over a few seconds)',
-      '',
-      table(
+      ...section(
+        '## 2. Held streams (20 tokens/s, one stream per conversation, posted over a few seconds)',
         [
           'streams',
           'workers',
@@ -257,9 +240,8 @@ export function renderMarkdown(r: BenchResults): string {
   const sat = r.scenarios.saturation;
   if (sat) {
     out.push(
-      '## 3. Saturation (zero-delay simulator, 40-word replies, closed loop)',
-      '',
-      table(
+      ...section(
+        '## 3. Saturation (zero-delay simulator, 40-word replies, closed loop)',
         [
           'workers',
           'concurrency',
@@ -287,9 +269,8 @@ export function renderMarkdown(r: BenchResults): string {
   const fan = r.scenarios.fanout;
   if (fan) {
     out.push(
-      `## 4. Fan-out (${fan.conversations} conversations x ${fan.clientsPerConversation} SSE clients, ${fan.eventsPerConversation} chunk events each, published one at a time)`,
-      '',
-      table(
+      ...section(
+        `## 4. Fan-out (${fan.conversations} conversations x ${fan.clientsPerConversation} SSE clients, ${fan.eventsPerConversation} chunk events each, published one at a time)`,
         [
           'path',
           'events/s to SSE clients',
@@ -315,9 +296,8 @@ export function renderMarkdown(r: BenchResults): string {
   const res = r.scenarios.resume;
   if (res) {
     out.push(
-      '## 5. Resume (reconnect after N missed events: time to the N-th event)',
-      '',
-      table(
+      ...section(
+        '## 5. Resume (reconnect after N missed events: time to the N-th event)',
         [
           'missed events',
           'Turnstream (Last-Event-ID) p50 / max ms',

@@ -1,45 +1,24 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import {
   cancelTurn,
   failTurn,
   getMessage,
   getReply,
-  insertUserMessage,
   interruptTurn,
   listAttempts,
   startAttempt,
-  startReply,
 } from '../src/index.ts';
-import { createTestDatabase, seedConversation, seedTenant, type TestDatabase } from '../src/testing/index.ts';
+import { seedConversation } from '../src/testing/index.ts';
+import { conversationFixture, userWithStartedReply } from './conversation-fixture.ts';
 
-let tdb: TestDatabase;
-let tenantId: string;
-let conversationId: string;
-
-beforeAll(async () => {
-  tdb = await createTestDatabase({ max: 4 });
-  tenantId = (await seedTenant(tdb.db)).tenant.id;
-  conversationId = (await seedConversation(tdb.db, tenantId)).id;
-});
-afterAll(async () => {
-  await tdb.drop();
-});
+const f = conversationFixture();
 
 /** A user message whose turn runs under `fence`: reply row streaming with `partial`, attempt open. */
 async function running(fence: number, partial = 'half a rep') {
-  const user = await insertUserMessage(tdb.db, { tenantId, conversationId, content: 'q' });
-  if (!user.ok) throw new Error('insert failed');
-  const messageId = user.message.id;
-  const started = await startReply(tdb.db, {
-    tenantId,
-    conversationId,
-    userMessageId: messageId,
-    fence,
-    mode: 'stream',
-  });
-  if (started.kind !== 'started') throw new Error('not started');
-  await tdb.sql`update messages set content = ${partial} where id = ${started.reply.id}`;
-  const attempt = await startAttempt(tdb.db, {
+  const { tenantId, conversationId } = f;
+  const { messageId, replyId } = await userWithStartedReply(f, fence);
+  await f.tdb.sql`update messages set content = ${partial} where id = ${replyId}`;
+  const attempt = await startAttempt(f.tdb.db, {
     tenantId,
     conversationId,
     messageId,
@@ -51,13 +30,13 @@ async function running(fence: number, partial = 'half a rep') {
     assistantSessionId: null,
   });
   const ref = { tenantId, conversationId, messageId };
-  return { ref, messageId, replyId: started.reply.id, attemptId: attempt.id };
+  return { ref, messageId, replyId, attemptId: attempt.id };
 }
 
 async function state(messageId: string) {
-  const user = await getMessage(tdb.db, tenantId, messageId);
-  const reply = await getReply(tdb.db, messageId);
-  const attempts = await listAttempts(tdb.db, tenantId, messageId);
+  const user = await getMessage(f.tdb.db, f.tenantId, messageId);
+  const reply = await getReply(f.tdb.db, messageId);
+  const attempts = await listAttempts(f.tdb.db, f.tenantId, messageId);
   return {
     user: user?.status,
     reply: reply && { status: reply.status, role: reply.role, content: reply.content, code: reply.errorCode },
@@ -68,7 +47,7 @@ async function state(messageId: string) {
 describe('turn endings (one transaction each)', () => {
   it('a fail by a stale fence writes nothing at all: user pending, reply streaming, attempt open', async () => {
     const t = await running(5);
-    const res = await failTurn(tdb.db, {
+    const res = await failTurn(f.tdb.db, {
       ...t.ref,
       errorCode: 'claude_auth',
       content: 'readable',
@@ -84,7 +63,7 @@ describe('turn endings (one transaction each)', () => {
 
   it('a fail by the owner ends all three: error row, user failed, attempt failed', async () => {
     const t = await running(5);
-    const res = await failTurn(tdb.db, {
+    const res = await failTurn(f.tdb.db, {
       ...t.ref,
       errorCode: 'claude_auth',
       content: 'readable',
@@ -102,19 +81,19 @@ describe('turn endings (one transaction each)', () => {
   it('the owner cancelling keeps its partial as the cancelled reply; a second cancel finds it final', async () => {
     const t = await running(3);
     const owner = { fence: 3, replyId: t.replyId, attemptId: t.attemptId, content: 'half a reply' };
-    expect((await cancelTurn(tdb.db, { ...t.ref, owner })).ok).toBe(true);
+    expect((await cancelTurn(f.tdb.db, { ...t.ref, owner })).ok).toBe(true);
     expect(await state(t.messageId)).toEqual({
       user: 'cancelled',
       reply: { status: 'cancelled', role: 'assistant', content: 'half a reply', code: null },
       attempts: ['cancelled'],
     });
-    expect(await cancelTurn(tdb.db, t.ref)).toMatchObject({ ok: false, reason: 'already_final' });
+    expect(await cancelTurn(f.tdb.db, t.ref)).toMatchObject({ ok: false, reason: 'already_final' });
   });
 
   it('an interrupt ends the attempt only; a cancel with no owner (the API) then ends the turn', async () => {
     const t = await running(2);
     const owner = { fence: 2, replyId: t.replyId, attemptId: t.attemptId };
-    const res = await interruptTurn(tdb.db, {
+    const res = await interruptTurn(f.tdb.db, {
       ...t.ref,
       owner,
       content: 'part',
@@ -127,7 +106,7 @@ describe('turn endings (one transaction each)', () => {
       reply: { status: 'interrupted', content: 'part' },
       attempts: ['retrying'],
     });
-    expect((await cancelTurn(tdb.db, t.ref)).ok).toBe(true);
+    expect((await cancelTurn(f.tdb.db, t.ref)).ok).toBe(true);
     expect(await state(t.messageId)).toMatchObject({
       user: 'cancelled',
       reply: { status: 'cancelled', content: 'part' },
@@ -136,7 +115,7 @@ describe('turn endings (one transaction each)', () => {
 
   it('the failed handler (no owner) fails a turn whose worker died: error row, its open attempt lost', async () => {
     const t = await running(7);
-    const res = await failTurn(tdb.db, { ...t.ref, errorCode: 'stall_exhausted', content: 'readable' });
+    const res = await failTurn(f.tdb.db, { ...t.ref, errorCode: 'stall_exhausted', content: 'readable' });
     expect(res.ok).toBe(true);
     expect(await state(t.messageId)).toEqual({
       user: 'failed',
@@ -147,8 +126,8 @@ describe('turn endings (one transaction each)', () => {
 
   it('a message of another conversation is not found, and nothing is written', async () => {
     const t = await running(1);
-    const other = (await seedConversation(tdb.db, tenantId)).id;
-    const res = await failTurn(tdb.db, { ...t.ref, conversationId: other, errorCode: 'x', content: 'y' });
+    const other = (await seedConversation(f.tdb.db, f.tenantId)).id;
+    const res = await failTurn(f.tdb.db, { ...t.ref, conversationId: other, errorCode: 'x', content: 'y' });
     expect(res).toMatchObject({ ok: false, reason: 'not_found' });
     expect((await state(t.messageId)).user).toBe('pending');
   });

@@ -1,35 +1,19 @@
 import { conversationKeys } from '@turnstream/contracts';
-import { type RedisServer, startRedisServer } from '@turnstream/testkit';
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTurnStreams, type TurnStreams } from '../src/index.ts';
+import { describe, expect, it } from 'vitest';
 import { definePublishCommand } from '../src/publish-script.ts';
-import { chunk, connections, testPrefix } from './helpers.ts';
+import { chunk } from './helpers.ts';
+import { privateServerFixture } from './private-server-fixture.ts';
 
 // A publish whose reply a dropped connection lost is sent again by the client after it reconnects
 // (ioredis re-sends unanswered commands), e.g. when Redis crashed right after executing it. The batch
 // must then be in the log once, not twice (the chaos suite's Redis crash showed it twice).
-const conns = connections();
-const prefix = testPrefix();
-let server: RedisServer;
-let redis: Redis;
-let streams: TurnStreams;
-
-beforeAll(async () => {
-  server = await startRedisServer();
-  redis = conns.open({ port: server.port, host: '127.0.0.1' });
-  streams = createTurnStreams({ redis, keyPrefix: prefix });
-});
-afterAll(async () => {
-  await conns.closeAll();
-  await server?.stop();
-});
+const f = privateServerFixture();
 
 describe('a publish sent twice', () => {
   it('appends its batch once and answers the repeat with the same ids', async () => {
     const conv = crypto.randomUUID();
-    const k = conversationKeys(prefix, conv);
-    const publish = definePublishCommand(redis);
+    const k = conversationKeys(f.prefix, conv);
+    const publish = definePublishCommand(f.redis);
     const args = [
       k.log,
       k.fence,
@@ -47,7 +31,7 @@ describe('a publish sent twice', () => {
     const again = await publish(...args, body);
     expect(first[0]).toBe(1);
     expect(again).toEqual(first);
-    const log = await streams.read(conv);
+    const log = await f.streams.read(conv);
     expect(log.map((e) => (e.event as { text?: string }).text)).toEqual(['once']);
   });
 });

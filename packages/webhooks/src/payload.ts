@@ -7,27 +7,23 @@ import type { ConversationDeletedFanoutJob, FanoutJob } from './jobs.ts';
  * `errorCode`), the partial answer (cancelled), or null when the turn ended before any reply.
  */
 export function turnOutcomePayload(job: FanoutJob, message: Message, reply: Message | null) {
-  return {
-    type: job.type,
-    timestamp: new Date(job.at).toISOString(),
-    data: {
-      tenantId: message.tenantId,
-      conversationId: message.conversationId,
-      messageId: message.id,
-      status: message.status,
-      reply: reply
-        ? {
-            id: reply.id,
-            role: reply.role,
-            status: reply.status,
-            content: reply.content,
-            errorCode: reply.errorCode,
-            stopReason: reply.stopReason,
-            usage: reply.usage,
-          }
-        : null,
-    },
-  };
+  return envelope(job, {
+    tenantId: message.tenantId,
+    conversationId: message.conversationId,
+    messageId: message.id,
+    status: message.status,
+    reply: reply
+      ? {
+          id: reply.id,
+          role: reply.role,
+          status: reply.status,
+          content: reply.content,
+          errorCode: reply.errorCode,
+          stopReason: reply.stopReason,
+          usage: reply.usage,
+        }
+      : null,
+  });
 }
 
 /**
@@ -35,14 +31,15 @@ export function turnOutcomePayload(job: FanoutJob, message: Message, reply: Mess
  * and whether a key deleted it (`api`) or the retention sweep (`retention`). Never any content.
  */
 export function conversationDeletedPayload(job: ConversationDeletedFanoutJob) {
-  return {
-    type: job.type,
-    timestamp: new Date(job.at).toISOString(),
-    data: {
-      tenantId: job.tenantId,
-      conversationId: job.conversationId,
-      externalId: job.externalId,
-      via: job.via,
-    },
-  };
+  return envelope(job, {
+    tenantId: job.tenantId,
+    conversationId: job.conversationId,
+    externalId: job.externalId,
+    via: job.via,
+  });
+}
+
+/** The Standard Webhooks body: `{ type, timestamp, data }`. */
+function envelope<T>(job: { type: string; at: number }, data: T) {
+  return { type: job.type, timestamp: new Date(job.at).toISOString(), data };
 }

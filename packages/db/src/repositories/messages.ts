@@ -1,4 +1,4 @@
-import { aliasedTable, and, asc, eq, getTableColumns, gt, inArray, lt, ne, sql } from 'drizzle-orm';
+import { aliasedTable, and, asc, eq, getTableColumns, gt, inArray, lt, ne, type SQL, sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { FINAL_USER_STATUSES, type MessageStatus } from '../message-status.ts';
 import { messages } from '../schema/index.ts';
@@ -7,6 +7,26 @@ import { isMissingSeq, nextSeqCte } from './next-seq.ts';
 import { prepared } from './prepared.ts';
 
 export type Message = typeof messages.$inferSelect;
+
+/**
+ * One message by a select prepared once under `name` (see {@link prepared}: `where` is built then, with
+ * placeholders only, filled from `params`): the row it names, or with `first` the one of lowest `seq`
+ * it matches.
+ */
+async function selectMessage(
+  db: Db,
+  name: string,
+  where: () => SQL | undefined,
+  params: Record<string, unknown>,
+  opts: { first?: boolean } = {},
+): Promise<Message | null> {
+  const query = prepared(db, name, (d) => {
+    const select = d.select().from(messages).where(where()).$dynamic();
+    return (opts.first ? select.orderBy(asc(messages.seq)).limit(1) : select).prepare(name);
+  });
+  const [row] = await query.execute(params);
+  return row ?? null;
+}
 
 /** One statement: allocate the seq and insert the user message (no transaction round trips). */
 function insertUser(db: Db) {
@@ -60,20 +80,16 @@ export async function getMessageByIdempotencyKey(
   tenantId: string,
   idempotencyKey: string,
 ): Promise<Message | null> {
-  const query = prepared(db, 'get_message_by_idempotency_key', (d) =>
-    d
-      .select()
-      .from(messages)
-      .where(
-        and(
-          eq(messages.tenantId, sql.placeholder('tenantId')),
-          eq(messages.idempotencyKey, sql.placeholder('idempotencyKey')),
-        ),
-      )
-      .prepare('get_message_by_idempotency_key'),
+  return selectMessage(
+    db,
+    'get_message_by_idempotency_key',
+    () =>
+      and(
+        eq(messages.tenantId, sql.placeholder('tenantId')),
+        eq(messages.idempotencyKey, sql.placeholder('idempotencyKey')),
+      ),
+    { tenantId, idempotencyKey },
   );
-  const [row] = await query.execute({ tenantId, idempotencyKey });
-  return row ?? null;
 }
 
 /** The stored message a repeat of `input` names (same id, or same tenant + idempotency key), judged. */
@@ -139,15 +155,12 @@ export async function messageIdTaken(db: Db, id: string): Promise<boolean> {
 }
 
 export async function getMessage(db: Db, tenantId: string, id: string): Promise<Message | null> {
-  const query = prepared(db, 'get_message', (d) =>
-    d
-      .select()
-      .from(messages)
-      .where(and(eq(messages.id, sql.placeholder('id')), eq(messages.tenantId, sql.placeholder('tenantId'))))
-      .prepare('get_message'),
+  return selectMessage(
+    db,
+    'get_message',
+    () => and(eq(messages.id, sql.placeholder('id')), eq(messages.tenantId, sql.placeholder('tenantId'))),
+    { id, tenantId },
   );
-  const [row] = await query.execute({ id, tenantId });
-  return row ?? null;
 }
 
 /**
@@ -183,24 +196,19 @@ export async function firstUnfinishedBefore(
   conversationId: string,
   seq: number,
 ): Promise<Message | null> {
-  const query = prepared(db, 'first_unfinished_before', (d) =>
-    d
-      .select()
-      .from(messages)
-      .where(
-        and(
-          eq(messages.conversationId, sql.placeholder('conversationId')),
-          eq(messages.role, 'user'),
-          lt(messages.seq, sql.placeholder('seq')),
-          inArray(messages.status, ['pending', 'streaming']),
-        ),
-      )
-      .orderBy(asc(messages.seq))
-      .limit(1)
-      .prepare('first_unfinished_before'),
+  return selectMessage(
+    db,
+    'first_unfinished_before',
+    () =>
+      and(
+        eq(messages.conversationId, sql.placeholder('conversationId')),
+        eq(messages.role, 'user'),
+        lt(messages.seq, sql.placeholder('seq')),
+        inArray(messages.status, ['pending', 'streaming']),
+      ),
+    { conversationId, seq },
+    { first: true },
   );
-  const [row] = await query.execute({ conversationId, seq });
-  return row ?? null;
 }
 
 /** Set a user message's turn status. Final statuses are never changed again. */
@@ -281,22 +289,17 @@ export async function listStalePendingMessages(
 
 /** The first user message after `seq` still waiting for its turn (the one to wake when a turn ends). */
 export async function nextPendingAfter(db: Db, conversationId: string, seq: number): Promise<Message | null> {
-  const query = prepared(db, 'next_pending_after', (d) =>
-    d
-      .select()
-      .from(messages)
-      .where(
-        and(
-          eq(messages.conversationId, sql.placeholder('conversationId')),
-          eq(messages.role, 'user'),
-          sql`${messages.seq} > ${sql.placeholder('seq')}`,
-          eq(messages.status, 'pending'),
-        ),
-      )
-      .orderBy(asc(messages.seq))
-      .limit(1)
-      .prepare('next_pending_after'),
+  return selectMessage(
+    db,
+    'next_pending_after',
+    () =>
+      and(
+        eq(messages.conversationId, sql.placeholder('conversationId')),
+        eq(messages.role, 'user'),
+        sql`${messages.seq} > ${sql.placeholder('seq')}`,
+        eq(messages.status, 'pending'),
+      ),
+    { conversationId, seq },
+    { first: true },
   );
-  const [row] = await query.execute({ conversationId, seq });
-  return row ?? null;
 }
