@@ -18,7 +18,7 @@ export const fleetSettingsShape = {
     .min(1)
     .default('bull')
     .describe(
-      'BullMQ key prefix of the turns queue (`TurnsClient` option `prefix`). `{bull}` on a Redis Cluster.',
+      'BullMQ key prefix of the turns queue (`TurnsClient` option `prefix`). With `REDIS_CLUSTER_NODES` a prefix without a hash tag is wrapped in one (`{bull}`).',
     ),
   TURNS_QUEUE_NAME: z
     .string()
