@@ -54,14 +54,15 @@ describe('bench harness', () => {
   it('compares the publish script with the same script less its marker: a repeat appends again only without it', async () => {
     const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
     const tag = `bench-marker-${randomBytes(4).toString('hex')}:{c}`;
-    const args = [`${tag}:log`, `${tag}:fence`, `${tag}:batch`, '1', '100', '60', `${tag}:ch`, '0', '{}'];
+    const keys = [`${tag}:log`, `${tag}:fence`, `${tag}:batch`, `${tag}:ends`];
+    const args = [...keys, '1', '100', '60', `${tag}:ch`, '0', '', '{}'];
     try {
       for (const [name, lua] of [
         ['marked', PUBLISH_LUA],
         ['unmarked', publishScriptWithoutMarker()],
       ] as const) {
         await redis.del(`${tag}:log`, `${tag}:batch`);
-        redis.defineCommand(name, { numberOfKeys: 3, lua });
+        redis.defineCommand(name, { numberOfKeys: 4, lua });
         const run = (redis as unknown as Record<string, (...a: string[]) => Promise<unknown>>)[name]!;
         await run.apply(redis, args);
         await run.apply(redis, args);
@@ -69,7 +70,7 @@ describe('bench harness', () => {
         expect([name, await redis.exists(`${tag}:batch`)]).toEqual([name, name === 'marked' ? 1 : 0]);
       }
     } finally {
-      await redis.del(`${tag}:log`, `${tag}:batch`, `${tag}:fence`);
+      await redis.del(...keys);
       redis.disconnect();
     }
   });

@@ -104,8 +104,8 @@ export async function publishMarker(ctx: BenchContext): Promise<MarkerResult> {
   const redis = new Redis(stack.redis.url);
   const prefix = `${stack.redisPrefix}marker`;
   try {
-    redis.defineCommand('benchPublishMarked', { numberOfKeys: 3, lua: PUBLISH_LUA });
-    redis.defineCommand('benchPublishUnmarked', { numberOfKeys: 3, lua: publishScriptWithoutMarker() });
+    redis.defineCommand('benchPublishMarked', { numberOfKeys: 4, lua: PUBLISH_LUA });
+    redis.defineCommand('benchPublishUnmarked', { numberOfKeys: 4, lua: publishScriptWithoutMarker() });
     const runs: MarkerRun[] = [];
     for (const marker of [true, false, false, true]) {
       runs.push(await runOnce(redis, stack.redisPid, marker, prefix, conversations, perConversation));
