@@ -26,7 +26,7 @@ export interface MarkerResult {
   publishesPerConversation: number;
   runs: MarkerRun[];
   /** With over without: publishes/s, Redis CPU per publish (means of the two runs of each). */
-  ratio: { publishesPerSec: number; redisCpuPerPublish: number };
+  ratio: { publishesPerSec: number | null; redisCpuPerPublish: number | null };
   markerBytes: number;
   markerTtlSeconds: number;
 }
@@ -47,6 +47,8 @@ export function publishScriptWithoutMarker(): string {
 }
 
 type Publish = (...args: string[]) => Promise<unknown>;
+
+const ratioOf = (a: number, b: number): number | null => (b > 0 ? Math.round((a / b) * 100) / 100 : null);
 
 async function usedMemory(redis: Redis): Promise<number> {
   return Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0);
@@ -70,15 +72,18 @@ async function runOnce(
     Array.from({ length: conversations }, async (_, c) => {
       const tag = `${prefix}:${marker ? 'm' : 'u'}:{c${c}}`;
       for (let i = 0; i < perConversation; i++) {
+        // KEYS: log, fence, marker, ends; ARGV: fence, maxLen, ttl, channel, sharded, ending ('' = none), events.
         await publish(
           `${tag}:log`,
           `${tag}:fence`,
           `${tag}:batch:${i}`,
+          `${tag}:ends`,
           '1',
           '1000',
           '3600',
           `${tag}:ch`,
           '0',
+          '',
           event,
         );
       }
@@ -122,13 +127,14 @@ export async function publishMarker(ctx: BenchContext): Promise<MarkerResult> {
       publishesPerConversation: perConversation,
       runs,
       ratio: {
-        publishesPerSec:
-          Math.round((mean(true, (r) => r.publishesPerSec) / mean(false, (r) => r.publishesPerSec)) * 100) /
-          100,
-        redisCpuPerPublish:
-          Math.round(
-            (mean(true, (r) => r.redisCpuUsPerPublish) / mean(false, (r) => r.redisCpuUsPerPublish)) * 100,
-          ) / 100,
+        publishesPerSec: ratioOf(
+          mean(true, (r) => r.publishesPerSec),
+          mean(false, (r) => r.publishesPerSec),
+        ),
+        redisCpuPerPublish: ratioOf(
+          mean(true, (r) => r.redisCpuUsPerPublish),
+          mean(false, (r) => r.redisCpuUsPerPublish),
+        ),
       },
       markerBytes,
       markerTtlSeconds: BATCH_MARKER_TTL_SECONDS,
