@@ -303,10 +303,12 @@ export class TurnsClient {
   private async waitForIntake(job: Job, events: QueueEvents, messageId: string): Promise<IntakeResult> {
     const timeoutMs = this.opts.enqueueTimeoutMs ?? 30_000;
     // A job removed before a worker took it (its conversation deleted, or an operator) never finishes.
-    let onRemoved: ((args: { jobId: string }) => void) | undefined;
+    // A finished one removed is an earlier job under the same id (`enqueue` removes a failed one first).
+    let onRemoved: ((args: { jobId: string; prev: string }) => void) | undefined;
     const removed = new Promise<never>((_, reject) => {
-      onRemoved = ({ jobId }) => {
-        if (jobId === job.id) reject(new TurnRejectedError('removed', REMOVED_REASON));
+      onRemoved = ({ jobId, prev }) => {
+        if (jobId !== job.id || prev === 'failed' || prev === 'completed') return;
+        reject(new TurnRejectedError('removed', REMOVED_REASON));
       };
       events.on('removed', onRemoved);
     });
