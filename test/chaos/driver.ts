@@ -167,7 +167,11 @@ export class LoadDriver {
       .events(sent.id)
       .some((e) => ['turn.completed', 'turn.failed', 'turn.cancelled'].includes(e.type));
     sent.inflightAtReset = !ended;
-    const res = await this.cluster.sys.api('POST', `/v1/conversations/${sent.conversationId}/reset`, {});
+    // As a client would: a 503 (the API's database connection cut by a fault) changed nothing; send it again.
+    const { value: res } = await this.retry('reset', async () => {
+      const answer = await this.cluster.sys.api('POST', `/v1/conversations/${sent.conversationId}/reset`, {});
+      return answer.status === 503 ? null : answer;
+    });
     this.resets.push({
       conversationId: sent.conversationId,
       status: res.status,

@@ -133,9 +133,15 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     const res = toErrorResponse(err, { bodyLimit: config.bodyLimitBytes, requestId: request.id });
     if (res.unexpected) {
       request.log.error({ event: 'http.request_failed', err }, 'request failed');
+    } else if (res.status >= 500) {
+      request.log.warn(
+        { event: 'http.request_unavailable', code: res.body.error.code },
+        'request unavailable',
+      );
     } else {
       request.log.debug({ event: 'http.request_rejected', code: res.body.error.code }, 'request rejected');
     }
+    if (res.retryAfterSeconds !== undefined) reply.header('retry-after', String(res.retryAfterSeconds));
     return reply.code(res.status).send(res.body);
   });
 

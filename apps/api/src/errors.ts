@@ -57,6 +57,11 @@ export const ERROR_CATALOG = {
       'The message was stored but could not be queued. It stays pending and is queued again automatically; ' +
       'you may also retry the same request with the same message id.',
   },
+  database_unavailable: {
+    status: 503,
+    message:
+      'The database connection was lost while serving this request; nothing was changed. Retry after the number of seconds in Retry-After.',
+  },
   not_ready: { status: 503, message: 'The service is not ready.' },
   shutting_down: { status: 503, message: 'The server is shutting down; retry on another replica.' },
 } as const satisfies Record<string, { status: number; message: string }>;
@@ -108,6 +113,8 @@ const FASTIFY_CODES: Record<string, ErrorCode> = {
 export interface ErrorResponse {
   status: number;
   body: ErrorBody;
+  /** Seconds for a `Retry-After` header, when the client should retry. */
+  retryAfterSeconds?: number;
   /** true when the error is ours to fix (5xx from an unexpected error): log it. */
   unexpected: boolean;
 }
@@ -144,6 +151,37 @@ export function toErrorResponse(
     const apiError = new ApiError('bad_request', { message });
     return { status: apiError.status, body: apiError.toBody(), unexpected: false };
   }
+  if (isDatabaseConnectionLoss(err)) {
+    const apiError = new ApiError('database_unavailable');
+    return { status: apiError.status, body: apiError.toBody(), unexpected: false, retryAfterSeconds: 1 };
+  }
   const apiError = new ApiError('internal', ctx.requestId ? { details: { requestId: ctx.requestId } } : {});
   return { status: apiError.status, body: apiError.toBody(), unexpected: true };
+}
+
+/**
+ * postgres.js codes of a connection that closed, ended or never opened, and the server's SQLSTATEs for a
+ * backend that was terminated or cannot take connections (`57P01`-`57P03`) or a connection exception
+ * (class `08`). A statement cut off this way committed nothing (its transaction is rolled back).
+ */
+const CONNECTION_LOSS_CODES = new Set([
+  'CONNECTION_CLOSED',
+  'CONNECTION_DESTROYED',
+  'CONNECTION_ENDED',
+  'CONNECT_TIMEOUT',
+  '57P01',
+  '57P02',
+  '57P03',
+]);
+
+/** Whether `err` (or an error it wraps, as drizzle's query errors do) is a lost database connection. */
+export function isDatabaseConnectionLoss(err: unknown): boolean {
+  for (let e = err, depth = 0; e && typeof e === 'object' && depth < 5; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && (CONNECTION_LOSS_CODES.has(code) || /^08[0-9A-Z]{3}$/.test(code))) {
+      return true;
+    }
+    e = (e as { cause?: unknown }).cause;
+  }
+  return false;
 }
