@@ -160,14 +160,14 @@ export function toErrorResponse(
 }
 
 /**
- * postgres.js codes of a connection that closed, ended or never opened, and the server's SQLSTATEs for a
- * backend that was terminated or cannot take connections (`57P01`-`57P03`) or a connection exception
- * (class `08`). A statement cut off this way committed nothing (its transaction is rolled back).
+ * postgres.js codes of a connection that closed under the process or never opened, and the server's
+ * SQLSTATEs for a backend that was terminated or cannot take connections (`57P01`-`57P03`) or a
+ * connection exception (class `08`). A statement cut off this way committed nothing (its transaction is
+ * rolled back). Not `CONNECTION_ENDED`: a pool the process ended itself is its own bug (500 `internal`).
  */
 const CONNECTION_LOSS_CODES = new Set([
   'CONNECTION_CLOSED',
   'CONNECTION_DESTROYED',
-  'CONNECTION_ENDED',
   'CONNECT_TIMEOUT',
   '57P01',
   '57P02',

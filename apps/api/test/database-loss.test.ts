@@ -81,6 +81,7 @@ describe('isDatabaseConnectionLoss', () => {
     [{ message: 'Failed query', cause: { code: '57P01' } }, true],
     [{ code: '23505' }, false],
     [{ code: '55P03' }, false],
+    [{ code: 'CONNECTION_ENDED' }, false],
     [new Error('boom'), false],
     [null, false],
   ])('%j -> %s', (err, expected) => {
