@@ -1,36 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import {
-  cancelTurn,
-  failTurn,
-  getMessage,
-  getReply,
-  interruptTurn,
-  listAttempts,
-  startAttempt,
-} from '../src/index.ts';
-import { seedConversation } from '../src/testing/index.ts';
-import { conversationFixture, userWithStartedReply } from './conversation-fixture.ts';
+import { cancelTurn, failTurn, getMessage, getReply, interruptTurn, listAttempts } from '../src/index.ts';
+import { conversationFixture, newConversation, runningTurn } from './conversation-fixture.ts';
 
 const f = conversationFixture();
 
-/** A user message whose turn runs under `fence`: reply row streaming with `partial`, attempt open. */
-async function running(fence: number, partial = 'half a rep') {
-  const { tenantId, conversationId } = f;
-  const { messageId, replyId } = await userWithStartedReply(f, fence);
-  await f.tdb.sql`update messages set content = ${partial} where id = ${replyId}`;
-  const attempt = await startAttempt(f.tdb.db, {
-    tenantId,
-    conversationId,
-    messageId,
-    jobId: null,
-    attempt: 1,
-    workerId: 'w',
-    fence,
-    sessionId: null,
-    assistantSessionId: null,
-  });
-  const ref = { tenantId, conversationId, messageId };
-  return { ref, messageId, replyId, attemptId: attempt.id };
+/** A user message whose turn runs under `fence`: reply row streaming with a partial, attempt open. */
+async function running(fence: number) {
+  const t = await runningTurn(f, fence, { partial: 'half a rep' });
+  return { ...t, ref: { tenantId: f.tenantId, conversationId: t.conversationId, messageId: t.messageId } };
 }
 
 async function state(messageId: string) {
@@ -126,7 +103,7 @@ describe('turn endings (one transaction each)', () => {
 
   it('a message of another conversation is not found, and nothing is written', async () => {
     const t = await running(1);
-    const other = (await seedConversation(f.tdb.db, f.tenantId)).id;
+    const other = await newConversation(f);
     const res = await failTurn(f.tdb.db, { ...t.ref, conversationId: other, errorCode: 'x', content: 'y' });
     expect(res).toMatchObject({ ok: false, reason: 'not_found' });
     expect((await state(t.messageId)).user).toBe('pending');
