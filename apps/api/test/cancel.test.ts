@@ -6,7 +6,8 @@ import {
   TURNS_QUEUE,
   turnJobId,
 } from '@turnstream/contracts';
-import { endReply, getMessage, getReply, setUserMessageStatus, startReply } from '@turnstream/db';
+import { endReply, getMessage, getReply, setUserMessageStatus } from '@turnstream/db';
+import { seedReply } from '@turnstream/db/testing';
 import { SseReader, waitFor } from '@turnstream/testkit';
 import { type Job, Worker } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -128,22 +129,20 @@ describe('POST /v1/conversations/:id/messages/:messageId/cancel', () => {
   it('keeps the interrupted partial of a job waiting for a retry, as cancelled', async () => {
     const conv = await newConversation();
     const messageId = await postMessage(conv);
-    const started = await startReply(h.tdb.db, {
+    const reply = await seedReply(h.tdb.db, {
       tenantId: t.tenantId,
       conversationId: conv,
       userMessageId: messageId,
       fence: 2,
-      mode: 'stream',
     });
-    if (started.kind !== 'started') throw new Error('not started');
-    await endReply(h.tdb.db, { replyId: started.reply.id, fence: 2, status: 'interrupted', content: '' });
+    await endReply(h.tdb.db, { replyId: reply.id, fence: 2, status: 'interrupted', content: '' });
     const res = await cancel(conv, messageId);
     expect(res.status).toBe(200);
     expect((await getReply(h.tdb.db, messageId))!.status).toBe('cancelled');
     expect((await h.streams.read(conv)).at(-1)!.event).toEqual({
       type: 'turn.cancelled',
       messageId,
-      replyId: started.reply.id,
+      replyId: reply.id,
     });
   });
 
@@ -175,14 +174,13 @@ describe('POST /v1/conversations/:id/messages/:messageId/cancel', () => {
   it('answers 404 for malformed, unknown and assistant message ids; 400 for a body with fields', async () => {
     const conv = await newConversation();
     const messageId = await postMessage(conv);
-    const started = await startReply(h.tdb.db, {
+    const reply = await seedReply(h.tdb.db, {
       tenantId: t.tenantId,
       conversationId: conv,
       userMessageId: messageId,
       fence: 1,
-      mode: 'stream',
     });
-    for (const id of ['x', randomUUID(), started.reply.id]) {
+    for (const id of ['x', randomUUID(), reply.id]) {
       const res = await cancel(conv, id);
       expect(res.status, id).toBe(404);
       expect(res.body.error.code).toBe('message_not_found');

@@ -1,6 +1,5 @@
 import { cancelFlagKey, TURN_JOB_OPTIONS, TURNS_QUEUE, turnJobId } from '@turnstream/contracts';
-import { startReply } from '@turnstream/db';
-import { databaseDigest } from '@turnstream/db/testing';
+import { databaseDigest, seedReply } from '@turnstream/db/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CATALOG } from '../src/errors.ts';
 import { Harness, type Tenant } from './helpers.ts';
@@ -31,15 +30,13 @@ beforeAll(async () => {
     body: { content: 'a-secret-content', idempotencyKey: 'a-secret-key' },
   });
   A.message = posted.body.messageId;
-  const reply = await startReply(h.tdb.db, {
+  const reply = await seedReply(h.tdb.db, {
     tenantId: a.tenantId,
     conversationId: A.conversation!,
     userMessageId: A.message!,
     fence: 1,
-    mode: 'stream',
   });
-  if (reply.kind !== 'started') throw new Error('reply not started');
-  A.reply = reply.reply.id;
+  A.reply = reply.id;
   A.session = conv.body.session.id;
   A.tenant = a.tenantId;
   // B owns a conversation too: B's own routes work, and B's stream token is tried on A's conversation.

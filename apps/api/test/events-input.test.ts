@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { TurnEvent } from '@turnstream/contracts';
-import { insertUserMessage, startReply } from '@turnstream/db';
+import { seedTurn } from '@turnstream/db/testing';
 import { type SseFrame, SseReader } from '@turnstream/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Harness, type Tenant } from './helpers.ts';
@@ -120,22 +120,12 @@ describe('?messageId= names a turn by either of its messages', () => {
     timeout: 20_000,
   }, async () => {
     const conv = await newConversation();
-    const inserted = await insertUserMessage(h.tdb.db, {
+    const { user, reply } = await seedTurn(h.tdb.db, {
       tenantId: t.tenantId,
       conversationId: conv,
-      content: 'hi',
-    });
-    if (!inserted.ok) throw new Error('insert failed');
-    const user = inserted.message;
-    const started = await startReply(h.tdb.db, {
-      tenantId: t.tenantId,
-      conversationId: conv,
-      userMessageId: user.id,
       fence: 1,
-      mode: 'stream',
     });
-    if (started.kind !== 'started') throw new Error('reply not started');
-    const replyId = started.reply.id;
+    const replyId = reply.id;
     const ids = await publish(conv, [
       { type: 'turn.started', messageId: user.id, replyId, attempt: 1 },
       { type: 'chunk', messageId: user.id, text: 'hello' },

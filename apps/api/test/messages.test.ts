@@ -1,13 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { TURN_JOB_NAME, TURN_JOB_OPTIONS, TURNS_QUEUE, turnJobId } from '@turnstream/contracts';
-import {
-  finishAttempt,
-  getMessage,
-  listMessages,
-  startAttempt,
-  startReply,
-  updateReplyContent,
-} from '@turnstream/db';
+import { finishAttempt, getMessage, listMessages, startAttempt, updateReplyContent } from '@turnstream/db';
+import { seedReply } from '@turnstream/db/testing';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -270,15 +264,13 @@ describe('GET /v1/conversations/:id/messages', () => {
     const first = (await post(conv, { content: 'first' })).body.messageId;
     const second = (await post(conv, { content: 'second' })).body.messageId;
     // A worker streaming the first reply: the row exists and its content is updated live.
-    const started = await startReply(h.tdb.db, {
+    const reply = await seedReply(h.tdb.db, {
       tenantId: t.tenantId,
       conversationId: conv,
       userMessageId: first,
       fence: 1,
-      mode: 'stream',
     });
-    if (started.kind !== 'started') throw new Error('reply not started');
-    await updateReplyContent(h.tdb.db, { replyId: started.reply.id, fence: 1, content: 'partial ans' });
+    await updateReplyContent(h.tdb.db, { replyId: reply.id, fence: 1, content: 'partial ans' });
 
     const res = await h.request('GET', `/v1/conversations/${conv}/messages`, { key: t.keys.viewer });
     expect(res.status).toBe(200);
@@ -328,14 +320,12 @@ describe('GET /v1/conversations/:id/messages/:messageId', () => {
   it('returns the message, its reply and (for admins) its attempts', async () => {
     const conv = await newConversation();
     const messageId = (await post(conv, { content: 'look at me' })).body.messageId;
-    const started = await startReply(h.tdb.db, {
+    const streaming = await seedReply(h.tdb.db, {
       tenantId: t.tenantId,
       conversationId: conv,
       userMessageId: messageId,
       fence: 3,
-      mode: 'stream',
     });
-    if (started.kind !== 'started') throw new Error('reply not started');
     const attempt = await startAttempt(h.tdb.db, {
       tenantId: t.tenantId,
       conversationId: conv,
@@ -355,7 +345,7 @@ describe('GET /v1/conversations/:id/messages/:messageId', () => {
     expect(res.status).toBe(200);
     expect(res.body.message).toMatchObject({ id: messageId, role: 'user', content: 'look at me' });
     expect(res.body.reply).toMatchObject({
-      id: started.reply.id,
+      id: streaming.id,
       role: 'assistant',
       status: 'streaming',
       replyTo: messageId,
@@ -370,7 +360,7 @@ describe('GET /v1/conversations/:id/messages/:messageId', () => {
       }),
     ]);
 
-    const reply = await h.request('GET', `/v1/conversations/${conv}/messages/${started.reply.id}`, {
+    const reply = await h.request('GET', `/v1/conversations/${conv}/messages/${streaming.id}`, {
       key: t.keys.viewer,
     });
     expect(reply.body).toEqual({ message: expect.objectContaining({ role: 'assistant' }), reply: null });

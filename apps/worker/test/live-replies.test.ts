@@ -1,5 +1,5 @@
-import { endReply, getReply, insertUserMessage, type Message, startReply } from '@turnstream/db';
-import { createTestDatabase, seedConversation, seedTenant, type TestDatabase } from '@turnstream/db/testing';
+import { endReply, getReply, type Message, startReply } from '@turnstream/db';
+import { createTestDatabase, seedTenant, seedTurn, type TestDatabase } from '@turnstream/db/testing';
 import { waitFor } from '@turnstream/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type LiveReplyWrite, LiveReplyWriter, nextPersistDelayMs } from '../src/live-replies.ts';
@@ -17,18 +17,7 @@ afterAll(async () => {
 
 /** A conversation with one user message and its streaming reply owned by `fence`. */
 async function streamingReply(fence: number): Promise<{ user: Message; reply: Message }> {
-  const conv = await seedConversation(tdb.db, tenantId);
-  const user = await insertUserMessage(tdb.db, { tenantId, conversationId: conv.id, content: 'hi' });
-  if (!user.ok) throw new Error('insert failed');
-  const started = await startReply(tdb.db, {
-    tenantId,
-    conversationId: conv.id,
-    userMessageId: user.message.id,
-    fence,
-    mode: 'stream',
-  });
-  if (started.kind !== 'started') throw new Error('start failed');
-  return { user: user.message, reply: started.reply };
+  return seedTurn(tdb.db, { tenantId, fence });
 }
 
 function entry(reply: Message, content: string, fencedOut: string[]): LiveReplyWrite {

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { insertUserMessage, startReply } from '@turnstream/db';
-import { createTestDatabase, seedConversation, seedTenant, type TestDatabase } from '@turnstream/db/testing';
+import { createTestDatabase, seedTenant, seedTurn, type TestDatabase } from '@turnstream/db/testing';
 import { createTurnStreams, type TurnStreams } from '@turnstream/streams';
 import { deleteKeys, waitFor } from '@turnstream/testkit';
 import { Redis } from 'ioredis';
@@ -30,30 +29,21 @@ afterAll(async () => {
 describe('ReplyPublisher', () => {
   it('after a turn.reset the first delta of the new attempt is published at once, not after the window', async () => {
     const tenantId = (await seedTenant(tdb.db)).tenant.id;
-    const conv = await seedConversation(tdb.db, tenantId);
-    const user = await insertUserMessage(tdb.db, { tenantId, conversationId: conv.id, content: 'q' });
-    if (!user.ok) throw new Error('insert failed');
-    const started = await startReply(tdb.db, {
-      tenantId,
-      conversationId: conv.id,
-      userMessageId: user.message.id,
-      fence: 1,
-      mode: 'stream',
-    });
-    if (started.kind !== 'started') throw new Error('not started');
+    const { user, reply } = await seedTurn(tdb.db, { tenantId, fence: 1 });
+    const conversationId = user.conversationId;
     // A window far longer than any wait below: a delta held for it would never show up in time.
     const publisher = new ReplyPublisher({
       streams,
       liveReplies: live,
-      conversationId: conv.id,
-      messageId: user.message.id,
-      replyId: started.reply.id,
+      conversationId,
+      messageId: user.id,
+      replyId: reply.id,
       fence: 1,
       mode: 'stream',
       coalesceWindowMs: 10 * 60_000,
       onFencedOut: () => undefined,
     });
-    const logged = async () => (await streams.read(conv.id)).map((e) => e.event);
+    const logged = async () => (await streams.read(conversationId)).map((e) => e.event);
     try {
       publisher.textDelta('first attempt');
       await waitFor(async () => (await logged()).some((e) => e.type === 'chunk'));
