@@ -3,7 +3,6 @@ import { createDb } from '@turnstream/db';
 import { createLogger } from '@turnstream/logger';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildApp } from '../src/app.ts';
 import { Harness, type Tenant } from './helpers.ts';
 
 let h: Harness;
@@ -62,20 +61,10 @@ describe('health', () => {
 
     const closedDb = createDb({ url: h.tdb.url, max: 1 });
     await closedDb.close();
-    const app2 = buildApp({
-      db: closedDb.db,
-      redis: h.redis,
-      queue: h.queue,
-      intakeQueue: h.intakeQueue,
-      webhookQueue: h.webhookQueue,
-      streams: h.streams,
-      subscriber: h.subscriber,
-      logger: memoryLogger().logger,
-    });
+    const app2 = h.build({ db: closedDb.db });
     const res2 = await app2.inject({ method: 'GET', url: '/readyz' });
     expect(res2.statusCode).toBe(503);
     expect(res2.json().error.message).toBe('Not ready: postgres unavailable.');
-    await app2.close();
   });
 });
 
@@ -86,16 +75,7 @@ describe('errors and logs', () => {
     const { logger, lines } = memoryLogger();
     const closedDb = createDb({ url: h.tdb.url, max: 1 });
     await closedDb.close();
-    const app = buildApp({
-      db: closedDb.db,
-      redis: h.redis,
-      queue: h.queue,
-      intakeQueue: h.intakeQueue,
-      webhookQueue: h.webhookQueue,
-      streams: h.streams,
-      subscriber: h.subscriber,
-      logger,
-    });
+    const app = h.build({ db: closedDb.db, logger });
     const res = await app.inject({
       method: 'GET',
       url: '/v1/conversations',
@@ -112,7 +92,6 @@ describe('errors and logs', () => {
     });
     expect(res.body).not.toMatch(/postgres|CONNECTION|select|stack/i);
     expect(lines.some((l) => JSON.parse(l).event === 'http.request_failed')).toBe(true);
-    await app.close();
   });
 
   it('logs each request once with its route and status, never the key or the content', async () => {

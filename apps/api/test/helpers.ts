@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { TURNS_INTAKE_QUEUE, TURNS_QUEUE } from '@turnstream/contracts';
-import { type ApiKeyRole, createApiKey, createTenant } from '@turnstream/db';
+import { type ApiKeyRole, createApiKey, createTenant, type Db } from '@turnstream/db';
 import { createTestDatabase, type TestDatabase } from '@turnstream/db/testing';
 import { type Logger, silentLogger } from '@turnstream/logger';
 import {
@@ -83,6 +83,7 @@ export class Harness {
 
   /** Another app on the same database and Redis prefixes, with some dependencies replaced. */
   build(overrides: {
+    db?: Db;
     queue?: Queue;
     redis?: Redis;
     subscriber?: EventSubscriber;
@@ -91,7 +92,7 @@ export class Harness {
     logger?: Logger;
   }): FastifyInstance {
     const app = buildApp({
-      db: this.tdb.db,
+      db: overrides.db ?? this.tdb.db,
       redis: overrides.redis ?? this.redis,
       queue: overrides.queue ?? this.queue,
       intakeQueue: this.intakeQueue,
