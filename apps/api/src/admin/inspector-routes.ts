@@ -17,6 +17,15 @@ interface MessageParams extends ConvParams {
   messageId: string;
 }
 
+/** The conversation an operator may inspect and one of its user messages (else 404). */
+async function inspectedUserMessage(ctx: AdminContext, who: AdminIdentity, params: MessageParams) {
+  const { conversation } = await loadInspectable(ctx, who, params.id);
+  const message = await loadMessage(ctx.db, conversation.tenantId, conversation.id, params.messageId, {
+    userOnly: true,
+  });
+  return { conversation, message };
+}
+
 export function identityOf(request: FastifyRequest): AdminIdentity {
   if (!request.admin) throw new ApiError('unauthorized');
   return request.admin;
@@ -110,16 +119,7 @@ export function inspectorRoutes(app: FastifyInstance, ctx: AdminContext): void {
   });
 
   actionRoute<MessageParams>('/messages/:messageId/retry', async (request, who) => {
-    const { conversation } = await loadInspectable(ctx, who, request.params.id);
-    const message = await loadMessage(
-      ctx.db,
-      conversation.tenantId,
-      conversation.id,
-      request.params.messageId,
-      {
-        userOnly: true,
-      },
-    );
+    const { conversation, message } = await inspectedUserMessage(ctx, who, request.params);
     const retry = await retryFailedTurn(ctx, request.log, message);
     await audit(ctx, who, {
       action: 'turn.retry',
@@ -135,16 +135,7 @@ export function inspectorRoutes(app: FastifyInstance, ctx: AdminContext): void {
   });
 
   actionRoute<MessageParams>('/messages/:messageId/cancel', async (request, who) => {
-    const { conversation } = await loadInspectable(ctx, who, request.params.id);
-    const message = await loadMessage(
-      ctx.db,
-      conversation.tenantId,
-      conversation.id,
-      request.params.messageId,
-      {
-        userOnly: true,
-      },
-    );
+    const { conversation, message } = await inspectedUserMessage(ctx, who, request.params);
     const outcome = await cancelAsOperator(ctx, request.log, message);
     await audit(ctx, who, {
       action: 'turn.cancel',
