@@ -5,24 +5,27 @@ import {
   TURNS_INTAKE_QUEUE,
   TURNS_QUEUE,
   TurnRejectedError,
-  TurnsClient,
+  type TurnsClient,
 } from '@turnstream/contracts';
 import { seedTenant } from '@turnstream/db/testing';
 import { silentLogger } from '@turnstream/logger';
 import { conversationKeys } from '@turnstream/streams';
-import { parsePrometheusText, sampleValue } from '@turnstream/telemetry/testing';
-import { freePort, waitFor } from '@turnstream/testkit';
+import { sampleValue } from '@turnstream/telemetry/testing';
+import { waitFor } from '@turnstream/testkit';
 import { WEBHOOK_FANOUT_QUEUE } from '@turnstream/webhooks';
 import { type Job, Queue, Worker } from 'bullmq';
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { REDIS_URL, TestSystem } from '../support/system.ts';
+import { TestSystem } from '../support/system.ts';
 import { createConversation } from '../support/turns.ts';
+import { type SystemTurnsClient, systemTurnsClient } from '../support/turns-client.ts';
+import { workerMetrics } from '../support/worker-metrics.ts';
 
 // Deleting a conversation also removes its messages still on the intake queue (handed in by
 // TurnsClient or a plain producer, not stored yet), and an intake a worker holds meanwhile does not
 // bring it back. No worker runs until a test starts one, so the intake queue is not consumed.
 let sys: TestSystem;
+let connection: SystemTurnsClient;
 let redis: Redis;
 let client: TurnsClient;
 let intake: Queue;
@@ -30,13 +33,8 @@ let turns: Queue;
 let webhookQueue: Queue;
 beforeAll(async () => {
   sys = await new TestSystem({ workers: 0, apiEnv: { RETENTION_SWEEP_MS: '0' } }).start();
-  redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  client = new TurnsClient({
-    connection: redis,
-    prefix: sys.bullPrefix,
-    keyPrefix: sys.redisPrefix,
-    enqueueTimeoutMs: 120_000,
-  });
+  connection = systemTurnsClient(sys, { enqueueTimeoutMs: 120_000 });
+  ({ redis, client } = connection);
   intake = new Queue(TURNS_INTAKE_QUEUE, { connection: redis, prefix: sys.bullPrefix });
   turns = new Queue(TURNS_QUEUE, { connection: redis, prefix: sys.bullPrefix });
   webhookQueue = new Queue(WEBHOOK_FANOUT_QUEUE, { connection: redis, prefix: sys.bullPrefix });
@@ -47,11 +45,10 @@ afterEach(async () => {
   sys.workers.length = 0;
 });
 afterAll(async () => {
-  await client?.close();
   await intake?.close();
   await turns?.close();
   await webhookQueue?.close();
-  redis?.disconnect();
+  await connection?.close();
   await sys?.stop();
 });
 
@@ -128,8 +125,8 @@ describe('DELETE /v1/conversations/:id and the intake queue', () => {
     }
 
     // Now consume: the rest is taken in and answered; nothing of the deleted conversation comes back.
-    const metricsPort = await freePort();
-    await sys.startWorker({ METRICS_PORT: String(metricsPort) });
+    const metrics = await workerMetrics();
+    await sys.startWorker(metrics.env);
     const sent = await control;
     expect((await client.waitForReply(sent.messageId, { timeoutMs: 30_000 })).status).toBe('completed');
     await waitFor(async () => ((await othersJob.getState()) === 'completed' ? true : null), {
@@ -145,11 +142,11 @@ describe('DELETE /v1/conversations/:id and the intake queue', () => {
     expect(others?.n).toBe(1);
 
     // The worker's queue-depth gauges cover the intake queue too.
-    const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+    const samples = await metrics.scrape();
     const completed = await intake.getCompletedCount();
     expect(completed).toBeGreaterThanOrEqual(2);
     expect(
-      sampleValue(parsePrometheusText(text), 'turnstream_queue_jobs', {
+      sampleValue(samples, 'turnstream_queue_jobs', {
         queue: TURNS_INTAKE_QUEUE,
         state: 'completed',
       }),

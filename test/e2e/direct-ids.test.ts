@@ -4,34 +4,33 @@ import {
   TURN_JOB_NAME,
   TURN_JOB_OPTIONS,
   TURNS_QUEUE,
-  TurnsClient,
+  type TurnsClient,
 } from '@turnstream/contracts';
 import { seedTenant } from '@turnstream/db/testing';
 import { waitFor } from '@turnstream/testkit';
 import { Queue } from 'bullmq';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REDIS_URL, TestSystem } from '../support/system.ts';
+import { TestSystem } from '../support/system.ts';
 import { createConversation, history, postMessage, waitForTurn } from '../support/turns.ts';
+import { type SystemTurnsClient, systemTurnsClient } from '../support/turns-client.ts';
 
 // Message ids handed in by other services (TurnsClient, or jobs straight on the turns queue) are
 // scoped to their tenant: another tenant's id, or the same id chosen by two tenants, behaves like a
 // fresh one. Nothing of the other tenant is revealed, taken or changed.
 let sys: TestSystem;
+let connection: SystemTurnsClient;
 let client: TurnsClient;
-let redis: Redis;
 let queue: Queue;
 
 beforeAll(async () => {
   sys = await new TestSystem().start();
-  redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  client = new TurnsClient({ connection: redis, prefix: sys.bullPrefix, keyPrefix: sys.redisPrefix });
-  queue = new Queue(TURNS_QUEUE, { connection: redis, prefix: sys.bullPrefix });
+  connection = systemTurnsClient(sys);
+  client = connection.client;
+  queue = new Queue(TURNS_QUEUE, { connection: connection.redis, prefix: sys.bullPrefix });
 });
 afterAll(async () => {
-  await client?.close();
   await queue?.close();
-  redis?.disconnect();
+  await connection?.close();
   await sys?.stop();
 });
 

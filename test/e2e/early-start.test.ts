@@ -1,11 +1,12 @@
 import type { TurnEvent } from '@turnstream/contracts';
 import { ensureActiveSession } from '@turnstream/db';
 import { createTurnStreams } from '@turnstream/streams';
-import { parsePrometheusText, sampleValue } from '@turnstream/telemetry/testing';
-import { freePort, waitFor } from '@turnstream/testkit';
+import { sampleValue } from '@turnstream/telemetry/testing';
+import { waitFor } from '@turnstream/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestSystem } from '../support/system.ts';
+import type { TestSystem } from '../support/system.ts';
 import { createConversation, loggedTurn, postMessage, waitForTurn } from '../support/turns.ts';
+import { startWithWorkerMetrics, type WorkerMetrics } from '../support/worker-metrics.ts';
 
 // A turn starts its Claude request as soon as it holds the lease and its transcript, while the session
 // fence is still being claimed. Here the claim is held up by a row lock on the session, so the whole
@@ -13,21 +14,17 @@ import { createConversation, loggedTurn, postMessage, waitForTurn } from '../sup
 // and nothing at all when the claim is refused.
 describe('the Claude request starts before the fence is confirmed', () => {
   let sys: TestSystem;
-  let metricsUrl: string;
+  let metrics: WorkerMetrics;
   beforeAll(async () => {
-    const port = await freePort();
-    metricsUrl = `http://127.0.0.1:${port}`;
-    sys = await new TestSystem({ workerEnv: { METRICS_PORT: String(port) } }).start();
+    ({ sys, metrics } = await startWithWorkerMetrics());
   });
   afterAll(async () => {
     await sys?.stop();
   });
 
   /** Claude calls the worker finished reading (the early request counts once its last chunk arrived). */
-  const finishedCalls = async (): Promise<number> => {
-    const samples = parsePrometheusText(await (await fetch(`${metricsUrl}/metrics`)).text());
-    return sampleValue(samples, 'turnstream_claude_call_duration_seconds_count', { result: 'ok' });
-  };
+  const finishedCalls = async (): Promise<number> =>
+    sampleValue(await metrics.scrape(), 'turnstream_claude_call_duration_seconds_count', { result: 'ok' });
 
   /**
    * Lock the conversation's session row (the claim of the fence waits for it) until `release` is

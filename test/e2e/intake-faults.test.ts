@@ -1,39 +1,31 @@
 import { randomUUID } from 'node:crypto';
-import { TurnsClient } from '@turnstream/contracts';
 import { type ManagedProcess, waitFor } from '@turnstream/testkit';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REDIS_URL, TestSystem } from '../support/system.ts';
+import { TestSystem } from '../support/system.ts';
 import { createConversation, history } from '../support/turns.ts';
+import { type SystemTurnsClient, systemTurnsClient } from '../support/turns-client.ts';
 
 // Issue 11: the intake under a frozen worker. Intake jobs the frozen worker holds move on to the other
 // one when their lock expires; every enqueue returns, every message is stored once and answered once.
 let sys: TestSystem;
-let client: TurnsClient;
-let redis: Redis;
+let turns: SystemTurnsClient;
 beforeAll(async () => {
   sys = await new TestSystem({
     workers: 2,
     workerEnv: { LOCK_DURATION_MS: '1500', STALLED_INTERVAL_MS: '500' },
   }).start();
-  redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  client = new TurnsClient({
-    connection: redis,
-    prefix: sys.bullPrefix,
-    keyPrefix: sys.redisPrefix,
-    enqueueTimeoutMs: 60_000,
-  });
+  turns = systemTurnsClient(sys, { enqueueTimeoutMs: 60_000 });
 });
 afterAll(async () => {
   for (const w of sys?.workers ?? []) w.signal('SIGCONT');
-  await client?.close();
-  redis?.disconnect();
+  await turns?.close();
   await sys?.stop();
 });
 
 describe('intake under faults', () => {
   it('a worker frozen while it holds intake jobs delays them, loses none and duplicates none', async () => {
     const [w1, w2] = sys.workers as [ManagedProcess, ManagedProcess];
+    const { client } = turns;
     const conversations = await Promise.all(Array.from({ length: 30 }, () => createConversation(sys)));
     const inputs = Array.from({ length: 150 }, (_, i) => ({
       tenantId: sys.tenantId,

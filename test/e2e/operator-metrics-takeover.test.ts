@@ -1,8 +1,9 @@
-import { parsePrometheusText, sampleValue } from '@turnstream/telemetry/testing';
-import { freePort, waitFor } from '@turnstream/testkit';
+import { sampleValue } from '@turnstream/telemetry/testing';
+import { waitFor } from '@turnstream/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TestSystem } from '../support/system.ts';
 import { createConversation, postMessage, waitForTurn } from '../support/turns.ts';
+import { workerMetrics } from '../support/worker-metrics.ts';
 
 // A worker frozen mid-turn: the one that takes the turn over counts a lost attempt taken over, the
 // frozen one, back, counts its fence rejection and a superseded turn.
@@ -15,32 +16,29 @@ afterAll(async () => {
   await sys?.stop();
 });
 
-const scrape = async (port: number) =>
-  parsePrometheusText(await (await fetch(`http://127.0.0.1:${port}/metrics`)).text());
-
 describe('take-over metrics', () => {
   it('counts the lost attempt taken over, the fence rejection and the superseded turn', async () => {
     const conv = await createConversation(sys);
-    const zombiePort = await freePort();
-    const zombie = await sys.startWorker({ METRICS_PORT: String(zombiePort) });
+    const zombieMetrics = await workerMetrics();
+    const zombie = await sys.startWorker(zombieMetrics.env);
     const messageId = await postMessage(sys, conv, '[[sim words=80 delay=40]] a long story');
     await zombie.waitForLog((l) => l.event === 'turn.stream_started' && l.messageId === messageId);
     zombie.signal('SIGSTOP');
 
-    const winnerPort = await freePort();
-    await sys.startWorker({ METRICS_PORT: String(winnerPort) });
+    const winnerMetrics = await workerMetrics();
+    await sys.startWorker(winnerMetrics.env);
     expect((await waitForTurn(sys, conv, messageId, 60_000)).user.status).toBe('completed');
     zombie.signal('SIGCONT');
     await zombie.waitForLog((l) => l.event === 'turn.fence_rejected' && l.messageId === messageId, 60_000);
 
     const winner = await waitFor(async () => {
-      const s = await scrape(winnerPort);
+      const s = await winnerMetrics.scrape();
       return sampleValue(s, 'turnstream_turns_total', { outcome: 'completed' }) === 1 ? s : null;
     });
     expect(sampleValue(winner, 'turnstream_lost_attempts_total')).toBe(1);
     expect(sampleValue(winner, 'turnstream_fence_rejections_total')).toBe(0);
     const frozen = await waitFor(async () => {
-      const s = await scrape(zombiePort);
+      const s = await zombieMetrics.scrape();
       return sampleValue(s, 'turnstream_turns_total', { outcome: 'superseded' }) === 1 ? s : null;
     });
     expect(sampleValue(frozen, 'turnstream_fence_rejections_total', { stage: 'turn' })).toBe(1);

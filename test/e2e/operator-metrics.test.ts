@@ -1,34 +1,27 @@
-import { parsePrometheusText, type Sample, sampleValue } from '@turnstream/telemetry/testing';
-import { freePort, waitFor } from '@turnstream/testkit';
+import { type Sample, sampleValue } from '@turnstream/telemetry/testing';
+import { waitFor } from '@turnstream/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestSystem } from '../support/system.ts';
+import { addFaults } from '../support/stream-events.ts';
+import type { TestSystem } from '../support/system.ts';
 import { createConversation, history, postMessage, waitForTurn } from '../support/turns.ts';
+import { startWithWorkerMetrics, type WorkerMetrics } from '../support/worker-metrics.ts';
 
 // A scripted run on the real system, then the worker's /metrics must tell exactly what happened.
 describe('worker metrics after a scripted run', () => {
   let sys: TestSystem;
-  let metricsUrl: string;
+  let metrics: WorkerMetrics;
   beforeAll(async () => {
-    const port = await freePort();
-    metricsUrl = `http://127.0.0.1:${port}`;
-    sys = await new TestSystem({ workerEnv: { METRICS_PORT: String(port) } }).start();
+    ({ sys, metrics } = await startWithWorkerMetrics());
   });
   afterAll(async () => {
     await sys?.stop();
   });
 
-  const scrape = async (): Promise<Sample[]> =>
-    parsePrometheusText(await (await fetch(`${metricsUrl}/metrics`)).text());
-  const addFault = (rule: Record<string, unknown>) =>
-    sys.sim_('/__sim/faults', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ rules: [rule] }),
-    });
+  const addFault = (rule: Record<string, unknown>) => addFaults(sys, [rule]);
 
   it('counts completions, a session recovery, a rate limit, a fatal error and a cancel exactly', async () => {
-    expect((await fetch(`${metricsUrl}/healthz`)).status).toBe(200);
-    const ready = await fetch(`${metricsUrl}/readyz`);
+    expect((await fetch(`${metrics.url}/healthz`)).status).toBe(200);
+    const ready = await fetch(`${metrics.url}/readyz`);
     expect(ready.status).toBe(200);
     expect(await ready.json()).toEqual({
       status: 'ready',
@@ -65,7 +58,7 @@ describe('worker metrics after a scripted run', () => {
       sampleValue(s, 'turnstream_turns_total', labels);
     const samples = await waitFor(
       async () => {
-        const s = await scrape();
+        const s = await metrics.scrape();
         return turns(s, { outcome: 'cancelled' }) === 1 && turns(s, { outcome: 'completed' }) === 3
           ? s
           : null;

@@ -6,33 +6,32 @@ import {
   InvalidTurnInputError,
   scopedMessageId,
   TurnRejectedError,
-  TurnsClient,
+  type TurnsClient,
   TurnTimeoutError,
 } from '@turnstream/contracts';
 import { seedTenant } from '@turnstream/db/testing';
 import { waitFor } from '@turnstream/testkit';
-import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventStream } from '../support/stream-events.ts';
-import { REDIS_URL, TestSystem } from '../support/system.ts';
+import { TestSystem } from '../support/system.ts';
 import { createConversation, history, postMessage, waitForTurn } from '../support/turns.ts';
+import { type SystemTurnsClient, systemTurnsClient } from '../support/turns-client.ts';
 
 // Issue 11: TurnsClient, for services that integrate through Redis alone (no HTTP, no database).
 let sys: TestSystem;
+let connection: SystemTurnsClient;
 let client: TurnsClient;
-let redis: Redis;
 
 beforeAll(async () => {
   sys = await new TestSystem({
     apiEnv: { WEBHOOK_ALLOWED_NETWORKS: '127.0.0.0/8' },
     workerEnv: { WEBHOOK_ALLOWED_NETWORKS: '127.0.0.0/8', WEBHOOK_BACKOFF_MS: '50' },
   }).start();
-  redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  client = new TurnsClient({ connection: redis, prefix: sys.bullPrefix, keyPrefix: sys.redisPrefix });
+  connection = systemTurnsClient(sys);
+  client = connection.client;
 });
 afterAll(async () => {
-  await client?.close();
-  redis?.disconnect();
+  await connection?.close();
   await sys?.stop();
 });
 
@@ -111,7 +110,7 @@ describe('TurnsClient', () => {
   it('events are the log, resumable from an id, and a fresh client finds a message by its id alone', async () => {
     const conversationId = await createConversation(sys);
     const messageId = await postMessage(sys, conversationId, 'through the API [[sim words=20]]');
-    const other = new TurnsClient({ connection: redis, prefix: sys.bullPrefix, keyPrefix: sys.redisPrefix });
+    const { client: other, close } = systemTurnsClient(sys);
     try {
       const all = await collect(other.events({ messageId }), () => false);
       expect(all.at(-1)?.event.type).toBe('turn.completed');
@@ -123,7 +122,7 @@ describe('TurnsClient', () => {
       const outcome = await other.waitForReply(messageId);
       expect(outcome.status).toBe('completed');
     } finally {
-      await other.close();
+      await close();
     }
   });
 
