@@ -1,6 +1,7 @@
 import { isTerminalEvent } from '@turnstream/contracts';
 import { chooseSeed, SEED_ENV, testRandom } from '@turnstream/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addFaults, clearFaults } from '../support/sim-faults.ts';
 import { TestSystem } from '../support/system.ts';
 import { createConversation, loggedTurn, postMessage, waitForTurn } from '../support/turns.ts';
 
@@ -33,7 +34,7 @@ describe.each(SEEDS)('fault schedule, seed %i', (seed) => {
   it('ends every message in exactly one terminal state and never reuses a cleared id', async () => {
     const rnd = testRandom(seed, 'fault schedule');
     const pick = <T>(xs: T[]) => rnd.pick(xs);
-    await sys.sim_('/__sim/faults', { method: 'DELETE' });
+    await clearFaults(sys);
     const convs = await Promise.all(
       [0, 1, 2].map((i) => createConversation(sys, i === 0 ? { thinking: { budgetTokens: 1024 } } : {})),
     );
@@ -62,14 +63,7 @@ describe.each(SEEDS)('fault schedule, seed %i', (seed) => {
         }
         return { conv, tag, outcome };
       });
-      if (rules.length) {
-        const res = await sys.sim_('/__sim/faults', {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify({ rules }),
-        });
-        expect(res.ok).toBe(true);
-      }
+      if (rules.length) await addFaults(sys, rules);
       const ids = await Promise.all(plan.map((p) => postMessage(sys, p.conv, `message ${p.tag}`)));
       ids.forEach((id, i) => {
         expected.set(id, plan[i]!.outcome);

@@ -2,6 +2,7 @@ import { createApiKey, setTenantOperator } from '@turnstream/db';
 import { parsePrometheusText, sampleValue } from '@turnstream/telemetry/testing';
 import { waitFor } from '@turnstream/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addFaults } from '../support/sim-faults.ts';
 import { TestSystem } from '../support/system.ts';
 import { createConversation, history, postMessage, waitForTurn } from '../support/turns.ts';
 
@@ -61,11 +62,7 @@ describe('conversation inspector', () => {
   });
 
   it('lists a conversation in a failure loop, and its reset and retry actions work and are audited', async () => {
-    await sys.sim_('/__sim/faults', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ rules: [{ fault: 'permission', times: 3, match: { contains: 'LOOPME' } }] }),
-    });
+    await addFaults(sys, [{ fault: 'permission', times: 3, match: { contains: 'LOOPME' } }]);
     const conv = await createConversation(sys);
     const failed: string[] = [];
     for (let i = 0; i < 3; i++) {

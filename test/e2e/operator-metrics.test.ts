@@ -1,7 +1,7 @@
 import { type Sample, sampleValue } from '@turnstream/telemetry/testing';
 import { waitFor } from '@turnstream/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { addFaults } from '../support/stream-events.ts';
+import { addFaults } from '../support/sim-faults.ts';
 import type { TestSystem } from '../support/system.ts';
 import { createConversation, history, postMessage, waitForTurn } from '../support/turns.ts';
 import { startWithWorkerMetrics, type WorkerMetrics } from '../support/worker-metrics.ts';

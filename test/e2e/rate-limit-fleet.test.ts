@@ -1,6 +1,7 @@
 import { createTurnStreams } from '@turnstream/streams';
 import { waitFor } from '@turnstream/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addFaults } from '../support/sim-faults.ts';
 import { TestSystem } from '../support/system.ts';
 import { createConversation, loggedTurn, postMessage, waitForTurn } from '../support/turns.ts';
 
@@ -18,13 +19,9 @@ type Req = any;
 
 describe('fleet-wide rate limit', () => {
   it('after a 429 with retry-after: 3, no request reaches the simulator from either worker for 3 s', async () => {
-    await sys.sim_('/__sim/faults', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({
-        rules: [{ fault: 'rate_limited', times: 1, retryAfterMs: 3000, match: { contains: 'limited' } }],
-      }),
-    });
+    await addFaults(sys, [
+      { fault: 'rate_limited', times: 1, retryAfterMs: 3000, match: { contains: 'limited' } },
+    ]);
     const limitedConv = await createConversation(sys);
     const limited = await postMessage(sys, limitedConv, 'limited first');
     const hit: Req = await waitFor(

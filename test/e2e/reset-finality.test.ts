@@ -4,6 +4,7 @@ import { createTurnStreams } from '@turnstream/streams';
 import { waitFor } from '@turnstream/testkit';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setFaults } from '../support/sim-faults.ts';
 import { TestSystem } from '../support/system.ts';
 import { createConversation, postMessage, session, waitForTurn } from '../support/turns.ts';
 
@@ -40,15 +41,7 @@ async function reset(conv: string): Promise<number> {
   return Date.now();
 }
 
-async function faults(rules: unknown[]): Promise<void> {
-  await sys.sim_('/__sim/faults', { method: 'DELETE' });
-  const res = await sys.sim_('/__sim/faults', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ rules }),
-  });
-  expect(res.ok).toBe(true);
-}
+const faults = (rules: unknown[]) => setFaults(sys, rules);
 
 describe('reset finality', () => {
   it('a reset during a streaming turn: the reply finishes, but nothing from before the reset reaches Claude afterwards', async () => {

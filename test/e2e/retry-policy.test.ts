@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setFaults } from '../support/sim-faults.ts';
 import { TestSystem } from '../support/system.ts';
 import { createConversation, loggedTurn, postMessage, waitForTurn } from '../support/turns.ts';
 
@@ -11,15 +12,7 @@ afterAll(async () => {
   await sys?.stop();
 });
 
-async function faults(rules: unknown[]): Promise<void> {
-  await sys.sim_('/__sim/faults', { method: 'DELETE' });
-  const res = await sys.sim_('/__sim/faults', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ rules }),
-  });
-  expect(res.ok).toBe(true);
-}
+const faults = (rules: unknown[]) => setFaults(sys, rules);
 
 async function attempts(messageId: string) {
   return sys.tdb.sql<{ outcome: string; error_code: string | null }[]>`

@@ -1,7 +1,7 @@
 import { seededRandom, waitFor } from '@turnstream/testkit';
 import { afterAll, beforeAll, describe, it } from 'vitest';
+import { addFaults } from '../support/sim-faults.ts';
 import {
-  addFaults,
   compareEventIds,
   EventStream,
   isTerminal,

@@ -4,6 +4,7 @@ import { waitFor } from '@turnstream/testkit';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addFaults } from '../support/sim-faults.ts';
 import { TestSystem } from '../support/system.ts';
 import { createConversation, postMessage } from '../support/turns.ts';
 
@@ -98,11 +99,7 @@ describe('running turns per tenant', () => {
     const a = sys.tenantId;
     const b = await seedTenant(sys.tdb.db, 'tenant-b');
     // A's first LIMIT turns stream one chunk and then hold their slots until cancelled.
-    await sys.sim_('/__sim/faults', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ rules: [{ fault: 'stall', afterChunks: 1, match: { contains: 'HOLD' } }] }),
-    });
+    await addFaults(sys, [{ fault: 'stall', afterChunks: 1, match: { contains: 'HOLD' } }]);
     const held = await inBatches(Array.from({ length: LIMIT }), LIMIT, async () => {
       const conv = await createConversation(sys);
       return { conv, id: await postMessage(sys, conv, 'HOLD this slot') };

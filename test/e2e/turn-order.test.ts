@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { addFaults } from '../support/sim-faults.ts';
 import { TestSystem } from '../support/system.ts';
 import { createConversation, postMessage, waitForTurn } from '../support/turns.ts';
 
@@ -28,11 +29,7 @@ describe('per-conversation order', () => {
   });
 
   it('wakes the next message when the blocking one is cancelled while it waits for a retry', async () => {
-    await sys.sim_('/__sim/faults', {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ rules: [{ fault: 'overloaded', times: 1, match: { contains: 'unlucky' } }] }),
-    });
+    await addFaults(sys, [{ fault: 'overloaded', times: 1, match: { contains: 'unlucky' } }]);
     const conv = await createConversation(sys);
     const first = await postMessage(sys, conv, 'unlucky first');
     // Its first attempt failed; the job now waits out a backoff of about a minute.

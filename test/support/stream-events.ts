@@ -110,16 +110,6 @@ export class EventStream {
   }
 }
 
-/** Append fault rules to the simulator. */
-export async function addFaults(sys: TestSystem, rules: unknown[]): Promise<void> {
-  const res = await sys.sim_('/__sim/faults', {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ rules }),
-  });
-  if (!res.ok) throw new Error(`sim faults: ${res.status} ${await res.text()}`);
-}
-
 /**
  * The reply the simulator gives to `userText` as the last user message, uninterrupted (it is
  * deterministic in that text): asked directly, without streaming, so it answers at once.
