@@ -1,16 +1,15 @@
 import { sampleValue } from '@turnstream/telemetry/testing';
 import { waitFor } from '@turnstream/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestSystem } from '../support/system.ts';
+import { FAST_TAKEOVER_ENV, TestSystem } from '../support/system.ts';
 import { createConversation, postMessage, waitForTurn } from '../support/turns.ts';
 import { workerMetrics } from '../support/worker-metrics.ts';
 
 // A worker frozen mid-turn: the one that takes the turn over counts a lost attempt taken over, the
 // frozen one, back, counts its fence rejection and a superseded turn.
 let sys: TestSystem;
-const fast = { LEASE_TTL_MS: '1500', LOCK_DURATION_MS: '1500', STALLED_INTERVAL_MS: '500' };
 beforeAll(async () => {
-  sys = await new TestSystem({ workers: 0, workerEnv: fast }).start();
+  sys = await new TestSystem({ workers: 0, workerEnv: FAST_TAKEOVER_ENV }).start();
 });
 afterAll(async () => {
   await sys?.stop();

@@ -4,7 +4,7 @@ import { createTurnStreams } from '@turnstream/streams';
 import { type ManagedProcess, waitFor } from '@turnstream/testkit';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestSystem } from '../support/system.ts';
+import { FAST_TAKEOVER_ENV, TestSystem } from '../support/system.ts';
 import { createConversation, loggedTurn, postMessage, waitForTurn } from '../support/turns.ts';
 
 // Deaths and stalls are the fleet's problem, not the turn's (docs/reliability.md): a worker killed in
@@ -12,9 +12,8 @@ import { createConversation, loggedTurn, postMessage, waitForTurn } from '../sup
 // than any fleet's bad luck, ends a message that kills every worker taking it.
 let sys: TestSystem;
 let queue: Queue;
-const fast = { LEASE_TTL_MS: '1500', LOCK_DURATION_MS: '1500', STALLED_INTERVAL_MS: '500' };
 beforeAll(async () => {
-  sys = await new TestSystem({ workers: 0, workerEnv: fast }).start();
+  sys = await new TestSystem({ workers: 0, workerEnv: FAST_TAKEOVER_ENV }).start();
   queue = new Queue(TURNS_QUEUE, {
     connection: duplicateRedis(sys.redis, { maxRetriesPerRequest: null }),
     prefix: sys.bullPrefix,

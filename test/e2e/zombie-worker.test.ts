@@ -1,15 +1,14 @@
 import { createTurnStreams } from '@turnstream/streams';
 import { waitFor } from '@turnstream/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestSystem } from '../support/system.ts';
+import { FAST_TAKEOVER_ENV, TestSystem } from '../support/system.ts';
 import { createConversation, loggedTurn, postMessage, session, waitForTurn } from '../support/turns.ts';
 
 // A worker frozen (SIGSTOP) mid-turn past its lease and BullMQ lock; another finishes the turn;
 // the first comes back (SIGCONT) and must write nothing.
 let sys: TestSystem;
-const fast = { LEASE_TTL_MS: '1500', LOCK_DURATION_MS: '1500', STALLED_INTERVAL_MS: '500' };
 beforeAll(async () => {
-  sys = await new TestSystem({ workers: 0, workerEnv: fast }).start();
+  sys = await new TestSystem({ workers: 0, workerEnv: FAST_TAKEOVER_ENV }).start();
 });
 afterAll(async () => {
   await sys?.stop();

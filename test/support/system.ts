@@ -6,6 +6,13 @@ import type { Redis } from 'ioredis';
 
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
+/** Worker settings under which the turns of a dead or frozen worker are taken over within seconds. */
+export const FAST_TAKEOVER_ENV = {
+  LEASE_TTL_MS: '1500',
+  LOCK_DURATION_MS: '1500',
+  STALLED_INTERVAL_MS: '500',
+};
+
 export interface SystemOptions {
   workers?: number;
   apis?: number;
