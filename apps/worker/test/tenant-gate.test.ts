@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { setTenantLimits } from '@turnstream/db';
 import { createTestDatabase, seedTenant, type TestDatabase } from '@turnstream/db/testing';
 import { silentLogger } from '@turnstream/logger';
+import { waitFor } from '@turnstream/testkit';
 import { type Job, Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -30,15 +31,7 @@ async function state(job: Job): Promise<string> {
   return (await queue.getJob(job.id!))!.getState();
 }
 
-async function until<T>(check: () => Promise<T | null | undefined | false>, what: string): Promise<T> {
-  const deadline = Date.now() + 30_000;
-  for (;;) {
-    const v = await check();
-    if (v) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const until = <T>(check: () => Promise<T>, message: string) => waitFor(check, { timeoutMs: 30_000, message });
 
 beforeAll(async () => {
   tdb = await createTestDatabase();
