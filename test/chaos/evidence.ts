@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
+import { dirname } from 'node:path';
 import type { LoggedRequest } from '@turnstream/claude-sim';
 import type { DeliveredEvent } from '@turnstream/contracts';
 import { createTurnStreams } from '@turnstream/streams';
 import type { ChaosCluster } from './cluster.ts';
+import { type GateLog, readGateLog } from './gate-log.ts';
 
 export interface UserRow {
   id: string;
@@ -49,6 +51,8 @@ export interface Evidence {
   logs: Map<string, DeliveredEvent[]>;
   /** Every request the simulator received, in arrival order. */
   requests: LoggedRequest[];
+  /** The rate gate as the workers logged it (who got each 429, when they closed the gate), and the kills. */
+  gate: GateLog;
 }
 
 export async function gatherEvidence(cluster: ChaosCluster, conversationIds: string[]): Promise<Evidence> {
@@ -91,5 +95,6 @@ export async function gatherEvidence(cluster: ChaosCluster, conversationIds: str
     sessionsOnClearedIds: pointing.map((r) => r.d),
     logs,
     requests,
+    gate: readGateLog(dirname(cluster.journalPath)),
   };
 }

@@ -1,5 +1,10 @@
 import { createHash } from 'node:crypto';
-import { type ClaudeProvider, classifyClaudeError, type StreamRequest } from '@turnstream/claude';
+import {
+  type ClaudeProvider,
+  classifyClaudeError,
+  claudeRequestIdOf,
+  type StreamRequest,
+} from '@turnstream/claude';
 import type { RedisClient } from '@turnstream/config';
 import type { Logger } from '@turnstream/logger';
 import { DelayedError, type Job } from 'bullmq';
@@ -39,11 +44,20 @@ export class ClaudeRateGate {
     return Math.max(0, await this.redis.pttl(this.key));
   }
 
-  /** Resolve once the gate is open (it may close again meanwhile: checked again after each wait). */
-  async waitOpen(signal?: AbortSignal): Promise<void> {
-    for (let left = await this.remainingMs(); left > 0; left = await this.remainingMs()) {
+  /**
+   * Resolve once the gate is open (it may close again meanwhile: checked again after each wait), with
+   * the milliseconds it waited (0 when it found the gate open). Ends early (an `AbortError`) when
+   * `signal` aborts, a Redis call too.
+   */
+  async waitOpen(signal?: AbortSignal): Promise<number> {
+    let left = await abortable(this.remainingMs(), signal);
+    if (left === 0) return 0;
+    const start = Date.now();
+    while (left > 0) {
       await sleep(left, signal);
+      left = await abortable(this.remainingMs(), signal);
     }
+    return Date.now() - start;
   }
 }
 
@@ -53,18 +67,39 @@ export function claudeKeyId(apiKey: string, baseURL = ''): string {
 }
 
 /**
- * The provider behind the gate: every call waits for the gate to be open, and a call answered with a
- * rate limit closes it for the wait the server asked for (`retry-after`, or the reset headers) before
- * the error reaches the turn.
+ * The provider behind the gate: every call waits for the gate to be open, and checks it again right
+ * before its HTTP request leaves (`beforeSend`: a 429 another call got meanwhile closed it), waiting
+ * there if need be; a call answered with a rate limit closes it for the wait the server asked for
+ * (`retry-after`, or the reset headers) before the error reaches the turn.
  */
 export function gateProvider(provider: ClaudeProvider, gate: ClaudeRateGate, log: Logger): ClaudeProvider {
+  const beforeSend = (signal: AbortSignal) => waitAtSend(gate, log, signal);
   return {
     countTokens: async (req) => {
       await gate.waitOpen(req.signal);
-      return closeOnRateLimit(() => provider.countTokens(req), gate, log);
+      return closeOnRateLimit(() => provider.countTokens({ ...req, beforeSend }), gate, log);
     },
-    stream: (req: StreamRequest) => gatedStream(provider, gate, log, req),
+    stream: (req: StreamRequest) => gatedStream(provider, gate, log, { ...req, beforeSend }),
   };
+}
+
+/**
+ * The last check before a request leaves: wait while the gate is closed (the call keeps its attempt:
+ * it has not failed). Redis failing here lets the request go (it passed the gate a moment ago); only
+ * an abort ends the call.
+ */
+async function waitAtSend(gate: ClaudeRateGate, log: Logger, signal: AbortSignal): Promise<void> {
+  try {
+    const waitedMs = await gate.waitOpen(signal);
+    if (waitedMs > 0)
+      log.info(
+        { event: 'claude.send_held', waitedMs },
+        'request held at the send until the rate gate opened',
+      );
+  } catch (err) {
+    if (signal.aborted) throw err;
+    log.warn({ event: 'claude.rate_gate_check_failed', err: String(err) }, 'could not check the rate gate');
+  }
 }
 
 async function* gatedStream(provider: ClaudeProvider, gate: ClaudeRateGate, log: Logger, req: StreamRequest) {
@@ -92,12 +127,20 @@ async function noteRateLimit(err: unknown, gate: ClaudeRateGate, log: Logger): P
   try {
     const closedMs = await gate.close(cls.retryAfterMs);
     log.warn(
-      { event: 'claude.rate_gate_closed', retryAfterMs: cls.retryAfterMs, closedMs },
+      {
+        event: 'claude.rate_gate_closed',
+        retryAfterMs: cls.retryAfterMs,
+        closedMs,
+        requestId: claudeRequestIdOf(err),
+      },
       'Claude rate limit: every worker waits',
     );
   } catch (closeErr) {
     // Redis unreachable: this turn still waits (its job is rate limited), the others find out themselves.
-    log.error({ event: 'claude.rate_gate_failed', err: String(closeErr) }, 'could not close the rate gate');
+    log.error(
+      { event: 'claude.rate_gate_failed', err: String(closeErr), requestId: claudeRequestIdOf(err) },
+      'could not close the rate gate',
+    );
   }
 }
 
@@ -127,6 +170,26 @@ function sleep(ms: number, signal?: AbortSignal): Promise<void> {
       reject(aborted(signal));
     }
     signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+/** `promise`, or an `AbortError` as soon as `signal` aborts (a Redis call held while Redis is away). */
+function abortable<T>(promise: Promise<T>, signal?: AbortSignal): Promise<T> {
+  if (!signal) return promise;
+  if (signal.aborted) return Promise.reject(aborted(signal));
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(aborted(signal));
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (v) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(v);
+      },
+      (e: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(e);
+      },
+    );
   });
 }
 

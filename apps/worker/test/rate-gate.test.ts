@@ -27,8 +27,9 @@ describe('Claude rate gate', () => {
 
   it('waitOpen resolves once the gate opens, and ends early when its signal aborts', async () => {
     const gate = new ClaudeRateGate(redis, { redisPrefix: prefix, keyId: 'wait' });
+    expect(await gate.waitOpen()).toBe(0);
     await gate.close(150);
-    await gate.waitOpen();
+    expect(await gate.waitOpen()).toBeGreaterThan(0);
     expect(await gate.remainingMs()).toBe(0);
     await gate.close(60_000);
     const controller = new AbortController();

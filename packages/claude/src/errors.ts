@@ -1,3 +1,5 @@
+import { APIError } from '@anthropic-ai/sdk';
+
 /** No SSE event (or no response) arrived for longer than the idle limit; the request was aborted. */
 export class ClaudeStreamIdleError extends Error {
   override readonly name = 'ClaudeStreamIdleError';
@@ -30,4 +32,9 @@ export class TranscriptUnavailableError extends Error {
     super(message, options);
     this.transcriptId = options?.transcriptId ?? null;
   }
+}
+
+/** The API's `request-id` of a call that failed with an API error (a 429, a 5xx), for logs. */
+export function claudeRequestIdOf(err: unknown): string | null {
+  return err instanceof APIError ? (err.requestID ?? null) : null;
 }

@@ -7,7 +7,12 @@ export {
 } from './backoff.ts';
 export { cachedSystem, withTurnBreakpoint } from './caching.ts';
 export { type ClassifyOptions, type ClaudeErrorClass, classifyClaudeError, FATAL_CODES } from './classify.ts';
-export { ClaudeStreamIdleError, ClaudeStreamIncompleteError, TranscriptUnavailableError } from './errors.ts';
+export {
+  ClaudeStreamIdleError,
+  ClaudeStreamIncompleteError,
+  claudeRequestIdOf,
+  TranscriptUnavailableError,
+} from './errors.ts';
 export type { ClaudeLogger } from './logger.ts';
 export { createClaudeProvider } from './provider.ts';
 export { buildParams } from './stream.ts';

@@ -1,4 +1,5 @@
 import Anthropic from '@anthropic-ai/sdk';
+import { beforeSendMiddleware } from './before-send.ts';
 import { silentLogger } from './logger.ts';
 import { streamMessage } from './stream.ts';
 import type { ClaudeProvider, ClaudeProviderOptions, CountTokensRequest } from './types.ts';
@@ -37,7 +38,13 @@ export function createClaudeProvider(opts: ClaudeProviderOptions): ClaudeProvide
     countTokens: async (req: CountTokensRequest) => {
       const result = await client.messages.countTokens(
         { model: req.model, messages: req.messages, ...(req.system ? { system: req.system } : {}) },
-        { signal: req.signal, timeout: opts.requestTimeoutMs ?? deps.idleTimeoutMs },
+        {
+          signal: req.signal,
+          timeout: opts.requestTimeoutMs ?? deps.idleTimeoutMs,
+          middleware: req.beforeSend
+            ? [beforeSendMiddleware(req.beforeSend, req.signal ?? new AbortController().signal)]
+            : [],
+        },
       );
       return result.input_tokens;
     },

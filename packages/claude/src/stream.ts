@@ -1,8 +1,9 @@
 import type Anthropic from '@anthropic-ai/sdk';
 import { AnthropicError, APIError, APIUserAbortError } from '@anthropic-ai/sdk';
 import { MessageAssembler } from './assemble.ts';
+import { beforeSendMiddleware } from './before-send.ts';
 import { cachedSystem, withTurnBreakpoint } from './caching.ts';
-import { ClaudeStreamIdleError, ClaudeStreamIncompleteError } from './errors.ts';
+import { ClaudeStreamIdleError, ClaudeStreamIncompleteError, claudeRequestIdOf } from './errors.ts';
 import type { ClaudeLogger } from './logger.ts';
 import type { ClaudeChunk, StreamRequest } from './types.ts';
 import { IdleWatchdog } from './watchdog.ts';
@@ -61,8 +62,17 @@ export async function* streamMessage(deps: StreamDeps, req: StreamRequest): Asyn
   let events: AsyncIterator<Anthropic.RawMessageStreamEvent> | undefined;
   try {
     watchdog.arm();
+    // A wait right before the request leaves (the rate gate) is not the API being idle.
+    const middleware = req.beforeSend
+      ? [
+          beforeSendMiddleware(req.beforeSend, controller.signal, {
+            started: () => watchdog.disarm(),
+            ended: () => watchdog.arm(),
+          }),
+        ]
+      : [];
     const stream = await deps.client.messages
-      .create(buildParams(req), { signal: controller.signal })
+      .create(buildParams(req), { signal: controller.signal, middleware })
       .withResponse()
       .catch((err: unknown) => {
         throw translate(err, false);
@@ -104,7 +114,11 @@ export async function* streamMessage(deps: StreamDeps, req: StreamRequest): Asyn
     });
     yield { type: 'message_completed', ...result, requestId };
   } catch (err) {
-    logFailure(logger, err, { model: req.model, requestId, durationMs: Date.now() - startedAt });
+    logFailure(logger, err, {
+      model: req.model,
+      requestId: requestId ?? claudeRequestIdOf(err),
+      durationMs: Date.now() - startedAt,
+    });
     throw err;
   } finally {
     watchdog.disarm();

@@ -28,6 +28,12 @@ export interface StreamRequest {
   thinking?: { budgetTokens: number };
   /** Aborting it cancels the stream; the stream then throws an error classified `cancelled`. */
   signal?: AbortSignal;
+  /**
+   * Awaited right before each HTTP request leaves (after the SDK built it), e.g. to wait while a rate
+   * gate is closed. The idle limit does not run while it waits; it gets the request's signal, aborted
+   * when the caller's is. What it throws ends the call as is.
+   */
+  beforeSend?: (signal: AbortSignal) => Promise<void>;
 }
 
 export interface CountTokensRequest {
@@ -35,6 +41,12 @@ export interface CountTokensRequest {
   system?: string;
   messages: TranscriptMessage[];
   signal?: AbortSignal;
+  /**
+   * Awaited right before each HTTP request leaves (after the SDK built it), e.g. to wait while a rate
+   * gate is closed. It gets the request's signal, aborted when the caller's is. What it throws ends the
+   * call as is.
+   */
+  beforeSend?: (signal: AbortSignal) => Promise<void>;
 }
 
 export interface ClaudeUsage {
