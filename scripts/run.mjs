@@ -73,10 +73,10 @@ if (task === 'start') {
   for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) process.on(signal, () => {});
   if (code === 0) code = run(process.execPath, ['--import', 'tsx', 'scripts/dev.ts', ...extra]);
 } else if (task === 'test') {
-  // Every test; with `--chaos`, then the chaos suite's bounded profile (test/chaos/README.md: a few
-  // minutes of real processes under faults). Not in the default run until its latest fix has been
-  // seen green in a row (docs/reliability.md, "Chaos results").
-  const chaos = extra.includes('--chaos');
+  // Every test, then the chaos suite's bounded profile (test/chaos/README.md: a few minutes of real
+  // processes under faults, a new seed each run); `--no-chaos` leaves it out. It runs even when a test
+  // failed (its table tells more), and its failure fails the run.
+  const chaos = !extra.includes('--no-chaos');
   const args = extra.filter((a) => a !== '--chaos' && a !== '--no-chaos');
   code = pn('lint');
   if (code === 0) code = pn('typecheck');
