@@ -1,7 +1,7 @@
 import { waitFor } from '@turnstream/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { EventStream, isTerminal, logOf, renderReply, turnStreams } from '../support/stream-events.ts';
-import { TestSystem } from '../support/system.ts';
+import { systemFixture } from '../support/system-fixture.ts';
 import { createConversation, postMessage, waitForTurn } from '../support/turns.ts';
 
 // Issue 5, cancel meets live persistence: a cancelled turn ends in one transaction (user message
@@ -13,18 +13,14 @@ import { createConversation, postMessage, waitForTurn } from '../support/turns.t
 //
 // A row lock makes the interleaving certain: the test holds the user message row, so the worker's ending
 // transaction waits on it; the (single, slow) live-persist write comes due and runs; then the test lets go.
-let sys: TestSystem;
+// One live-persist write per reply, due 1.5 s after its first chunk.
+// (No reconciler: its queries would look like the live-persist write.)
+const sys = systemFixture({
+  workerEnv: { LIVE_PERSIST_INTERVAL_MS: '1500', RECONCILE_INTERVAL_MS: '0' },
+});
 let streams: ReturnType<typeof turnStreams>;
 beforeAll(async () => {
-  // One live-persist write per reply, due 1.5 s after its first chunk.
-  // (No reconciler: its queries would look like the live-persist write.)
-  sys = await new TestSystem({
-    workerEnv: { LIVE_PERSIST_INTERVAL_MS: '1500', RECONCILE_INTERVAL_MS: '0' },
-  }).start();
   streams = turnStreams(sys);
-});
-afterAll(async () => {
-  await sys?.stop();
 });
 
 /** The backend of this test's database waiting on a lock in a statement starting with `prefix`, if any. */

@@ -13,16 +13,16 @@ import {
   simReplyTo,
   turnStreams,
 } from '../support/stream-events.ts';
-import { REDIS_URL, TestSystem } from '../support/system.ts';
+import { REDIS_URL } from '../support/system.ts';
+import { systemFixture } from '../support/system-fixture.ts';
 import { createConversation, history, postMessage, waitForTurn } from '../support/turns.ts';
 
 // Issue 5: POST .../messages/:messageId/cancel, through the real API, worker, queue and simulator.
-let sys: TestSystem;
+const sys = systemFixture();
 let streams: ReturnType<typeof turnStreams>;
 let bullRedis: Redis;
 let queue: Queue;
 beforeAll(async () => {
-  sys = await new TestSystem().start();
   streams = turnStreams(sys);
   bullRedis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   queue = new Queue(TURNS_QUEUE, { connection: bullRedis, prefix: sys.bullPrefix });
@@ -30,7 +30,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await queue?.close();
   bullRedis?.disconnect();
-  await sys?.stop();
 });
 
 const cancel = (conv: string, messageId: string) =>

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simReplyTo } from '../support/stream-events.ts';
-import { TestSystem } from '../support/system.ts';
+import { systemFixture } from '../support/system-fixture.ts';
 import { history } from '../support/turns.ts';
 
 // Issue 11 acceptance: the client packed, installed with npm into a project outside the workspace, and
@@ -16,14 +16,12 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const contracts = join(root, 'packages/contracts');
 const tsc = join(root, 'node_modules/typescript/bin/tsc');
 
-let sys: TestSystem;
+const sys = systemFixture();
 let dir: string;
 beforeAll(async () => {
-  sys = await new TestSystem().start();
   dir = mkdtempSync(join(tmpdir(), 'turnstream-client-'));
 });
 afterAll(async () => {
-  await sys?.stop();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

@@ -1,18 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestSystem } from '../support/system.ts';
+import { describe, expect, it } from 'vitest';
+import { systemFixture } from '../support/system-fixture.ts';
 import { createConversation, postMessage, session, waitForTurn } from '../support/turns.ts';
 
 // A conversation that outgrows the model's window recovers: the rebuilt transcript keeps only the most
 // recent history that fits the budget, so the rebuild does not hit "prompt is too long" again.
-let sys: TestSystem;
-beforeAll(async () => {
-  sys = await new TestSystem({
-    simEnv: { SIM_CONTEXT_LIMIT: '600', SIM_REPLY_WORDS: '40' },
-    workerEnv: { REBUILD_TOKEN_BUDGET: '300' },
-  }).start();
-});
-afterAll(async () => {
-  await sys?.stop();
+const sys = systemFixture({
+  simEnv: { SIM_CONTEXT_LIMIT: '600', SIM_REPLY_WORDS: '40' },
+  workerEnv: { REBUILD_TOKEN_BUDGET: '300' },
 });
 
 describe('a conversation past the context window', () => {

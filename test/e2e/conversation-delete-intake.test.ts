@@ -16,7 +16,7 @@ import { WEBHOOK_FANOUT_QUEUE } from '@turnstream/webhooks';
 import { type Job, Queue, Worker } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { TestSystem } from '../support/system.ts';
+import { systemFixture } from '../support/system-fixture.ts';
 import { createConversation } from '../support/turns.ts';
 import { type SystemTurnsClient, systemTurnsClient } from '../support/turns-client.ts';
 import { workerMetrics } from '../support/worker-metrics.ts';
@@ -24,7 +24,7 @@ import { workerMetrics } from '../support/worker-metrics.ts';
 // Deleting a conversation also removes its messages still on the intake queue (handed in by
 // TurnsClient or a plain producer, not stored yet), and an intake a worker holds meanwhile does not
 // bring it back. No worker runs until a test starts one, so the intake queue is not consumed.
-let sys: TestSystem;
+const sys = systemFixture({ workers: 0, apiEnv: { RETENTION_SWEEP_MS: '0' } });
 let connection: SystemTurnsClient;
 let redis: Redis;
 let client: TurnsClient;
@@ -32,7 +32,6 @@ let intake: Queue;
 let turns: Queue;
 let webhookQueue: Queue;
 beforeAll(async () => {
-  sys = await new TestSystem({ workers: 0, apiEnv: { RETENTION_SWEEP_MS: '0' } }).start();
   connection = systemTurnsClient(sys, { enqueueTimeoutMs: 120_000 });
   ({ redis, client } = connection);
   intake = new Queue(TURNS_INTAKE_QUEUE, { connection: redis, prefix: sys.bullPrefix });
@@ -49,7 +48,6 @@ afterAll(async () => {
   await turns?.close();
   await webhookQueue?.close();
   await connection?.close();
-  await sys?.stop();
 });
 
 /** A plain producer's intake job (the documented JSON), with BullMQ options. */

@@ -7,17 +7,17 @@ import { WEBHOOK_FANOUT_QUEUE } from '@turnstream/webhooks';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REDIS_URL, TestSystem } from '../support/system.ts';
+import { REDIS_URL } from '../support/system.ts';
+import { systemFixture } from '../support/system-fixture.ts';
 import { createConversation, history, postMessage, waitForTurn } from '../support/turns.ts';
 
 // Issue 11: DELETE /v1/conversations/:id and the retention sweeper, through the real API, worker and queue.
-let sys: TestSystem;
+const sys = systemFixture({ apiEnv: { RETENTION_SWEEP_MS: '0' } });
 let bullRedis: Redis;
 let queue: Queue;
 let intakeQueue: Queue;
 let webhookQueue: Queue;
 beforeAll(async () => {
-  sys = await new TestSystem({ apiEnv: { RETENTION_SWEEP_MS: '0' } }).start();
   bullRedis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   queue = new Queue(TURNS_QUEUE, { connection: bullRedis, prefix: sys.bullPrefix });
   intakeQueue = new Queue(TURNS_INTAKE_QUEUE, { connection: bullRedis, prefix: sys.bullPrefix });
@@ -28,7 +28,6 @@ afterAll(async () => {
   await intakeQueue?.close();
   await webhookQueue?.close();
   bullRedis?.disconnect();
-  await sys?.stop();
 });
 
 /** Rows of every table a conversation owns. */

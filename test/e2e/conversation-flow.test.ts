@@ -1,6 +1,6 @@
 import { type SseFrame, SseReader } from '@turnstream/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestSystem } from '../support/system.ts';
+import { describe, expect, it } from 'vitest';
+import { systemFixture } from '../support/system-fixture.ts';
 
 // Issue 2's acceptance: the real API, worker and simulator processes against real Postgres and Redis.
 
@@ -21,14 +21,8 @@ describe.each([
   ['pub/sub', 'false'],
   ['sharded pub/sub', 'true'],
 ])('a conversation end to end (%s)', (_name, sharded) => {
-  let sys: TestSystem;
-  beforeAll(async () => {
-    const env = { REDIS_SHARDED_PUBSUB: sharded };
-    sys = await new TestSystem({ apiEnv: env, workerEnv: env }).start();
-  });
-  afterAll(async () => {
-    await sys?.stop();
-  });
+  const env = { REDIS_SHARDED_PUBSUB: sharded };
+  const sys = systemFixture({ apiEnv: env, workerEnv: env });
 
   it('streams two replies in order, persists them, carries the transcript and sets the session', async () => {
     const created = await sys.api('POST', '/v1/conversations', { title: 'e2e' });

@@ -4,24 +4,22 @@ import { insertUserMessage } from '@turnstream/db';
 import { waitFor } from '@turnstream/testkit';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REDIS_URL, TestSystem } from '../support/system.ts';
+import { REDIS_URL } from '../support/system.ts';
+import { systemFixture } from '../support/system-fixture.ts';
 import { createConversation, history, postMessage, waitForTurn } from '../support/turns.ts';
 
 // Other services enqueue turns directly (TurnsClient); redelivered jobs never make a second reply.
-let sys: TestSystem;
+const sys = systemFixture();
 let client: TurnsClient;
 let queue: Queue;
 const connection = { host: new URL(REDIS_URL).hostname, port: Number(new URL(REDIS_URL).port || 6379) };
-
 beforeAll(async () => {
-  sys = await new TestSystem().start();
   client = new TurnsClient({ connection, prefix: sys.bullPrefix });
   queue = new Queue(TURNS_QUEUE, { connection, prefix: sys.bullPrefix });
 });
 afterAll(async () => {
   await client?.close();
   await queue?.close();
-  await sys?.stop();
 });
 
 describe('direct enqueue', () => {

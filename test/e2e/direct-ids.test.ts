@@ -10,20 +10,18 @@ import { seedTenant } from '@turnstream/db/testing';
 import { waitFor } from '@turnstream/testkit';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestSystem } from '../support/system.ts';
+import { systemFixture } from '../support/system-fixture.ts';
 import { createConversation, history, postMessage, waitForTurn } from '../support/turns.ts';
 import { type SystemTurnsClient, systemTurnsClient } from '../support/turns-client.ts';
 
 // Message ids handed in by other services (TurnsClient, or jobs straight on the turns queue) are
 // scoped to their tenant: another tenant's id, or the same id chosen by two tenants, behaves like a
 // fresh one. Nothing of the other tenant is revealed, taken or changed.
-let sys: TestSystem;
+const sys = systemFixture();
 let connection: SystemTurnsClient;
 let client: TurnsClient;
 let queue: Queue;
-
 beforeAll(async () => {
-  sys = await new TestSystem().start();
   connection = systemTurnsClient(sys);
   client = connection.client;
   queue = new Queue(TURNS_QUEUE, { connection: connection.redis, prefix: sys.bullPrefix });
@@ -31,7 +29,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await queue?.close();
   await connection?.close();
-  await sys?.stop();
 });
 
 async function userRows(tenantId: string) {

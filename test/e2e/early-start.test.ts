@@ -3,24 +3,18 @@ import { ensureActiveSession } from '@turnstream/db';
 import { createTurnStreams } from '@turnstream/streams';
 import { sampleValue } from '@turnstream/telemetry/testing';
 import { waitFor } from '@turnstream/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { TestSystem } from '../support/system.ts';
+import { describe, expect, it } from 'vitest';
+import { systemFixture } from '../support/system-fixture.ts';
 import { createConversation, loggedTurn, postMessage, waitForTurn } from '../support/turns.ts';
-import { startWithWorkerMetrics, type WorkerMetrics } from '../support/worker-metrics.ts';
+import { workerWithMetrics } from '../support/worker-metrics.ts';
 
 // A turn starts its Claude request as soon as it holds the lease and its transcript, while the session
 // fence is still being claimed. Here the claim is held up by a row lock on the session, so the whole
 // reply arrives at the worker before the fence is confirmed: nothing of it may reach the log until then,
 // and nothing at all when the claim is refused.
 describe('the Claude request starts before the fence is confirmed', () => {
-  let sys: TestSystem;
-  let metrics: WorkerMetrics;
-  beforeAll(async () => {
-    ({ sys, metrics } = await startWithWorkerMetrics());
-  });
-  afterAll(async () => {
-    await sys?.stop();
-  });
+  const sys = systemFixture({ workers: 0 });
+  const metrics = workerWithMetrics(sys);
 
   /** Claude calls the worker finished reading (the early request counts once its last chunk arrived). */
   const finishedCalls = async (): Promise<number> =>

@@ -1,8 +1,8 @@
 import { isTerminalEvent } from '@turnstream/contracts';
 import { chooseSeed, SEED_ENV, testRandom } from '@turnstream/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { addFaults, clearFaults } from '../support/sim-faults.ts';
-import { TestSystem } from '../support/system.ts';
+import { systemFixture } from '../support/system-fixture.ts';
 import { createConversation, loggedTurn, postMessage, waitForTurn } from '../support/turns.ts';
 
 // Randomized fault schedules (seeded; a failure prints its seed, TEST_SEED=<n> replays it): whatever the
@@ -19,15 +19,9 @@ const TRANSIENT = [
 ];
 const FATAL = ['invalid_request', 'auth'];
 
-let sys: TestSystem;
-beforeAll(async () => {
-  sys = await new TestSystem({
-    workers: 2,
-    workerEnv: { RETRY_BACKOFF_SCALE: '0.02', CLAUDE_IDLE_TIMEOUT_MS: '800', WORKER_CONCURRENCY: '10' },
-  }).start();
-});
-afterAll(async () => {
-  await sys?.stop();
+const sys = systemFixture({
+  workers: 2,
+  workerEnv: { RETRY_BACKOFF_SCALE: '0.02', CLAUDE_IDLE_TIMEOUT_MS: '800', WORKER_CONCURRENCY: '10' },
 });
 
 describe.each(SEEDS)('fault schedule, seed %i', (seed) => {

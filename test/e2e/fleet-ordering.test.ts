@@ -1,15 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestSystem } from '../support/system.ts';
+import { describe, expect, it } from 'vitest';
+import { systemFixture } from '../support/system-fixture.ts';
 import { createConversation, postMessage, waitForTurn } from '../support/turns.ts';
 
 // Two worker processes, many conversations, interleaved messages.
-let sys: TestSystem;
-beforeAll(async () => {
-  sys = await new TestSystem({ workers: 2, simEnv: { SIM_TOKEN_DELAY_MS: '3' } }).start();
-});
-afterAll(async () => {
-  await sys?.stop();
-});
+const sys = systemFixture({ workers: 2, simEnv: { SIM_TOKEN_DELAY_MS: '3' } });
 
 describe('a fleet of workers', () => {
   it('keeps per-conversation order and never overlaps two turns of one conversation', async () => {

@@ -6,7 +6,8 @@ import { waitFor } from '@turnstream/testkit';
 import { Queue } from 'bullmq';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REDIS_URL, TestSystem } from '../support/system.ts';
+import { REDIS_URL } from '../support/system.ts';
+import { systemFixture } from '../support/system-fixture.ts';
 
 /**
  * Services may enqueue turns directly, so the worker must survive whatever lands on the queue: seeded
@@ -17,12 +18,10 @@ import { REDIS_URL, TestSystem } from '../support/system.ts';
 const SEED = Number(process.env.FUZZ_SEED ?? 20_261_129);
 const CASES = Math.round(300 * Number(process.env.FUZZ_SCALE ?? 1));
 
-let sys: TestSystem;
+const sys = systemFixture({ workers: 1 });
 let queue: Queue;
 const ids: Record<string, string> = {};
-
 beforeAll(async () => {
-  sys = await new TestSystem({ workers: 1 }).start();
   queue = new Queue(TURNS_QUEUE, { connection: { url: REDIS_URL }, prefix: sys.bullPrefix });
   // Tenant A (the system's) with a finished turn and a pending message; tenant B with a conversation.
   ids.tenantA = sys.tenantId;
@@ -42,10 +41,8 @@ beforeAll(async () => {
       insert into conversations (tenant_id, model) values (${b.id}, 'claude-sonnet-4-6') returning id`
   )[0]!.id;
 }, 120_000);
-
 afterAll(async () => {
   await queue?.close();
-  await sys?.stop();
 });
 
 async function messageStatus(conv: string, messageId: string): Promise<string | undefined> {

@@ -1,25 +1,23 @@
 import { randomUUID } from 'node:crypto';
 import { type ManagedProcess, waitFor } from '@turnstream/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestSystem } from '../support/system.ts';
+import { systemFixture } from '../support/system-fixture.ts';
 import { createConversation, history } from '../support/turns.ts';
 import { type SystemTurnsClient, systemTurnsClient } from '../support/turns-client.ts';
 
 // Issue 11: the intake under a frozen worker. Intake jobs the frozen worker holds move on to the other
 // one when their lock expires; every enqueue returns, every message is stored once and answered once.
-let sys: TestSystem;
+const sys = systemFixture({
+  workers: 2,
+  workerEnv: { LOCK_DURATION_MS: '1500', STALLED_INTERVAL_MS: '500' },
+});
 let turns: SystemTurnsClient;
 beforeAll(async () => {
-  sys = await new TestSystem({
-    workers: 2,
-    workerEnv: { LOCK_DURATION_MS: '1500', STALLED_INTERVAL_MS: '500' },
-  }).start();
   turns = systemTurnsClient(sys, { enqueueTimeoutMs: 60_000 });
 });
 afterAll(async () => {
-  for (const w of sys?.workers ?? []) w.signal('SIGCONT');
+  for (const w of sys.workers) w.signal('SIGCONT');
   await turns?.close();
-  await sys?.stop();
 });
 
 describe('intake under faults', () => {

@@ -1,17 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestSystem } from '../support/system.ts';
+import { describe, expect, it } from 'vitest';
+import { systemFixture } from '../support/system-fixture.ts';
 import { createConversation, postMessage, waitForTurn } from '../support/turns.ts';
 
 // Fences come from a Redis counter, but Postgres holds the newest fence a turn claimed. The worker
 // passes that fence as the counter's floor, so Redis losing the counter (a restart without
 // persistence, a failover) cannot hand out a fence Postgres would refuse forever.
-let sys: TestSystem;
-beforeAll(async () => {
-  sys = await new TestSystem({ workers: 1 }).start();
-});
-afterAll(async () => {
-  await sys?.stop();
-});
+const sys = systemFixture({ workers: 1 });
 
 async function fences(conv: string) {
   const [s] = await sys.tdb.sql<{ fence: string }[]>`

@@ -2,17 +2,16 @@ import { setTenantOperator } from '@turnstream/db';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { launchChromium } from '../support/browser.ts';
-import { TestSystem } from '../support/system.ts';
+import { systemFixture } from '../support/system-fixture.ts';
 import { createConversation, postMessage, waitForTurn } from '../support/turns.ts';
 
 // An operator in Debian's Chromium: signs in, opens the queue dashboard and the inspector, resets a session.
 describe('admin area in a browser', () => {
-  let sys: TestSystem;
+  const sys = systemFixture();
   let browser: Browser;
   let page: Page;
   const problems: string[] = [];
   beforeAll(async () => {
-    sys = await new TestSystem().start();
     await setTenantOperator(sys.tdb.db, sys.tenantId, true);
     browser = await launchChromium();
     page = await browser.newPage();
@@ -20,7 +19,6 @@ describe('admin area in a browser', () => {
   });
   afterAll(async () => {
     await browser?.close();
-    await sys?.stop();
   });
 
   it('signs in, opens the board and the inspector, and resets a session from the page', async () => {

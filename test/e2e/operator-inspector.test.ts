@@ -1,23 +1,19 @@
 import { createApiKey, setTenantOperator } from '@turnstream/db';
 import { parsePrometheusText, sampleValue } from '@turnstream/telemetry/testing';
 import { waitFor } from '@turnstream/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { addFaults } from '../support/sim-faults.ts';
-import { TestSystem } from '../support/system.ts';
+import { systemFixture } from '../support/system-fixture.ts';
 import { createConversation, history, postMessage, waitForTurn } from '../support/turns.ts';
 
 // The conversation inspector on the real system: a recovered session, a failure loop, the reset and
 // retry actions and their audit trail.
 describe('conversation inspector', () => {
-  let sys: TestSystem;
+  const sys = systemFixture();
   let viewerKey: string;
   beforeAll(async () => {
-    sys = await new TestSystem().start();
     await setTenantOperator(sys.tdb.db, sys.tenantId, true);
     viewerKey = (await createApiKey(sys.tdb.db, { tenantId: sys.tenantId, role: 'viewer' })).key;
-  });
-  afterAll(async () => {
-    await sys?.stop();
   });
 
   const admin = async (method: string, path: string, key = sys.apiKey, accept = 'application/json') => {

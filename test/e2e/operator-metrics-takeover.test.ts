@@ -1,19 +1,14 @@
 import { sampleValue } from '@turnstream/telemetry/testing';
 import { waitFor } from '@turnstream/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FAST_TAKEOVER_ENV, TestSystem } from '../support/system.ts';
+import { describe, expect, it } from 'vitest';
+import { FAST_TAKEOVER_ENV } from '../support/system.ts';
+import { systemFixture } from '../support/system-fixture.ts';
 import { createConversation, postMessage, waitForTurn } from '../support/turns.ts';
 import { workerMetrics } from '../support/worker-metrics.ts';
 
 // A worker frozen mid-turn: the one that takes the turn over counts a lost attempt taken over, the
 // frozen one, back, counts its fence rejection and a superseded turn.
-let sys: TestSystem;
-beforeAll(async () => {
-  sys = await new TestSystem({ workers: 0, workerEnv: FAST_TAKEOVER_ENV }).start();
-});
-afterAll(async () => {
-  await sys?.stop();
-});
+const sys = systemFixture({ workers: 0, workerEnv: FAST_TAKEOVER_ENV });
 
 describe('take-over metrics', () => {
   it('counts the lost attempt taken over, the fence rejection and the superseded turn', async () => {

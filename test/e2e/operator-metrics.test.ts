@@ -1,21 +1,15 @@
 import { type Sample, sampleValue } from '@turnstream/telemetry/testing';
 import { waitFor } from '@turnstream/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { addFaults } from '../support/sim-faults.ts';
-import type { TestSystem } from '../support/system.ts';
+import { systemFixture } from '../support/system-fixture.ts';
 import { createConversation, history, postMessage, waitForTurn } from '../support/turns.ts';
-import { startWithWorkerMetrics, type WorkerMetrics } from '../support/worker-metrics.ts';
+import { workerWithMetrics } from '../support/worker-metrics.ts';
 
 // A scripted run on the real system, then the worker's /metrics must tell exactly what happened.
 describe('worker metrics after a scripted run', () => {
-  let sys: TestSystem;
-  let metrics: WorkerMetrics;
-  beforeAll(async () => {
-    ({ sys, metrics } = await startWithWorkerMetrics());
-  });
-  afterAll(async () => {
-    await sys?.stop();
-  });
+  const sys = systemFixture({ workers: 0 });
+  const metrics = workerWithMetrics(sys);
 
   const addFault = (rule: Record<string, unknown>) => addFaults(sys, [rule]);
 

@@ -1,5 +1,5 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestSystem } from '../support/system.ts';
+import { describe, expect, it } from 'vitest';
+import { systemFixture } from '../support/system-fixture.ts';
 import { createConversation, postMessage, waitForTurn } from '../support/turns.ts';
 
 // A model's output limit holds for every request a turn sends: the API lets a conversation take the
@@ -7,16 +7,10 @@ import { createConversation, postMessage, waitForTurn } from '../support/turns.t
 // request still stays within the limit the (simulated) provider enforces, with a 400 past it.
 const LIMIT = 8000;
 const MODELS = `claude-sonnet-4-6:${LIMIT}:budget`;
-let sys: TestSystem;
-beforeAll(async () => {
-  sys = await new TestSystem({
-    apiEnv: { MODELS },
-    workerEnv: { MODELS, MAX_TOKENS: '20000' },
-    simEnv: { SIM_MAX_OUTPUT_TOKENS: String(LIMIT) },
-  }).start();
-});
-afterAll(async () => {
-  await sys?.stop();
+const sys = systemFixture({
+  apiEnv: { MODELS },
+  workerEnv: { MODELS, MAX_TOKENS: '20000' },
+  simEnv: { SIM_MAX_OUTPUT_TOKENS: String(LIMIT) },
 });
 
 describe('output limits', () => {

@@ -8,7 +8,7 @@ import { waitFor } from '@turnstream/testkit';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { simReplyTo } from '../support/stream-events.ts';
-import { TestSystem } from '../support/system.ts';
+import { systemFixture } from '../support/system-fixture.ts';
 import { createConversation, history, waitForTurn } from '../support/turns.ts';
 
 // Issue 11: a producer in "another language" (plain bullmq + the documented JSON), both job versions,
@@ -16,10 +16,9 @@ import { createConversation, history, waitForTurn } from '../support/turns.ts';
 const run = promisify(execFile);
 const producer = fileURLToPath(new URL('./fixtures/plain-bullmq-producer.mjs', import.meta.url));
 
-let sys: TestSystem;
+const sys = systemFixture();
 let intake: Queue;
 beforeAll(async () => {
-  sys = await new TestSystem().start();
   intake = new Queue(TURNS_INTAKE_QUEUE, {
     connection: { url: sys.redisUrl, maxRetriesPerRequest: null },
     prefix: sys.bullPrefix,
@@ -27,7 +26,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await intake?.close();
-  await sys?.stop();
 });
 
 async function produce(job: Record<string, unknown>, queueName?: string) {

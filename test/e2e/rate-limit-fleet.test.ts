@@ -1,18 +1,12 @@
 import { createTurnStreams } from '@turnstream/streams';
 import { waitFor } from '@turnstream/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { addFaults } from '../support/sim-faults.ts';
-import { TestSystem } from '../support/system.ts';
+import { systemFixture } from '../support/system-fixture.ts';
 import { createConversation, loggedTurn, postMessage, waitForTurn } from '../support/turns.ts';
 
 // A 429 holds back the whole fleet: two worker processes, one turn at a time each.
-let sys: TestSystem;
-beforeAll(async () => {
-  sys = await new TestSystem({ workers: 2, workerEnv: { WORKER_CONCURRENCY: '1' } }).start();
-});
-afterAll(async () => {
-  await sys?.stop();
-});
+const sys = systemFixture({ workers: 2, workerEnv: { WORKER_CONCURRENCY: '1' } });
 
 // biome-ignore lint/suspicious/noExplicitAny: the simulator's request log, asserted field by field
 type Req = any;

@@ -3,20 +3,14 @@ import { TURNS_QUEUE, turnJobId } from '@turnstream/contracts';
 import { createTurnStreams } from '@turnstream/streams';
 import { waitFor } from '@turnstream/testkit';
 import { Queue } from 'bullmq';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { setFaults } from '../support/sim-faults.ts';
-import { TestSystem } from '../support/system.ts';
+import { systemFixture } from '../support/system-fixture.ts';
 import { createConversation, postMessage, session, waitForTurn } from '../support/turns.ts';
 
 // A reset is final: nothing stored before it reaches Claude afterwards, whatever the running turn does.
-let sys: TestSystem;
-beforeAll(async () => {
-  // Retries wait 50-100 s: a retry that happens at all within a test's time is one the reset woke.
-  sys = await new TestSystem({ workerEnv: { RETRY_BACKOFF_SCALE: '50' } }).start();
-});
-afterAll(async () => {
-  await sys?.stop();
-});
+// Retries wait 50-100 s: a retry that happens at all within a test's time is one the reset woke.
+const sys = systemFixture({ workerEnv: { RETRY_BACKOFF_SCALE: '50' } });
 
 // biome-ignore lint/suspicious/noExplicitAny: the simulator's request log, asserted field by field
 type Req = any;

@@ -1,16 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { setFaults } from '../support/sim-faults.ts';
-import { TestSystem } from '../support/system.ts';
+import { systemFixture } from '../support/system-fixture.ts';
 import { createConversation, loggedTurn, postMessage, waitForTurn } from '../support/turns.ts';
 
 // Outcomes by error class, through the real worker, queue and simulator.
-let sys: TestSystem;
-beforeAll(async () => {
-  sys = await new TestSystem({ workerEnv: { RETRY_BACKOFF_SCALE: '0.02' } }).start();
-});
-afterAll(async () => {
-  await sys?.stop();
-});
+const sys = systemFixture({ workerEnv: { RETRY_BACKOFF_SCALE: '0.02' } });
 
 const faults = (rules: unknown[]) => setFaults(sys, rules);
 

@@ -1,16 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestSystem } from '../support/system.ts';
+import { describe, expect, it } from 'vitest';
+import { systemFixture } from '../support/system-fixture.ts';
 import { createConversation, loggedTurn, postMessage, session, waitForTurn } from '../support/turns.ts';
 
 // The seed's scenario (a dead session after a provider-side restart), in stream and in batch mode.
 describe.each(['stream', 'batch'] as const)('session recovery (%s mode)', (mode) => {
-  let sys: TestSystem;
-  beforeAll(async () => {
-    sys = await new TestSystem().start();
-  });
-  afterAll(async () => {
-    await sys?.stop();
-  });
+  const sys = systemFixture();
 
   it('a rotated signing key is recovered: cleared, tombstoned, rebuilt, answered', async () => {
     const conv = await createConversation(sys, { thinking: { budgetTokens: 1024 }, mode });
@@ -65,13 +59,7 @@ describe.each(['stream', 'batch'] as const)('session recovery (%s mode)', (mode)
 });
 
 describe('session recovery switched off', () => {
-  let sys: TestSystem;
-  beforeAll(async () => {
-    sys = await new TestSystem({ workerEnv: { SESSION_RECOVERY: 'false' } }).start();
-  });
-  afterAll(async () => {
-    await sys?.stop();
-  });
+  const sys = systemFixture({ workerEnv: { SESSION_RECOVERY: 'false' } });
 
   it('fails the message readably, leaves the session NULL, and the next message is answered', async () => {
     const conv = await createConversation(sys, { thinking: { budgetTokens: 1024 } });

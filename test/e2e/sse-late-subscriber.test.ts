@@ -1,5 +1,5 @@
 import { waitFor } from '@turnstream/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   compareEventIds,
   EventStream,
@@ -9,7 +9,7 @@ import {
   renderReply,
   turnStreams,
 } from '../support/stream-events.ts';
-import { TestSystem } from '../support/system.ts';
+import { systemFixture } from '../support/system-fixture.ts';
 import {
   createConversation,
   type HistoryMessage,
@@ -20,16 +20,12 @@ import {
 
 // Issue 5: a client that subscribes mid-turn still gets the whole turn (log first, then live, no
 // duplicate at the seam); and the reply is readable from the history while it streams.
-let sys: TestSystem;
+// No coalescing window: a chunk is published every few milliseconds, so subscriptions often start
+// while events are being published (the seam between the log read and live delivery).
+const sys = systemFixture({ workerEnv: { COALESCE_WINDOW_MS: '0' } });
 let streams: ReturnType<typeof turnStreams>;
 beforeAll(async () => {
-  // No coalescing window: a chunk is published every few milliseconds, so subscriptions often start
-  // while events are being published (the seam between the log read and live delivery).
-  sys = await new TestSystem({ workerEnv: { COALESCE_WINDOW_MS: '0' } }).start();
   streams = turnStreams(sys);
-});
-afterAll(async () => {
-  await sys?.stop();
 });
 
 const SUBSCRIBERS_PER_POINT = 4;

@@ -1,5 +1,5 @@
 import { seededRandom, waitFor } from '@turnstream/testkit';
-import { afterAll, beforeAll, describe, it } from 'vitest';
+import { beforeAll, describe, it } from 'vitest';
 import { addFaults } from '../support/sim-faults.ts';
 import {
   compareEventIds,
@@ -10,19 +10,15 @@ import {
   renderReply,
   turnStreams,
 } from '../support/stream-events.ts';
-import { TestSystem } from '../support/system.ts';
+import { systemFixture } from '../support/system-fixture.ts';
 import { createConversation, postMessage, waitForTurn } from '../support/turns.ts';
 
 // Issue 5: a client that loses its SSE connection at random points and resumes with Last-Event-ID
 // sees every event of the turn exactly once, in order, and renders exactly the stored reply.
-let sys: TestSystem;
+const sys = systemFixture({ workerEnv: { RETRY_BACKOFF_SCALE: '0.02' } });
 let streams: ReturnType<typeof turnStreams>;
 beforeAll(async () => {
-  sys = await new TestSystem({ workerEnv: { RETRY_BACKOFF_SCALE: '0.02' } }).start();
   streams = turnStreams(sys);
-});
-afterAll(async () => {
-  await sys?.stop();
 });
 
 const SEEDS = Array.from({ length: 15 }, (_, i) => i + 1);

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import {
   compareEventIds,
   EventStream,
@@ -8,19 +8,15 @@ import {
   renderReply,
   turnStreams,
 } from '../support/stream-events.ts';
-import { TestSystem } from '../support/system.ts';
+import { systemFixture } from '../support/system-fixture.ts';
 import { createConversation, postMessage, waitForTurn } from '../support/turns.ts';
 
 // Issue 5: any API replica serves any conversation: two API processes fan out the same events,
 // with the same ids, in the same order, and a client may resume on the other replica.
-let sys: TestSystem;
+const sys = systemFixture({ apis: 2 });
 let streams: ReturnType<typeof turnStreams>;
 beforeAll(async () => {
-  sys = await new TestSystem({ apis: 2 }).start();
   streams = turnStreams(sys);
-});
-afterAll(async () => {
-  await sys?.stop();
 });
 
 function expectIncreasing(events: ReceivedEvent[]): void {

@@ -5,7 +5,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { addFaults } from '../support/sim-faults.ts';
-import { TestSystem } from '../support/system.ts';
+import { systemFixture } from '../support/system-fixture.ts';
 import { createConversation, postMessage } from '../support/turns.ts';
 
 // Running turns per tenant, on two real workers: tenant A holds its limit of turns and floods 200 more
@@ -15,28 +15,26 @@ const LIMIT = 3;
 const FLOOD = 200;
 const PER_CONVERSATION = 5;
 
-let sys: TestSystem;
+const sys = systemFixture({
+  workers: 2,
+  workerEnv: {
+    TENANT_MAX_RUNNING_TURNS: String(LIMIT),
+    // The held turns stall on purpose: no idle timeout may end them.
+    CLAUDE_IDLE_TIMEOUT_MS: '600000',
+    STALLED_INTERVAL_MS: '1000',
+    LOCK_DURATION_MS: '5000',
+    LEASE_TTL_MS: '5000',
+  },
+});
 let queue: Queue;
 let queueRedis: Redis;
 beforeAll(async () => {
-  sys = await new TestSystem({
-    workers: 2,
-    workerEnv: {
-      TENANT_MAX_RUNNING_TURNS: String(LIMIT),
-      // The held turns stall on purpose: no idle timeout may end them.
-      CLAUDE_IDLE_TIMEOUT_MS: '600000',
-      STALLED_INTERVAL_MS: '1000',
-      LOCK_DURATION_MS: '5000',
-      LEASE_TTL_MS: '5000',
-    },
-  }).start();
   queueRedis = new Redis(sys.redisUrl, { maxRetriesPerRequest: null });
   queue = new Queue(TURNS_QUEUE, { connection: queueRedis, prefix: sys.bullPrefix });
 }, 60_000);
 afterAll(async () => {
   await queue?.close();
   await queueRedis?.quit();
-  await sys?.stop();
 });
 
 interface Attempt {

@@ -1,18 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { addFaults } from '../support/sim-faults.ts';
-import { TestSystem } from '../support/system.ts';
+import { systemFixture } from '../support/system-fixture.ts';
 import { createConversation, postMessage, waitForTurn } from '../support/turns.ts';
 
 // A message queued behind a running turn of its conversation waits (delayed, no attempt consumed) and is
 // woken as soon as that turn ends, however it ends. Waits and retry backoffs here are a minute or more:
 // only the wake-up lets the next message finish within the test's time.
-let sys: TestSystem;
-beforeAll(async () => {
-  sys = await new TestSystem({ workerEnv: { ORDER_WAIT_MS: '60000', RETRY_BACKOFF_SCALE: '30' } }).start();
-});
-afterAll(async () => {
-  await sys?.stop();
-});
+const sys = systemFixture({ workerEnv: { ORDER_WAIT_MS: '60000', RETRY_BACKOFF_SCALE: '30' } });
 
 describe('per-conversation order', () => {
   it('wakes the next message when the running turn ends', async () => {

@@ -13,26 +13,23 @@ import { seedTenant } from '@turnstream/db/testing';
 import { waitFor } from '@turnstream/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventStream } from '../support/stream-events.ts';
-import { TestSystem } from '../support/system.ts';
+import { systemFixture } from '../support/system-fixture.ts';
 import { createConversation, history, postMessage, waitForTurn } from '../support/turns.ts';
 import { type SystemTurnsClient, systemTurnsClient } from '../support/turns-client.ts';
 
 // Issue 11: TurnsClient, for services that integrate through Redis alone (no HTTP, no database).
-let sys: TestSystem;
+const sys = systemFixture({
+  apiEnv: { WEBHOOK_ALLOWED_NETWORKS: '127.0.0.0/8' },
+  workerEnv: { WEBHOOK_ALLOWED_NETWORKS: '127.0.0.0/8', WEBHOOK_BACKOFF_MS: '50' },
+});
 let connection: SystemTurnsClient;
 let client: TurnsClient;
-
 beforeAll(async () => {
-  sys = await new TestSystem({
-    apiEnv: { WEBHOOK_ALLOWED_NETWORKS: '127.0.0.0/8' },
-    workerEnv: { WEBHOOK_ALLOWED_NETWORKS: '127.0.0.0/8', WEBHOOK_BACKOFF_MS: '50' },
-  }).start();
   connection = systemTurnsClient(sys);
   client = connection.client;
 });
 afterAll(async () => {
   await connection?.close();
-  await sys?.stop();
 });
 
 async function collect(iterable: AsyncIterable<ClientEvent>, stop: (e: ClientEvent) => boolean) {

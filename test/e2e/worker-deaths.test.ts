@@ -4,16 +4,16 @@ import { createTurnStreams } from '@turnstream/streams';
 import { type ManagedProcess, waitFor } from '@turnstream/testkit';
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FAST_TAKEOVER_ENV, TestSystem } from '../support/system.ts';
+import { FAST_TAKEOVER_ENV } from '../support/system.ts';
+import { systemFixture } from '../support/system-fixture.ts';
 import { createConversation, loggedTurn, postMessage, waitForTurn } from '../support/turns.ts';
 
 // Deaths and stalls are the fleet's problem, not the turn's (docs/reliability.md): a worker killed in
 // the middle of a turn, twice, costs no retry attempt and no reply. Only the stall budget, far larger
 // than any fleet's bad luck, ends a message that kills every worker taking it.
-let sys: TestSystem;
+const sys = systemFixture({ workers: 0, workerEnv: FAST_TAKEOVER_ENV });
 let queue: Queue;
 beforeAll(async () => {
-  sys = await new TestSystem({ workers: 0, workerEnv: FAST_TAKEOVER_ENV }).start();
   queue = new Queue(TURNS_QUEUE, {
     connection: duplicateRedis(sys.redis, { maxRetriesPerRequest: null }),
     prefix: sys.bullPrefix,
@@ -21,7 +21,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await queue?.close();
-  await sys?.stop();
 });
 
 /** Start a worker, let it stream part of the message's reply, then SIGKILL it. */

@@ -1,15 +1,9 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { TestSystem } from '../support/system.ts';
+import { describe, expect, it } from 'vitest';
+import { systemFixture } from '../support/system-fixture.ts';
 import { createConversation, postMessage, waitForTurn } from '../support/turns.ts';
 
 // SIGTERM: no new jobs; running streams get a grace period, then are interrupted and handed back.
-let sys: TestSystem;
-beforeAll(async () => {
-  sys = await new TestSystem({ workers: 0 }).start();
-});
-afterAll(async () => {
-  await sys?.stop();
-});
+const sys = systemFixture({ workers: 0 });
 
 async function attempts(messageId: string) {
   return sys.tdb.sql<{ worker_id: string; outcome: string }[]>`

@@ -1,18 +1,13 @@
 import { createTurnStreams } from '@turnstream/streams';
 import { waitFor } from '@turnstream/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FAST_TAKEOVER_ENV, TestSystem } from '../support/system.ts';
+import { describe, expect, it } from 'vitest';
+import { FAST_TAKEOVER_ENV } from '../support/system.ts';
+import { systemFixture } from '../support/system-fixture.ts';
 import { createConversation, loggedTurn, postMessage, session, waitForTurn } from '../support/turns.ts';
 
 // A worker frozen (SIGSTOP) mid-turn past its lease and BullMQ lock; another finishes the turn;
 // the first comes back (SIGCONT) and must write nothing.
-let sys: TestSystem;
-beforeAll(async () => {
-  sys = await new TestSystem({ workers: 0, workerEnv: FAST_TAKEOVER_ENV }).start();
-});
-afterAll(async () => {
-  await sys?.stop();
-});
+const sys = systemFixture({ workers: 0, workerEnv: FAST_TAKEOVER_ENV });
 
 describe('a zombie worker', () => {
   it('is fenced out: one reply, the winner session id, no stale chunk delivered', async () => {

@@ -1,6 +1,7 @@
 import { parsePrometheusText, type Sample } from '@turnstream/telemetry/testing';
 import { freePort } from '@turnstream/testkit';
-import { type SystemOptions, TestSystem } from './system.ts';
+import { beforeAll } from 'vitest';
+import type { TestSystem } from './system.ts';
 
 /** A worker's metrics server: start the worker with `env` (its `METRICS_PORT`), then `scrape` it. */
 export interface WorkerMetrics {
@@ -22,11 +23,27 @@ export async function workerMetrics(): Promise<WorkerMetrics> {
   };
 }
 
-/** The system of a test file with its one worker serving metrics (`opts.workers` stays at 1). */
-export async function startWithWorkerMetrics(
-  opts: Omit<SystemOptions, 'workers'> = {},
-): Promise<{ sys: TestSystem; metrics: WorkerMetrics }> {
-  const metrics = await workerMetrics();
-  const sys = await new TestSystem({ ...opts, workerEnv: { ...opts.workerEnv, ...metrics.env } }).start();
-  return { sys, metrics };
+/**
+ * A worker of `sys` serving its metrics, started in beforeAll (register it after the system's fixture, and
+ * give the system no other worker when the counts must be this worker's alone).
+ */
+export function workerWithMetrics(sys: TestSystem): WorkerMetrics {
+  let metrics: WorkerMetrics | undefined;
+  const started = (): WorkerMetrics => {
+    if (!metrics) throw new Error('the metrics worker is started in beforeAll');
+    return metrics;
+  };
+  beforeAll(async () => {
+    metrics = await workerMetrics();
+    await sys.startWorker(metrics.env);
+  });
+  return {
+    get url() {
+      return started().url;
+    },
+    get env() {
+      return started().env;
+    },
+    scrape: () => started().scrape(),
+  };
 }
