@@ -1,19 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { findApiKey, listMessages, revokeApiKey } from '@turnstream/db';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Harness, type Tenant } from './helpers.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { harnessFixture, tenantFixture } from './helpers.ts';
 
-let h: Harness;
-let a: Tenant;
-let b: Tenant;
+const h = harnessFixture();
+const a = tenantFixture(h, 'tenant-a');
+const b = tenantFixture(h, 'tenant-b');
 let convA: string;
 let convB: string;
 let msgB: string;
 
 beforeAll(async () => {
-  h = await new Harness().start();
-  a = await h.tenant('tenant-a');
-  b = await h.tenant('tenant-b');
   convA = (await h.request('POST', '/v1/conversations', { key: a.keys.client, body: { title: 'a' } })).body
     .id;
   convB = (await h.request('POST', '/v1/conversations', { key: b.keys.client, body: { title: 'b' } })).body
@@ -24,9 +21,6 @@ beforeAll(async () => {
       body: { content: 'hi from b' },
     })
   ).body.messageId;
-});
-afterAll(async () => {
-  await h?.close();
 });
 
 describe('authentication', () => {

@@ -10,19 +10,11 @@ import { endReply, getMessage, getReply, setUserMessageStatus } from '@turnstrea
 import { seedReply } from '@turnstream/db/testing';
 import { SseReader, waitFor } from '@turnstream/testkit';
 import { type Job, Worker } from 'bullmq';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Harness, REDIS_URL, type Tenant } from './helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { harnessFixture, REDIS_URL, tenantFixture } from './helpers.ts';
 
-let h: Harness;
-let t: Tenant;
-
-beforeAll(async () => {
-  h = await new Harness().start();
-  t = await h.tenant();
-});
-afterAll(async () => {
-  await h?.close();
-});
+const h = harnessFixture();
+const t = tenantFixture(h);
 
 async function newConversation(): Promise<string> {
   return (await h.request('POST', '/v1/conversations', { key: t.keys.client, body: {} })).body.id;

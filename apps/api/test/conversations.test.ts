@@ -1,24 +1,16 @@
 import { DEFAULT_MODELS } from '@turnstream/contracts';
 import { listSessions } from '@turnstream/db';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Harness, type Tenant } from './helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { harnessFixture, type Tenant, tenantFixture } from './helpers.ts';
 
-let h: Harness;
-let t: Tenant;
-
-beforeAll(async () => {
-  h = await new Harness({
-    config: {
-      defaultModel: 'test-model',
-      models: [{ id: 'test-model', maxOutputTokens: 8192, thinkingBudget: true }, ...DEFAULT_MODELS],
-      bodyLimitBytes: 4096,
-    },
-  }).start();
-  t = await h.tenant();
+const h = harnessFixture({
+  config: {
+    defaultModel: 'test-model',
+    models: [{ id: 'test-model', maxOutputTokens: 8192, thinkingBudget: true }, ...DEFAULT_MODELS],
+    bodyLimitBytes: 4096,
+  },
 });
-afterAll(async () => {
-  await h?.close();
-});
+const t = tenantFixture(h);
 
 async function conversationCount(tenant: Tenant): Promise<number> {
   let n = 0;

@@ -1,8 +1,8 @@
 import { cancelFlagKey, TURN_JOB_OPTIONS, TURNS_QUEUE, turnJobId } from '@turnstream/contracts';
 import { databaseDigest, seedReply } from '@turnstream/db/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ERROR_CATALOG } from '../src/errors.ts';
-import { Harness, type Tenant } from './helpers.ts';
+import { harnessFixture, tenantFixture } from './helpers.ts';
 import { type RouteEntry, routeParams, routeTable } from './route-table.ts';
 
 /**
@@ -11,15 +11,12 @@ import { type RouteEntry, routeParams, routeTable } from './route-table.ts';
  * a 404 (or B's own 401/403 before anything is looked up), nothing of A's appears in any response, and
  * nothing changes: not the database, not A's job, cancel flag or event log.
  */
-let h: Harness;
-let a: Tenant;
-let b: Tenant;
+const h = harnessFixture();
+const a = tenantFixture(h, 'tenant-a');
+const b = tenantFixture(h, 'tenant-b');
 const A: Record<string, string> = {};
 
 beforeAll(async () => {
-  h = await new Harness().start();
-  a = await h.tenant('tenant-a');
-  b = await h.tenant('tenant-b');
   const conv = await h.request('POST', '/v1/conversations', {
     key: a.keys.client,
     body: { title: 'a-secret-title', externalId: 'a-secret-external' },
@@ -41,9 +38,6 @@ beforeAll(async () => {
   A.tenant = a.tenantId;
   // B owns a conversation too: B's own routes work, and B's stream token is tried on A's conversation.
   A.bConversation = (await h.request('POST', '/v1/conversations', { key: b.keys.client, body: {} })).body.id;
-});
-afterAll(async () => {
-  await h?.close();
 });
 
 /** Values for each path parameter name; a route with a parameter not listed here fails the test. */

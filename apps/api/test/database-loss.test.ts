@@ -1,22 +1,19 @@
 import { createDb, type DbHandle } from '@turnstream/db';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isDatabaseConnectionLoss } from '../src/errors.ts';
-import { Harness, type Tenant } from './helpers.ts';
+import { harnessFixture, tenantFixture } from './helpers.ts';
 
 // A request whose database connection is lost mid-way answers 503 database_unavailable, changes nothing,
 // and the next request works: a terminated backend is the database's fault, never the client's (no 500).
-let h: Harness;
-let t: Tenant;
+const h = harnessFixture();
+const t = tenantFixture(h);
 let adminDb: DbHandle;
 
 beforeAll(async () => {
-  h = await new Harness().start();
-  t = await h.tenant();
   adminDb = createDb({ url: h.tdb.url, max: 2 });
 });
 afterAll(async () => {
   await adminDb?.close();
-  await h?.close();
 });
 
 /** The backend pid of the API's query that waits on a lock in this test's database. */

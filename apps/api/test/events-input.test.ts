@@ -2,25 +2,20 @@ import { randomUUID } from 'node:crypto';
 import type { TurnEvent } from '@turnstream/contracts';
 import { seedTurn } from '@turnstream/db/testing';
 import { type SseFrame, SseReader } from '@turnstream/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Harness, type Tenant } from './helpers.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { harnessFixture, tenantFixture } from './helpers.ts';
 
 /**
  * The event stream's inputs, checked before the stream opens: a resume id the log can never have
  * issued is a 400 (an `EventSource` does not retry a 400), never a 200 that then fails or starves;
  * a reply id as `messageId` follows its turn; HEAD is answered at once; the request id is sent.
  */
-let h: Harness;
-let t: Tenant;
+const h = harnessFixture();
+const t = tenantFixture(h);
 let base: string;
 
 beforeAll(async () => {
-  h = await new Harness().start();
-  t = await h.tenant();
   base = await h.listen();
-});
-afterAll(async () => {
-  await h?.close();
 });
 
 async function newConversation(): Promise<string> {

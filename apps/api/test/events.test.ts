@@ -3,22 +3,17 @@ import http from 'node:http';
 import type { TurnEvent } from '@turnstream/contracts';
 import { createEventSubscriber } from '@turnstream/streams';
 import { parseSseText, type SseFrame, SseReader, waitFor } from '@turnstream/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { createApiMetrics } from '../src/metrics.ts';
-import { Harness, type Tenant } from './helpers.ts';
+import { harnessFixture, tenantFixture } from './helpers.ts';
 
 const HIGH_WATER_MARK = 50;
-let h: Harness;
-let t: Tenant;
+const h = harnessFixture({ highWaterMark: HIGH_WATER_MARK });
+const t = tenantFixture(h);
 let base: string;
 
 beforeAll(async () => {
-  h = await new Harness({ highWaterMark: HIGH_WATER_MARK }).start();
-  t = await h.tenant();
   base = await h.listen();
-});
-afterAll(async () => {
-  await h?.close();
 });
 
 async function newConversation(): Promise<string> {

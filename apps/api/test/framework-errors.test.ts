@@ -1,22 +1,17 @@
 import net from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Harness, type Tenant } from './helpers.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { harnessFixture, tenantFixture } from './helpers.ts';
 
 /**
  * Requests Fastify or Node's HTTP parser reject before any route runs still get the documented
  * envelope `{ error: { code, message } }` with a catalog code and an `x-request-id`.
  */
-let h: Harness;
-let t: Tenant;
+const h = harnessFixture();
+const t = tenantFixture(h);
 let port: number;
 
 beforeAll(async () => {
-  h = await new Harness().start();
-  t = await h.tenant();
   port = Number(new URL(await h.listen()).port);
-});
-afterAll(async () => {
-  await h?.close();
 });
 
 interface RawResponse {

@@ -14,7 +14,7 @@ import {
   resumeId,
   routeBodies,
 } from './fuzz-arbitraries.ts';
-import { Harness, type Tenant } from './helpers.ts';
+import { harnessFixture, tenantFixture } from './helpers.ts';
 import { type RouteEntry, routeParams, routeTable } from './route-table.ts';
 
 /**
@@ -31,18 +31,15 @@ const runs = (n: number) => Math.max(1, Math.round(n * SCALE));
 const FUZZ_TIMEOUT_MS = 300_000 * Math.max(1, SCALE);
 let cases = 0;
 
-let h: Harness;
-let t: Tenant;
+const h = harnessFixture();
+const t = tenantFixture(h);
 /** The operator tenant: its admin key reaches the admin area and the queue dashboard. */
-let op: Tenant;
+const op = tenantFixture(h, 'operator');
 const own: Record<string, string> = {};
 /** The database as it is now (updated after every accepted request). */
 let digest: string;
 
 beforeAll(async () => {
-  h = await new Harness().start();
-  t = await h.tenant();
-  op = await h.tenant('operator');
   await setTenantOperator(h.tdb.db, op.tenantId, true);
   own.id = (await h.request('POST', '/v1/conversations', { key: t.keys.client, body: {} })).body.id;
   own.messageId = (
@@ -60,7 +57,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   console.log(`fuzz: ${cases} cases, seed ${SEED}`);
-  await h?.close();
 });
 
 /** A route pattern with this tenant's own ids in it (so requests reach validation, not a 404). */

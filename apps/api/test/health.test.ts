@@ -2,19 +2,11 @@ import { Writable } from 'node:stream';
 import { createDb } from '@turnstream/db';
 import { createLogger } from '@turnstream/logger';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Harness, type Tenant } from './helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { harnessFixture, tenantFixture } from './helpers.ts';
 
-let h: Harness;
-let t: Tenant;
-
-beforeAll(async () => {
-  h = await new Harness().start();
-  t = await h.tenant();
-});
-afterAll(async () => {
-  await h?.close();
-});
+const h = harnessFixture();
+const t = tenantFixture(h);
 
 /** A logger writing JSON lines into memory. */
 function memoryLogger() {

@@ -14,6 +14,7 @@ import { WEBHOOK_FANOUT_QUEUE } from '@turnstream/webhooks';
 import { Queue } from 'bullmq';
 import type { FastifyInstance } from 'fastify';
 import { Redis } from 'ioredis';
+import { afterAll, beforeAll } from 'vitest';
 import { buildApp } from '../src/app.ts';
 import type { AppConfig } from '../src/context.ts';
 import { type ApiMetrics, createApiMetrics } from '../src/metrics.ts';
@@ -191,4 +192,25 @@ export class Harness {
     await Promise.all(this.extraRedis.map((r) => r.quit().catch(() => r.disconnect())));
     await this.tdb?.drop();
   }
+}
+
+/** The harness of a test file: started in beforeAll, closed in afterAll (register other hooks after it). */
+export function harnessFixture(opts: HarnessOptions = {}): Harness {
+  const h = new Harness(opts);
+  beforeAll(async () => {
+    await h.start();
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+  return h;
+}
+
+/** A tenant of `h` with one key per role, created in beforeAll (after the harness started). */
+export function tenantFixture(h: Harness, name?: string): Tenant {
+  const tenant = {} as Tenant;
+  beforeAll(async () => {
+    Object.assign(tenant, await h.tenant(name));
+  });
+  return tenant;
 }

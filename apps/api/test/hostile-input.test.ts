@@ -1,22 +1,17 @@
 import { databaseDigest } from '@turnstream/db/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Harness, type Tenant } from './helpers.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { harnessFixture, tenantFixture } from './helpers.ts';
 
 /**
  * Inputs a hostile client sends, each answered with a 4xx from the catalog that changes nothing:
  * text Postgres cannot store losslessly (NUL, unpaired surrogates), numbers out of range.
  */
-let h: Harness;
-let t: Tenant;
+const h = harnessFixture();
+const t = tenantFixture(h);
 let conv: string;
 
 beforeAll(async () => {
-  h = await new Harness().start();
-  t = await h.tenant();
   conv = (await h.request('POST', '/v1/conversations', { key: t.keys.client, body: { title: 'x' } })).body.id;
-});
-afterAll(async () => {
-  await h?.close();
 });
 
 /** Send `send`, expect `status` with `code`, and no change at all in the database. */

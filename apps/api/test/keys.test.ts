@@ -1,30 +1,26 @@
 import { createApiKey, createTenant, findApiKey, hashApiKey, revokeApiKey } from '@turnstream/db';
 import { SseReader, waitFor } from '@turnstream/testkit';
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { UsageError } from '../src/cli/create-tenant.ts';
 import { parseGrace, runKeyCommand } from '../src/cli/keys.ts';
 import { addKey, KeyAdminError, listKeys, revokeKey, rotateKey } from '../src/keys.ts';
-import { Harness } from './helpers.ts';
+import { harnessFixture } from './helpers.ts';
 
 /**
  * Keys are managed by commands (add, list, revoke, rotate) and revocation is immediate: a revoked key's
  * open event streams, and those of the stream tokens it issued, end within seconds on every replica.
  */
-let h: Harness;
+// A sweep far slower than the test: streams must end through the published revocation.
+const h = harnessFixture({ config: { keyRevocationSweepMs: 600_000 } });
 let replica: FastifyInstance;
 let urlA: string;
 let urlB: string;
 
 beforeAll(async () => {
-  // A sweep far slower than the test: streams must end through the published revocation.
-  h = await new Harness({ config: { keyRevocationSweepMs: 600_000 } }).start();
   urlA = await h.listen();
   replica = h.build({});
   urlB = await replica.listen({ port: 0, host: '127.0.0.1' });
-});
-afterAll(async () => {
-  await h?.close();
 });
 
 const deps = () => ({ db: h.tdb.db, redis: h.redis, prefix: h.redisPrefix });

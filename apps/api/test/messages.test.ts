@@ -4,20 +4,12 @@ import { finishAttempt, getMessage, listMessages, startAttempt, updateReplyConte
 import { seedReply } from '@turnstream/db/testing';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { MessageJson } from '../src/serialize.ts';
-import { Harness, type Tenant } from './helpers.ts';
+import { harnessFixture, tenantFixture } from './helpers.ts';
 
-let h: Harness;
-let t: Tenant;
-
-beforeAll(async () => {
-  h = await new Harness().start();
-  t = await h.tenant();
-});
-afterAll(async () => {
-  await h?.close();
-});
+const h = harnessFixture();
+const t = tenantFixture(h);
 
 async function newConversation(body: Record<string, unknown> = {}): Promise<string> {
   const res = await h.request('POST', '/v1/conversations', { key: t.keys.client, body });

@@ -1,20 +1,12 @@
 import { DEFAULT_MODELS, parseModelList } from '@turnstream/contracts';
 import { databaseDigest } from '@turnstream/db/testing';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseEnv } from '../src/env.ts';
-import { Harness, type Tenant } from './helpers.ts';
+import { harnessFixture, tenantFixture } from './helpers.ts';
 
 /** Models and thinking budgets are checked against the configured models when a conversation is made. */
-let h: Harness;
-let t: Tenant;
-
-beforeAll(async () => {
-  h = await new Harness().start();
-  t = await h.tenant();
-});
-afterAll(async () => {
-  await h?.close();
-});
+const h = harnessFixture();
+const t = tenantFixture(h);
 
 async function createRejected(body: unknown): Promise<{ field: string; message: string }> {
   const before = await databaseDigest(h.tdb);

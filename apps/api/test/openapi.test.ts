@@ -1,14 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { Ajv2020 } from 'ajv/dist/2020.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { TABLE_END, TABLE_START, withEndpointTable } from '../src/openapi/endpoint-table.ts';
-import { Harness, type Tenant } from './helpers.ts';
+import { harnessFixture, tenantFixture } from './helpers.ts';
 import { routeTable } from './route-table.ts';
 
 // GET /openapi.json and /docs: the document covers every public route, real responses (successes and
 // errors) match it, and the README's endpoint table is generated from the same operations.
-let h: Harness;
-let t: Tenant;
+const h = harnessFixture();
+const t = tenantFixture(h);
 // biome-ignore lint/suspicious/noExplicitAny: the OpenAPI document is walked as plain JSON
 let doc: any;
 const ajv = new Ajv2020({ strict: false, validateFormats: false, allErrors: true });
@@ -16,13 +16,8 @@ const ajv = new Ajv2020({ strict: false, validateFormats: false, allErrors: true
 const checked = new Set<string>();
 
 beforeAll(async () => {
-  h = await new Harness().start();
-  t = await h.tenant();
   doc = (await h.request('GET', '/openapi.json')).body;
   ajv.addSchema(doc, 'openapi');
-});
-afterAll(async () => {
-  await h?.close();
 });
 
 const pointer = (...parts: string[]) =>

@@ -5,16 +5,15 @@ import { createLogger } from '@turnstream/logger';
 import type { FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PLAYGROUND_CSP } from '../src/playground.ts';
-import { Harness } from './helpers.ts';
+import { harnessFixture } from './helpers.ts';
 
 // The playground page at `/`: built files only, a strict CSP, and the development key to loopback only.
-let h: Harness;
+const h = harnessFixture();
 let dir: string;
 let page: FastifyInstance;
 const DEV_KEY = 'tsk_dev_key_for_the_playground_test';
 
 beforeAll(async () => {
-  h = await new Harness().start();
   dir = mkdtempSync(join(tmpdir(), 'ts-playground-'));
   mkdirSync(join(dir, 'assets'));
   writeFileSync(
@@ -27,7 +26,6 @@ beforeAll(async () => {
   await page.ready();
 });
 afterAll(async () => {
-  await h?.close();
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 

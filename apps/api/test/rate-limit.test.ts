@@ -1,20 +1,16 @@
 import { setTenantLimits } from '@turnstream/db';
 import { databaseDigest } from '@turnstream/db/testing';
 import type { FastifyInstance } from 'fastify';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Harness, type Tenant } from './helpers.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { harnessFixture, type Tenant } from './helpers.ts';
 
 /** Messages per minute per tenant, counted in Redis across API replicas: 429 + Retry-After beyond it. */
-let h: Harness;
+const h = harnessFixture({ config: { tenantMessagesPerMinute: 5 } });
 let replica: FastifyInstance;
 
 beforeAll(async () => {
-  h = await new Harness({ config: { tenantMessagesPerMinute: 5 } }).start();
   replica = h.build({});
   await replica.ready();
-});
-afterAll(async () => {
-  await h?.close();
 });
 
 async function conversation(t: Tenant): Promise<string> {

@@ -1,20 +1,11 @@
 import { schema, setAssistantSession } from '@turnstream/db';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Harness, type Tenant } from './helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { harnessFixture, tenantFixture } from './helpers.ts';
 
 // GET /v1/conversations/:id/sessions: a conversation's sessions and cleared assistant sessions.
-let h: Harness;
-let t: Tenant;
-let other: Tenant;
-
-beforeAll(async () => {
-  h = await new Harness().start();
-  t = await h.tenant();
-  other = await h.tenant();
-});
-afterAll(async () => {
-  await h?.close();
-});
+const h = harnessFixture();
+const t = tenantFixture(h);
+const other = tenantFixture(h);
 
 async function conversation(): Promise<{ id: string; sessionId: string }> {
   const res = await h.request('POST', '/v1/conversations', { key: t.keys.client, body: {} });

@@ -1,21 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import { hashApiKey } from '@turnstream/db';
 import { SseReader } from '@turnstream/testkit';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Harness, type Tenant } from './helpers.ts';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { harnessFixture, tenantFixture } from './helpers.ts';
 
 // Stream tokens: `new EventSource(url)` cannot send an Authorization header.
-let h: Harness;
-let t: Tenant;
+const h = harnessFixture();
+const t = tenantFixture(h);
 let base: string;
 
 beforeAll(async () => {
-  h = await new Harness().start();
-  t = await h.tenant();
   base = await h.listen();
-});
-afterAll(async () => {
-  await h?.close();
 });
 
 async function conversation(key = t.keys.client): Promise<string> {

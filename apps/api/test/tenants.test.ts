@@ -1,17 +1,10 @@
 import { findApiKey } from '@turnstream/db';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { parseCreateTenantArgs } from '../src/cli/create-tenant.ts';
 import { createTenantWithKey, DEV_TENANT_NAME, ensureDevTenant } from '../src/tenants.ts';
-import { Harness } from './helpers.ts';
+import { harnessFixture } from './helpers.ts';
 
-let h: Harness;
-
-beforeAll(async () => {
-  h = await new Harness().start();
-});
-afterAll(async () => {
-  await h?.close();
-});
+const h = harnessFixture();
 
 describe('tenant:create', () => {
   it('parses its arguments', () => {

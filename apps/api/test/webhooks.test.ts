@@ -1,20 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Harness, type Tenant } from './helpers.ts';
+import { describe, expect, it } from 'vitest';
+import { harnessFixture, tenantFixture } from './helpers.ts';
 
 // /v1/webhooks: registering, listing, deleting endpoints and rotating their secrets (the deliveries
 // themselves are tested end to end in test/e2e/webhooks.test.ts).
-let h: Harness;
-let t: Tenant;
-let other: Tenant;
-beforeAll(async () => {
-  // As in production: no special-purpose network allowed.
-  h = await new Harness().start();
-  t = await h.tenant();
-  other = await h.tenant();
-});
-afterAll(async () => {
-  await h?.close();
-});
+// As in production: no special-purpose network allowed.
+const h = harnessFixture();
+const t = tenantFixture(h);
+const other = tenantFixture(h);
 
 const PUBLIC = 'https://93.184.215.14/hooks/turnstream';
 
