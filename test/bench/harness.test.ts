@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { PUBLISH_LUA } from '@turnstream/streams';
+import { PUBLISH_KEY_COUNT, PUBLISH_LUA } from '@turnstream/streams';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { CpuMeter, cpuSeconds } from './lib/proc.ts';
@@ -54,7 +54,7 @@ describe('bench harness', () => {
   it('compares the publish script with the same script less its marker: a repeat appends again only without it', async () => {
     const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
     const tag = `bench-marker-${randomBytes(4).toString('hex')}:{c}`;
-    const keys = [`${tag}:log`, `${tag}:fence`, `${tag}:batch`, `${tag}:ends`];
+    const keys = [`${tag}:log`, `${tag}:fence`, `${tag}:batch`, `${tag}:ends`, `${tag}:released`];
     const args = [...keys, '1', '100', '60', `${tag}:ch`, '0', '', '{}'];
     try {
       for (const [name, lua] of [
@@ -62,7 +62,7 @@ describe('bench harness', () => {
         ['unmarked', publishScriptWithoutMarker()],
       ] as const) {
         await redis.del(`${tag}:log`, `${tag}:batch`);
-        redis.defineCommand(name, { numberOfKeys: 4, lua });
+        redis.defineCommand(name, { numberOfKeys: PUBLISH_KEY_COUNT, lua });
         const run = (redis as unknown as Record<string, (...a: string[]) => Promise<unknown>>)[name]!;
         await run.apply(redis, args);
         await run.apply(redis, args);

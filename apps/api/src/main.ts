@@ -77,7 +77,18 @@ async function main(): Promise<void> {
   });
   webhookQueue.on('error', () => {});
   const streams = withWebhookNotices(
-    createTurnStreams({ redis, keyPrefix: env.REDIS_PREFIX, sharded: layout.shardedPubSub }),
+    createTurnStreams({
+      redis,
+      keyPrefix: env.REDIS_PREFIX,
+      sharded: layout.shardedPubSub,
+      ...(env.REDIS_WAIT_REPLICAS !== undefined ? { waitReplicas: env.REDIS_WAIT_REPLICAS } : {}),
+      waitTimeoutMs: env.REDIS_WAIT_TIMEOUT_MS,
+      onReplicationShort: (short) =>
+        logger.warn(
+          { event: 'stream.replication_wait_timed_out', ...short },
+          'replicas did not acknowledge in time',
+        ),
+    }),
     webhookQueue,
     logger,
   );

@@ -75,6 +75,14 @@ export function redisLayoutOf(env: {
 export const serviceEnvSchema = z.object({
   ...fleetSettingsShape,
   ...connectionShape,
+  REDIS_WAIT_REPLICAS: z.coerce.number().int().min(0).optional().meta({
+    description:
+      'Replicas that must have a batch of events before it is released to readers (published live, readable from the log): each publish `WAIT`s for them, so a failover cannot take back an event a reader saw. At most as many as the master has connected are awaited; 0 releases at once. Waiting (> 0) or not must be the same on every process (docs/deployment.md#redis-cluster-durability).',
+    docDefault: '1 with `REDIS_CLUSTER_NODES`, else 0',
+  }),
+  REDIS_WAIT_TIMEOUT_MS: envInt(500, 1).describe(
+    'How long a publish waits for `REDIS_WAIT_REPLICAS`; past it the batch is released anyway (logged `stream.replication_wait_timed_out`).',
+  ),
   MIGRATE_ON_START: envBoolean
     .default(true)
     .describe(

@@ -16,6 +16,12 @@ export interface ConversationKeys {
   ends: string;
   /** The (sharded) pub/sub channel carrying live batches. */
   channel: string;
+  /**
+   * A string holding the id of the newest log entry released to readers: published live, and the end
+   * of what Turnstream's own readers read from the log. With replication waits (`REDIS_WAIT_REPLICAS`)
+   * an entry is released only once a replica has it; without, as it is appended. Expires with the log.
+   */
+  released: string;
 }
 
 /**
@@ -25,7 +31,13 @@ export interface ConversationKeys {
 export function conversationKeys(prefix: string, conversationId: string): ConversationKeys {
   if (conversationId === '') throw new TypeError('conversationId must not be empty');
   const base = `${prefix}:{conv:${conversationId}}`;
-  return { log: `${base}:log`, fence: `${base}:fence`, ends: `${base}:ends`, channel: `${base}:live` };
+  return {
+    log: `${base}:log`,
+    fence: `${base}:fence`,
+    ends: `${base}:ends`,
+    channel: `${base}:live`,
+    released: `${base}:released`,
+  };
 }
 
 /** Field of a log entry that holds the event body as JSON. */

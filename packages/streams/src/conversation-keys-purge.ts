@@ -3,7 +3,7 @@ import { cancelFlagKey } from '@turnstream/contracts';
 import { conversationKeys } from './keys.ts';
 
 /**
- * Remove a deleted conversation's Redis state: its event log, its fence and the cancel flags of these
+ * Remove a deleted conversation's Redis state: its event log, its fence, its released id and the cancel flags of these
  * messages. Idempotent: both a deletion and an intake that finds its conversation deleted under it call
  * it.
  */
@@ -16,5 +16,7 @@ export async function deleteConversationKeys(
   const keys = conversationKeys(prefix, conversationId);
   const flags = messageIds.map((id) => cancelFlagKey(prefix, conversationId, id));
   // One key per call: every key of a conversation shares its hash tag, but stay Cluster-agnostic anyway.
-  await Promise.all([keys.log, keys.fence, keys.ends, ...flags].map((key) => redis.unlink(key)));
+  await Promise.all(
+    [keys.log, keys.fence, keys.ends, keys.released, ...flags].map((key) => redis.unlink(key)),
+  );
 }

@@ -1,5 +1,6 @@
 export { ChunkCoalescer, type ChunkCoalescerOptions } from './chunk-coalescer.ts';
 export { deleteConversationKeys } from './conversation-keys-purge.ts';
+export type { ReplicationShort } from './durable-append.ts';
 export { MalformedEntryError } from './entries.ts';
 export { CoalescerClosedError, SubscriberClosedError, SubscriberOverflowError } from './errors.ts';
 export {
@@ -9,7 +10,7 @@ export {
   type SubscribeOptions,
 } from './event-subscriber.ts';
 export { type ConversationKeys, conversationKeys } from './keys.ts';
-export { BATCH_MARKER_TTL_SECONDS, PUBLISH_LUA } from './publish-script.ts';
+export { BATCH_MARKER_TTL_SECONDS, PUBLISH_KEY_COUNT, PUBLISH_LUA } from './publish-script.ts';
 export type { ResumeCheck } from './resume-check.ts';
 export { compareStreamIds, isStreamId } from './stream-ids.ts';
 export type { Subscription } from './subscription.ts';

@@ -2,7 +2,7 @@ import type { Redis } from 'ioredis';
 import { PUBLISH_COMMAND, type PublishCommand, type PublishReply } from './publish-script.ts';
 
 interface Pending {
-  args: [string, string, string, string, ...string[]];
+  args: [string, string, string, string, string, ...string[]];
   resolve: (reply: PublishReply) => void;
   reject: (err: unknown) => void;
 }
@@ -19,7 +19,7 @@ export class PublishBatcher {
 
   constructor(private readonly redis: Redis) {}
 
-  publish(...args: [string, string, string, string, ...string[]]): Promise<PublishReply> {
+  publish(...args: [string, string, string, string, string, ...string[]]): Promise<PublishReply> {
     return new Promise((resolve, reject) => {
       this.queue.push({ args, resolve, reject });
       if (!this.scheduled) {

@@ -1,10 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import { isCluster, type RedisClient } from '@turnstream/config';
 import { type DeliveredEvent, isTerminalEvent, type TurnEvent } from '@turnstream/contracts';
+import { DurableAppender, type ReplicationShort } from './durable-append.ts';
 import { decodeEntries } from './entries.ts';
 import { type ConversationKeys, conversationKeys } from './keys.ts';
 import { PublishBatcher } from './publish-batcher.ts';
-import { definePublishCommand } from './publish-script.ts';
+import {
+  definePublishCommand,
+  defineReleaseCommand,
+  PUBLISH_LUA,
+  type PublishReply,
+} from './publish-script.ts';
+import { defineLogReads } from './release-script.ts';
 import { checkResume, logInfo, type ResumeCheck, trimmedPast } from './resume-check.ts';
 import { isStreamId } from './stream-ids.ts';
 
@@ -41,6 +48,24 @@ export interface TurnStreamsOptions {
    * turn live on several).
    */
   pipelinePublishes?: boolean;
+  /**
+   * Replicas that must have a batch before it is released to readers (published live, readable from
+   * the log): the publish appends it, then `WAIT`s on the connection that wrote it, then releases it.
+   * Closes the loss of acknowledged events to a failover (replication is asynchronous): without it a
+   * reader can receive an event that the promoted replica never got. `0` releases a batch as it is
+   * appended, in one script. On a Cluster at most as many replicas as the slot's master has are
+   * awaited. Default `1` on a `Cluster`, `0` on a `Redis` (set it where that server has a replica that
+   * can be promoted). With it, publishes are not pipelined.
+   */
+  waitReplicas?: number;
+  /**
+   * How long a publish waits for its replicas, in milliseconds. When they do not all acknowledge in
+   * time the batch is released anyway (see `onReplicationShort`): a lagging or lost replica slows
+   * publishes down by this much, it does not stop them. Default `500`.
+   */
+  waitTimeoutMs?: number;
+  /** Called when a replication wait timed out short (to log it); the batch was released anyway. */
+  onReplicationShort?: (short: ReplicationShort) => void;
 }
 
 /** Outcome of {@link TurnStreams.publish}. */
@@ -67,9 +92,12 @@ export interface TurnStreams {
    * Put a terminal event in a batch of its own (with its message's events only).
    */
   publish(conversationId: string, fence: number | null, events: TurnEvent[]): Promise<PublishResult>;
-  /** Events of the log in order, exclusive of `after`. */
+  /**
+   * Events of the log in order, exclusive of `after`, up to the newest one released (see
+   * {@link TurnStreamsOptions.waitReplicas}): a batch still waiting for its replicas is not read.
+   */
   read(conversationId: string, opts?: ReadOptions): Promise<DeliveredEvent[]>;
-  /** Id of the newest event in the log, or `null` when the log is empty or gone. */
+  /** Id of the newest released event in the log, or `null` when there is none (or the log is gone). */
   lastId(conversationId: string): Promise<string | null>;
   /**
    * Whether resuming after `after` would skip events: the log dropped entries (trimmed by `maxLen`)
@@ -88,6 +116,15 @@ export interface TurnStreams {
   keys(conversationId: string): ConversationKeys;
   /** Whether sharded pub/sub is used (see {@link TurnStreamsOptions.sharded}). */
   readonly sharded: boolean;
+  /** Replicas a batch waits for before it is released (see {@link TurnStreamsOptions.waitReplicas}). */
+  readonly waitReplicas: number;
+}
+
+function nonNegativeInteger(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(`${name} must be a non-negative integer, got ${value}`);
+  }
+  return value;
 }
 
 function positiveInteger(name: string, value: number): number {
@@ -112,32 +149,57 @@ export function createTurnStreams(opts: TurnStreamsOptions): TurnStreams {
     );
   }
   const sharded = opts.sharded ?? cluster;
+  const waitReplicas = nonNegativeInteger('waitReplicas', opts.waitReplicas ?? (cluster ? 1 : 0));
+  const waitTimeoutMs = positiveInteger('waitTimeoutMs', opts.waitTimeoutMs ?? 500);
   const direct = definePublishCommand(redis);
-  const batcher = !cluster && (opts.pipelinePublishes ?? true) ? new PublishBatcher(redis) : null;
+  const batcher =
+    !cluster && waitReplicas === 0 && (opts.pipelinePublishes ?? true) ? new PublishBatcher(redis) : null;
   const runPublish = batcher ? batcher.publish.bind(batcher) : direct;
+  const durable =
+    waitReplicas > 0
+      ? new DurableAppender(redis, PUBLISH_LUA, {
+          replicas: waitReplicas,
+          timeoutMs: waitTimeoutMs,
+          ...(opts.onReplicationShort ? { onShort: opts.onReplicationShort } : {}),
+        })
+      : null;
+  const release = defineReleaseCommand(redis);
+  const logReads = defineLogReads(redis);
   const keys = (conversationId: string) => conversationKeys(prefix, conversationId);
+  const live = sharded ? '1' : '0';
+
+  /** Appends, waits for the replicas, then releases the batch (and any before it not yet released). */
+  async function publishDurably(k: ConversationKeys, batch: string, args: string[]): Promise<PublishReply> {
+    const reply = await durable!.append([k.log, k.fence, batch, k.ends, k.released], args);
+    if (reply[0] === 1 && reply[1].length > 0) {
+      const ids = reply[1];
+      await release(k.log, k.released, ids[0]!, ids[ids.length - 1]!, String(ttlSeconds), k.channel, live);
+    }
+    return reply;
+  }
 
   return {
     sharded,
+    waitReplicas,
     keys,
 
     async publish(conversationId, fence, events) {
       if (fence !== null) positiveInteger('fence', fence);
       const k = keys(conversationId);
       const ending = events.find(isTerminalEvent);
-      const result = await runPublish(
-        k.log,
-        k.fence,
-        `${k.fence}:batch:${randomUUID()}`,
-        k.ends,
+      const batch = `${k.fence}:batch:${randomUUID()}`;
+      const args = (mode: string) => [
         fence === null ? '' : String(fence),
         String(maxLen),
         String(ttlSeconds),
         k.channel,
-        sharded ? '1' : '0',
+        mode,
         ending?.messageId ?? '',
         ...events.map((event) => JSON.stringify(event)),
-      );
+      ];
+      const result = durable
+        ? await publishDurably(k, batch, args(''))
+        : await runPublish(k.log, k.fence, batch, k.ends, k.released, ...args(live));
       if (result[0] === 1) return { ok: true, ids: result[1] };
       return { ok: false, reason: 'stale_fence', currentFence: Number(result[1]) };
     },
@@ -149,12 +211,10 @@ export function createTurnStreams(opts: TurnStreamsOptions): TurnStreams {
       }
       if (count !== undefined) positiveInteger('count', count);
       const start = after === undefined ? '-' : `(${after}`;
-      const log = keys(conversationId).log;
-      const entries =
-        count === undefined
-          ? await redis.xrange(log, start, '+')
-          : await redis.xrange(log, start, '+', 'COUNT', count);
-      return decodeEntries(entries);
+      const k = keys(conversationId);
+      return decodeEntries(
+        await logReads.read(k.log, k.released, start, count === undefined ? '' : String(count)),
+      );
     },
 
     async resumeGap(conversationId, after) {
@@ -166,7 +226,8 @@ export function createTurnStreams(opts: TurnStreamsOptions): TurnStreams {
       return checkResume(redis, keys(conversationId).log, after);
     },
     async lastId(conversationId) {
-      const entries = await redis.xrevrange(keys(conversationId).log, '+', '-', 'COUNT', 1);
+      const k = keys(conversationId);
+      const entries = await logReads.last(k.log, k.released);
       return entries[0]?.[0] ?? null;
     },
   };

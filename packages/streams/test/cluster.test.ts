@@ -7,6 +7,7 @@ import {
   createEventSubscriber,
   createTurnStreams,
   type EventSubscriber,
+  type ReplicationShort,
   type TurnStreams,
 } from '../src/index.ts';
 import { chunk, completed, iteratorOf, take, texts, untilTerminal } from './helpers.ts';
@@ -17,11 +18,12 @@ let redis: RedisClient;
 let streams: TurnStreams;
 let subscriber: EventSubscriber;
 const errors: Error[] = [];
+const shorts: ReplicationShort[] = [];
 
 beforeAll(async () => {
   cluster = await startRedisCluster();
   redis = createRedis({ url: 'redis://', clusterNodes: cluster.seeds }, { maxRetriesPerRequest: null });
-  streams = createTurnStreams({ redis, keyPrefix: 'ts' });
+  streams = createTurnStreams({ redis, keyPrefix: 'ts', onReplicationShort: (s) => shorts.push(s) });
   subscriber = createEventSubscriber({ redis, streams, onError: (error) => errors.push(error) });
 }, 90_000);
 
@@ -45,8 +47,9 @@ async function conversationsOnEveryMaster(perMaster = 1): Promise<Map<number, st
 }
 
 describe('TurnStreams on a Redis Cluster', () => {
-  it('uses sharded pub/sub and no cross-conversation pipeline there', () => {
+  it('uses sharded pub/sub, replication waits and no cross-conversation pipeline there', () => {
     expect(streams.sharded).toBe(true);
+    expect(streams.waitReplicas).toBe(1);
     expect(() => createTurnStreams({ redis, sharded: false })).toThrow(/sharded/);
     expect(() => createTurnStreams({ redis, pipelinePublishes: true })).toThrow(/pipeline/);
   });
@@ -108,6 +111,44 @@ describe('TurnStreams on a Redis Cluster', () => {
     expect(texts(events)).toEqual(['before', 'while down', 'turn.completed']);
   });
 
+  it("a publish waits for its slot's replica (WAIT on the master that wrote it), then releases the batch", async () => {
+    const id = randomUUID();
+    const log = streams.keys(id).log;
+    expect((await streams.publish(id, 1, [chunk('m1', 'warm-up')])).ok).toBe(true); // scripts loaded
+    const { port } = await cluster.masterOf(log);
+    const replicaPort = await cluster.withNode(port, async (r) =>
+      Number(/^slave0:.*port=(\d+)/m.exec(await r.info('replication'))?.[1]),
+    );
+    const replica = cluster.nodes.find((n) => n.port === replicaPort)!;
+    // Reads on a Cluster connection of their own: the WAIT holds the writer's connection to that master.
+    const readerRedis = createRedis({ url: 'redis://', clusterNodes: cluster.seeds });
+    const reader = createTurnStreams({ redis: readerRedis, keyPrefix: 'ts' });
+    const slow = createTurnStreams({ redis, keyPrefix: 'ts', waitTimeoutMs: 60_000 });
+    replica.proc.pause();
+    try {
+      let settled = false;
+      const publishing = slow.publish(id, 1, [chunk('m1', 'held')]).finally(() => {
+        settled = true;
+      });
+      await waitFor(async () => (await cluster.withNode(port, (r) => r.xlen(log))) === 2, {
+        message: 'the batch to be appended',
+      });
+      expect(settled).toBe(false);
+      expect(texts(await reader.read(id))).toEqual(['warm-up']);
+      replica.proc.resume();
+      expect((await publishing).ok).toBe(true);
+      const onReplica = await cluster.withNode(replicaPort, async (r) => {
+        await r.call('READONLY'); // a replica answers reads of its master's slots only when asked so
+        return r.xlen(log);
+      });
+      expect(onReplica).toBe(2);
+      expect(texts(await reader.read(id))).toEqual(['warm-up', 'held']);
+    } finally {
+      replica.proc.resume();
+      readerRedis.disconnect();
+    }
+  });
+
   it('readers reconstruct every event across a master failover (live, and resuming with the last id)', async () => {
     const byMaster = await conversationsOnEveryMaster(2);
     const ids = [...byMaster.values()].flat();
@@ -152,5 +193,10 @@ describe('TurnStreams on a Redis Cluster', () => {
     }
     const victimSubscription = subscriptions.get(victim)!;
     expect(victimSubscription.ended).toBe(false);
+    // Every wait was answered in time but, at most once, the first on the promoted master: a master first
+    // heard from is asked for a replica; it has none, says so, and is asked for none after that.
+    const promotedLogs = new Set(byMaster.get(killed.port)!.map((id) => streams.keys(id).log));
+    expect(shorts.filter((s) => !promotedLogs.has(s.log))).toEqual([]);
+    expect(shorts.length).toBeLessThanOrEqual(1);
   }, 120_000);
 });

@@ -15,8 +15,12 @@ export function testPrefix(): string {
 export function connections() {
   const opened: Redis[] = [];
   return {
-    open(options: RedisOptions = {}): Redis {
-      const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 3, ...options });
+    /** A connection to the shared Redis with `options`, or to the server at `url`. */
+    open(options: RedisOptions | string = {}): Redis {
+      const redis =
+        typeof options === 'string'
+          ? new Redis(options, { maxRetriesPerRequest: 3 })
+          : new Redis(REDIS_URL, { maxRetriesPerRequest: 3, ...options });
       opened.push(redis);
       return redis;
     },

@@ -19,6 +19,7 @@ describe('a publish sent twice', () => {
       k.fence,
       `${k.fence}:batch:fixed`,
       k.ends,
+      k.released,
       '3',
       '1000',
       '86400',

@@ -25,6 +25,7 @@ describe('keys', () => {
       fence: `${prefix}:{conv:c1}:fence`,
       ends: `${prefix}:{conv:c1}:ends`,
       channel: `${prefix}:{conv:c1}:live`,
+      released: `${prefix}:{conv:c1}:released`,
     });
     expect(() => streams.keys('')).toThrow(TypeError);
   });

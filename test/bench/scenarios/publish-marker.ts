@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { BATCH_MARKER_TTL_SECONDS, PUBLISH_LUA } from '@turnstream/streams';
+import { BATCH_MARKER_TTL_SECONDS, PUBLISH_KEY_COUNT, PUBLISH_LUA } from '@turnstream/streams';
 import { Redis } from 'ioredis';
 import type { BenchContext } from '../lib/context.ts';
 import { cpuSeconds } from '../lib/proc.ts';
@@ -33,7 +33,7 @@ export interface MarkerResult {
 
 const MARKER_READ = `local applied = redis.call('GET', KEYS[3])
 if applied then
-  return {1, cjson.decode(applied)}
+  return {1, cjson.decode(applied), replicas()}
 end
 `;
 const MARKER_WRITE = `redis.call('SET', KEYS[3], cjson.encode(ids), 'EX', ${BATCH_MARKER_TTL_SECONDS})
@@ -72,12 +72,13 @@ async function runOnce(
     Array.from({ length: conversations }, async (_, c) => {
       const tag = `${prefix}:${marker ? 'm' : 'u'}:{c${c}}`;
       for (let i = 0; i < perConversation; i++) {
-        // KEYS: log, fence, marker, ends; ARGV: fence, maxLen, ttl, channel, sharded, ending ('' = none), events.
+        // KEYS: log, fence, marker, ends, released; ARGV: fence, maxLen, ttl, channel, sharded, ending ('' = none), events.
         await publish(
           `${tag}:log`,
           `${tag}:fence`,
           `${tag}:batch:${i}`,
           `${tag}:ends`,
+          `${tag}:released`,
           '1',
           '1000',
           '3600',
@@ -109,8 +110,11 @@ export async function publishMarker(ctx: BenchContext): Promise<MarkerResult> {
   const redis = new Redis(stack.redis.url);
   const prefix = `${stack.redisPrefix}marker`;
   try {
-    redis.defineCommand('benchPublishMarked', { numberOfKeys: 4, lua: PUBLISH_LUA });
-    redis.defineCommand('benchPublishUnmarked', { numberOfKeys: 4, lua: publishScriptWithoutMarker() });
+    redis.defineCommand('benchPublishMarked', { numberOfKeys: PUBLISH_KEY_COUNT, lua: PUBLISH_LUA });
+    redis.defineCommand('benchPublishUnmarked', {
+      numberOfKeys: PUBLISH_KEY_COUNT,
+      lua: publishScriptWithoutMarker(),
+    });
     const runs: MarkerRun[] = [];
     for (const marker of [true, false, false, true]) {
       runs.push(await runOnce(redis, stack.redisPid, marker, prefix, conversations, perConversation));
