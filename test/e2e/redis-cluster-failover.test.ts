@@ -11,13 +11,14 @@ import {
   renderReply,
 } from '../support/stream-events.ts';
 import { TestSystem } from '../support/system.ts';
-import { createConversation, postMessage, session, waitForTurn } from '../support/turns.ts';
+import { createConversation, history, postMessage, session, waitForTurn } from '../support/turns.ts';
 
 // Scale-out on a real Redis Cluster (docs/deployment.md): six redis-server processes (three masters,
 // three replicas), two API and two worker processes pointed at it with REDIS_CLUSTER_NODES only (their
 // REDIS_URL goes nowhere), readers on SSE. The master serving the BullMQ queues and live conversation
-// logs is SIGKILLed while their turns stream; its replica is promoted. Every turn still completes once, in order, every reader
-// rebuilds every reply from what it received, and reset sessions stay cleared.
+// logs is SIGKILLed while their turns stream, without any pause: its replica is promoted. Every turn
+// still completes once, in order, every reader rebuilds every reply from what it received, reset
+// sessions stay cleared, and a turn is cancelled after the failover (cancels are plain pub/sub).
 
 /** Conversations streaming through the failover on the killed master, and on the others. */
 const PER_SIDE = 3;
@@ -53,25 +54,6 @@ async function logOf(conversationId: string): Promise<ReceivedEvent[]> {
 
 async function logLengthOn(port: number, conversationId: string): Promise<number> {
   return cluster.withNode(port, (node) => node.xlen(conversationKeys(sys.redisPrefix, conversationId).log));
-}
-
-/**
- * Hold the writes a master is sent (`CLIENT PAUSE WRITE`: they wait, unanswered) until its replicas
- * have everything it acknowledged. Killed then, it loses no acknowledged write: replication is
- * asynchronous, and losing those is Redis's trade, not what this test is about (docs/deployment.md).
- */
-async function quiesce(port: number): Promise<void> {
-  await cluster.withNode(port, (node) => node.call('CLIENT', 'PAUSE', '30000', 'WRITE'));
-  await waitFor(
-    () =>
-      cluster.withNode(port, async (node) => {
-        const info = await node.info('replication');
-        const offset = Number(/master_repl_offset:(\d+)/.exec(info)?.[1]);
-        const replicas = [...info.matchAll(/^slave\d+:.*offset=(\d+)/gm)].map((m) => Number(m[1]));
-        return replicas.length > 0 && replicas.every((r) => r === offset);
-      }),
-    { timeoutMs: 10_000, intervalMs: 10, message: `the replicas of ${port} to catch up` },
-  );
 }
 
 /** The port of the master serving a conversation's keys (they share one hash slot). */
@@ -174,6 +156,7 @@ describe('Redis Cluster: a master fails over in the middle of streaming turns', 
     // the other while it happens.
     const resetBefore = await createConversation(sys);
     const resetDuring = await createConversation(sys);
+    const cancelAfter = await createConversation(sys);
     const warmups = await Promise.all(
       [resetBefore, resetDuring].map((c, i) => postMessage(sys, c, `warm-up ${i} [[sim words=8]]`, {}, i)),
     );
@@ -215,7 +198,9 @@ describe('Redis Cluster: a master fails over in the middle of streaming turns', 
       conv: c,
       messageId: streamingTurn(followers.get(c)!, posted.get(c)!)!,
     }));
-    await quiesce(victimPort);
+    // Killed as it runs: no pause first. Replication is asynchronous, so the master may die with writes
+    // its replica never got; with replication waits (REDIS_WAIT_REPLICAS, 1 on a cluster) no event is
+    // released to readers before the replica has it, so none a reader saw can be lost.
     const killed = await cluster.killMasterOf(conversationKeys(sys.redisPrefix, onVictim[0]!).log);
     expect(killed.port).toBe(victimPort);
     const killedAt = Date.now();
@@ -232,6 +217,24 @@ describe('Redis Cluster: a master fails over in the middle of streaming turns', 
     for (const c of switched) followers.get(c)!.switchApi();
     for (const [i, c] of streamed.entries()) await post(c, `${SLOW} ${c} turn 3`, i % 2);
     const afterReset = await postMessage(sys, resetDuring, 'after the reset [[sim words=8]]', {}, 1);
+    // A cancel after the failover: the workers' cancel subscribers (plain pub/sub, on any node) may
+    // have been on the killed master. The reply would take ~10 s; the cancel must end it first.
+    const toCancel = await postMessage(sys, cancelAfter, '[[sim words=200 delay=50]] cancel me', {}, 0);
+    await waitFor(
+      async () =>
+        (await history(sys, cancelAfter)).some(
+          (m) => m.replyTo === toCancel && m.status === 'streaming' && m.content !== '',
+        ),
+      { timeoutMs: 30_000, intervalMs: 50, message: 'the turn to cancel to be streaming' },
+    );
+    const cancelled = await sys.api(
+      'POST',
+      `/v1/conversations/${cancelAfter}/messages/${toCancel}/cancel`,
+      {},
+      1,
+    );
+    expect(cancelled.status).toBe(202);
+    expect(cancelled.body.status).toBe('cancelling');
 
     const received = new Map<string, ReceivedEvent[]>();
     await withTimeout(
@@ -240,6 +243,8 @@ describe('Redis Cluster: a master fails over in the middle of streaming turns', 
       'every reader to receive the end of every turn',
     );
     await waitForTurn(sys, resetDuring, afterReset);
+    const cancelledTurn = await waitForTurn(sys, cancelAfter, toCancel);
+    expect([cancelledTurn.user.status, cancelledTurn.reply?.status]).toEqual(['cancelled', 'cancelled']);
 
     for (const c of streamed) {
       const ids = posted.get(c)!;
