@@ -1,6 +1,14 @@
 import { type ClaudeChunk, classifyClaudeError } from '@turnstream/claude';
 import { cancelFlagKey, type TurnEvent } from '@turnstream/contracts';
-import { getMessage, isFinalStatus, startAttempt, startReply } from '@turnstream/db';
+import {
+  getMessage,
+  isFinalStatus,
+  type OpenTurnResult,
+  type StartReplyResult,
+  startAttempt,
+  startReply,
+  type TurnAttempt,
+} from '@turnstream/db';
 import { endedTurn } from './ended-turn.ts';
 import { decideTurnAction } from './error-policy.ts';
 import { FencedOutError, SessionEndedError } from './errors.ts';
@@ -32,6 +40,8 @@ export interface TurnStart {
   early: Promise<EarlyRequest | null>;
   /** Stop the early request (it is not used); the run's own abort stays as it is. */
   discardEarly(): void;
+  /** The reply and attempt rows, when the fence claim wrote them too (a first attempt). */
+  opened: OpenTurnResult['opened'];
 }
 
 /**
@@ -42,13 +52,15 @@ export interface TurnStart {
  */
 export async function runLeasedTurn(t: LeasedTurn, start: TurnStart): Promise<TurnResult> {
   const mode = t.data.mode ?? t.conversation.defaultMode;
-  const started = await startReply(t.deps.db, {
-    tenantId: t.data.tenantId,
-    conversationId: t.conversation.id,
-    userMessageId: t.message.id,
-    fence: t.lease.fence,
-    mode,
-  });
+  const started: StartReplyResult = start.opened
+    ? { kind: 'started', reply: start.opened.reply, takenOver: false }
+    : await startReply(t.deps.db, {
+        tenantId: t.data.tenantId,
+        conversationId: t.conversation.id,
+        userMessageId: t.message.id,
+        fence: t.lease.fence,
+        mode,
+      });
   if (started.kind === 'finished') {
     // Ended since the job read its message (endings are atomic: the user row is final too).
     const user = await getMessage(t.deps.db, t.data.tenantId, t.message.id);
@@ -63,7 +75,14 @@ export async function runLeasedTurn(t: LeasedTurn, start: TurnStart): Promise<Tu
   t.deps.running.add(t.message.id, start.abort);
   let run: TurnRun | undefined;
   try {
-    const opened = await openRun(t, started.reply.id, started.takenOver, mode, start.abort);
+    const opened = await openRun(
+      t,
+      started.reply.id,
+      started.takenOver,
+      mode,
+      start.abort,
+      start.opened?.attempt,
+    );
     run = opened.run;
     if (opened.fencedOut) throw opened.fencedOut;
     t.log.info(
@@ -150,9 +169,10 @@ async function streamUntilEnded(
 }
 
 /**
- * Open the attempt: its row in Postgres, the cancel flag read again, and `turn.started` (after
- * `turn.reset` for a reply taken over) published with the fence, all at once. A fence refused by the log
- * comes back as `fencedOut` with the run, so that the attempt is recorded as superseded.
+ * Open the attempt: its row in Postgres (unless the fence claim wrote it: `attemptRow`), the cancel flag
+ * read again, and `turn.started` (after `turn.reset` for a reply taken over) published with the fence,
+ * all at once. A fence refused by the log comes back as `fencedOut` with the run, so that the attempt is
+ * recorded as superseded.
  */
 async function openRun(
   t: LeasedTurn,
@@ -160,6 +180,7 @@ async function openRun(
   takenOver: boolean,
   mode: 'stream' | 'batch',
   abort: TurnAbort,
+  attemptRow?: TurnAttempt,
 ): Promise<{ run: TurnRun; fencedOut: FencedOutError | null }> {
   const attemptNumber = t.job.attemptsMade + 1;
   const publisher = new ReplyPublisher({
@@ -181,17 +202,18 @@ async function openRun(
     { type: 'turn.started', messageId: t.message.id, replyId, attempt: attemptNumber },
   ];
   const [attempt, cancelled, published] = await Promise.allSettled([
-    startAttempt(t.deps.db, {
-      tenantId: t.data.tenantId,
-      conversationId: t.conversation.id,
-      messageId: t.message.id,
-      jobId: t.job.id ?? null,
-      attempt: attemptNumber,
-      workerId: t.deps.workerId,
-      fence: t.lease.fence,
-      sessionId: t.session.id,
-      assistantSessionId: t.session.assistantSessionId,
-    }),
+    attemptRow ??
+      startAttempt(t.deps.db, {
+        tenantId: t.data.tenantId,
+        conversationId: t.conversation.id,
+        messageId: t.message.id,
+        jobId: t.job.id ?? null,
+        attempt: attemptNumber,
+        workerId: t.deps.workerId,
+        fence: t.lease.fence,
+        sessionId: t.session.id,
+        assistantSessionId: t.session.assistantSessionId,
+      }),
     // A cancel that came after processTurnJob checked the flag but before this turn was in
     // `deps.running` was published to no one: now that the cancel channel reaches the turn, look again.
     t.deps.redis.exists(cancelFlagKey(t.deps.config.redisPrefix, t.conversation.id, t.message.id)),

@@ -1,15 +1,16 @@
 import { type ConversationTurnJob, cancelFlagKey, parseTurnJob, promoteTurnJob } from '@turnstream/contracts';
 import {
   cancelTurn,
-  claimSessionFence,
   ensureActiveSession,
   firstUnfinishedBefore,
+  firstUnfinishedBeforeMessage,
   getConversation,
   getMessage,
   insertUserMessage,
   isFinalStatus,
   type Message,
   nextPendingAfter,
+  openTurn,
 } from '@turnstream/db';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { checkedCallbackUrl } from './admit.ts';
@@ -49,16 +50,18 @@ export async function processTurnJob(
     attempt: job.attemptsMade + 1,
   });
 
-  // The reads before the lease do not depend on one another: they go out together. A job carrying its
-  // message stores it first (below); then the cancel flag names the stored id.
+  // The reads before the lease do not depend on one another: they go out together, the ordering gate
+  // and the active session (which the lease needs) with them. A job carrying its message stores it
+  // first (below); then the cancel flag names the stored id and the gate reads follow.
   const byId = data.content === undefined;
-  const [conversation, found, flagged, gateMs] = await Promise.all([
+  const [conversation, found, flagged, gateMs, ahead] = await Promise.all([
     getConversation(deps.db, data.tenantId, data.conversationId),
     byId ? getMessage(deps.db, data.tenantId, data.messageId) : null,
     byId
       ? deps.redis.exists(cancelFlagKey(deps.config.redisPrefix, data.conversationId, data.messageId))
       : null,
     deps.rateGate.remainingMs(),
+    byId ? settle(orderAndSession(deps, data.tenantId, data.conversationId, data.messageId)) : null,
   ]);
   if (!conversation) {
     log.warn({ event: 'turn.job_rejected', reason: 'conversation_not_found' }, 'conversation not found');
@@ -88,10 +91,13 @@ export async function processTurnJob(
   }
 
   // The active session (created when missing) is read with the ordering gate: the lease needs it next.
-  const [earlier, session] = await Promise.all([
-    firstUnfinishedBefore(deps.db, conversation.id, message.seq),
-    ensureActiveSession(deps.db, data.tenantId, conversation.id),
-  ]);
+  // Their errors count only now that the conversation and the message are known to exist.
+  const [earlier, session] = ahead
+    ? settled(ahead)
+    : await Promise.all([
+        firstUnfinishedBefore(deps.db, conversation.id, message.seq),
+        ensureActiveSession(deps.db, data.tenantId, conversation.id),
+      ]);
   if (earlier) {
     log.debug({ event: 'turn.order_waiting', earlierMessageId: earlier.id }, 'earlier message unfinished');
     return delay(job, token, deps.config.waitDelayMs);
@@ -107,7 +113,8 @@ export async function processTurnJob(
 
 /**
  * Take the conversation lease, then at once start the Claude request (its transcript read against the
- * session as read before the lease) while the session fence is claimed; run the turn once it is.
+ * session as read before the lease) while the session fence is claimed (with the reply and attempt
+ * rows of a first attempt, in the same statement); run the turn once it is.
  */
 async function leaseAndRun(t: Omit<LeasedTurn, 'lease'>): Promise<TurnResult> {
   const { job, token, deps, data, conversation, message, log, lockSignal, session: session0 } = t;
@@ -127,7 +134,18 @@ async function leaseAndRun(t: Omit<LeasedTurn, 'lease'>): Promise<TurnResult> {
     discardEarly: () => earlyAbort.abort(),
   };
   try {
-    const claim = await claimSessionFence(deps.db, session0.id, lease.fence);
+    const { claim, opened } = await openTurn(deps.db, {
+      tenantId: data.tenantId,
+      conversationId: conversation.id,
+      sessionId: session0.id,
+      fence: lease.fence,
+      userMessageId: message.id,
+      userMessageSeq: message.seq,
+      mode: data.mode ?? conversation.defaultMode,
+      jobId: job.id ?? null,
+      attempt: job.attemptsMade + 1,
+      workerId: deps.workerId,
+    });
     if (!claim.ok) {
       flog.warn({ event: 'lease.claim_rejected', conflict: claim.conflict }, 'session claim refused');
       return await delay(job, token, deps.config.waitDelayMs);
@@ -153,7 +171,7 @@ async function leaseAndRun(t: Omit<LeasedTurn, 'lease'>): Promise<TurnResult> {
         lockSignal,
         log: flog,
       },
-      start,
+      { ...start, opened },
     );
   } finally {
     // A turn that did not start publishes nothing of the early request: it is stopped here.
@@ -161,6 +179,29 @@ async function leaseAndRun(t: Omit<LeasedTurn, 'lease'>): Promise<TurnResult> {
     await lease.release();
     await promoteNext(deps, conversation.id, message.seq);
   }
+}
+
+/** The ordering gate (the first unfinished message before this one) and the active session. */
+function orderAndSession(deps: TurnDeps, tenantId: string, conversationId: string, messageId: string) {
+  return Promise.all([
+    firstUnfinishedBeforeMessage(deps.db, conversationId, messageId),
+    ensureActiveSession(deps.db, tenantId, conversationId),
+  ]);
+}
+
+type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
+
+/** A promise whose rejection is kept for later (never unhandled). */
+function settle<T>(promise: Promise<T>): Promise<Settled<T>> {
+  return promise.then(
+    (value) => ({ ok: true as const, value }),
+    (error: unknown) => ({ ok: false as const, error }),
+  );
+}
+
+function settled<T>(s: Settled<T>): T {
+  if (!s.ok) throw s.error;
+  return s.value;
 }
 
 /** The job's user message: stored now (with `turn.queued`) when the job carries it, else looked up. */

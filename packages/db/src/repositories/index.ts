@@ -10,6 +10,7 @@ export * from './tenants.ts';
 export * from './transcripts.ts';
 export * from './turn-attempts.ts';
 export * from './turn-completion.ts';
+export * from './turn-opening.ts';
 export * from './turns.ts';
 export * from './usage.ts';
 export * from './webhooks.ts';

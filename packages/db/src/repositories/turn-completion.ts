@@ -1,8 +1,9 @@
-import { getTableColumns, type SQL, sql } from 'drizzle-orm';
+import { sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { type MessageUsage, messages, sessions } from '../schema/index.ts';
 import type { Message } from './messages.ts';
 import { preparedSql } from './prepared.ts';
+import { columnsOf, rowOf } from './row-columns.ts';
 import type { Session, SessionConflict } from './sessions.ts';
 
 export interface CompleteTurnInput {
@@ -42,24 +43,6 @@ export type CompleteTurnResult =
   | { ok: false; conflict: SessionConflict | 'reply_fenced'; session: Session | null };
 
 const p = (name: string) => sql.placeholder(name);
-
-/** `alias.col as "prefix_col", ...` for every column of a table (results mapped back below). */
-function columnsOf(table: typeof messages | typeof sessions, alias: string, prefix: string): SQL {
-  const cols = Object.values(getTableColumns(table)).map((c) =>
-    sql.raw(`${alias}."${c.name}" as "${prefix}${c.name}"`),
-  );
-  return sql.join(cols, sql`, `);
-}
-
-/** A row of `table` from the prefixed columns of a result row, decoded as Drizzle decodes it. */
-function rowOf<T>(table: typeof messages | typeof sessions, raw: Record<string, unknown>, prefix: string): T {
-  const out: Record<string, unknown> = {};
-  for (const [key, col] of Object.entries(getTableColumns(table))) {
-    const value = raw[`${prefix}${col.name}`];
-    out[key] = value === null || value === undefined ? null : col.mapFromDriverValue(value);
-  }
-  return out as T;
-}
 
 /*
  * The completion as ONE statement (one round trip, prepared once per handle, atomic like the
