@@ -47,7 +47,10 @@ export async function startEarly(
   try {
     const state = await planReadOnly(t, session);
     if (!state || signal.aborted) return null;
-    return { state, stream: new EarlyStream(t.deps.provider.stream(claudeRequest(t, state, signal))) };
+    return {
+      state,
+      stream: new EarlyStream(t.deps.provider.stream(claudeRequest(t, state, signal)), { signal }),
+    };
   } catch {
     // Read again, and any error met, by the confirmed run.
     return null;
