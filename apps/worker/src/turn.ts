@@ -3,7 +3,6 @@ import {
   cancelTurn,
   ensureActiveSession,
   firstUnfinishedBefore,
-  firstUnfinishedBeforeMessage,
   getConversation,
   getMessage,
   insertUserMessage,
@@ -11,6 +10,8 @@ import {
   type Message,
   nextPendingAfter,
   openTurn,
+  readTurnStart,
+  type TurnReads,
 } from '@turnstream/db';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { checkedCallbackUrl } from './admit.ts';
@@ -50,24 +51,25 @@ export async function processTurnJob(
     attempt: job.attemptsMade + 1,
   });
 
-  // The reads before the lease do not depend on one another: they go out together, the ordering gate
-  // and the active session (which the lease needs) with them. A job carrying its message stores it
-  // first (below); then the cancel flag names the stored id and the gate reads follow.
+  // The reads before the lease do not depend on one another: they go out together, the Postgres ones
+  // as one statement (conversation, message, ordering gate, active session). A job carrying its message
+  // stores it first (below); then the cancel flag names the stored id and the gate reads follow.
   const byId = data.content === undefined;
-  const [conversation, found, flagged, gateMs, ahead] = await Promise.all([
-    getConversation(deps.db, data.tenantId, data.conversationId),
-    byId ? getMessage(deps.db, data.tenantId, data.messageId) : null,
+  const [reads, flagged, gateMs] = await Promise.all([
+    byId
+      ? readTurnStart(deps.db, data)
+      : getConversation(deps.db, data.tenantId, data.conversationId).then(conversationOnly),
     byId
       ? deps.redis.exists(cancelFlagKey(deps.config.redisPrefix, data.conversationId, data.messageId))
       : null,
     deps.rateGate.remainingMs(),
-    byId ? settle(orderAndSession(deps, data.tenantId, data.conversationId, data.messageId)) : null,
   ]);
+  const { conversation } = reads;
   if (!conversation) {
     log.warn({ event: 'turn.job_rejected', reason: 'conversation_not_found' }, 'conversation not found');
     throw new UnrecoverableError('conversation_not_found: no such conversation for this tenant');
   }
-  const message = byId ? storedUserMessage(data, found) : await ensureUserMessage(deps, data, job);
+  const message = byId ? storedUserMessage(data, reads.message) : await ensureUserMessage(deps, data, job);
 
   if (isFinalStatus(message.status)) return endedTurn(deps, message, log);
 
@@ -90,16 +92,16 @@ export async function processTurnJob(
     return { outcome: 'cancelled', status: res.user?.status ?? 'cancelled', replyId };
   }
 
-  // The active session (created when missing) is read with the ordering gate: the lease needs it next.
-  // Their errors count only now that the conversation and the message are known to exist.
-  const [earlier, session] = ahead
-    ? settled(ahead)
+  // The ordering gate and the active session (the lease needs it next), read with the rest when the
+  // message was.
+  const [earlierId, session] = reads.session
+    ? [reads.earlierUnfinishedId, reads.session]
     : await Promise.all([
-        firstUnfinishedBefore(deps.db, conversation.id, message.seq),
+        firstUnfinishedBefore(deps.db, conversation.id, message.seq).then((m) => m?.id ?? null),
         ensureActiveSession(deps.db, data.tenantId, conversation.id),
       ]);
-  if (earlier) {
-    log.debug({ event: 'turn.order_waiting', earlierMessageId: earlier.id }, 'earlier message unfinished');
+  if (earlierId) {
+    log.debug({ event: 'turn.order_waiting', earlierMessageId: earlierId }, 'earlier message unfinished');
     return delay(job, token, deps.config.waitDelayMs);
   }
 
@@ -181,27 +183,9 @@ async function leaseAndRun(t: Omit<LeasedTurn, 'lease'>): Promise<TurnResult> {
   }
 }
 
-/** The ordering gate (the first unfinished message before this one) and the active session. */
-function orderAndSession(deps: TurnDeps, tenantId: string, conversationId: string, messageId: string) {
-  return Promise.all([
-    firstUnfinishedBeforeMessage(deps.db, conversationId, messageId),
-    ensureActiveSession(deps.db, tenantId, conversationId),
-  ]);
-}
-
-type Settled<T> = { ok: true; value: T } | { ok: false; error: unknown };
-
-/** A promise whose rejection is kept for later (never unhandled). */
-function settle<T>(promise: Promise<T>): Promise<Settled<T>> {
-  return promise.then(
-    (value) => ({ ok: true as const, value }),
-    (error: unknown) => ({ ok: false as const, error }),
-  );
-}
-
-function settled<T>(s: Settled<T>): T {
-  if (!s.ok) throw s.error;
-  return s.value;
+/** The reads of a job whose message is not stored yet: its conversation only. */
+function conversationOnly(conversation: TurnReads['conversation']): TurnReads {
+  return { conversation, message: null, earlierUnfinishedId: null, session: null };
 }
 
 /** The job's user message: stored now (with `turn.queued`) when the job carries it, else looked up. */

@@ -2,14 +2,15 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   claimSessionFence,
   ensureActiveSession,
-  firstUnfinishedBeforeMessage,
   getConversation,
+  getMessage,
   getReply,
   insertUserMessage,
   listAttempts,
   type Message,
   type OpenTurnInput,
   openTurn,
+  readTurnStart,
   resetSession,
   setUserMessageStatus,
   startAttempt,
@@ -139,8 +140,8 @@ describe('openTurn', () => {
   });
 });
 
-describe('firstUnfinishedBeforeMessage', () => {
-  it('names the earliest unfinished user message before the given one, by its id', async () => {
+describe('readTurnStart', () => {
+  it('reads the conversation, the message, the earliest unfinished message before it and the active session', async () => {
     const { conversationId, message: first } = await conversationWithMessage();
     const second = await insertUserMessage(tdb.db, {
       tenantId,
@@ -149,11 +150,34 @@ describe('firstUnfinishedBeforeMessage', () => {
       idempotencyKey: `k-${first.id}`,
     });
     if (!second.ok) throw new Error('insert failed');
-    expect(await firstUnfinishedBeforeMessage(tdb.db, conversationId, first.id)).toBeNull();
-    expect((await firstUnfinishedBeforeMessage(tdb.db, conversationId, second.message.id))?.id).toBe(
-      first.id,
-    );
+    const session = await ensureActiveSession(tdb.db, tenantId, conversationId);
+    const reads = await readTurnStart(tdb.db, { tenantId, conversationId, messageId: second.message.id });
+    expect(reads.conversation?.id).toBe(conversationId);
+    expect(reads.message).toEqual(await getMessage(tdb.db, tenantId, second.message.id));
+    expect(reads.earlierUnfinishedId).toBe(first.id);
+    expect(reads.session).toEqual(session);
+    expect(
+      (await readTurnStart(tdb.db, { tenantId, conversationId, messageId: first.id })).earlierUnfinishedId,
+    ).toBeNull();
     await setUserMessageStatus(tdb.db, first.id, 'cancelled');
-    expect(await firstUnfinishedBeforeMessage(tdb.db, conversationId, second.message.id)).toBeNull();
+    expect(
+      (await readTurnStart(tdb.db, { tenantId, conversationId, messageId: second.message.id }))
+        .earlierUnfinishedId,
+    ).toBeNull();
+  });
+
+  it('creates the active session when the conversation has none; another tenant reads nothing', async () => {
+    const conversationId = (await seedConversation(tdb.db, tenantId)).id;
+    const user = await insertUserMessage(tdb.db, { tenantId, conversationId, content: 'q' });
+    if (!user.ok) throw new Error('insert failed');
+    const reads = await readTurnStart(tdb.db, { tenantId, conversationId, messageId: user.message.id });
+    expect(reads.session).toMatchObject({ conversationId, status: 'active' });
+    const other = (await seedTenant(tdb.db, 'other')).tenant.id;
+    const foreign = await readTurnStart(tdb.db, {
+      tenantId: other,
+      conversationId,
+      messageId: user.message.id,
+    });
+    expect(foreign).toEqual({ conversation: null, message: null, earlierUnfinishedId: null, session: null });
   });
 });

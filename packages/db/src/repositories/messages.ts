@@ -211,30 +211,6 @@ export async function firstUnfinishedBefore(
   );
 }
 
-/**
- * The earliest user message before the message `messageId` whose turn has not finished: the ordering
- * gate read by id, so that it goes out with the reads that fetch the message itself.
- */
-export async function firstUnfinishedBeforeMessage(
-  db: Db,
-  conversationId: string,
-  messageId: string,
-): Promise<Message | null> {
-  return selectMessage(
-    db,
-    'first_unfinished_before_message',
-    () =>
-      and(
-        eq(messages.conversationId, sql.placeholder('conversationId')),
-        eq(messages.role, 'user'),
-        sql`${messages.seq} < (select ahead."seq" from ${messages} as ahead where ahead."id" = ${sql.placeholder('messageId')})`,
-        inArray(messages.status, ['pending', 'streaming']),
-      ),
-    { conversationId, messageId },
-    { first: true },
-  );
-}
-
 /** Set a user message's turn status. Final statuses are never changed again. */
 export async function setUserMessageStatus(
   db: Db,

@@ -1,11 +1,16 @@
 import { sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
-import { messages, sessions, turnAttempts } from '../schema/index.ts';
-import { isUniqueViolation } from './conversations.ts';
+import { conversations, messages, sessions, turnAttempts } from '../schema/index.ts';
+import { type Conversation, isUniqueViolation } from './conversations.ts';
 import type { Message } from './messages.ts';
 import { preparedSql } from './prepared.ts';
 import { columnsOf, rowOf } from './row-columns.ts';
-import { claimSessionFence, type Session, type SessionUpdateResult } from './sessions.ts';
+import {
+  claimSessionFence,
+  ensureActiveSession,
+  type Session,
+  type SessionUpdateResult,
+} from './sessions.ts';
 import type { TurnAttempt } from './turn-attempts.ts';
 
 export interface OpenTurnInput {
@@ -112,5 +117,59 @@ export async function openTurn(db: Db, input: OpenTurnInput): Promise<OpenTurnRe
       reply: rowOf<Message>(messages, row, 'r_'),
       attempt: rowOf<TurnAttempt>(turnAttempts, row, 'a_'),
     },
+  };
+}
+
+/** What a turn job reads before it takes the lease. */
+export interface TurnReads {
+  /** The tenant's conversation, or null. */
+  conversation: Conversation | null;
+  /** The tenant's message of that id (of any conversation: the caller checks), or null. */
+  message: Message | null;
+  /** The earliest user message before `message` in the conversation whose turn has not finished. */
+  earlierUnfinishedId: string | null;
+  /** The conversation's active session (created when missing), when the conversation exists. */
+  session: Session | null;
+}
+
+/*
+ * The reads before the lease in ONE statement (they were four round trips on four connections): the
+ * conversation, the message, the ordering gate (the first unfinished user message before it) and the
+ * active session, each as its own repository function reads it.
+ */
+const TURN_READS = sql`
+select ${columnsOf(conversations, 'c', 'c_')}, ${columnsOf(messages, 'm', 'm_')},
+  ahead."id" as "earlier_id", ${columnsOf(sessions, 's', 's_')}
+from (select 1) as one
+left join "conversations" c on c."id" = ${p('conversationId')}::uuid and c."tenant_id" = ${p('tenantId')}::uuid
+left join "messages" m on m."id" = ${p('messageId')}::uuid and m."tenant_id" = ${p('tenantId')}::uuid
+left join lateral (
+  select e."id" from "messages" e
+  where e."conversation_id" = ${p('conversationId')}::uuid and e."role" = 'user' and e."seq" < m."seq"
+    and e."status" in ('pending', 'streaming')
+  order by e."seq"
+  limit 1
+) ahead on true
+left join "sessions" s on s."conversation_id" = c."id" and s."status" = 'active'`;
+
+/**
+ * Read what a turn job needs before the lease in one round trip: conversation, message, ordering
+ * gate and active session (created in a second step when the conversation has none).
+ */
+export async function readTurnStart(
+  db: Db,
+  input: { tenantId: string; conversationId: string; messageId: string },
+): Promise<TurnReads> {
+  const query = preparedSql<Record<string, unknown>>(db, 'read_turn_start', TURN_READS);
+  const { tenantId, conversationId, messageId } = input;
+  const [row] = await query.execute({ tenantId, conversationId, messageId });
+  const conversation = row!.c_id == null ? null : rowOf<Conversation>(conversations, row!, 'c_');
+  let session = row!.s_id == null ? null : rowOf<Session>(sessions, row!, 's_');
+  if (conversation && !session) session = await ensureActiveSession(db, input.tenantId, conversation.id);
+  return {
+    conversation,
+    message: row!.m_id == null ? null : rowOf<Message>(messages, row!, 'm_'),
+    earlierUnfinishedId: (row!.earlier_id as string | null) ?? null,
+    session,
   };
 }
