@@ -67,18 +67,16 @@ export function claudeKeyId(apiKey: string, baseURL = ''): string {
 }
 
 /**
- * The provider behind the gate: every call waits for the gate to be open, and checks it again right
- * before its HTTP request leaves (`beforeSend`: a 429 another call got meanwhile closed it), waiting
- * there if need be; a call answered with a rate limit closes it for the wait the server asked for
- * (`retry-after`, or the reset headers) before the error reaches the turn.
+ * The provider behind the gate: every call checks the gate right before its HTTP request leaves
+ * (`beforeSend`), waiting there while it is closed — one check, on the request's own path, so an open
+ * gate costs one Redis round trip and a 429 another call got a moment ago is still seen; a call
+ * answered with a rate limit closes it for the wait the server asked for (`retry-after`, or the reset
+ * headers) before the error reaches the turn. (A turn also meets the gate before it takes its lease.)
  */
 export function gateProvider(provider: ClaudeProvider, gate: ClaudeRateGate, log: Logger): ClaudeProvider {
   const beforeSend = (signal: AbortSignal) => waitAtSend(gate, log, signal);
   return {
-    countTokens: async (req) => {
-      await gate.waitOpen(req.signal);
-      return closeOnRateLimit(() => provider.countTokens({ ...req, beforeSend }), gate, log);
-    },
+    countTokens: (req) => closeOnRateLimit(() => provider.countTokens({ ...req, beforeSend }), gate, log),
     stream: (req: StreamRequest) => gatedStream(provider, gate, log, { ...req, beforeSend }),
   };
 }
@@ -103,7 +101,6 @@ async function waitAtSend(gate: ClaudeRateGate, log: Logger, signal: AbortSignal
 }
 
 async function* gatedStream(provider: ClaudeProvider, gate: ClaudeRateGate, log: Logger, req: StreamRequest) {
-  await gate.waitOpen(req.signal);
   try {
     yield* provider.stream(req);
   } catch (err) {

@@ -160,7 +160,8 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
     redis: deps.redis,
     queue,
     streams,
-    // The gate is outside the instrumentation: a wait at the gate is not time spent calling Claude.
+    // The gate wraps the instrumentation (a 429 closes it); a call held at the send (the gate closed
+    // after the turn met it before its lease: rare) counts that wait in its duration.
     provider: gateProvider(instrumentProvider(deps.provider, turnMetrics), rateGate, deps.logger),
     rateGate,
     leases,
