@@ -80,6 +80,15 @@ describe('POST /v1/conversations/:id/messages', () => {
     expect(jobs.find((j) => j.data.messageId === b.body.messageId)!.data.mode).toBe('stream');
   });
 
+  it('takes the conversation id in any letter case; the answer names it as stored', async () => {
+    const conv = await newConversation();
+    const res = await post(conv.toUpperCase(), { content: 'upper' });
+    expect(res.status).toBe(202);
+    expect(res.body.eventsUrl).toBe(
+      `/v1/conversations/${conv}/events?messageId=${res.body.messageId}&until=turn`,
+    );
+  });
+
   it('is idempotent by idempotencyKey: same 202, one row, one job, one turn.queued', async () => {
     const conv = await newConversation();
     const idempotencyKey = `key-${randomUUID()}`;

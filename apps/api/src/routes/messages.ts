@@ -3,6 +3,7 @@ import {
   type Db,
   getReply,
   insertUserMessage,
+  isUuid,
   listAttempts,
   listMessages,
   listWebhookEndpoints,
@@ -48,17 +49,22 @@ export function messageRoutes(app: FastifyInstance, ctx: RouteContext): void {
       const auth = requirePermission(request, 'write');
       const body = parseInput(postMessageBody, request.body, 'body');
       const idempotencyKey = idempotencyKeyOf(request.headers['idempotency-key'], body.idempotencyKey);
-      const conversation = await loadConversation(db, auth.tenantId, request.params.id);
+      if (!isUuid(request.params.id)) throw new ApiError('conversation_not_found');
+      // A repeat (idempotency key) and a callbackUrl are checked against the conversation, read first;
+      // otherwise the insert alone finds the tenant's conversation (and its default mode), or none: 404.
+      const conversation =
+        idempotencyKey !== undefined || body.callbackUrl !== undefined
+          ? await loadConversation(db, auth.tenantId, request.params.id)
+          : null;
       if (body.callbackUrl !== undefined) await checkCallbackUrl(db, auth.tenantId, body.callbackUrl);
-      const mode = body.mode ?? conversation.defaultMode;
       // Message ids are assigned here (never by the client): no id can be probed or squatted across
       // tenants. Repeats are recognised by the tenant-scoped idempotency key.
       const inserted = await insertUserMessage(db, {
         ...(idempotencyKey !== undefined ? { idempotencyKey } : {}),
         tenantId: auth.tenantId,
-        conversationId: conversation.id,
+        conversationId: conversation?.id ?? request.params.id.toLowerCase(),
         content: body.content,
-        mode,
+        mode: body.mode ?? conversation?.defaultMode ?? null,
         callbackUrl: body.callbackUrl ?? null,
       });
       if (!inserted.ok) {
@@ -73,7 +79,7 @@ export function messageRoutes(app: FastifyInstance, ctx: RouteContext): void {
       }
       const message = inserted.message;
       const jobId = turnJobId(message.id);
-      const log = request.log.child({ conversationId: conversation.id, messageId: message.id, jobId });
+      const log = request.log.child({ conversationId: message.conversationId, messageId: message.id, jobId });
 
       // `turn.queued` goes out before the enqueue: once the job exists a worker may publish
       // `turn.started` at once, and the log must not show it before `turn.queued`. A message whose
@@ -102,7 +108,7 @@ export function messageRoutes(app: FastifyInstance, ctx: RouteContext): void {
       }
       return reply
         .code(202)
-        .send({ messageId: message.id, jobId, eventsUrl: eventsUrl(conversation.id, message.id) });
+        .send({ messageId: message.id, jobId, eventsUrl: eventsUrl(message.conversationId, message.id) });
     },
   );
 

@@ -44,7 +44,7 @@ function insertUser(db: Db) {
         role: 'user',
         content: sql.placeholder('content'),
         status: 'pending',
-        mode: sql.placeholder('mode'),
+        mode: sql`coalesce(${sql.placeholder('mode')}::text, (select ${next.defaultMode} from ${next}))`,
         callbackUrl: sql.placeholder('callbackUrl'),
         metadata: sql`${sql.placeholder('metadata')}::jsonb`,
       })
@@ -67,7 +67,8 @@ export interface InsertUserMessageInput {
   tenantId: string;
   conversationId: string;
   content: string;
-  mode?: 'stream' | 'batch';
+  /** The turn's mode; `null`: the conversation's default mode (read by the insert). Default `stream`. */
+  mode?: 'stream' | 'batch' | null;
   /** Also deliver this turn's outcome here (a webhook target on the origin of one of the tenant's endpoints). */
   callbackUrl?: string | null;
   /** The producer's metadata (the job schema's `metadata`). */
@@ -131,7 +132,7 @@ export async function insertUserMessage(
       tenantId: input.tenantId,
       conversationId: input.conversationId,
       content: input.content,
-      mode: input.mode ?? 'stream',
+      mode: input.mode === undefined ? 'stream' : input.mode,
       callbackUrl: input.callbackUrl ?? null,
       metadata: input.metadata ? JSON.stringify(input.metadata) : null,
     });

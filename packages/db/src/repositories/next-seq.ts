@@ -3,7 +3,8 @@ import type { Db } from '../client.ts';
 import { conversations } from '../schema/index.ts';
 
 /**
- * A CTE allocating the next `seq` of a conversation (placeholders `conversationId`, `tenantId`): the
+ * A CTE allocating the next `seq` of a conversation (placeholders `conversationId`, `tenantId`; it also
+ * returns the conversation's `defaultMode`): the
  * UPDATE row-locks the conversation until the statement's transaction ends, so seqs are handed out
  * one at a time. Insert with `seq: sql\`(select ${cte.seq} from ${cte})\``: an unknown conversation
  * leaves it NULL, which the NOT NULL constraint refuses (see {@link isMissingSeq}).
@@ -19,7 +20,7 @@ export function nextSeqCte(d: Db) {
           eq(conversations.tenantId, sql.placeholder('tenantId')),
         ),
       )
-      .returning({ seq: conversations.lastSeq }),
+      .returning({ seq: conversations.lastSeq, defaultMode: conversations.defaultMode }),
   );
 }
 
