@@ -9,6 +9,14 @@ describe('startRedisCluster', () => {
   beforeAll(async () => {
     cluster = await startRedisCluster();
     client = new Cluster(cluster.seeds, { retryDelayOnFailover: 300, maxRedirections: 128 });
+    // Wait for the slot table first: a keyless command sent while the client is still connecting goes to
+    // any seed, and the seeds not listed in the first CLUSTER SLOTS answer (a replica whose role has not
+    // reached that node's view yet) are dropped from the pool with the command on them ("Connection is
+    // closed").
+    await new Promise<void>((resolve, reject) => {
+      client.once('ready', resolve);
+      client.once('end', () => reject(new Error('the cluster client ended before it was ready')));
+    });
   }, 90_000);
 
   afterAll(async () => {
