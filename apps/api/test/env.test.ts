@@ -13,6 +13,7 @@ describe('parseEnv', () => {
       REDIS_URL: 'redis://127.0.0.1:6379',
       REDIS_PREFIX: 'ts',
       REDIS_SHARDED_PUBSUB: false,
+      REDIS_WAIT_TIMEOUT_MS: 500,
       BULL_PREFIX: 'bull',
       TURNS_QUEUE_NAME: 'turns',
       TURNS_INTAKE_QUEUE_NAME: 'turns-intake',
