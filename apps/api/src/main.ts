@@ -9,7 +9,7 @@ import {
 } from '@turnstream/config';
 import { createDb, databaseIdentity, runMigrations } from '@turnstream/db';
 import { createLogger, startRuntimeStats } from '@turnstream/logger';
-import { createEventSubscriber, createTurnStreams } from '@turnstream/streams';
+import { createEventSubscriber, createTurnStreams, replicationOptions } from '@turnstream/streams';
 import { startMetricsServer, startTracing } from '@turnstream/telemetry';
 import { WEBHOOK_FANOUT_QUEUE, withWebhookNotices } from '@turnstream/webhooks';
 import { Queue } from 'bullmq';
@@ -81,13 +81,7 @@ async function main(): Promise<void> {
       redis,
       keyPrefix: env.REDIS_PREFIX,
       sharded: layout.shardedPubSub,
-      ...(env.REDIS_WAIT_REPLICAS !== undefined ? { waitReplicas: env.REDIS_WAIT_REPLICAS } : {}),
-      waitTimeoutMs: env.REDIS_WAIT_TIMEOUT_MS,
-      onReplicationShort: (short) =>
-        logger.warn(
-          { event: 'stream.replication_wait_timed_out', ...short },
-          'replicas did not acknowledge in time',
-        ),
+      ...replicationOptions(env, logger),
     }),
     webhookQueue,
     logger,

@@ -8,7 +8,7 @@ import {
 } from '@turnstream/config';
 import { createDb, databaseIdentity, runMigrations } from '@turnstream/db';
 import { createLogger, startRuntimeStats } from '@turnstream/logger';
-import { createTurnStreams } from '@turnstream/streams';
+import { createTurnStreams, replicationOptions } from '@turnstream/streams';
 import { startTracing } from '@turnstream/telemetry';
 import { createWebhookDispatcher, withWebhookNotices } from '@turnstream/webhooks';
 import { claudeTarget } from './claude-target.ts';
@@ -73,13 +73,7 @@ async function main(): Promise<void> {
       redis,
       keyPrefix: env.REDIS_PREFIX,
       sharded: layout.shardedPubSub,
-      ...(env.REDIS_WAIT_REPLICAS !== undefined ? { waitReplicas: env.REDIS_WAIT_REPLICAS } : {}),
-      waitTimeoutMs: env.REDIS_WAIT_TIMEOUT_MS,
-      onReplicationShort: (short) =>
-        logger.warn(
-          { event: 'stream.replication_wait_timed_out', ...short },
-          'replicas did not acknowledge in time',
-        ),
+      ...replicationOptions(env, logger),
     }),
     webhooks.fanoutQueue,
     logger,

@@ -6,6 +6,8 @@ import { bullPrefixFor, clusterNodesEnv, type RedisTarget } from './redis.ts';
 /** Default local services (the README's quick start assumes these). */
 export const DEFAULT_DATABASE_URL = 'postgres://postgres@127.0.0.1:5432/turnstream';
 export const DEFAULT_REDIS_URL = 'redis://127.0.0.1:6379';
+/** How long a stream publish waits for its replicas before releasing the batch anyway. */
+export const DEFAULT_REDIS_WAIT_TIMEOUT_MS = 500;
 
 /** A non-negative integer env var with a default (`min` bounds it below). */
 export function envInt(def: number, min = 0) {
@@ -80,7 +82,7 @@ export const serviceEnvSchema = z.object({
       'Replicas that must have a batch of events before it is released to readers (published live, readable from the log): each publish `WAIT`s for them, so a failover cannot take back an event a reader saw. At most as many as the master has connected are awaited; 0 releases at once. Waiting (> 0) or not must be the same on every process (docs/deployment.md#redis-cluster-durability).',
     docDefault: '1 with `REDIS_CLUSTER_NODES`, else 0',
   }),
-  REDIS_WAIT_TIMEOUT_MS: envInt(500, 1).describe(
+  REDIS_WAIT_TIMEOUT_MS: envInt(DEFAULT_REDIS_WAIT_TIMEOUT_MS, 1).describe(
     'How long a publish waits for `REDIS_WAIT_REPLICAS`; past it the batch is released anyway (logged `stream.replication_wait_timed_out`).',
   ),
   MIGRATE_ON_START: envBoolean

@@ -11,6 +11,7 @@ export {
 } from './event-subscriber.ts';
 export { type ConversationKeys, conversationKeys } from './keys.ts';
 export { BATCH_MARKER_TTL_SECONDS, PUBLISH_KEY_COUNT, PUBLISH_LUA } from './publish-script.ts';
+export { type ReplicationEnv, type ReplicationLog, replicationOptions } from './replication-options.ts';
 export type { ResumeCheck } from './resume-check.ts';
 export { compareStreamIds, isStreamId } from './stream-ids.ts';
 export type { Subscription } from './subscription.ts';

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { isCluster, type RedisClient } from '@turnstream/config';
+import { DEFAULT_REDIS_WAIT_TIMEOUT_MS, isCluster, type RedisClient } from '@turnstream/config';
 import { type DeliveredEvent, isTerminalEvent, type TurnEvent } from '@turnstream/contracts';
 import { DurableAppender, type ReplicationShort } from './durable-append.ts';
 import { decodeEntries } from './entries.ts';
@@ -150,7 +150,7 @@ export function createTurnStreams(opts: TurnStreamsOptions): TurnStreams {
   }
   const sharded = opts.sharded ?? cluster;
   const waitReplicas = nonNegativeInteger('waitReplicas', opts.waitReplicas ?? (cluster ? 1 : 0));
-  const waitTimeoutMs = positiveInteger('waitTimeoutMs', opts.waitTimeoutMs ?? 500);
+  const waitTimeoutMs = positiveInteger('waitTimeoutMs', opts.waitTimeoutMs ?? DEFAULT_REDIS_WAIT_TIMEOUT_MS);
   const direct = definePublishCommand(redis);
   const batcher =
     !cluster && waitReplicas === 0 && (opts.pipelinePublishes ?? true) ? new PublishBatcher(redis) : null;
