@@ -40,8 +40,9 @@ describe('worker metrics after a scripted run', () => {
     // One cancelled turn, mid-stream.
     const d = await createConversation(sys);
     const long = await postMessage(sys, d, 'long [[sim words=400 delay=20]]');
+    // Cancelled once text has streamed (its partial is stored), so the run counts a first chunk.
     await waitFor(async () =>
-      (await history(sys, d)).some((m) => m.replyTo === long && m.status === 'streaming'),
+      (await history(sys, d)).some((m) => m.replyTo === long && m.status === 'streaming' && m.content),
     );
     expect((await sys.api('POST', `/v1/conversations/${d}/messages/${long}/cancel`)).status).toBeLessThan(
       300,
@@ -73,6 +74,8 @@ describe('worker metrics after a scripted run', () => {
     expect(sampleValue(samples, 'turnstream_fence_rejections_total')).toBe(0);
     expect(sampleValue(samples, 'turnstream_turn_retries_total')).toBe(0);
     expect(sampleValue(samples, 'turnstream_turn_duration_seconds_count', { outcome: 'completed' })).toBe(3);
+    // Runs that streamed text: the three completions (the recovered one once) and the cancelled one.
+    expect(sampleValue(samples, 'turnstream_turn_first_chunk_seconds_count')).toBe(4);
     // Every message's first start (5 messages; the rate-limited one started twice).
     expect(sampleValue(samples, 'turnstream_turn_queue_wait_seconds_count')).toBe(5);
     // Claude calls: 2 + (400 then 200) + (429 then 200) + 403 + the cancelled one.

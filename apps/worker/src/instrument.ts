@@ -1,4 +1,3 @@
-import { AsyncLocalStorage } from 'node:async_hooks';
 import { type ClaudeProvider, classifyClaudeError, type StreamRequest } from '@turnstream/claude';
 import type { TurnEvent } from '@turnstream/contracts';
 import type { TurnStreams } from '@turnstream/streams';
@@ -6,11 +5,13 @@ import { type Span, SpanKind, SpanStatusCode, tracer } from '@turnstream/telemet
 import type { TurnMetrics } from './turn-metrics.ts';
 
 /**
- * Instrumentation from the outside: the turn runner calls nothing. A processor run keeps its state in
- * an AsyncLocalStorage; the Claude provider and the event publisher are wrapped, and the events a turn
- * publishes (its contract with clients) say how it ended. So the hot path stays the runner's own.
+ * Instrumentation from the outside: the turn runner calls nothing. A processor run gets its own state
+ * and its own wrapped Claude provider and event publisher (see {@link observeRun}), and the events a
+ * turn publishes (its contract with clients) say how it ended. So the hot path stays the runner's own.
+ * The state is carried explicitly, not in an AsyncLocalStorage: on Node 20 that turns on promise hooks
+ * for every promise of the process, a cost paid per streamed chunk.
  */
-interface RunState {
+export interface RunState {
   startedAt: number;
   acceptedAt: number | undefined;
   firstChunk: boolean;
@@ -22,8 +23,6 @@ interface RunState {
   /** Span from Claude's final chunk to the turn's completion (persist + publish). */
   completing: Span | null;
 }
-
-const runs = new AsyncLocalStorage<RunState>();
 
 /** Messages whose queue wait this process recorded (a turn started again after a rate-limit wait or a
  * hand-back is not waiting in the queue for the first time). Bounded: oldest forgotten first. */
@@ -37,8 +36,11 @@ function firstStart(messageId: string): boolean {
   return true;
 }
 
-/** Run one processor invocation of a turn job with its metrics state. */
-export function observeRun<T>(job: { data: unknown }, fn: () => Promise<T>): Promise<T> {
+/**
+ * Run one processor invocation of a turn job with its metrics state: `fn` gets the state, to wrap the
+ * provider and the publisher of this run with ({@link instrumentProvider}, {@link instrumentStreams}).
+ */
+export async function observeRun<T>(job: { data: unknown }, fn: (state: RunState) => Promise<T>): Promise<T> {
   const acceptedAt = (job.data as { acceptedAt?: unknown } | null)?.acceptedAt;
   const state: RunState = {
     startedAt: Date.now(),
@@ -49,35 +51,48 @@ export function observeRun<T>(job: { data: unknown }, fn: () => Promise<T>): Pro
     ended: false,
     completing: null,
   };
-  return runs.run(state, async () => {
-    try {
-      return await fn();
-    } finally {
-      state.completing?.end();
-    }
-  });
+  try {
+    return await fn(state);
+  } finally {
+    state.completing?.end();
+  }
 }
 
 /** The end of a run that published no terminal event: superseded (fenced out) or interrupted. */
-export function runEndedQuietly(metrics: TurnMetrics, outcome: 'superseded' | 'interrupted'): void {
-  const state = runs.getStore();
-  if (!state || state.ended) return;
+export function runEndedQuietly(
+  metrics: TurnMetrics,
+  state: RunState,
+  outcome: 'superseded' | 'interrupted',
+): void {
+  if (state.ended) return;
   state.ended = true;
   if (outcome === 'superseded') metrics.fenceRejected('turn');
   metrics.turnEnded(outcome, Date.now() - state.startedAt);
 }
 
-/** A provider whose streams record call duration by result, time to first chunk and token usage. */
-export function instrumentProvider(provider: ClaudeProvider, metrics: TurnMetrics): ClaudeProvider {
+/**
+ * A provider whose streams record call duration by result, time to first chunk and token usage; the
+ * run's `state` (none outside a processor run) gets the first chunk, the error class and the span of
+ * the completion.
+ */
+export function instrumentProvider(
+  provider: ClaudeProvider,
+  metrics: TurnMetrics,
+  state?: RunState,
+): ClaudeProvider {
   return {
     countTokens: (req) => provider.countTokens(req),
-    stream: (req: StreamRequest) => observedStream(provider, metrics, req),
+    stream: (req: StreamRequest) => observedStream(provider, metrics, req, state),
   };
 }
 
-async function* observedStream(provider: ClaudeProvider, metrics: TurnMetrics, req: StreamRequest) {
+async function* observedStream(
+  provider: ClaudeProvider,
+  metrics: TurnMetrics,
+  req: StreamRequest,
+  state: RunState | undefined,
+) {
   const start = Date.now();
-  const state = runs.getStore();
   const span = tracer().startSpan('claude.stream', {
     kind: SpanKind.CLIENT,
     attributes: { 'gen_ai.request.model': req.model, 'gen_ai.system': 'anthropic' },
@@ -118,9 +133,11 @@ function classOfCode(code: string): string {
   return 'internal';
 }
 
-/** Count what published events say happened (only batches the log accepted). */
-export function observeEvents(events: TurnEvent[], metrics: TurnMetrics): void {
-  const state = runs.getStore();
+/**
+ * Count what published events say happened (only batches the log accepted), as part of the run
+ * `state` (none: published outside a processor run).
+ */
+export function observeEvents(events: TurnEvent[], metrics: TurnMetrics, state?: RunState): void {
   const elapsed = () => (state ? Date.now() - state.startedAt : 0);
   const end = (
     outcome: Parameters<TurnMetrics['turnEnded']>[0],
@@ -163,22 +180,20 @@ export function observeEvents(events: TurnEvent[], metrics: TurnMetrics): void {
   }
 }
 
-/** Streams whose accepted batches are observed. */
-export function instrumentStreams(streams: TurnStreams, metrics: TurnMetrics): TurnStreams {
+/** Streams whose accepted batches are observed, as part of the run `state` (none: outside a run). */
+export function instrumentStreams(streams: TurnStreams, metrics: TurnMetrics, state?: RunState): TurnStreams {
+  const publish: TurnStreams['publish'] = async (conversationId, fence, events) => {
+    const result = await streams.publish(conversationId, fence, events);
+    if (result.ok) {
+      try {
+        observeEvents(events, metrics, state);
+      } catch {
+        // Metrics never fail a publish.
+      }
+    }
+    return result;
+  };
   return new Proxy(streams, {
-    get(target, prop, receiver) {
-      if (prop !== 'publish') return Reflect.get(target, prop, receiver);
-      return async (conversationId: string, fence: number | null, events: TurnEvent[]) => {
-        const result = await target.publish(conversationId, fence, events);
-        if (result.ok) {
-          try {
-            observeEvents(events, metrics);
-          } catch {
-            // Metrics never fail a publish.
-          }
-        }
-        return result;
-      };
-    },
+    get: (target, prop, receiver) => (prop === 'publish' ? publish : Reflect.get(target, prop, receiver)),
   });
 }

@@ -9,7 +9,13 @@ import { DelayedError, Queue, RateLimitError, type Telemetry, WaitingError, Work
 import { abandonFailedJob } from './abandon.ts';
 import { CancelListener } from './cancel-listener.ts';
 import { TransientTurnError } from './errors.ts';
-import { instrumentProvider, instrumentStreams, observeRun, runEndedQuietly } from './instrument.ts';
+import {
+  instrumentProvider,
+  instrumentStreams,
+  observeRun,
+  type RunState,
+  runEndedQuietly,
+} from './instrument.ts';
 import { createIntakeWorker } from './intake.ts';
 import { ConversationLeases } from './lease.ts';
 import { LiveReplyWriter } from './live-replies.ts';
@@ -18,7 +24,7 @@ import { Reconciler } from './reconciler.ts';
 import { RunningTurnLimits } from './tenant-gate.ts';
 import { TenantSlots } from './tenant-slots.ts';
 import { processTurnJob } from './turn.ts';
-import { RunningTurns, type TurnConfig } from './turn-context.ts';
+import { RunningTurns, type TurnConfig, type TurnDeps } from './turn-context.ts';
 import { TurnMetrics } from './turn-metrics.ts';
 
 export interface CreateWorkerDeps {
@@ -153,16 +159,12 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
     redisPrefix: config.redisPrefix,
     keyId: deps.claudeKeyId ?? 'default',
   });
-  const turnDeps = {
+  const sharedDeps: Omit<TurnDeps, 'streams' | 'provider'> = {
     tenantGate,
     db: deps.db,
     liveReplies,
     redis: deps.redis,
     queue,
-    streams,
-    // The gate wraps the instrumentation (a 429 closes it); a call held at the send (the gate closed
-    // after the turn met it before its lease: rare) counts that wait in its duration.
-    provider: gateProvider(instrumentProvider(deps.provider, turnMetrics), rateGate, deps.logger),
     rateGate,
     leases,
     running,
@@ -170,6 +172,14 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
     workerId: deps.workerId,
     config,
   };
+  /** A processor run's deps: its publisher and its provider observed as part of that run. */
+  const runDeps = (state: RunState): TurnDeps => ({
+    ...sharedDeps,
+    streams: instrumentStreams(deps.streams, turnMetrics, state),
+    // The gate wraps the instrumentation (a 429 closes it); a call held at the send (the gate closed
+    // after the turn met it before its lease: rare) counts that wait in its duration.
+    provider: gateProvider(instrumentProvider(deps.provider, turnMetrics, state), rateGate, deps.logger),
+  });
 
   const worker = new Worker(
     queueName,
@@ -185,13 +195,13 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
         'turn',
         attributes,
         () =>
-          observeRun(job, async () => {
+          observeRun(job, async (state) => {
             try {
-              const result = await processTurnJob(job, token, turnDeps, signal);
-              if (result.outcome === 'superseded') runEndedQuietly(turnMetrics, 'superseded');
+              const result = await processTurnJob(job, token, runDeps(state), signal);
+              if (result.outcome === 'superseded') runEndedQuietly(turnMetrics, state, 'superseded');
               return result;
             } catch (err) {
-              if (err instanceof WaitingError) runEndedQuietly(turnMetrics, 'interrupted');
+              if (err instanceof WaitingError) runEndedQuietly(turnMetrics, state, 'interrupted');
               throw err;
             }
           }),
