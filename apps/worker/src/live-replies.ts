@@ -1,10 +1,13 @@
-import { type Db, replyOwners, updateReplyContents } from '@turnstream/db';
+import { type Db, type ReplyContentWrite, replyOwners, updateReplyContents } from '@turnstream/db';
 import type { Logger } from '@turnstream/logger';
 
 export interface LiveReplyWrite {
   replyId: string;
   fence: number;
-  /** The reply's whole partial text so far. */
+  /**
+   * The reply's whole partial text so far. Hand the same entry in again as it grows: the writer then
+   * sends only what was added since its last write of the entry.
+   */
   content: string;
   /** Called when the write finds the reply owned by a newer fence (or gone). */
   onFencedOut: () => void;
@@ -25,6 +28,13 @@ export interface LiveReplyWriterOptions {
   maxRowsPerSecond?: number;
 }
 
+/** The prefix of a reply's partial its row is known to hold (what the writer last stored there). */
+interface Stored {
+  text: string;
+  /** Its length in UTF-8 bytes (as Postgres counts the row's content). */
+  bytes: number;
+}
+
 /**
  * The wait before the next write: `intervalMs`, or longer when the last tick wrote more rows than the
  * budget allows in that time.
@@ -41,6 +51,11 @@ export function nextPersistDelayMs(intervalMs: number, lastRows: number, maxRows
  * looked up: owned by a newer fence (or gone) means its turn is fenced out; its own fence and ended
  * means the turn already ended it (a late write is not a fence loss); its own fence and still
  * `streaming` means the row was busy, and the write is tried again at the next tick.
+ *
+ * A reply's partial only grows while it streams, so a write sends what is new since the last one that
+ * landed (appended to the row when its content is still exactly that long), not the whole text: a
+ * content that does not extend what was stored (a restart), a row that was skipped, or a failed
+ * statement make the next write send the whole partial again.
  */
 export class LiveReplyWriter {
   private pending = new Map<string, LiveReplyWrite>();
@@ -53,6 +68,8 @@ export class LiveReplyWriter {
   private readonly maxRowsPerSecond: number;
   /** Rows the last tick wrote (what the next wait is measured against). */
   private lastRows = 0;
+  /** Per entry, what its row holds (written by this writer); gone with the entry. */
+  private readonly stored = new WeakMap<LiveReplyWrite, Stored>();
 
   constructor(private readonly opts: LiveReplyWriterOptions) {
     this.maxBatch = opts.maxBatch ?? 500;
@@ -124,28 +141,63 @@ export class LiveReplyWriter {
   }
 
   private async writeBatch(batch: LiveReplyWrite[]): Promise<void> {
+    const plans = batch.map((w) => this.plan(w));
     try {
-      const written = await updateReplyContents(this.opts.db, batch);
-      const missed = batch.filter((w) => !written.has(w.replyId));
+      const written = await updateReplyContents(
+        this.opts.db,
+        plans.map((p) => p.write),
+      );
+      const missed: LiveReplyWrite[] = [];
+      batch.forEach((w, i) => {
+        if (written.has(w.replyId)) this.stored.set(w, plans[i]!.stored);
+        else missed.push(w);
+      });
       if (missed.length === 0) return;
       const owners = await replyOwners(
         this.opts.db,
         missed.map((w) => w.replyId),
       );
       for (const w of missed) {
+        // Not written: whatever the row holds, the next write sends the whole partial.
+        this.stored.delete(w);
         const owner = owners.get(w.replyId);
         if (!owner || owner.fence !== w.fence) w.onFencedOut();
         // Still ours and streaming: the row was busy (locked); written at the next tick.
         else if (owner.status === 'streaming') this.retry(w);
       }
     } catch (err) {
-      // Written again at the next tick, unless a newer partial of the reply is waiting already.
-      for (const w of batch) this.retry(w);
+      // Written again at the next tick (whole), unless a newer partial of the reply is waiting already.
+      for (const w of batch) {
+        this.stored.delete(w);
+        this.retry(w);
+      }
       this.opts.logger?.warn(
         { event: 'reply.persist_failed', replies: batch.length, err: String(err) },
         'could not write streaming partials',
       );
     }
+  }
+
+  /**
+   * The write of an entry's partial: what is new since the prefix its row holds, or the whole partial.
+   * A high surrogate at the end waits for its other half (a character is never split across writes).
+   */
+  private plan(w: LiveReplyWrite): { write: ReplyContentWrite; stored: Stored } {
+    const { content } = w;
+    const end = content.length > 0 && isHighSurrogate(content.charCodeAt(content.length - 1));
+    const text = end ? content.slice(0, -1) : content;
+    const prev = this.stored.get(w);
+    if (prev && prev.bytes > 0 && text.startsWith(prev.text)) {
+      const added = text.slice(prev.text.length);
+      return {
+        write: { replyId: w.replyId, fence: w.fence, fromBytes: prev.bytes, text: added },
+        stored: { text, bytes: prev.bytes + Buffer.byteLength(added) },
+      };
+    }
+    return {
+      write: { replyId: w.replyId, fence: w.fence, fromBytes: 0, text },
+      stored: { text, bytes: Buffer.byteLength(text) },
+    };
   }
 
   /** Put a write of the statement in flight back for the next tick (not when forgotten or superseded). */
@@ -154,4 +206,8 @@ export class LiveReplyWriter {
       this.pending.set(w.replyId, w);
     }
   }
+}
+
+function isHighSurrogate(code: number): boolean {
+  return code >= 0xd800 && code <= 0xdbff;
 }

@@ -143,6 +143,73 @@ describe('LiveReplyWriter', () => {
     expect(fencedOut).toEqual([]);
   });
 
+  it('appends what is new since the last write that landed, not the whole partial', async () => {
+    const writer = new LiveReplyWriter({ db: tdb.db, intervalMs: 20 });
+    const { reply } = await streamingReply(1);
+    const fencedOut: string[] = [];
+    const w = entry(reply, 'hello', fencedOut);
+    writer.write(w);
+    await waitFor(async () => (await row(reply.id)).content === 'hello');
+    // Same length, other text: a later write appends to it (a whole rewrite would not keep it).
+    await tdb.sql`update messages set content = 'HELLO' where id = ${reply.id}`;
+    w.content = 'hello world';
+    writer.write(w);
+    await waitFor(async () => (await row(reply.id)).content === 'HELLO world');
+    await writer.close();
+    expect(fencedOut).toEqual([]);
+  });
+
+  it('writes the whole partial again when the row does not hold what was last written', async () => {
+    const writer = new LiveReplyWriter({ db: tdb.db, intervalMs: 20 });
+    const { reply } = await streamingReply(1);
+    const fencedOut: string[] = [];
+    const w = entry(reply, 'hello', fencedOut);
+    writer.write(w);
+    await waitFor(async () => (await row(reply.id)).content === 'hello');
+    await tdb.sql`update messages set content = 'x' where id = ${reply.id}`;
+    w.content = 'hello world';
+    writer.write(w);
+    // The append finds another length: not written, still ours and streaming, so written whole.
+    await waitFor(async () => (await row(reply.id)).content === 'hello world');
+    await writer.close();
+    expect(fencedOut).toEqual([]);
+  });
+
+  it('a partial that restarts (does not extend the last write) is written whole', async () => {
+    const writer = new LiveReplyWriter({ db: tdb.db, intervalMs: 20 });
+    const { reply } = await streamingReply(1);
+    const w = entry(reply, 'first attempt text', []);
+    writer.write(w);
+    await waitFor(async () => (await row(reply.id)).content === 'first attempt text');
+    w.content = '';
+    writer.write(w);
+    await waitFor(async () => (await row(reply.id)).content === '');
+    w.content = 'second';
+    writer.write(w);
+    await waitFor(async () => (await row(reply.id)).content === 'second');
+    await writer.close();
+  });
+
+  it('counts multi-byte text in bytes, and never splits a character between two writes', async () => {
+    const writer = new LiveReplyWriter({ db: tdb.db, intervalMs: 20 });
+    const { reply } = await streamingReply(1);
+    const w = entry(reply, 'café 😀', []);
+    writer.write(w);
+    await waitFor(async () => (await row(reply.id)).content === 'café 😀');
+    // As many bytes, other text: appends land on it only if the writer counted bytes as Postgres does.
+    await tdb.sql`update messages set content = 'CAFÉ 😀' where id = ${reply.id}`;
+    const before = (await row(reply.id)).updated_at;
+    // The first half of a surrogate pair: what comes before it is written, it waits for its other half.
+    w.content = 'café 😀 \uD83D';
+    writer.write(w);
+    await waitFor(async () => (await row(reply.id)).updated_at !== before);
+    expect((await row(reply.id)).content).toBe('CAFÉ 😀 ');
+    w.content = 'café 😀 \uD83D\uDE00 ü';
+    writer.write(w);
+    await waitFor(async () => (await row(reply.id)).content === 'CAFÉ 😀 😀 ü');
+    await writer.close();
+  });
+
   it('writes more replies than one statement holds, in several statements of the same tick', async () => {
     const writer = new LiveReplyWriter({ db: tdb.db, intervalMs: 20, maxBatch: 2 });
     const turns = await Promise.all([1, 2, 3, 4, 5].map(() => streamingReply(1)));

@@ -180,35 +180,46 @@ function insertReply(db: Db) {
   });
 }
 
-/** The partial text of a streaming reply, written by the turn holding `fence`. */
+/**
+ * New partial text of a streaming reply, written by the turn holding `fence`: `text` follows the first
+ * `fromBytes` bytes (UTF-8) of the content the row holds, or is the whole content when `fromBytes` is 0.
+ */
 export interface ReplyContentWrite {
   replyId: string;
   fence: number;
-  content: string;
+  /** Bytes (UTF-8) of the row's content that `text` follows; 0 replaces the content with `text`. */
+  fromBytes: number;
+  text: string;
 }
 
 /**
  * Live persistence of many streaming replies in one statement (one writer per worker process).
  * Each row is written only while it is `streaming` and owned by its `fence`, exactly like a single
- * fenced write. A row another transaction holds locked (its turn is ending, a takeover) is skipped,
- * never waited for: one busy row does not hold up the other replies. Returns the ids written; see
- * {@link replyOwners} for why one was not.
+ * fenced write. A write that appends (`fromBytes` > 0) lands only on a row whose content is exactly
+ * `fromBytes` long (what its writer last stored there): so a partial of 1,000 characters costs the
+ * statement its last few words, not the whole text each tick. A row another transaction holds locked
+ * (its turn is ending, a takeover) is skipped, never waited for: one busy row does not hold up the
+ * other replies. Returns the ids written; see {@link replyOwners} for why one was not.
  */
 export async function updateReplyContents(db: Db, writes: ReplyContentWrite[]): Promise<Set<string>> {
   if (writes.length === 0) return new Set();
-  const rows = JSON.stringify(writes.map((w) => ({ id: w.replyId, fence: w.fence, content: w.content })));
+  const rows = JSON.stringify(
+    writes.map((w) => ({ id: w.replyId, fence: w.fence, from_bytes: w.fromBytes, text: w.text })),
+  );
   const written = await db.execute<{ id: string }>(sql`
     with v as (
-      select * from jsonb_to_recordset(${rows}::jsonb) as v(id uuid, fence bigint, content text)
+      select * from jsonb_to_recordset(${rows}::jsonb) as v(id uuid, fence bigint, from_bytes int, text text)
     ), free as (
       select m.id from "messages" as m join v on m.id = v.id
       where m.fence = v.fence and m.status = 'streaming'
+        and (v.from_bytes = 0 or octet_length(m.content) = v.from_bytes)
       for update of m skip locked
     )
     update "messages" as m
-    set content = v.content, updated_at = now()
+    set content = case when v.from_bytes = 0 then v.text else m.content || v.text end, updated_at = now()
     from v join free on free.id = v.id
     where m.id = v.id and m.fence = v.fence and m.status = 'streaming'
+      and (v.from_bytes = 0 or octet_length(m.content) = v.from_bytes)
     returning m.id`);
   return new Set(Array.from(written, (r) => r.id));
 }
