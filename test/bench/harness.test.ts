@@ -54,20 +54,20 @@ describe('bench harness', () => {
   it('compares the publish script with the same script less its marker: a repeat appends again only without it', async () => {
     const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379');
     const tag = `bench-marker-${randomBytes(4).toString('hex')}:{c}`;
-    const keys = [`${tag}:log`, `${tag}:fence`, `${tag}:batch`, `${tag}:ends`, `${tag}:released`];
-    const args = [...keys, '1', '100', '60', `${tag}:ch`, '0', '', '{}'];
+    const keys = [`${tag}:log`, `${tag}:fence`, `${tag}:batches`, `${tag}:ends`, `${tag}:released`];
+    const args = [...keys, '1', '100', '60', `${tag}:ch`, '0', '', '1', '1', '{}'];
     try {
       for (const [name, lua] of [
         ['marked', PUBLISH_LUA],
         ['unmarked', publishScriptWithoutMarker()],
       ] as const) {
-        await redis.del(`${tag}:log`, `${tag}:batch`);
+        await redis.del(`${tag}:log`, `${tag}:batches`);
         redis.defineCommand(name, { numberOfKeys: PUBLISH_KEY_COUNT, lua });
         const run = (redis as unknown as Record<string, (...a: string[]) => Promise<unknown>>)[name]!;
         await run.apply(redis, args);
         await run.apply(redis, args);
         expect([name, await redis.xlen(`${tag}:log`)]).toEqual([name, name === 'marked' ? 1 : 2]);
-        expect([name, await redis.exists(`${tag}:batch`)]).toEqual([name, name === 'marked' ? 1 : 0]);
+        expect([name, await redis.exists(`${tag}:batches`)]).toEqual([name, name === 'marked' ? 1 : 0]);
       }
     } finally {
       await redis.del(...keys);

@@ -1,3 +1,4 @@
+export { BATCH_RECORD_KEEP, BATCH_RECORD_TTL_SECONDS } from './batch-record.ts';
 export { ChunkCoalescer, type ChunkCoalescerOptions } from './chunk-coalescer.ts';
 export { deleteConversationKeys } from './conversation-keys-purge.ts';
 export type { ReplicationShort } from './durable-append.ts';
@@ -10,7 +11,7 @@ export {
   type SubscribeOptions,
 } from './event-subscriber.ts';
 export { type ConversationKeys, conversationKeys } from './keys.ts';
-export { BATCH_MARKER_TTL_SECONDS, PUBLISH_KEY_COUNT, PUBLISH_LUA } from './publish-script.ts';
+export { PUBLISH_KEY_COUNT, PUBLISH_LUA } from './publish-script.ts';
 export { type ReplicationEnv, type ReplicationLog, replicationOptions } from './replication-options.ts';
 export type { ResumeCheck } from './resume-check.ts';
 export { compareStreamIds, isStreamId } from './stream-ids.ts';

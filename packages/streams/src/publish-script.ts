@@ -1,8 +1,6 @@
 import type { RedisClient } from '@turnstream/config';
+import { BATCH_RECORD_KEEP, BATCH_RECORD_TTL_SECONDS } from './batch-record.ts';
 import { RELEASE_LUA } from './release-script.ts';
-
-/** How long a batch's marker is kept: longer than any reconnect after which a command is re-sent. */
-export const BATCH_MARKER_TTL_SECONDS = 300;
 
 /**
  * One atomic step per batch: fence check, XADD of every event (MAXLEN ~ trim), TTL refresh, then
@@ -12,21 +10,28 @@ export const BATCH_MARKER_TTL_SECONDS = 300;
  * mixed on one deployment: a batch released at once moves the released id past any batch another
  * process appended and had not released yet, which then never goes out live.
  *
- * KEYS[1] log stream, KEYS[2] fence, KEYS[3] this batch's marker (unique per publish call),
- * KEYS[4] the conversation's ends (message id -> ids of its terminal event), KEYS[5] released id
+ * KEYS[1] log stream, KEYS[2] fence, KEYS[3] the writer's batch record for this conversation (a hash:
+ * batch number -> ids), KEYS[4] the conversation's ends (message id -> ids of its terminal event),
+ * KEYS[5] released id
  * ARGV[1] fence ('' = unfenced), ARGV[2] maxLen, ARGV[3] ttl seconds, ARGV[4] channel,
  * ARGV[5] '1' = SPUBLISH, '0' = PUBLISH, '' = append only (released later by the caller),
- * ARGV[6] the message id whose terminal event the batch carries ('' = none), ARGV[7..] event bodies
- * as JSON
+ * ARGV[6] the message id whose terminal event the batch carries ('' = none), ARGV[7] the batch's
+ * number in the writer's record, ARGV[8] the lowest number the writer still awaits an answer for on
+ * this conversation, ARGV[9..] event bodies as JSON
  *
- * Every key shares the conversation's hash tag (the marker is the fence key plus a suffix; `ends` and
+ * Every key shares the conversation's hash tag (the record is the fence key plus a suffix; `ends` and
  * `released` are the conversation's keys), so the script is slot-safe on a Cluster.
  * Returns {1, {id...}} when written, {0, currentFence} when the fence is stale; append only, with the
  * number of replicas connected to this master as a third element (`INFO replication`), so that the
  * caller waits for no more replicas than there are.
  * Idempotent per batch: the client re-sends a command whose reply a dropped connection lost (ioredis
- * does so after a reconnect, e.g. when Redis crashed right after executing it); the marker, written
- * with the batch, makes the repeat return the ids of the first run and append nothing.
+ * does so after a reconnect, e.g. when Redis crashed right after executing it; the replication-wait
+ * appender after a lost answer); the record, written with the batch, makes the repeat return the ids
+ * of the first run and append nothing. A batch is re-sent only while its writer awaits its answer, so
+ * the record keeps every batch from ARGV[8] on, and of the older ones (answered: never sent again)
+ * the newest ${BATCH_RECORD_KEEP}: pruned when it holds twice that, so a held stream costs one small
+ * hash instead of a key per batch. The record expires ${BATCH_RECORD_TTL_SECONDS} s after the writer's
+ * last batch on the conversation.
  * Once per turn end: a batch carrying the terminal event of a message that already has one in the log
  * (another writer ended it there first, e.g. a worker repairing the end a dead worker did not publish)
  * appends nothing and returns the ids of the first.
@@ -42,7 +47,20 @@ local function replicas()
   end
   return tonumber(string.match(redis.call('INFO', 'replication'), 'connected_slaves:(%d+)'))
 end
-local applied = redis.call('GET', KEYS[3])
+-- Drops the record's batches below floor (answered) except the newest ${BATCH_RECORD_KEEP}.
+local function prune(record, floor)
+  local batches = {}
+  for _, field in ipairs(redis.call('HKEYS', record)) do
+    batches[#batches + 1] = {tonumber(field), field}
+  end
+  table.sort(batches, function(a, b) return a[1] < b[1] end)
+  for i = 1, #batches - ${BATCH_RECORD_KEEP} do
+    if batches[i][1] < floor then
+      redis.call('HDEL', record, batches[i][2])
+    end
+  end
+end
+local applied = redis.call('HGET', KEYS[3], ARGV[7])
 if applied then
   return {1, cjson.decode(applied), replicas()}
 end
@@ -68,7 +86,7 @@ if ending ~= '' then
     return {1, cjson.decode(ended), replicas()}
   end
 end
-if #ARGV < 7 then
+if #ARGV < 9 then
   return {1, {}, replicas()}
 end
 if ARGV[5] == '' and redis.call('EXISTS', KEYS[5]) == 0 then
@@ -77,7 +95,7 @@ if ARGV[5] == '' and redis.call('EXISTS', KEYS[5]) == 0 then
 end
 local ids = {}
 local parts = {}
-for i = 7, #ARGV do
+for i = 9, #ARGV do
   local id = redis.call('XADD', KEYS[1], 'MAXLEN', '~', ARGV[2], '*', 'e', ARGV[i])
   ids[#ids + 1] = id
   parts[#parts + 1] = '{"id":"' .. id .. '","event":' .. ARGV[i] .. '}'
@@ -91,7 +109,11 @@ if ARGV[5] ~= '' then
   redis.call(command, ARGV[4], '[' .. table.concat(parts, ',') .. ']')
   redis.call('SET', KEYS[5], ids[#ids], 'EX', ttl)
 end
-redis.call('SET', KEYS[3], cjson.encode(ids), 'EX', ${BATCH_MARKER_TTL_SECONDS})
+redis.call('HSET', KEYS[3], ARGV[7], cjson.encode(ids))
+redis.call('EXPIRE', KEYS[3], ${BATCH_RECORD_TTL_SECONDS})
+if redis.call('HLEN', KEYS[3]) > ${2 * BATCH_RECORD_KEEP} then
+  prune(KEYS[3], tonumber(ARGV[8]))
+end
 if ending ~= '' then
   redis.call('HSET', KEYS[4], ending, cjson.encode(ids))
   redis.call('EXPIRE', KEYS[4], ttl)
@@ -110,7 +132,7 @@ export type PublishReply = [1, string[], number?] | [0, number, number?];
 export type PublishCommand = (
   logKey: string,
   fenceKey: string,
-  batchKey: string,
+  recordKey: string,
   endsKey: string,
   releasedKey: string,
   ...args: string[]

@@ -1,6 +1,6 @@
-import { randomUUID } from 'node:crypto';
 import { DEFAULT_REDIS_WAIT_TIMEOUT_MS, isCluster, type RedisClient } from '@turnstream/config';
 import { type DeliveredEvent, isTerminalEvent, type TurnEvent } from '@turnstream/contracts';
+import { BatchRecords } from './batch-record.ts';
 import { DurableAppender, type ReplicationShort } from './durable-append.ts';
 import { decodeEntries } from './entries.ts';
 import { type ConversationKeys, conversationKeys } from './keys.ts';
@@ -167,10 +167,11 @@ export function createTurnStreams(opts: TurnStreamsOptions): TurnStreams {
   const logReads = defineLogReads(redis);
   const keys = (conversationId: string) => conversationKeys(prefix, conversationId);
   const live = sharded ? '1' : '0';
+  const records = new BatchRecords();
 
   /** Appends, waits for the replicas, then releases the batch (and any before it not yet released). */
-  async function publishDurably(k: ConversationKeys, batch: string, args: string[]): Promise<PublishReply> {
-    const reply = await durable!.append([k.log, k.fence, batch, k.ends, k.released], args);
+  async function publishDurably(k: ConversationKeys, record: string, args: string[]): Promise<PublishReply> {
+    const reply = await durable!.append([k.log, k.fence, record, k.ends, k.released], args);
     if (reply[0] === 1 && reply[1].length > 0) {
       const ids = reply[1];
       await release(k.log, k.released, ids[0]!, ids[ids.length - 1]!, String(ttlSeconds), k.channel, live);
@@ -187,7 +188,8 @@ export function createTurnStreams(opts: TurnStreamsOptions): TurnStreams {
       if (fence !== null) positiveInteger('fence', fence);
       const k = keys(conversationId);
       const ending = events.find(isTerminalEvent);
-      const batch = `${k.fence}:batch:${randomUUID()}`;
+      // The record is the fence key plus a suffix: the same hash tag, hence the same slot.
+      const slot = records.open(conversationId, k.fence);
       const args = (mode: string) => [
         fence === null ? '' : String(fence),
         String(maxLen),
@@ -195,11 +197,18 @@ export function createTurnStreams(opts: TurnStreamsOptions): TurnStreams {
         k.channel,
         mode,
         ending?.messageId ?? '',
+        slot.batch,
+        slot.floor,
         ...events.map((event) => JSON.stringify(event)),
       ];
-      const result = durable
-        ? await publishDurably(k, batch, args(''))
-        : await runPublish(k.log, k.fence, batch, k.ends, k.released, ...args(live));
+      let result: PublishReply;
+      try {
+        result = durable
+          ? await publishDurably(k, slot.key, args(''))
+          : await runPublish(k.log, k.fence, slot.key, k.ends, k.released, ...args(live));
+      } finally {
+        slot.settle();
+      }
       if (result[0] === 1) return { ok: true, ids: result[1] };
       return { ok: false, reason: 'stale_fence', currentFence: Number(result[1]) };
     },

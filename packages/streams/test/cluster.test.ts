@@ -74,10 +74,10 @@ describe('TurnStreams on a Redis Cluster', () => {
     }
   });
 
-  it('a repeated publish batch is applied once (its marker key shares the conversation slot)', async () => {
+  it('a repeated publish batch is applied once (its batch record shares the conversation slot)', async () => {
     const id = randomUUID();
     const k = streams.keys(id);
-    expect(await cluster.keySlot(`${k.fence}:batch:x`)).toBe(await cluster.keySlot(k.log));
+    expect(await cluster.keySlot(`${k.fence}:batches:writer`)).toBe(await cluster.keySlot(k.log));
     expect(await cluster.keySlot(k.ends)).toBe(await cluster.keySlot(k.log));
     expect(await cluster.keySlot(k.channel)).toBe(await cluster.keySlot(k.log));
     expect((await streams.publish(id, 2, [chunk('m', 'x')])).ok).toBe(true);

@@ -118,7 +118,7 @@ describe('publishing with a replication wait', () => {
       append(
         k.log,
         k.fence,
-        `${k.fence}:batch:${n}`,
+        `${k.fence}:batches:w${n}`,
         k.ends,
         k.released,
         '',
@@ -127,6 +127,8 @@ describe('publishing with a replication wait', () => {
         k.channel,
         '',
         '',
+        '1',
+        '1',
         JSON.stringify(chunk('m1', text)),
       );
     const first = await batch(1, 'a');

@@ -1,13 +1,19 @@
 import { performance } from 'node:perf_hooks';
-import { BATCH_MARKER_TTL_SECONDS, PUBLISH_KEY_COUNT, PUBLISH_LUA } from '@turnstream/streams';
+import {
+  BATCH_RECORD_KEEP,
+  BATCH_RECORD_TTL_SECONDS,
+  PUBLISH_KEY_COUNT,
+  PUBLISH_LUA,
+} from '@turnstream/streams';
 import { Redis } from 'ioredis';
 import type { BenchContext } from '../lib/context.ts';
 import { cpuSeconds } from '../lib/proc.ts';
 
 /**
- * The cost of the per-batch marker of the publish script (a key per batch, written with it, kept
- * `BATCH_MARKER_TTL_SECONDS`, that makes a re-sent publish apply once): the same script with and without
- * the marker, on the same Redis in the same run, alternated (with, without, without, with) so that load
+ * The cost of the publish script's batch record (one hash per writer and conversation: the batches the
+ * writer awaits an answer for and the newest `BATCH_RECORD_KEEP` others, expiring
+ * `BATCH_RECORD_TTL_SECONDS` after the last; it makes a re-sent publish apply once): the same script
+ * with and without the record, on the same Redis in the same run, alternated (with, without, without, with) so that load
  * drifting during the run weighs on both alike. One event per batch, each conversation publishing one
  * batch at a time (the fan-out shape).
  */
@@ -17,7 +23,7 @@ export interface MarkerRun {
   publishesPerSec: number;
   /** Redis CPU per publish, microseconds. */
   redisCpuUsPerPublish: number;
-  /** Growth of Redis `used_memory` per publish, bytes (the markers stay for their TTL). */
+  /** Growth of Redis `used_memory` per publish, bytes (the records stay for their TTL). */
   memoryBytesPerPublish: number;
 }
 
@@ -27,19 +33,24 @@ export interface MarkerResult {
   runs: MarkerRun[];
   /** With over without: publishes/s, Redis CPU per publish (means of the two runs of each). */
   ratio: { publishesPerSec: number | null; redisCpuPerPublish: number | null };
-  markerBytes: number;
+  /** Redis memory of the batch record, per conversation (one writer publishing one batch at a time). */
+  recordBytesPerConversation: number;
   markerTtlSeconds: number;
 }
 
-const MARKER_READ = `local applied = redis.call('GET', KEYS[3])
+const MARKER_READ = `local applied = redis.call('HGET', KEYS[3], ARGV[7])
 if applied then
   return {1, cjson.decode(applied), replicas()}
 end
 `;
-const MARKER_WRITE = `redis.call('SET', KEYS[3], cjson.encode(ids), 'EX', ${BATCH_MARKER_TTL_SECONDS})
+const MARKER_WRITE = `redis.call('HSET', KEYS[3], ARGV[7], cjson.encode(ids))
+redis.call('EXPIRE', KEYS[3], ${BATCH_RECORD_TTL_SECONDS})
+if redis.call('HLEN', KEYS[3]) > ${2 * BATCH_RECORD_KEEP} then
+  prune(KEYS[3], tonumber(ARGV[8]))
+end
 `;
 
-/** The publish script without its marker (the script as it was before the marker). */
+/** The publish script without its batch record (the script as it was before the marker). */
 export function publishScriptWithoutMarker(): string {
   if (!PUBLISH_LUA.includes(MARKER_READ) || !PUBLISH_LUA.includes(MARKER_WRITE))
     throw new Error('the publish script changed: update the marker bench');
@@ -72,11 +83,12 @@ async function runOnce(
     Array.from({ length: conversations }, async (_, c) => {
       const tag = `${prefix}:${marker ? 'm' : 'u'}:{c${c}}`;
       for (let i = 0; i < perConversation; i++) {
-        // KEYS: log, fence, marker, ends, released; ARGV: fence, maxLen, ttl, channel, sharded, ending ('' = none), events.
+        // KEYS: log, fence, record, ends, released; ARGV: fence, maxLen, ttl, channel, sharded, ending ('' = none),
+        // batch number, lowest awaited (this one: each publish is answered before the next), events.
         await publish(
           `${tag}:log`,
           `${tag}:fence`,
-          `${tag}:batch:${i}`,
+          `${tag}:batches:bench`,
           `${tag}:ends`,
           `${tag}:released`,
           '1',
@@ -85,6 +97,8 @@ async function runOnce(
           `${tag}:ch`,
           '0',
           '',
+          String(i + 1),
+          String(i + 1),
           event,
         );
       }
@@ -123,8 +137,9 @@ export async function publishMarker(ctx: BenchContext): Promise<MarkerResult> {
       const of = runs.filter((r) => r.marker === m);
       return of.reduce((s, r) => s + pick(r), 0) / of.length;
     };
-    const markerBytes = Math.round(
-      mean(true, (r) => r.memoryBytesPerPublish) - mean(false, (r) => r.memoryBytesPerPublish),
+    const recordBytesPerConversation = Math.round(
+      (mean(true, (r) => r.memoryBytesPerPublish) - mean(false, (r) => r.memoryBytesPerPublish)) *
+        perConversation,
     );
     const result: MarkerResult = {
       conversations,
@@ -140,11 +155,11 @@ export async function publishMarker(ctx: BenchContext): Promise<MarkerResult> {
           mean(false, (r) => r.redisCpuUsPerPublish),
         ),
       },
-      markerBytes,
-      markerTtlSeconds: BATCH_MARKER_TTL_SECONDS,
+      recordBytesPerConversation,
+      markerTtlSeconds: BATCH_RECORD_TTL_SECONDS,
     };
     ctx.log(
-      `publish marker: ${result.ratio.publishesPerSec}x publishes/s, ${result.ratio.redisCpuPerPublish}x Redis CPU per publish, ${markerBytes} bytes per marker`,
+      `publish marker: ${result.ratio.publishesPerSec}x publishes/s, ${result.ratio.redisCpuPerPublish}x Redis CPU per publish, ${recordBytesPerConversation} bytes of batch record per conversation`,
     );
     return result;
   } finally {
@@ -159,26 +174,26 @@ export async function publishMarker(ctx: BenchContext): Promise<MarkerResult> {
 }
 
 /** The markdown section of the marker bench. */
-export function renderMarker(m: MarkerResult, heldBatchesPerSec?: number): string[] {
+export function renderMarker(m: MarkerResult, heldStreams?: number): string[] {
   const rows = m.runs.map(
     (r) =>
-      `| ${r.marker ? 'with marker' : 'without'} | ${r.publishesPerSec} | ${r.redisCpuUsPerPublish} | ${r.memoryBytesPerPublish} |`,
+      `| ${r.marker ? 'with record' : 'without'} | ${r.publishesPerSec} | ${r.redisCpuUsPerPublish} | ${r.memoryBytesPerPublish} |`,
   );
   const held =
-    heldBatchesPerSec === undefined
+    heldStreams === undefined
       ? []
       : [
-          `At ${Math.round(heldBatchesPerSec)} publish batches/s (500 held streams in this run), the markers kept for ${m.markerTtlSeconds} s come to about ${Math.round((heldBatchesPerSec * m.markerTtlSeconds * m.markerBytes) / 1024 / 1024)} MB of Redis memory.`,
+          `At ${heldStreams} held streams (one record each, whatever their length) the records come to about ${Math.round((heldStreams * m.recordBytesPerConversation) / 1024)} KB of Redis memory.`,
           '',
         ];
   return [
-    `## 6. Publish marker (${m.conversations} conversations x ${m.publishesPerConversation} one-event batches, the publish script with and without its per-batch marker, alternated)`,
+    `## 6. Publish marker (${m.conversations} conversations x ${m.publishesPerConversation} one-event batches, the publish script with and without its batch record, alternated)`,
     '',
     '| script | publishes/s | Redis CPU µs per publish | Redis memory bytes per publish |',
     '| --- | --- | --- | --- |',
     ...rows,
     '',
-    `With the marker over without: ${m.ratio.publishesPerSec}x publishes/s, ${m.ratio.redisCpuPerPublish}x Redis CPU per publish; each marker holds about ${m.markerBytes} bytes for ${m.markerTtlSeconds} s.`,
+    `With the record over without: ${m.ratio.publishesPerSec}x publishes/s, ${m.ratio.redisCpuPerPublish}x Redis CPU per publish; each conversation's record holds about ${m.recordBytesPerConversation} bytes, for ${m.markerTtlSeconds} s after its last publish.`,
     '',
     ...held,
   ];
