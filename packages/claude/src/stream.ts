@@ -121,7 +121,7 @@ export async function* streamMessage(deps: StreamDeps, req: StreamRequest): Asyn
     });
     throw err;
   } finally {
-    watchdog.disarm();
+    watchdog.stop();
     callerSignal?.removeEventListener('abort', onCallerAbort);
     // A consumer that stopped early (or an error) must not leave the connection open.
     if (!completed) {
