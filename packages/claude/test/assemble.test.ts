@@ -73,4 +73,34 @@ describe('MessageAssembler', () => {
       { type: 'text', text: 'ok' },
     ]);
   });
+
+  it('assembles long texts and thinking exactly, across the flattening of their ropes', () => {
+    const words = Array.from({ length: 201 }, (_, i) => `w${i} `);
+    const { assembler, chunks } = run([
+      { type: 'message_start', message: { usage } },
+      {
+        type: 'content_block_start',
+        index: 0,
+        content_block: { type: 'thinking', thinking: 'a', signature: '' },
+      },
+      ...words.map((w) => ({
+        type: 'content_block_delta',
+        index: 0,
+        delta: { type: 'thinking_delta', thinking: w },
+      })),
+      { type: 'content_block_start', index: 1, content_block: { type: 'text', text: '' } },
+      ...words.map((w) => ({
+        type: 'content_block_delta',
+        index: 1,
+        delta: { type: 'text_delta', text: w },
+      })),
+    ]);
+    expect(chunks).toHaveLength(402);
+    const { content, text } = assembler.result();
+    expect(text).toBe(words.join(''));
+    expect(content).toEqual([
+      { type: 'thinking', thinking: `a${words.join('')}`, signature: '' },
+      { type: 'text', text: words.join('') },
+    ]);
+  });
 });
