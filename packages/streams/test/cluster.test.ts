@@ -23,7 +23,14 @@ const shorts: ReplicationShort[] = [];
 beforeAll(async () => {
   cluster = await startRedisCluster();
   redis = createRedis({ url: 'redis://', clusterNodes: cluster.seeds }, { maxRetriesPerRequest: null });
-  streams = createTurnStreams({ redis, keyPrefix: 'ts', onReplicationShort: (s) => shorts.push(s) });
+  // A wait longer than the default 500 ms: on a loaded machine a healthy replica's acknowledgement can
+  // take longer than that, and this file asserts which waits fell short, not how fast replicas answer.
+  streams = createTurnStreams({
+    redis,
+    keyPrefix: 'ts',
+    waitTimeoutMs: 5_000,
+    onReplicationShort: (s) => shorts.push(s),
+  });
   subscriber = createEventSubscriber({ redis, streams, onError: (error) => errors.push(error) });
 }, 90_000);
 
