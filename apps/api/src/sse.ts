@@ -112,7 +112,8 @@ export class SseConnection {
   /** Stop the stream (its loop sees `signal` aborted). */
   abort(reason: SseEndReason): void {
     this.reason ??= reason;
-    this.controller.abort();
+    // A reason of our own: an abort without one constructs a DOMException (with its stack) per stream.
+    this.controller.abort(reason);
   }
 
   /**

@@ -96,17 +96,23 @@ export function eventRoutes(app: FastifyInstance, ctx: RouteContext): void {
       // history (GET /messages) and then follows on.
       await connection.send(controlFrame('stream.gap', { after, oldestId: start.oldestId }));
     }
-    const log = request.log.child({ conversationId: conversation.id });
+    // Fields rather than a child logger: no per-stream logger (and its bindings) for lines rarely written.
+    const log = request.log;
+    const conversationId = conversation.id;
     ctx.metrics.sseOpened();
-    log.debug({ event: 'sse.stream_started', after: after ?? null }, 'event stream opened');
+    log.debug({ event: 'sse.stream_started', conversationId, after: after ?? null }, 'event stream opened');
     const done = pump(subscription, connection, {
       after: replayAfter ?? null,
       untilTurn: query.until === 'turn',
       messageId: target?.id ?? null,
       log,
+      conversationId,
     }).finally(() => {
       ctx.metrics.sseClosed(connection.reason ?? 'closed');
-      log.debug({ event: 'sse.stream_completed', reason: connection.reason }, 'event stream closed');
+      log.debug(
+        { event: 'sse.stream_completed', conversationId, reason: connection.reason },
+        'event stream closed',
+      );
     });
     ctx.sse.track(connection, done, auth.keyId);
     await done;
@@ -167,6 +173,7 @@ interface PumpOptions {
   untilTurn: boolean;
   messageId: string | null;
   log: FastifyBaseLogger;
+  conversationId: string;
 }
 
 /** Most text written to the socket in one go when events are waiting (a resume, a burst). */
@@ -212,12 +219,20 @@ async function pump(subscription: Subscription, connection: SseConnection, opts:
       const lastEventId = err.lastDeliveredId ?? opts.after;
       finalFrame = controlFrame('stream.overflow', { lastEventId }, lastEventId);
       opts.log.warn(
-        { event: 'sse.overflow_completed', lastEventId, highWaterMark: err.highWaterMark },
+        {
+          event: 'sse.overflow_completed',
+          conversationId: opts.conversationId,
+          lastEventId,
+          highWaterMark: err.highWaterMark,
+        },
         'client too slow; disconnected with a resumable id',
       );
     } else {
       connection.abort('error');
-      opts.log.error({ event: 'sse.stream_failed', err: errorText(err) }, 'event stream failed');
+      opts.log.error(
+        { event: 'sse.stream_failed', conversationId: opts.conversationId, err: errorText(err) },
+        'event stream failed',
+      );
       finalFrame = commentFrame('error: the stream failed; reconnect with Last-Event-ID');
     }
   } finally {

@@ -79,12 +79,14 @@ export function messageRoutes(app: FastifyInstance, ctx: RouteContext): void {
       }
       const message = inserted.message;
       const jobId = turnJobId(message.id);
-      const log = request.log.child({ conversationId: message.conversationId, messageId: message.id, jobId });
+      // Fields rather than a child logger: one less logger (and its bindings) per post.
+      const log = request.log;
+      const ids = { conversationId: message.conversationId, messageId: message.id, jobId };
 
       // `turn.queued` goes out before the enqueue: once the job exists a worker may publish
       // `turn.started` at once, and the log must not show it before `turn.queued`. A message whose
       // enqueue then fails is still pending and will be queued (reconciler, or a repeated post).
-      if (inserted.created) await publishQueued(ctx, log, message);
+      if (inserted.created) await publishQueued(ctx, log, message, ids);
       try {
         // A repeated post of a message whose job is gone (an earlier enqueue failed) enqueues it again;
         // a repeated post of a queued, running or finished message changes nothing.
@@ -95,6 +97,7 @@ export function messageRoutes(app: FastifyInstance, ctx: RouteContext): void {
         log.info(
           {
             event: 'message.accept_completed',
+            ...ids,
             mode: message.mode,
             created: inserted.created,
             enqueued: mustEnqueue,
@@ -103,7 +106,10 @@ export function messageRoutes(app: FastifyInstance, ctx: RouteContext): void {
         );
       } catch (err) {
         ctx.metrics.enqueueFailure();
-        log.error({ event: 'message.enqueue_failed', err: errorText(err) }, 'could not enqueue the turn');
+        log.error(
+          { event: 'message.enqueue_failed', ...ids, err: errorText(err) },
+          'could not enqueue the turn',
+        );
         throw new ApiError('enqueue_failed', { details: { messageId: message.id }, cause: err });
       }
       return reply
@@ -188,12 +194,17 @@ function idempotencyKeyOf(header: string | string[] | undefined, fromBody: strin
 }
 
 /** `turn.queued` is informative: the message is stored and queued even when this publish fails. */
-async function publishQueued(ctx: RouteContext, log: FastifyBaseLogger, message: Message): Promise<void> {
+async function publishQueued(
+  ctx: RouteContext,
+  log: FastifyBaseLogger,
+  message: Message,
+  ids: Record<string, string>,
+): Promise<void> {
   try {
     await ctx.streams.publish(message.conversationId, null, [{ type: 'turn.queued', messageId: message.id }]);
   } catch (err) {
     log.warn(
-      { event: 'message.queued_publish_failed', err: errorText(err) },
+      { event: 'message.queued_publish_failed', ...ids, err: errorText(err) },
       'could not publish turn.queued',
     );
   }
