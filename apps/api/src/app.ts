@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import rateLimit from '@fastify/rate-limit';
+import { isCluster } from '@turnstream/config';
 import { registerQueueDepth } from '@turnstream/telemetry';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import { adminArea } from './admin/index.ts';
@@ -9,6 +10,7 @@ import { createClientErrorHandler, frameworkErrorHandler } from './client-errors
 import { type AppConfig, type AppDeps, DEFAULT_APP_CONFIG, type RouteContext } from './context.ts';
 import { enforceErrorEnvelope } from './error-envelope.ts';
 import { ApiError, toErrorResponse } from './errors.ts';
+import { ApiKeyCache } from './key-cache.ts';
 import { KeyRevocationWatcher } from './key-revocation.ts';
 import { KeyUseRecorder } from './keys.ts';
 import { createApiMetrics } from './metrics.ts';
@@ -156,6 +158,9 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     await sse.closeAll();
   });
 
+  // On a Cluster the notice channel's subscriber can move to another node without its connection
+  // closing (a notice could be missed unseen): keys are read from the database on every request there.
+  const keyCache = isCluster(deps.redis) ? undefined : new ApiKeyCache(config.keyRevocationSweepMs);
   const revocations = new KeyRevocationWatcher({
     db: deps.db,
     redis: deps.redis,
@@ -163,6 +168,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
     sse,
     logger: deps.logger,
     sweepMs: config.keyRevocationSweepMs,
+    ...(keyCache ? { keyCache } : {}),
   });
   app.addHook('onReady', () => revocations.start());
   app.addHook('onClose', () => revocations.close());
@@ -175,7 +181,7 @@ export function buildApp(deps: AppDeps): FastifyInstance {
   app.register(async (v1) => {
     v1.addHook(
       'onRequest',
-      createAuthHook(deps.db, { redis: deps.redis, prefix: config.redisPrefix }, keyUse),
+      createAuthHook(deps.db, { redis: deps.redis, prefix: config.redisPrefix }, keyUse, keyCache),
     );
     // Counters in Redis, shared by every replica; routes opt in (see messageRoutes).
     await v1.register(rateLimit, {

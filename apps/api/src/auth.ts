@@ -2,6 +2,7 @@ import type { RedisClient } from '@turnstream/config';
 import { type ApiKeyRole, type Db, findApiKey, isApiKeyActive } from '@turnstream/db';
 import type { FastifyRequest } from 'fastify';
 import { ApiError } from './errors.ts';
+import type { ApiKeyCache } from './key-cache.ts';
 import type { KeyUseRecorder } from './keys.ts';
 import { resolveStreamToken } from './stream-tokens.ts';
 
@@ -54,14 +55,17 @@ export function bearerToken(header: string | undefined): string | null {
 export const STREAM_TOKEN_ROUTE = '/v1/conversations/:id/events';
 
 /**
- * onRequest hook: resolve the key to a tenant and role, or answer 401 `unauthorized`. Without a key,
- * `GET` of a conversation's events accepts `?token=` (a stream token for that conversation, viewer rights).
+ * onRequest hook: resolve the key to a tenant and role (through `keyCache` when given), or answer 401
+ * `unauthorized`. Without a key, `GET` of a conversation's events accepts `?token=` (a stream token for
+ * that conversation, viewer rights).
  */
 export function createAuthHook(
   db: Db,
   streamTokens?: { redis: RedisClient; prefix: string },
   keyUse?: KeyUseRecorder,
+  keyCache?: ApiKeyCache,
 ) {
+  const find = (key: string) => findApiKey(db, key);
   return async function authenticate(request: FastifyRequest): Promise<void> {
     const key = bearerToken(request.headers.authorization);
     const token = (request.query as Record<string, unknown> | undefined)?.token;
@@ -80,7 +84,7 @@ export function createAuthHook(
       return;
     }
     if (!key) throw new ApiError('unauthorized');
-    const identity = await findApiKey(db, key);
+    const identity = keyCache ? await keyCache.resolve(key, find) : await find(key);
     if (!identity) throw new ApiError('unauthorized', { message: 'The API key is unknown or revoked.' });
     keyUse?.record(identity.keyId);
     request.auth = { tenantId: identity.tenantId, role: identity.role, keyId: identity.keyId };

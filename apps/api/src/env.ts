@@ -44,7 +44,7 @@ const apiEnvFields = serviceEnvSchema.extend({
     'Messages a tenant may post per minute, across replicas, unless it has its own (`pnpm tenant:limits`).',
   ),
   KEY_REVOCATION_SWEEP_MS: envInt(5_000, 100).describe(
-    'How often the keys behind open event streams are re-checked, in ms (revocations are also pushed).',
+    'How often the keys behind open event streams are re-checked, and how long a replica keeps a key it resolved, in ms (revocations are also pushed).',
   ),
   BODY_LIMIT_BYTES: envInt(1_048_576, 1024).describe('Largest accepted request body, in bytes.'),
   SHUTDOWN_TIMEOUT_MS: envInt(10_000, 0).describe(

@@ -11,7 +11,7 @@ import {
   revokeApiKey,
   rotateApiKey,
 } from '@turnstream/db';
-import { publishKeysRevoked } from './key-revocation.ts';
+import { publishKeysChanged, publishKeysRevoked } from './key-revocation.ts';
 
 /**
  * Key management, shared by the `key:*` commands (and any admin surface): add a key to a tenant, list
@@ -95,7 +95,9 @@ export async function rotateKey(
   const key = await resolveKey(deps.db, ref);
   const rotated = await rotateApiKey(deps.db, key.tenantId, key.id, graceSeconds);
   if (!rotated) throw new KeyAdminError(`key ${key.prefix} is revoked; create a new one with key:create`);
+  // Either way every replica reads the key again: cached, it would outlive a short grace period.
   if (graceSeconds === 0) await publishKeysRevoked(deps.redis, deps.prefix, [key.id]);
+  else await publishKeysChanged(deps.redis, deps.prefix, [key.id]);
   return { key, created: rotated.created, oldKeyExpiresAt: rotated.oldKeyExpiresAt };
 }
 

@@ -127,6 +127,8 @@ export interface DuplicateOptions {
   maxRetriesPerRequest?: number | null;
   /** Resubscribe by itself after a reconnect (ioredis default `true`). */
   autoResubscribe?: boolean;
+  /** `CLIENT SETNAME` of the copy (default: the original's). */
+  connectionName?: string;
   /**
    * On a Cluster: a connection per master for sharded pub/sub (`SSUBSCRIBE`), following slot moves and
    * failovers (ioredis `shardedSubscribers`). Ignored for a single server (one connection serves all).

@@ -54,11 +54,23 @@ export interface ApiKeyIdentity {
  */
 const isActive = or(isNull(apiKeys.revokedAt), gt(apiKeys.revokedAt, sql`now()`));
 
+/** A presented key that works now. */
+export interface FoundApiKey extends ApiKeyIdentity {
+  /** When it stops working: null for a key never revoked, a time ahead during a rotation's grace period. */
+  expiresAt: Date | null;
+}
+
 /** Resolve a presented key to its tenant and role; null when unknown or revoked. */
-export async function findApiKey(db: Db, presented: string): Promise<ApiKeyIdentity | null> {
+export async function findApiKey(db: Db, presented: string): Promise<FoundApiKey | null> {
   const query = prepared(db, 'find_api_key', (d) =>
     d
-      .select({ keyId: apiKeys.id, tenantId: apiKeys.tenantId, role: apiKeys.role, prefix: apiKeys.prefix })
+      .select({
+        keyId: apiKeys.id,
+        tenantId: apiKeys.tenantId,
+        role: apiKeys.role,
+        prefix: apiKeys.prefix,
+        expiresAt: apiKeys.revokedAt,
+      })
       .from(apiKeys)
       .where(and(eq(apiKeys.keyHash, sql.placeholder('keyHash')), isActive))
       .prepare('find_api_key'),
