@@ -84,7 +84,9 @@ The shared service settings, and:
 
 ${table(workerEnvSchema, serviceNames)}
 
-The worker's Postgres pool holds \`min(50, WORKER_CONCURRENCY + 5)\` connections.
+The worker's Postgres pool is \`DB_POOL_MAX\` connections, whatever \`WORKER_CONCURRENCY\`: a turn uses the
+database in short statements and postgres.js pipelines queries on busy connections, while every extra
+connection is one more Postgres backend to wake (see deployment.md, Postgres connections).
 
 ## Claude simulator (\`apps/claude-sim\`)
 

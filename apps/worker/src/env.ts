@@ -36,7 +36,10 @@ export const workerEnvSchema = serviceEnvSchema.extend({
     .default(1)
     .describe('Multiplier on every retry backoff (1 = as suggested by the error class).'),
   WORKER_CONCURRENCY: envInt(100, 1).describe(
-    'Concurrent turns per process (the Postgres pool is this + 5, at most 50). The work is I/O bound: hundreds are fine.',
+    'Concurrent turns per process. The work is I/O bound: hundreds are fine.',
+  ),
+  DB_POOL_MAX: envInt(10, 1).describe(
+    'Postgres pool size of this process, whatever its concurrency (a turn holds no connection; busy connections take queries pipelined).',
   ),
   ORDER_WAIT_MS: envInt(200, 1).describe(
     'First wait of a job queued behind another turn of its conversation (doubles per wait, at most 5 s); the turn that ends wakes the next job at once.',

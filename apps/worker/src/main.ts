@@ -36,7 +36,7 @@ async function main(): Promise<void> {
   if (env.MIGRATE_ON_START) await runMigrations(env.DATABASE_URL);
   const dbh = createDb({
     url: env.DATABASE_URL,
-    max: Math.min(50, env.WORKER_CONCURRENCY + 5),
+    max: env.DB_POOL_MAX,
     prepare: env.DB_PREPARE,
     applicationName: 'turnstream-worker',
   });
