@@ -56,7 +56,8 @@ async function main(): Promise<void> {
     logger,
   });
   // Webhooks: a queue of their own, consumed here on separate connections (WEBHOOK_CONCURRENCY = 0:
-  // by other processes); every turn outcome this worker publishes queues a fan-out, never awaited.
+  // by other processes); every turn outcome this worker publishes that has a target queues a fan-out,
+  // never awaited.
   const webhooks = createWebhookDispatcher({
     db: dbh.db,
     connection: redis,
@@ -77,6 +78,8 @@ async function main(): Promise<void> {
     }),
     webhooks.fanoutQueue,
     logger,
+    // An outcome nobody takes (no endpoint, no callbackUrl) queues no fan-out job.
+    { db: dbh.db },
   );
   const provider = createClaudeProvider({
     apiKey: claude.apiKey,
@@ -136,6 +139,8 @@ async function main(): Promise<void> {
     logger.info({ event: 'worker.stop_started', signal, running: tw.running.size }, 'shutting down');
     stopStats();
     await tw.close({ graceMs: env.SHUTDOWN_GRACE_MS });
+    // The last turns' notices are queued before the queues close.
+    await streams.noticesSettled();
     await webhooks.close();
     await fleet.leave().catch(() => undefined);
     await redis.quit().catch(() => undefined);

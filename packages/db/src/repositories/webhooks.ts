@@ -1,6 +1,7 @@
 import { and, desc, eq, inArray, sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { messages, webhookAttempts, webhookDeliveries, webhookEndpoints } from '../schema/index.ts';
+import { preparedSql } from './prepared.ts';
 
 export type WebhookEndpoint = typeof webhookEndpoints.$inferSelect;
 export type WebhookDelivery = typeof webhookDeliveries.$inferSelect;
@@ -79,6 +80,27 @@ export async function endpointsForEvent(
     .where(
       and(eq(webhookEndpoints.tenantId, tenantId), sql`${eventType} = any(${webhookEndpoints.eventTypes})`),
     );
+}
+
+const OUTCOME_WANTED = sql`
+select exists (
+  select 1 from "messages" m
+  where m."id" = ${sql.placeholder('messageId')}::uuid and m."role" = 'user'
+    and (m."callback_url" is not null or exists (
+      select 1 from "webhook_endpoints" e
+      where e."tenant_id" = m."tenant_id" and ${sql.placeholder('eventType')}::text = any(e."event_types")
+    ))
+) as "wanted"`;
+
+/**
+ * Whether an outcome (`eventType`) of the user message `messageId` has a webhook target: an endpoint
+ * of its tenant that takes the event type, or the message's own `callbackUrl`. One prepared statement,
+ * so that an outcome nobody takes queues no fan-out. False when the message is gone.
+ */
+export async function webhookOutcomeWanted(db: Db, messageId: string, eventType: string): Promise<boolean> {
+  const query = preparedSql<{ wanted: boolean }>(db, 'webhook_outcome_wanted', OUTCOME_WANTED);
+  const [row] = await query.execute({ messageId, eventType });
+  return row?.wanted === true;
 }
 
 /** Create deliveries (one per target; repeats of the same event for the same target are ignored). */

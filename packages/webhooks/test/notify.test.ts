@@ -1,0 +1,111 @@
+import { randomBytes } from 'node:crypto';
+import type { TurnEvent } from '@turnstream/contracts';
+import { createWebhookEndpoint, insertUserMessage } from '@turnstream/db';
+import { createTestDatabase, seedConversation, seedTenant, type TestDatabase } from '@turnstream/db/testing';
+import { silentLogger } from '@turnstream/logger';
+import { createTurnStreams } from '@turnstream/streams';
+import { Queue } from 'bullmq';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { WEBHOOK_FANOUT_QUEUE } from '../src/jobs.ts';
+import { type NoticingStreams, withWebhookNotices } from '../src/notify.ts';
+
+// Notices against real Postgres, Redis and a BullMQ queue: an outcome with a target (an endpoint of the
+// tenant that takes its type, or the message's callbackUrl) queues its fan-out; one nobody takes does not.
+const redisUrl = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+const prefix = `tsn${randomBytes(4).toString('hex')}`;
+let tdb: TestDatabase;
+let redis: Redis;
+let queue: Queue;
+
+beforeAll(async () => {
+  tdb = await createTestDatabase();
+  redis = new Redis(redisUrl, { maxRetriesPerRequest: null });
+  queue = new Queue(WEBHOOK_FANOUT_QUEUE, { connection: redis, prefix: `${prefix}bull` });
+});
+
+afterAll(async () => {
+  await queue?.obliterate({ force: true }).catch(() => undefined);
+  await queue?.close();
+  const keys = await redis.keys(`${prefix}*`);
+  if (keys.length) await redis.del(...keys);
+  redis?.disconnect();
+  await tdb?.drop();
+});
+
+/** A tenant's new conversation and user message (with `callbackUrl` when given). */
+async function message(tenantId: string, callbackUrl?: string) {
+  const conversation = await seedConversation(tdb.db, tenantId);
+  const res = await insertUserMessage(tdb.db, {
+    tenantId,
+    conversationId: conversation.id,
+    content: 'q',
+    ...(callbackUrl ? { callbackUrl } : {}),
+  });
+  if (!res.ok) throw new Error(res.reason);
+  return res.message;
+}
+
+/** Publish the outcome `type` of the message, let its notice settle, and return its fan-out job, if any. */
+async function outcome(streams: NoticingStreams, m: { id: string; conversationId: string }, type: string) {
+  const event = (
+    type === 'turn.completed'
+      ? { type, messageId: m.id, replyId: m.id, content: 'a', stopReason: 'end_turn' }
+      : { type: 'turn.cancelled', messageId: m.id, replyId: null }
+  ) as TurnEvent;
+  const res = await streams.publish(m.conversationId, null, [event]);
+  expect(res.ok).toBe(true);
+  await streams.noticesSettled();
+  return queue.getJob(`fanout-${m.id}-${event.type}`);
+}
+
+describe('webhook notices', () => {
+  let streams: NoticingStreams;
+  beforeAll(() => {
+    streams = withWebhookNotices(createTurnStreams({ redis, keyPrefix: prefix }), queue, silentLogger(), {
+      db: tdb.db,
+    });
+  });
+
+  it('queues no fan-out for an outcome nobody takes', async () => {
+    const { tenant } = await seedTenant(tdb.db, 'no-endpoints');
+    const m = await message(tenant.id);
+    expect(await outcome(streams, m, 'turn.completed')).toBeUndefined();
+  });
+
+  it('queues the fan-out of an outcome an endpoint of the tenant takes, not of another type', async () => {
+    const { tenant } = await seedTenant(tdb.db, 'with-endpoint');
+    await createWebhookEndpoint(tdb.db, {
+      tenantId: tenant.id,
+      url: 'https://hooks.example.com/in',
+      eventTypes: ['turn.completed'],
+      secret: 'whsec_dGVzdA==',
+    });
+    const done = await message(tenant.id);
+    expect((await outcome(streams, done, 'turn.completed'))?.data).toMatchObject({
+      messageId: done.id,
+      type: 'turn.completed',
+    });
+    const cancelled = await message(tenant.id);
+    expect(await outcome(streams, cancelled, 'turn.cancelled')).toBeUndefined();
+  });
+
+  it("queues the fan-out of a message with a callbackUrl although the tenant's endpoints do not take it", async () => {
+    const { tenant } = await seedTenant(tdb.db, 'callback');
+    await createWebhookEndpoint(tdb.db, {
+      tenantId: tenant.id,
+      url: 'https://hooks.example.com/in',
+      eventTypes: ['conversation.deleted'],
+      secret: 'whsec_dGVzdA==',
+    });
+    const m = await message(tenant.id, 'https://hooks.example.com/mine');
+    expect(await outcome(streams, m, 'turn.cancelled')).toBeDefined();
+  });
+
+  it('queues every outcome without a database to check', async () => {
+    const plain = withWebhookNotices(createTurnStreams({ redis, keyPrefix: prefix }), queue, silentLogger());
+    const { tenant } = await seedTenant(tdb.db, 'unchecked');
+    const m = await message(tenant.id);
+    expect(await outcome(plain, m, 'turn.completed')).toBeDefined();
+  });
+});
