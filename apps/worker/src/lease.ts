@@ -1,17 +1,20 @@
 import type { RedisClient } from '@turnstream/config';
 import { FLEET_DEFAULTS } from '@turnstream/config';
 
-// KEYS[1] lease, KEYS[2] counter; ARGV[1] owner, ARGV[2] ttl ms, ARGV[3] floor.
+// KEYS[1] lease, KEYS[2] counter, KEYS[3] (optional) a flag of the conversation; ARGV[1] owner,
+// ARGV[2] ttl ms, ARGV[3] floor. Returns {fence (0: held elsewhere), 1 when the flag exists}.
 // The counter never goes below `floor` (the highest fence Postgres has seen), so fences stay
 // monotonic even when Redis lost its data.
 const ACQUIRE = `
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[1]) == 1 then return {0, 0} end
 local current = tonumber(redis.call('GET', KEYS[2]) or '0')
 local floor = tonumber(ARGV[3])
 if current < floor then redis.call('SET', KEYS[2], floor) end
 local fence = redis.call('INCR', KEYS[2])
 redis.call('SET', KEYS[1], ARGV[1] .. ':' .. fence, 'PX', ARGV[2])
-return fence
+local flagged = 0
+if KEYS[3] then flagged = redis.call('EXISTS', KEYS[3]) end
+return {fence, flagged}
 `;
 // KEYS[1] lease; ARGV[1] value; ARGV[2] ttl ms
 const RENEW = `
@@ -34,6 +37,8 @@ export interface LeaseOptions {
 /** A held conversation lease. `signal` aborts when a renewal finds the lease gone. */
 export interface Lease {
   fence: number;
+  /** Whether the `flag` key given to {@link ConversationLeases.acquire} existed as the lease was taken. */
+  flagged: boolean;
   signal: AbortSignal;
   release(): Promise<void>;
 }
@@ -58,10 +63,28 @@ export class ConversationLeases {
     return { lease: `${tag}:lease`, counter: `${tag}:lease-counter` };
   }
 
-  /** Try to take the lease. Returns null when another turn holds it. */
-  async acquire(conversationId: string, owner: string, floor = 0): Promise<Lease | null> {
+  /**
+   * Try to take the lease. Returns null when another turn holds it. `flag`, a key of the same
+   * conversation (its `{conv:<id>}` hash tag: the message's cancel flag), is read in the same script
+   * (`Lease.flagged`): no round trip of its own.
+   */
+  async acquire(
+    conversationId: string,
+    owner: string,
+    floor = 0,
+    opts: { flag?: string } = {},
+  ): Promise<Lease | null> {
     const k = this.keys(conversationId);
-    const fence = Number(await this.redis.eval(ACQUIRE, 2, k.lease, k.counter, owner, this.ttlMs, floor));
+    const keys = opts.flag ? [k.lease, k.counter, opts.flag] : [k.lease, k.counter];
+    const [taken, flag] = (await this.redis.eval(
+      ACQUIRE,
+      keys.length,
+      ...keys,
+      owner,
+      this.ttlMs,
+      floor,
+    )) as [number, number];
+    const fence = Number(taken);
     if (!fence) return null;
     const value = `${owner}:${fence}`;
     const controller = new AbortController();
@@ -78,6 +101,7 @@ export class ConversationLeases {
     let released = false;
     return {
       fence,
+      flagged: Number(flag) === 1,
       signal: controller.signal,
       release: async () => {
         if (released) return;

@@ -1,5 +1,5 @@
 import { type ClaudeChunk, classifyClaudeError } from '@turnstream/claude';
-import { cancelFlagKey, type TurnEvent } from '@turnstream/contracts';
+import type { TurnEvent } from '@turnstream/contracts';
 import {
   getMessage,
   isFinalStatus,
@@ -71,8 +71,6 @@ export async function runLeasedTurn(t: LeasedTurn, start: TurnStart): Promise<Tu
     t.log.warn({ event: 'turn.fence_rejected' }, 'reply owned by a newer fence');
     return { outcome: 'superseded', status: 'superseded', replyId: started.reply.id };
   }
-  // Registered before the cancel flag is read (below): a cancel is seen by one or the other.
-  t.deps.running.add(t.message.id, start.abort);
   let run: TurnRun | undefined;
   try {
     const opened = await openRun(
@@ -101,7 +99,6 @@ export async function runLeasedTurn(t: LeasedTurn, start: TurnStart): Promise<Tu
     if (run && err instanceof SessionEndedError) return await sessionEndedEnding(run);
     throw err;
   } finally {
-    t.deps.running.delete(t.message.id);
     // An early request this run did not consume (an error before streaming) is stopped.
     start.discardEarly();
     await run?.publisher.close();
@@ -169,10 +166,10 @@ async function streamUntilEnded(
 }
 
 /**
- * Open the attempt: its row in Postgres (unless the fence claim wrote it: `attemptRow`), the cancel flag
- * read again, and `turn.started` (after `turn.reset` for a reply taken over) published with the fence,
- * all at once. A fence refused by the log comes back as `fencedOut` with the run, so that the attempt is
- * recorded as superseded.
+ * Open the attempt: its row in Postgres (unless the fence claim wrote it: `attemptRow`) and
+ * `turn.started` (after `turn.reset` for a reply taken over) published with the fence, at once. (The
+ * cancel flag was read again with the lease, once the turn was registered for cancels.) A fence refused
+ * by the log comes back as `fencedOut` with the run, so that the attempt is recorded as superseded.
  */
 async function openRun(
   t: LeasedTurn,
@@ -201,7 +198,7 @@ async function openRun(
       : []),
     { type: 'turn.started', messageId: t.message.id, replyId, attempt: attemptNumber },
   ];
-  const [attempt, cancelled, published] = await Promise.allSettled([
+  const [attempt, published] = await Promise.allSettled([
     attemptRow ??
       startAttempt(t.deps.db, {
         tenantId: t.data.tenantId,
@@ -214,9 +211,6 @@ async function openRun(
         sessionId: t.session.id,
         assistantSessionId: t.session.assistantSessionId,
       }),
-    // A cancel that came after processTurnJob checked the flag but before this turn was in
-    // `deps.running` was published to no one: now that the cancel channel reaches the turn, look again.
-    t.deps.redis.exists(cancelFlagKey(t.deps.config.redisPrefix, t.conversation.id, t.message.id)),
     publisher.publish(opening),
   ]);
   if (attempt.status === 'rejected') {
@@ -237,11 +231,6 @@ async function openRun(
     await publisher.close({ discard: true });
     throw published.reason;
   }
-  if (cancelled.status === 'rejected') {
-    await publisher.close({ discard: true });
-    throw cancelled.reason;
-  }
-  if (cancelled.value) abort.abort('cancelled');
   return { run, fencedOut: null };
 }
 

@@ -114,19 +114,36 @@ export async function processTurnJob(
 }
 
 /**
- * Take the conversation lease, then at once start the Claude request (its transcript read against the
- * session as read before the lease) while the session fence is claimed (with the reply and attempt
+ * Register the turn where cancels and shutdown reach it, take the conversation lease (reading the cancel
+ * flag again in the same script), then at once start the Claude request (its transcript read against
+ * the session as read before the lease) while the session fence is claimed (with the reply and attempt
  * rows of a first attempt, in the same statement); run the turn once it is.
  */
 async function leaseAndRun(t: Omit<LeasedTurn, 'lease'>): Promise<TurnResult> {
+  const { deps, message } = t;
+  const abort = new TurnAbort();
+  // Registered before the lease script reads the cancel flag again (the cancel channel reaches the turn
+  // from here on): a cancel since processTurnJob read the flag is seen by one or the other.
+  deps.running.add(message.id, abort);
+  try {
+    return await leasedRun(t, abort);
+  } finally {
+    deps.running.delete(message.id);
+  }
+}
+
+async function leasedRun(t: Omit<LeasedTurn, 'lease'>, abort: TurnAbort): Promise<TurnResult> {
   const { job, token, deps, data, conversation, message, log, lockSignal, session: session0 } = t;
-  const lease = await deps.leases.acquire(conversation.id, deps.workerId, session0.fence);
+  const lease = await deps.leases.acquire(conversation.id, deps.workerId, session0.fence, {
+    flag: cancelFlagKey(deps.config.redisPrefix, conversation.id, message.id),
+  });
   if (!lease) {
     log.debug({ event: 'lease.acquire_rejected' }, 'conversation lease held elsewhere');
     return delay(job, token, deps.config.waitDelayMs);
   }
+  // Cancelled meanwhile: the run ends as a cancel while running (the reply row kept as cancelled).
+  if (lease.flagged) abort.abort('cancelled');
   const flog = log.child({ fence: lease.fence });
-  const abort = new TurnAbort();
   abort.follow(lease.signal, 'lease_lost');
   abort.follow(lockSignal, 'lock_lost');
   const earlyAbort = new AbortController();

@@ -60,6 +60,24 @@ describe('conversation lease', () => {
     await b!.release();
   });
 
+  it('reads a flag of the conversation with the lease, and leaves it as it is', async () => {
+    const leases = new ConversationLeases({ redis, prefix, ttlMs: 5000 });
+    const conv = randomUUID();
+    const flag = `${prefix}:{conv:${conv}}:cancel:${randomUUID()}`;
+    const a = await leases.acquire(conv, 'w1', 0, { flag });
+    expect(a?.flagged).toBe(false);
+    await a!.release();
+    await redis.set(flag, '1');
+    const b = await leases.acquire(conv, 'w1', 0, { flag });
+    expect(b?.flagged).toBe(true);
+    expect(await leases.acquire(conv, 'w2', 0, { flag })).toBeNull();
+    await b!.release();
+    expect(await redis.get(flag)).toBe('1');
+    const c = await leases.acquire(conv, 'w3');
+    expect(c?.flagged).toBe(false);
+    await c!.release();
+  });
+
   it('renews while held, so a long turn keeps it past the TTL', async () => {
     const leases = new ConversationLeases({ redis, prefix, ttlMs: 300 });
     const conv = randomUUID();
