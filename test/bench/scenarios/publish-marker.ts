@@ -25,6 +25,8 @@ export interface MarkerRun {
   redisCpuUsPerPublish: number;
   /** Growth of Redis `used_memory` per publish, bytes (the records stay for their TTL). */
   memoryBytesPerPublish: number;
+  /** With the record: its size (`MEMORY USAGE`) per conversation after the run, bytes; 0 without. */
+  recordBytes: number;
 }
 
 export interface MarkerResult {
@@ -108,13 +110,25 @@ async function runOnce(
   const cpu = (cpuSeconds(redisPid) ?? 0) - cpuBefore;
   const memAfter = await usedMemory(redis);
   const publishes = conversations * perConversation;
+  const recordBytes = marker ? await meanRecordBytes(redis, prefix, conversations) : 0;
   return {
     marker,
     publishes,
     publishesPerSec: Math.round(publishes / seconds),
     redisCpuUsPerPublish: Math.round((cpu / publishes) * 1e7) / 10,
     memoryBytesPerPublish: Math.round((memAfter - memBefore) / publishes),
+    recordBytes,
   };
+}
+
+/** Mean `MEMORY USAGE` of the conversations' batch records: measured on the keys themselves, since
+ * `used_memory` deltas of a few KB are allocator noise (a second run reuses the first run's records). */
+async function meanRecordBytes(redis: Redis, prefix: string, conversations: number): Promise<number> {
+  let total = 0;
+  for (let c = 0; c < conversations; c++) {
+    total += Number((await redis.call('MEMORY', 'USAGE', `${prefix}:m:{c${c}}:batches:bench`)) ?? 0);
+  }
+  return Math.round(total / conversations);
 }
 
 export async function publishMarker(ctx: BenchContext): Promise<MarkerResult> {
@@ -137,10 +151,7 @@ export async function publishMarker(ctx: BenchContext): Promise<MarkerResult> {
       const of = runs.filter((r) => r.marker === m);
       return of.reduce((s, r) => s + pick(r), 0) / of.length;
     };
-    const recordBytesPerConversation = Math.round(
-      (mean(true, (r) => r.memoryBytesPerPublish) - mean(false, (r) => r.memoryBytesPerPublish)) *
-        perConversation,
-    );
+    const recordBytesPerConversation = Math.round(mean(true, (r) => r.recordBytes));
     const result: MarkerResult = {
       conversations,
       publishesPerConversation: perConversation,
