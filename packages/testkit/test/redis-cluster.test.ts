@@ -37,8 +37,10 @@ describe('startRedisCluster', () => {
   });
 
   it('promotes the replica of a killed master and keeps the replicated data', async () => {
-    await client.set('failover:{k}', 'kept');
-    await client.wait(1, 5_000);
+    // WAIT is keyless: sent alone, the Cluster client would send it to any node. In one pipeline with the
+    // SET it goes to the master that took the write, and answers once that master's replica has it.
+    const replies = await client.pipeline().set('failover:{k}', 'kept').wait(1, 5_000).exec();
+    expect(replies?.map(([error, reply]) => error ?? reply)).toEqual(['OK', 1]);
     const killed = await cluster.killMasterOf('failover:{k}');
     const owner = await cluster.waitForFailover(killed);
     expect(owner.port).not.toBe(killed.port);
