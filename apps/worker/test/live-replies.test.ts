@@ -24,6 +24,17 @@ function entry(reply: Message, content: string, fencedOut: string[]): LiveReplyW
   return { replyId: reply.id, fence: reply.fence, content, onFencedOut: () => fencedOut.push(reply.id) };
 }
 
+/** A writer with one streaming reply whose first partial, `text`, has landed. */
+async function writtenOnce(text: string) {
+  const writer = new LiveReplyWriter({ db: tdb.db, intervalMs: 20 });
+  const { reply } = await streamingReply(1);
+  const fencedOut: string[] = [];
+  const w = entry(reply, text, fencedOut);
+  writer.write(w);
+  await waitFor(async () => (await row(reply.id)).content === text);
+  return { writer, reply, w, fencedOut };
+}
+
 async function row(id: string) {
   const [r] = await tdb.sql<{ content: string; updated_at: string }[]>`
     select content, updated_at::text as updated_at from messages where id = ${id}`;
@@ -144,12 +155,7 @@ describe('LiveReplyWriter', () => {
   });
 
   it('appends what is new since the last write that landed, not the whole partial', async () => {
-    const writer = new LiveReplyWriter({ db: tdb.db, intervalMs: 20 });
-    const { reply } = await streamingReply(1);
-    const fencedOut: string[] = [];
-    const w = entry(reply, 'hello', fencedOut);
-    writer.write(w);
-    await waitFor(async () => (await row(reply.id)).content === 'hello');
+    const { writer, reply, w, fencedOut } = await writtenOnce('hello');
     // Same length, other text: a later write appends to it (a whole rewrite would not keep it).
     await tdb.sql`update messages set content = 'HELLO' where id = ${reply.id}`;
     w.content = 'hello world';
@@ -160,12 +166,7 @@ describe('LiveReplyWriter', () => {
   });
 
   it('writes the whole partial again when the row does not hold what was last written', async () => {
-    const writer = new LiveReplyWriter({ db: tdb.db, intervalMs: 20 });
-    const { reply } = await streamingReply(1);
-    const fencedOut: string[] = [];
-    const w = entry(reply, 'hello', fencedOut);
-    writer.write(w);
-    await waitFor(async () => (await row(reply.id)).content === 'hello');
+    const { writer, reply, w, fencedOut } = await writtenOnce('hello');
     await tdb.sql`update messages set content = 'x' where id = ${reply.id}`;
     w.content = 'hello world';
     writer.write(w);
@@ -176,11 +177,7 @@ describe('LiveReplyWriter', () => {
   });
 
   it('a partial that restarts (does not extend the last write) is written whole', async () => {
-    const writer = new LiveReplyWriter({ db: tdb.db, intervalMs: 20 });
-    const { reply } = await streamingReply(1);
-    const w = entry(reply, 'first attempt text', []);
-    writer.write(w);
-    await waitFor(async () => (await row(reply.id)).content === 'first attempt text');
+    const { writer, reply, w, fencedOut } = await writtenOnce('first attempt text');
     w.content = '';
     writer.write(w);
     await waitFor(async () => (await row(reply.id)).content === '');
@@ -188,14 +185,11 @@ describe('LiveReplyWriter', () => {
     writer.write(w);
     await waitFor(async () => (await row(reply.id)).content === 'second');
     await writer.close();
+    expect(fencedOut).toEqual([]);
   });
 
   it('counts multi-byte text in bytes, and never splits a character between two writes', async () => {
-    const writer = new LiveReplyWriter({ db: tdb.db, intervalMs: 20 });
-    const { reply } = await streamingReply(1);
-    const w = entry(reply, 'café 😀', []);
-    writer.write(w);
-    await waitFor(async () => (await row(reply.id)).content === 'café 😀');
+    const { writer, reply, w, fencedOut } = await writtenOnce('café 😀');
     // As many bytes, other text: appends land on it only if the writer counted bytes as Postgres does.
     await tdb.sql`update messages set content = 'CAFÉ 😀' where id = ${reply.id}`;
     const before = (await row(reply.id)).updated_at;
@@ -208,6 +202,7 @@ describe('LiveReplyWriter', () => {
     writer.write(w);
     await waitFor(async () => (await row(reply.id)).content === 'CAFÉ 😀 😀 ü');
     await writer.close();
+    expect(fencedOut).toEqual([]);
   });
 
   it('writes more replies than one statement holds, in several statements of the same tick', async () => {
