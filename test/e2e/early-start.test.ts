@@ -1,3 +1,4 @@
+import { duplicateRedis } from '@turnstream/config';
 import type { TurnEvent } from '@turnstream/contracts';
 import { ensureActiveSession } from '@turnstream/db';
 import { createTurnStreams } from '@turnstream/streams';
@@ -50,8 +51,21 @@ describe('the Claude request starts before the fence is confirmed', () => {
 
   const chunksOf = (events: TurnEvent[]) => events.flatMap((e) => (e.type === 'chunk' ? [e] : []));
 
-  it('holds every chunk until the fence is confirmed, then publishes them after turn.started', async () => {
+  /** The event types of each live batch published on the conversation's channel, from now on. */
+  async function liveBatches(conversationId: string) {
+    const streams = createTurnStreams({ redis: sys.redis, keyPrefix: sys.redisPrefix });
+    const subscriber = duplicateRedis(sys.redis);
+    const batches: string[][] = [];
+    subscriber.on('message', (_channel: string, message: string) => {
+      batches.push((JSON.parse(message) as { event: TurnEvent }[]).map((d) => d.event.type));
+    });
+    await subscriber.subscribe(streams.keys(conversationId).channel);
+    return { batches, close: () => subscriber.quit() };
+  }
+
+  it('holds every chunk until the fence is confirmed, then publishes them with turn.started', async () => {
     const conv = await createConversation(sys);
+    const live = await liveBatches(conv);
     const lock = await lockSession(conv);
     const before = await finishedCalls();
     const messageId = await postMessage(sys, conv, 'hello [[sim words=12 delay=1]]');
@@ -74,6 +88,10 @@ describe('the Claude request starts before the fence is confirmed', () => {
     expect(chunks.length).toBeGreaterThan(0);
     expect(types.slice(2, 2 + chunks.length).every((t) => t === 'chunk')).toBe(true);
     expect(chunks.map((c) => c.text).join('')).toBe(reply!.content);
+    // What the early request held went out in turn.started's own batch (merged into one chunk event):
+    // the first chunk cost no publish of its own.
+    await live.close();
+    expect(live.batches.find((b) => b.includes('turn.started'))).toEqual(['turn.started', 'chunk']);
     // One request: the early one was used.
     const requests = (await sys.simRequests()).filter((r) => JSON.stringify(r).includes('hello'));
     expect(requests).toHaveLength(1);

@@ -52,6 +52,18 @@ export class EarlyStream<T> implements AsyncIterable<T> {
     return this.held.length - this.next;
   }
 
+  /**
+   * Take the chunks held right now from the front while `accept` says so (none once iteration began):
+   * the turn publishes them together with its opening events instead of one publish later. The rest,
+   * and what is still to come, is iterated as usual.
+   */
+  takeHeld<S extends T>(accept: (chunk: T) => chunk is S): S[] {
+    const taken: S[] = [];
+    if (this.consumed) return taken;
+    while (this.pending > 0 && accept(this.held[this.next]!)) taken.push(this.take() as S);
+    return taken;
+  }
+
   /** Whether the consumer reads the source itself now (for tests). */
   get handedOver(): boolean {
     return this.direct;

@@ -3,6 +3,30 @@ import { ChunkCoalescer, type TurnStreams } from '@turnstream/streams';
 import { FencedOutError } from './errors.ts';
 import type { LiveReplyWrite, LiveReplyWriter } from './live-replies.ts';
 
+/** A delta received before the turn's opening events were published. */
+export interface HeldDelta {
+  type: 'text_delta' | 'thinking_delta';
+  text: string;
+}
+
+/** Longest text of one merged opening delta (as the coalescer's default `maxChars`). */
+const MAX_OPENING_DELTA_CHARS = 2048;
+
+/** Append a delta event, merged into the previous one when that is of the same kind and not full. */
+function appendDelta(events: TurnEvent[], delta: Extract<TurnEvent, { type: 'chunk' | 'thinking' }>): void {
+  const last = events.at(-1);
+  if (
+    last &&
+    last.type === delta.type &&
+    (last.type === 'chunk' || last.type === 'thinking') &&
+    last.text.length + delta.text.length <= MAX_OPENING_DELTA_CHARS
+  ) {
+    events[events.length - 1] = { ...last, text: last.text + delta.text };
+    return;
+  }
+  events.push(delta);
+}
+
 export interface ReplyPublisherOptions {
   streams: TurnStreams;
   /** The process's writer of streaming partials (one batched, fenced statement per tick). */
@@ -57,6 +81,24 @@ export class ReplyPublisher {
     if (this.fencedOut) throw new FencedOutError('turn is fenced out');
     const res = await this.opts.streams.publish(this.opts.conversationId, this.opts.fence, events);
     if (!res.ok) this.fenceLost(`stream fence ${res.currentFence} is newer than ${this.opts.fence}`);
+  }
+
+  /**
+   * Publish the turn's opening events (`turn.started`, ...) now, followed in the same batch by `deltas`
+   * the turn already holds (an early Claude request that answered before the fence was confirmed): the
+   * first chunk then costs no publish of its own. Later deltas go through the coalescer as usual.
+   */
+  async open(opening: TurnEvent[], deltas: readonly HeldDelta[] = []): Promise<void> {
+    const events: TurnEvent[] = [...opening];
+    for (const delta of deltas) {
+      if (delta.type === 'text_delta') this.text += delta.text;
+      if (this.opts.mode !== 'stream') continue;
+      const type = delta.type === 'text_delta' ? 'chunk' : 'thinking';
+      appendDelta(events, { type, messageId: this.opts.messageId, text: delta.text });
+    }
+    if (this.text !== '') this.schedulePersist();
+    await this.publish(events);
+    if (events.length > opening.length) this.chunksPublished = true;
   }
 
   textDelta(text: string): void {

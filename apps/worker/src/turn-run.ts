@@ -48,7 +48,8 @@ export interface TurnStart {
  * Run a turn while holding the conversation lease (fence) and the claimed session: take the reply row,
  * open the attempt and publish `turn.started` (in parallel), then stream from Claude — the request
  * started early when its transcript was in hand — and end the attempt as the error policy says. No
- * chunk is published before the reply row, the attempt and `turn.started` (fenced) are confirmed.
+ * chunk is published before the reply row and the attempt are confirmed, nor before `turn.started`
+ * (fenced): the chunks the early request already holds go in `turn.started`'s own batch, after it.
  */
 export async function runLeasedTurn(t: LeasedTurn, start: TurnStart): Promise<TurnResult> {
   const mode = t.data.mode ?? t.conversation.defaultMode;
@@ -73,6 +74,7 @@ export async function runLeasedTurn(t: LeasedTurn, start: TurnStart): Promise<Tu
   }
   let run: TurnRun | undefined;
   try {
+    const early = await usableEarly(start, t.session);
     const opened = await openRun(
       t,
       started.reply.id,
@@ -80,6 +82,7 @@ export async function runLeasedTurn(t: LeasedTurn, start: TurnStart): Promise<Tu
       mode,
       start.abort,
       start.opened?.attempt,
+      early,
     );
     run = opened.run;
     if (opened.fencedOut) throw opened.fencedOut;
@@ -87,12 +90,8 @@ export async function runLeasedTurn(t: LeasedTurn, start: TurnStart): Promise<Tu
       { event: 'turn.stream_started', mode, assistantSessionId: t.session.assistantSessionId },
       'turn started',
     );
-    const early = await start.early;
-    if (early && earlyStillValid(early, run.session)) {
-      return await streamUntilEnded(run, { ...early.state, session: run.session }, early.stream);
-    }
+    if (early) return await streamUntilEnded(run, { ...early.state, session: run.session }, early.stream);
     // The session changed since it was read (or the plan needs a write): plan again, and send that.
-    start.discardEarly();
     return await streamUntilEnded(run, await planTranscript(run));
   } catch (err) {
     if (run && err instanceof FencedOutError) return await supersededEnding(run, err);
@@ -104,6 +103,22 @@ export async function runLeasedTurn(t: LeasedTurn, start: TurnStart): Promise<Tu
     await run?.publisher.close();
   }
 }
+
+/**
+ * The early request, when it may stand for the confirmed session (the same session, unchanged since it
+ * was read); otherwise it is stopped and null.
+ */
+async function usableEarly(start: TurnStart, confirmed: LeasedTurn['session']): Promise<EarlyRequest | null> {
+  const early = await start.early;
+  if (early && earlyStillValid(early, confirmed)) return early;
+  start.discardEarly();
+  return null;
+}
+
+const isDelta = (
+  chunk: ClaudeChunk,
+): chunk is Extract<ClaudeChunk, { type: 'text_delta' | 'thinking_delta' }> =>
+  chunk.type === 'text_delta' || chunk.type === 'thinking_delta';
 
 /** Call Claude until the attempt ends: completed, or as the error policy decides. */
 async function streamUntilEnded(
@@ -170,6 +185,8 @@ async function streamUntilEnded(
  * `turn.started` (after `turn.reset` for a reply taken over) published with the fence, at once. (The
  * cancel flag was read again with the lease, once the turn was registered for cancels.) A fence refused
  * by the log comes back as `fencedOut` with the run, so that the attempt is recorded as superseded.
+ * When the attempt row is already confirmed, the deltas the early request holds by now go out in the
+ * same batch as `turn.started` (one publish less before the first chunk).
  */
 async function openRun(
   t: LeasedTurn,
@@ -178,6 +195,7 @@ async function openRun(
   mode: 'stream' | 'batch',
   abort: TurnAbort,
   attemptRow?: TurnAttempt,
+  early?: EarlyRequest | null,
 ): Promise<{ run: TurnRun; fencedOut: FencedOutError | null }> {
   const attemptNumber = t.job.attemptsMade + 1;
   const publisher = new ReplyPublisher({
@@ -211,7 +229,10 @@ async function openRun(
         sessionId: t.session.id,
         assistantSessionId: t.session.assistantSessionId,
       }),
-    publisher.publish(opening),
+    publisher.open(
+      opening,
+      attemptRow && early && !abort.signal.aborted ? early.stream.takeHeld(isDelta) : [],
+    ),
   ]);
   if (attempt.status === 'rejected') {
     await publisher.close({ discard: true });

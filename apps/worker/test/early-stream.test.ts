@@ -76,6 +76,16 @@ describe('EarlyStream', () => {
     expect(state.closed).toBe(true);
   });
 
+  it('takeHeld takes the held chunks from the front while accepted; iteration goes on with the rest', async () => {
+    const { source } = countingSource(20);
+    const stream = new EarlyStream(source, { signal: new AbortController().signal, maxHeld: 8 });
+    await waitFor(() => stream.pending === 8, { message: 'the stream to fill up to its bound' });
+    const below5 = (x: number): x is number => x < 5;
+    expect(stream.takeHeld(below5)).toEqual([0, 1, 2, 3, 4]);
+    expect(stream.takeHeld(below5)).toEqual([]);
+    expect(await collect(stream)).toEqual(Array.from({ length: 15 }, (_, i) => i + 5));
+  });
+
   it('a stop while reading is paused closes the source, and the consumer sees an error', async () => {
     const { state, source } = countingSource(100);
     const controller = new AbortController();
