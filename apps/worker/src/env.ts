@@ -1,4 +1,5 @@
 import { hostname } from 'node:os';
+import { CLAUDE_HTTP_CLIENTS, DEFAULT_CLAUDE_HTTP_CLIENT } from '@turnstream/claude';
 import { envBoolean, envInt, optionalString, parseEnvWith, serviceEnvSchema } from '@turnstream/config';
 import { modelListEnvSchema } from '@turnstream/contracts';
 import { allowedNetworksEnv } from '@turnstream/webhooks';
@@ -71,6 +72,12 @@ export const workerEnvSchema = serviceEnvSchema.extend({
     'A Claude stream silent for this long is aborted and retried (transient).',
   ),
   CLAUDE_REQUEST_TIMEOUT_MS: envInt(600_000, 1000).describe('Upper bound of one Claude request, in ms.'),
+  CLAUDE_HTTP_CLIENT: z
+    .enum(CLAUDE_HTTP_CLIENTS)
+    .default(DEFAULT_CLAUDE_HTTP_CLIENT)
+    .describe(
+      "How the worker talks to the Messages API: `node` (node:http with keep-alive sockets, less CPU per streamed token) or `fetch` (the platform's fetch, undici, as the SDK uses by default).",
+    ),
   LIVE_PERSIST_INTERVAL_MS: envInt(250, 10).describe(
     "How often a streaming reply's partial content is written to Postgres, in ms.",
   ),

@@ -86,6 +86,7 @@ async function main(): Promise<void> {
     baseURL: claude.baseURL,
     idleTimeoutMs: env.CLAUDE_IDLE_TIMEOUT_MS,
     requestTimeoutMs: env.CLAUDE_REQUEST_TIMEOUT_MS,
+    httpClient: env.CLAUDE_HTTP_CLIENT,
     logger,
   });
   const tw = await createWorker({

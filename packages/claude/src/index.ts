@@ -13,7 +13,13 @@ export {
   claudeRequestIdOf,
   TranscriptUnavailableError,
 } from './errors.ts';
+export {
+  CLAUDE_HTTP_CLIENTS,
+  type ClaudeHttpClient,
+  DEFAULT_CLAUDE_HTTP_CLIENT,
+} from './http-client.ts';
 export type { ClaudeLogger } from './logger.ts';
+export { createNodeFetch, NODE_AGENT_OPTIONS, type NodeFetch } from './node-fetch.ts';
 export { createClaudeProvider } from './provider.ts';
 export { buildParams } from './stream.ts';
 export {

@@ -1,5 +1,6 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { beforeSendMiddleware } from './before-send.ts';
+import { DEFAULT_CLAUDE_HTTP_CLIENT, sdkFetchFor } from './http-client.ts';
 import { silentLogger } from './logger.ts';
 import { streamMessage } from './stream.ts';
 import type { ClaudeProvider, ClaudeProviderOptions, CountTokensRequest } from './types.ts';
@@ -10,6 +11,7 @@ const DEFAULT_BASE_URL = 'https://api.anthropic.com';
 /** A Claude client that streams normalized chunks and leaves retrying to the caller. */
 export function createClaudeProvider(opts: ClaudeProviderOptions): ClaudeProvider {
   const logger = opts.logger ?? silentLogger;
+  const fetch = sdkFetchFor(opts.httpClient ?? DEFAULT_CLAUDE_HTTP_CLIENT);
   const client = new Anthropic({
     apiKey: opts.apiKey,
     // Explicit, so the SDK does not pick ANTHROPIC_BASE_URL up from the environment.
@@ -18,6 +20,7 @@ export function createClaudeProvider(opts: ClaudeProviderOptions): ClaudeProvide
     // for every replica), visible (each attempt is recorded), and classified (a session-invalid 400 is
     // never retried as is). A retry hidden inside the SDK would be none of these.
     maxRetries: 0,
+    ...(fetch ? { fetch } : {}),
     ...(opts.requestTimeoutMs !== undefined ? { timeout: opts.requestTimeoutMs } : {}),
     logLevel: 'warn',
     logger: {

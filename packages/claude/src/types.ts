@@ -1,4 +1,5 @@
 import type Anthropic from '@anthropic-ai/sdk';
+import type { ClaudeHttpClient } from './http-client.ts';
 import type { ClaudeLogger } from './logger.ts';
 
 /** One message of a transcript, exactly as the Messages API takes it. */
@@ -17,6 +18,9 @@ export interface ClaudeProviderOptions {
   requestTimeoutMs?: number;
   /** A pino logger (or anything with debug/info/warn/error). Default: silent. */
   logger?: ClaudeLogger;
+  /** `node` (node:http with keep-alive agents: less CPU per streamed chunk) or `fetch` (the platform's).
+   * Default: `DEFAULT_CLAUDE_HTTP_CLIENT`. */
+  httpClient?: ClaudeHttpClient;
 }
 
 export interface StreamRequest {
