@@ -2,7 +2,7 @@
  * Per-turn inventory of the saturation scenario: every Postgres statement (pg_stat_statements, this
  * run's database only) and every Redis command (commandstats, plus a MONITOR sample attributed to the
  * connection that sent it), divided by the turns run. Usage:
- * `node --import tsx test/bench/inventory.ts [--concurrency=50] [--duration=8000] [--monitor=2000]`.
+ * `node --import tsx test/bench/inventory.ts [--workers=1] [--concurrency=50] [--duration=8000] [--monitor=2000]`.
  */
 import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
@@ -26,6 +26,7 @@ const arg = (name: string, dflt: number) => {
 const concurrency = arg('concurrency', 50);
 const durationMs = arg('duration', 8000);
 const monitorMs = arg('monitor', 2000);
+const workers = arg('workers', 1);
 
 /** sha1 -> script name: BullMQ's scripts and the streams package's publish script. */
 async function scriptNames(): Promise<Map<string, string>> {
@@ -46,7 +47,7 @@ const client = new Driver('turn-client', 'turn-client.ts');
 const direct = new Driver('direct-client', 'direct-client.ts');
 try {
   await stack.start();
-  await stack.setWorkers(1, 100);
+  await stack.setWorkers(workers, 100);
   await client.call('init', { apiUrl: stack.apiUrl, apiKey: stack.apiKey });
   await direct.call('init', { simUrl: stack.simUrl });
   const ctx: BenchContext = {

@@ -1,5 +1,6 @@
 import type { RedisClient } from '@turnstream/config';
 import { FLEET_DEFAULTS } from '@turnstream/config';
+import { defineScript, type ScriptCall } from './redis-scripts.ts';
 
 /**
  * Running turns per tenant, across the whole fleet: a Redis sorted set per tenant whose members are
@@ -54,11 +55,17 @@ export class TenantSlots {
   private readonly redis: RedisClient;
   private readonly prefix: string;
   private readonly ttlMs: number;
+  private readonly scripts: { acquire: ScriptCall; renew: ScriptCall; release: ScriptCall };
 
   constructor(opts: TenantSlotsOptions) {
     this.redis = opts.redis;
     this.prefix = opts.prefix ?? FLEET_DEFAULTS.REDIS_PREFIX;
     this.ttlMs = opts.ttlMs ?? 30_000;
+    this.scripts = {
+      acquire: defineScript(this.redis, 'turnstreamSlotAcquire', ACQUIRE, 2),
+      renew: defineScript(this.redis, 'turnstreamSlotRenew', RENEW, 1),
+      release: defineScript(this.redis, 'turnstreamSlotRelease', RELEASE, 2),
+    };
   }
 
   keys(tenantId: string) {
@@ -73,11 +80,10 @@ export class TenantSlots {
   async acquire(tenantId: string, member: string, limit: number): Promise<TenantSlot | null> {
     const k = this.keys(tenantId);
     const got = Number(
-      await this.redis.eval(ACQUIRE, 2, k.running, k.waiting, member, Date.now(), this.ttlMs, limit),
+      await this.scripts.acquire(k.running, k.waiting, member, Date.now(), this.ttlMs, limit),
     );
     if (!got) return null;
-    const renew = () =>
-      this.redis.eval(RENEW, 1, k.running, member, Date.now(), this.ttlMs).catch(() => undefined);
+    const renew = () => this.scripts.renew(k.running, member, Date.now(), this.ttlMs).catch(() => undefined);
     const timer = setInterval(renew, Math.max(100, Math.floor(this.ttlMs / 3)));
     timer.unref();
     let released = false;
@@ -86,7 +92,7 @@ export class TenantSlots {
         clearInterval(timer);
         if (released) return null;
         released = true;
-        const next = await this.redis.eval(RELEASE, 2, k.running, k.waiting, member);
+        const next = await this.scripts.release(k.running, k.waiting, member);
         return typeof next === 'string' ? next : null;
       },
     };

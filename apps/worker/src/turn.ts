@@ -17,6 +17,7 @@ import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { checkedCallbackUrl } from './admit.ts';
 import { endedTurn } from './ended-turn.ts';
 import { storedMessageId } from './job-message-id.ts';
+import { UNKNOWN_MARK } from './lease.ts';
 import { delayUntil } from './rate-gate.ts';
 import { cancelPreResetTurn, predatesSession } from './reset-boundary.ts';
 import { withTenantSlot } from './tenant-gate.ts';
@@ -102,6 +103,8 @@ export async function processTurnJob(
       ]);
   if (earlierId) {
     log.debug({ event: 'turn.order_waiting', earlierMessageId: earlierId }, 'earlier message unfinished');
+    // The turn that ends next reads the mark with its lease release and wakes this job.
+    await deps.leases.markWaiting(conversation.id).catch(() => undefined);
     return delay(job, token, deps.config.waitDelayMs);
   }
 
@@ -138,6 +141,7 @@ async function leasedRun(t: Omit<LeasedTurn, 'lease'>, abort: TurnAbort): Promis
     flag: cancelFlagKey(deps.config.redisPrefix, conversation.id, message.id),
   });
   if (!lease) {
+    // The acquire script marked the conversation as waited on: the holder wakes this job when it ends.
     log.debug({ event: 'lease.acquire_rejected' }, 'conversation lease held elsewhere');
     return delay(job, token, deps.config.waitDelayMs);
   }
@@ -167,6 +171,7 @@ async function leasedRun(t: Omit<LeasedTurn, 'lease'>, abort: TurnAbort): Promis
     });
     if (!claim.ok) {
       flog.warn({ event: 'lease.claim_rejected', conflict: claim.conflict }, 'session claim refused');
+      await deps.leases.markWaiting(conversation.id).catch(() => undefined);
       return await delay(job, token, deps.config.waitDelayMs);
     }
     if (predatesSession(message, claim.session)) {
@@ -195,8 +200,9 @@ async function leasedRun(t: Omit<LeasedTurn, 'lease'>, abort: TurnAbort): Promis
   } finally {
     // A turn that did not start publishes nothing of the early request: it is stopped here.
     earlyAbort.abort();
-    await lease.release();
-    await promoteNext(deps, conversation.id, message.seq);
+    // Only when a job marked the conversation as waited on is there one to wake.
+    const mark = await lease.release();
+    if (mark !== null) await promoteNext(deps, conversation.id, message.seq, mark);
   }
 }
 
@@ -277,11 +283,23 @@ async function waitAtRateGate(
   return delayUntil(job, token, retryAt);
 }
 
-/** Wake the next message of the conversation if its job is waiting out a delay. */
-async function promoteNext(deps: TurnDeps, conversationId: string, seq: number): Promise<void> {
+/**
+ * Wake the next message of the conversation if its job is waiting out a delay. With the conversation's
+ * waiting `mark` (read by the lease release): when no message waits any more, the mark is dropped
+ * (unless a job marked the conversation again since), so later turns do not look again.
+ */
+async function promoteNext(
+  deps: TurnDeps,
+  conversationId: string,
+  seq: number,
+  mark?: string,
+): Promise<void> {
   try {
     const next = await nextPendingAfter(deps.db, conversationId, seq);
-    if (!next) return;
+    if (!next) {
+      if (mark !== undefined && mark !== UNKNOWN_MARK) await deps.leases.clearWaiting(conversationId, mark);
+      return;
+    }
     await promoteTurnJob(deps.queue, next.id);
   } catch (err) {
     // Only latency is at stake: the job runs when its delay ends anyway.

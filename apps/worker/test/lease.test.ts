@@ -60,6 +60,29 @@ describe('conversation lease', () => {
     await b!.release();
   });
 
+  it('reports at release whether a job waited on the conversation, until the mark is cleared', async () => {
+    const leases = new ConversationLeases({ redis, prefix, ttlMs: 5000 });
+    const conv = randomUUID();
+    // Nobody waited: the turn that ends has no job to look for.
+    const a = await leases.acquire(conv, 'w1');
+    expect(await a!.release()).toBeNull();
+    // A refused acquirer (its job is about to wait) marks the conversation.
+    const b = await leases.acquire(conv, 'w1');
+    expect(await leases.acquire(conv, 'w2')).toBeNull();
+    const mark = await b!.release();
+    expect(mark).not.toBeNull();
+    // The mark stays until cleared (more jobs may wait), and a newer mark survives clearing an older one.
+    const c = await leases.acquire(conv, 'w2');
+    expect(await c!.release()).toBe(mark);
+    const newer = await leases.markWaiting(conv);
+    await leases.clearWaiting(conv, mark!);
+    const d = await leases.acquire(conv, 'w3');
+    expect(await d!.release()).toBe(newer);
+    await leases.clearWaiting(conv, newer);
+    const e = await leases.acquire(conv, 'w3');
+    expect(await e!.release()).toBeNull();
+  });
+
   it('reads a flag of the conversation with the lease, and leaves it as it is', async () => {
     const leases = new ConversationLeases({ redis, prefix, ttlMs: 5000 });
     const conv = randomUUID();
