@@ -1,7 +1,13 @@
-import { type ClaudeProvider, classifyClaudeError, type StreamRequest } from '@turnstream/claude';
+import {
+  type ClaudeChunk,
+  type ClaudeProvider,
+  classifyClaudeError,
+  type StreamRequest,
+} from '@turnstream/claude';
 import type { TurnEvent } from '@turnstream/contracts';
 import type { TurnStreams } from '@turnstream/streams';
 import { type Span, SpanKind, SpanStatusCode, tracer } from '@turnstream/telemetry';
+import { tapStream } from './tap-stream.ts';
 import type { TurnMetrics } from './turn-metrics.ts';
 
 /**
@@ -86,43 +92,50 @@ export function instrumentProvider(
   };
 }
 
-async function* observedStream(
+function observedStream(
   provider: ClaudeProvider,
   metrics: TurnMetrics,
   req: StreamRequest,
   state: RunState | undefined,
-) {
-  const start = Date.now();
-  const span = tracer().startSpan('claude.stream', {
-    kind: SpanKind.CLIENT,
-    attributes: { 'gen_ai.request.model': req.model, 'gen_ai.system': 'anthropic' },
-  });
-  try {
-    for await (const chunk of provider.stream(req)) {
-      if (chunk.type === 'text_delta' && state && !state.firstChunk) {
-        state.firstChunk = true;
-        metrics.firstChunk(Date.now() - state.startedAt);
-      } else if (chunk.type === 'message_completed') {
-        metrics.usage(req.model, chunk.usage);
-        span.setAttributes({
-          'gen_ai.usage.input_tokens': chunk.usage.inputTokens,
-          'gen_ai.usage.output_tokens': chunk.usage.outputTokens,
-        });
-        if (span.isRecording()) span.end();
-        if (state) state.completing = tracer().startSpan('turn.complete');
-      }
-      yield chunk;
-    }
-    metrics.claudeCall(req.model, 'ok', Date.now() - start);
-  } catch (err) {
-    const cls = classifyClaudeError(err, { signal: req.signal }).kind;
-    if (state) state.errorClass = cls;
-    metrics.claudeCall(req.model, cls, Date.now() - start);
-    span.setStatus({ code: SpanStatusCode.ERROR, message: cls });
-    throw err;
-  } finally {
-    if (span.isRecording()) span.end();
-  }
+): AsyncIterable<ClaudeChunk> {
+  let start = 0;
+  let span: Span | undefined;
+  return tapStream(
+    () => {
+      start = Date.now();
+      span = tracer().startSpan('claude.stream', {
+        kind: SpanKind.CLIENT,
+        attributes: { 'gen_ai.request.model': req.model, 'gen_ai.system': 'anthropic' },
+      });
+      return provider.stream(req);
+    },
+    {
+      chunk: (chunk) => {
+        if (chunk.type === 'text_delta' && state && !state.firstChunk) {
+          state.firstChunk = true;
+          metrics.firstChunk(Date.now() - state.startedAt);
+        } else if (chunk.type === 'message_completed') {
+          metrics.usage(req.model, chunk.usage);
+          span?.setAttributes({
+            'gen_ai.usage.input_tokens': chunk.usage.inputTokens,
+            'gen_ai.usage.output_tokens': chunk.usage.outputTokens,
+          });
+          if (span?.isRecording()) span.end();
+          if (state) state.completing = tracer().startSpan('turn.complete');
+        }
+      },
+      done: () => metrics.claudeCall(req.model, 'ok', Date.now() - start),
+      error: (err) => {
+        const cls = classifyClaudeError(err, { signal: req.signal }).kind;
+        if (state) state.errorClass = cls;
+        metrics.claudeCall(req.model, cls, Date.now() - start);
+        span?.setStatus({ code: SpanStatusCode.ERROR, message: cls });
+      },
+      end: () => {
+        if (span?.isRecording()) span.end();
+      },
+    },
+  );
 }
 
 /** Error class of a final failure code when no Claude error was seen in the run. */
@@ -138,61 +151,66 @@ function classOfCode(code: string): string {
  * `state` (none: published outside a processor run).
  */
 export function observeEvents(events: TurnEvent[], metrics: TurnMetrics, state?: RunState): void {
-  const elapsed = () => (state ? Date.now() - state.startedAt : 0);
+  for (const event of events) {
+    // Most batches are text deltas alone: nothing to count, nothing allocated for them.
+    if (event.type === 'chunk' || event.type === 'thinking') continue;
+    observeEvent(event, metrics, state);
+  }
+}
+
+function observeEvent(event: TurnEvent, metrics: TurnMetrics, state: RunState | undefined): void {
   const end = (
     outcome: Parameters<TurnMetrics['turnEnded']>[0],
     error?: { errorClass: string; code?: string },
   ) => {
     if (state) state.ended = true;
-    metrics.turnEnded(outcome, elapsed(), error);
+    metrics.turnEnded(outcome, state ? Date.now() - state.startedAt : 0, error);
   };
-  for (const event of events) {
-    switch (event.type) {
-      case 'turn.started':
-        if (event.attempt === 1 && state && firstStart(event.messageId)) metrics.queueWait(state.acceptedAt);
-        break;
-      case 'session.cleared':
-        metrics.sessionCleared(event.reason);
-        if (state) state.cleared = event.reason;
-        break;
-      case 'turn.completed':
-        state?.completing?.end();
-        if (state?.cleared) metrics.sessionRecovered(state.cleared);
-        end('completed');
-        break;
-      case 'turn.failed':
-        end('failed', { errorClass: state?.errorClass ?? classOfCode(event.code), code: event.code });
-        break;
-      case 'turn.retrying':
-        metrics.retry(event.code);
-        end('retrying', { errorClass: state?.errorClass ?? 'transient', code: event.code });
-        break;
-      case 'turn.rate_limited':
-        metrics.rateLimitWait(Math.max(0, Date.parse(event.retryAt) - Date.now()));
-        end('rate_limited', { errorClass: 'rate_limited', code: 'rate_limited' });
-        break;
-      case 'turn.cancelled':
-        end('cancelled', { errorClass: 'cancelled', code: 'cancelled' });
-        break;
-      default:
-        break;
-    }
+  switch (event.type) {
+    case 'turn.started':
+      if (event.attempt === 1 && state && firstStart(event.messageId)) metrics.queueWait(state.acceptedAt);
+      break;
+    case 'session.cleared':
+      metrics.sessionCleared(event.reason);
+      if (state) state.cleared = event.reason;
+      break;
+    case 'turn.completed':
+      state?.completing?.end();
+      if (state?.cleared) metrics.sessionRecovered(state.cleared);
+      end('completed');
+      break;
+    case 'turn.failed':
+      end('failed', { errorClass: state?.errorClass ?? classOfCode(event.code), code: event.code });
+      break;
+    case 'turn.retrying':
+      metrics.retry(event.code);
+      end('retrying', { errorClass: state?.errorClass ?? 'transient', code: event.code });
+      break;
+    case 'turn.rate_limited':
+      metrics.rateLimitWait(Math.max(0, Date.parse(event.retryAt) - Date.now()));
+      end('rate_limited', { errorClass: 'rate_limited', code: 'rate_limited' });
+      break;
+    case 'turn.cancelled':
+      end('cancelled', { errorClass: 'cancelled', code: 'cancelled' });
+      break;
+    default:
+      break;
   }
 }
 
 /** Streams whose accepted batches are observed, as part of the run `state` (none: outside a run). */
 export function instrumentStreams(streams: TurnStreams, metrics: TurnMetrics, state?: RunState): TurnStreams {
-  const publish: TurnStreams['publish'] = async (conversationId, fence, events) => {
-    const result = await streams.publish(conversationId, fence, events);
-    if (result.ok) {
-      try {
-        observeEvents(events, metrics, state);
-      } catch {
-        // Metrics never fail a publish.
+  const publish: TurnStreams['publish'] = (conversationId, fence, events) =>
+    streams.publish(conversationId, fence, events).then((result) => {
+      if (result.ok) {
+        try {
+          observeEvents(events, metrics, state);
+        } catch {
+          // Metrics never fail a publish.
+        }
       }
-    }
-    return result;
-  };
+      return result;
+    });
   return new Proxy(streams, {
     get: (target, prop, receiver) => (prop === 'publish' ? publish : Reflect.get(target, prop, receiver)),
   });

@@ -8,6 +8,7 @@ import {
 import type { RedisClient } from '@turnstream/config';
 import type { Logger } from '@turnstream/logger';
 import { DelayedError, type Job } from 'bullmq';
+import { tapStream } from './tap-stream.ts';
 
 /** Moves the gate's closing time forward only: a shorter wait never shortens a longer one. */
 const CLOSE_SCRIPT = `
@@ -100,13 +101,8 @@ async function waitAtSend(gate: ClaudeRateGate, log: Logger, signal: AbortSignal
   }
 }
 
-async function* gatedStream(provider: ClaudeProvider, gate: ClaudeRateGate, log: Logger, req: StreamRequest) {
-  try {
-    yield* provider.stream(req);
-  } catch (err) {
-    await noteRateLimit(err, gate, log);
-    throw err;
-  }
+function gatedStream(provider: ClaudeProvider, gate: ClaudeRateGate, log: Logger, req: StreamRequest) {
+  return tapStream(() => provider.stream(req), { error: (err) => noteRateLimit(err, gate, log) });
 }
 
 async function closeOnRateLimit<T>(call: () => Promise<T>, gate: ClaudeRateGate, log: Logger): Promise<T> {

@@ -1,5 +1,5 @@
 import type { TurnEvent } from '@turnstream/contracts';
-import { ChunkCoalescer, type TurnStreams } from '@turnstream/streams';
+import { ChunkCoalescer, type PublishResult, type TurnStreams } from '@turnstream/streams';
 import { FencedOutError } from './errors.ts';
 import type { LiveReplyWrite, LiveReplyWriter } from './live-replies.ts';
 
@@ -65,9 +65,9 @@ export class ReplyPublisher {
     };
     this.coalescer = new ChunkCoalescer({
       windowMs: opts.coalesceWindowMs,
-      flush: async (events) => {
-        await this.publish(events);
-        if (events.some((e) => e.type === 'chunk' || e.type === 'thinking')) this.chunksPublished = true;
+      flush: (events) => {
+        const chunks = events.some((e) => e.type === 'chunk' || e.type === 'thinking');
+        return chunks ? this.publish(events).then(this.onChunksPublished) : this.publish(events);
       },
     });
   }
@@ -77,11 +77,21 @@ export class ReplyPublisher {
   }
 
   /** Publish events now, with this turn's fence. */
-  async publish(events: TurnEvent[]): Promise<void> {
-    if (this.fencedOut) throw new FencedOutError('turn is fenced out');
-    const res = await this.opts.streams.publish(this.opts.conversationId, this.opts.fence, events);
-    if (!res.ok) this.fenceLost(`stream fence ${res.currentFence} is newer than ${this.opts.fence}`);
+  publish(events: TurnEvent[]): Promise<void> {
+    if (this.fencedOut) return Promise.reject(new FencedOutError('turn is fenced out'));
+    // A plain promise chain, not an async function: a held stream publishes nearly every delta on its own.
+    return this.opts.streams
+      .publish(this.opts.conversationId, this.opts.fence, events)
+      .then(this.onPublished);
   }
+
+  private readonly onPublished = (res: PublishResult): void => {
+    if (!res.ok) this.fenceLost(`stream fence ${res.currentFence} is newer than ${this.opts.fence}`);
+  };
+
+  private readonly onChunksPublished = (): void => {
+    this.chunksPublished = true;
+  };
 
   /**
    * Publish the turn's opening events (`turn.started`, ...) now, followed in the same batch by `deltas`

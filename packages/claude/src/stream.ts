@@ -32,101 +32,196 @@ export function buildParams(req: StreamRequest): Anthropic.MessageCreateParamsSt
  * (status errors, connection errors, a midstream `error` event), {@link ClaudeStreamIdleError} when
  * the API goes quiet for `idleTimeoutMs`, {@link ClaudeStreamIncompleteError} when the stream ends
  * or breaks before `message_stop`, and `APIUserAbortError` when the caller's signal aborts.
- * Feed any of them to `classifyClaudeError`.
+ * Feed any of them to `classifyClaudeError`. Iterated once, one `next()` at a time (as `for await`
+ * does); nothing is sent before the first `next()`.
  */
-export async function* streamMessage(deps: StreamDeps, req: StreamRequest): AsyncGenerator<ClaudeChunk> {
-  const { logger, idleTimeoutMs } = deps;
-  const callerSignal = req.signal;
-  if (callerSignal?.aborted) throw new APIUserAbortError();
+export function streamMessage(deps: StreamDeps, req: StreamRequest): AsyncIterableIterator<ClaudeChunk> {
+  return new MessageStream(deps, req);
+}
 
-  const controller = new AbortController();
-  const onCallerAbort = () => controller.abort();
-  callerSignal?.addEventListener('abort', onCallerAbort, { once: true });
-  const watchdog = new IdleWatchdog(idleTimeoutMs, () => controller.abort());
-  const assembler = new MessageAssembler();
-  const startedAt = Date.now();
-  let requestId: string | null = null;
-  let completed = false;
+/**
+ * The iterator of {@link streamMessage}, written out rather than as an async generator: each SSE
+ * event costs one `then` on the SDK's iterator, not a generator request, a promise and two awaits
+ * (the event's and the yielded chunk's). Under a worker holding thousands of streams those per-event
+ * objects were a good part of what every scavenge copied.
+ *
+ * The watchdog is armed while the API is awaited (the response, the next event) and disarmed while the
+ * consumer handles a chunk. Whatever way the stream ends (completed, failed, stopped by the consumer)
+ * the watchdog and the caller's abort listener are released; unless it completed, the request is
+ * aborted and the SDK's iterator closed.
+ */
+class MessageStream implements AsyncIterableIterator<ClaudeChunk> {
+  readonly #deps: StreamDeps;
+  readonly #req: StreamRequest;
+  readonly #controller = new AbortController();
+  readonly #watchdog: IdleWatchdog;
+  readonly #assembler = new MessageAssembler();
+  #startedAt = 0;
+  #requestId: string | null = null;
+  #events: AsyncIterator<Anthropic.RawMessageStreamEvent> | undefined;
+  /** new: not started; open: streaming; final: `message_completed` handed out; done: released. */
+  #phase: 'new' | 'open' | 'final' | 'done' = 'new';
+  #completed = false;
+  /** The last `next()`: a `return()` waits for it (an async generator queues its calls too). */
+  #last: Promise<IteratorResult<ClaudeChunk>> | undefined;
 
-  /** What an error thrown by the SDK means, given who (if anyone) aborted the request. */
-  const translate = (err: unknown, duringBody: boolean): unknown => {
-    if (watchdog.fired) return new ClaudeStreamIdleError(idleTimeoutMs, { cause: err });
-    if (callerSignal?.aborted) return err instanceof APIUserAbortError ? err : new APIUserAbortError();
-    if (duringBody && !(err instanceof AnthropicError)) {
-      return new ClaudeStreamIncompleteError(assembler.lastEvent, { cause: err });
+  constructor(deps: StreamDeps, req: StreamRequest) {
+    this.#deps = deps;
+    this.#req = req;
+    this.#watchdog = new IdleWatchdog(deps.idleTimeoutMs, () => this.#controller.abort());
+  }
+
+  [Symbol.asyncIterator](): this {
+    return this;
+  }
+
+  next(): Promise<IteratorResult<ClaudeChunk>> {
+    let result: Promise<IteratorResult<ClaudeChunk>>;
+    switch (this.#phase) {
+      case 'new':
+        result = this.#open();
+        break;
+      case 'open':
+        this.#watchdog.arm();
+        result = this.#events!.next().then(this.#onEvent, this.#onReadError);
+        break;
+      case 'final':
+        this.#release();
+        result = Promise.resolve({ done: true, value: undefined });
+        break;
+      default:
+        result = Promise.resolve({ done: true, value: undefined });
     }
-    return err;
+    this.#last = result;
+    return result;
+  }
+
+  return(): Promise<IteratorResult<ClaudeChunk>> {
+    const stop = (): IteratorResult<ClaudeChunk> => {
+      if (this.#phase === 'new') this.#phase = 'done';
+      else this.#release();
+      return { done: true, value: undefined };
+    };
+    return this.#last ? this.#last.then(stop, stop) : Promise.resolve(stop());
+  }
+
+  #open(): Promise<IteratorResult<ClaudeChunk>> {
+    const { logger } = this.#deps;
+    const req = this.#req;
+    if (req.signal?.aborted) {
+      this.#phase = 'done';
+      return Promise.reject(new APIUserAbortError());
+    }
+    req.signal?.addEventListener('abort', this.#onCallerAbort, { once: true });
+    this.#phase = 'open';
+    this.#startedAt = Date.now();
+    logger.debug({ event: 'claude.stream_started', model: req.model, messageCount: req.messages.length });
+    try {
+      this.#watchdog.arm();
+      // A wait right before the request leaves (the rate gate) is not the API being idle.
+      const middleware = req.beforeSend
+        ? [
+            beforeSendMiddleware(req.beforeSend, this.#controller.signal, {
+              started: () => this.#watchdog.disarm(),
+              ended: () => this.#watchdog.arm(),
+            }),
+          ]
+        : [];
+      return this.#deps.client.messages
+        .create(buildParams(req), { signal: this.#controller.signal, middleware })
+        .withResponse()
+        .then(this.#onResponse, (err: unknown) => this.#fail(this.#translate(err, false)));
+    } catch (err) {
+      return this.#fail(err);
+    }
+  }
+
+  readonly #onCallerAbort = () => this.#controller.abort();
+
+  readonly #onResponse = (
+    stream: Awaited<ReturnType<ReturnType<Anthropic['messages']['create']>['withResponse']>>,
+  ): Promise<IteratorResult<ClaudeChunk>> => {
+    this.#requestId = stream.request_id ?? null;
+    const events = (stream.data as AsyncIterable<Anthropic.RawMessageStreamEvent>)[Symbol.asyncIterator]();
+    this.#events = events;
+    // Still armed since the request left: the wait for the first event counts from then.
+    return events.next().then(this.#onEvent, this.#onReadError);
   };
 
-  logger.debug({ event: 'claude.stream_started', model: req.model, messageCount: req.messages.length });
-  let events: AsyncIterator<Anthropic.RawMessageStreamEvent> | undefined;
-  try {
-    watchdog.arm();
-    // A wait right before the request leaves (the rate gate) is not the API being idle.
-    const middleware = req.beforeSend
-      ? [
-          beforeSendMiddleware(req.beforeSend, controller.signal, {
-            started: () => watchdog.disarm(),
-            ended: () => watchdog.arm(),
-          }),
-        ]
-      : [];
-    const stream = await deps.client.messages
-      .create(buildParams(req), { signal: controller.signal, middleware })
-      .withResponse()
-      .catch((err: unknown) => {
-        throw translate(err, false);
-      });
-    requestId = stream.request_id ?? null;
-    const iterator = stream.data[Symbol.asyncIterator]();
-    events = iterator;
-
-    for (;;) {
-      let step: IteratorResult<Anthropic.RawMessageStreamEvent>;
-      try {
-        step = await iterator.next();
-      } catch (err) {
-        throw translate(err, true);
-      } finally {
-        watchdog.disarm();
-      }
-      if (step.done) break;
-      const chunk = assembler.apply(step.value);
-      if (chunk) yield chunk;
-      watchdog.arm();
+  readonly #onEvent = (
+    step: IteratorResult<Anthropic.RawMessageStreamEvent>,
+  ): IteratorResult<ClaudeChunk> | Promise<IteratorResult<ClaudeChunk>> => {
+    this.#watchdog.disarm();
+    try {
+      if (step.done) return this.#finish();
+      const chunk = this.#assembler.apply(step.value);
+      if (chunk) return { done: false, value: chunk };
+    } catch (err) {
+      return this.#fail(err);
     }
+    // An event without a chunk (start, stop, ping): on to the next one.
+    this.#watchdog.arm();
+    return this.#events!.next().then(this.#onEvent, this.#onReadError);
+  };
 
-    // The SDK ends its iterator quietly when the request is aborted: find out why it ended.
-    if (!assembler.stopped) {
-      if (watchdog.fired) throw new ClaudeStreamIdleError(idleTimeoutMs);
-      if (callerSignal?.aborted) throw new APIUserAbortError();
-      throw new ClaudeStreamIncompleteError(assembler.lastEvent);
+  readonly #onReadError = (err: unknown): Promise<never> => {
+    this.#watchdog.disarm();
+    return this.#fail(this.#translate(err, true));
+  };
+
+  /** The SDK's iterator ended: with `message_stop`, the final chunk; without, find out why it ended. */
+  #finish(): IteratorResult<ClaudeChunk> {
+    const { logger, idleTimeoutMs } = this.#deps;
+    // The SDK ends its iterator quietly when the request is aborted.
+    if (!this.#assembler.stopped) {
+      if (this.#watchdog.fired) throw new ClaudeStreamIdleError(idleTimeoutMs);
+      if (this.#req.signal?.aborted) throw new APIUserAbortError();
+      throw new ClaudeStreamIncompleteError(this.#assembler.lastEvent);
     }
-    const result = assembler.result();
-    completed = true;
+    const result = this.#assembler.result();
+    this.#completed = true;
+    this.#phase = 'final';
     logger.info({
       event: 'claude.stream_completed',
-      model: req.model,
-      requestId,
-      durationMs: Date.now() - startedAt,
+      model: this.#req.model,
+      requestId: this.#requestId,
+      durationMs: Date.now() - this.#startedAt,
       stopReason: result.stopReason,
       usage: result.usage,
     });
-    yield { type: 'message_completed', ...result, requestId };
-  } catch (err) {
-    logFailure(logger, err, {
-      model: req.model,
-      requestId: requestId ?? claudeRequestIdOf(err),
-      durationMs: Date.now() - startedAt,
+    return { done: false, value: { type: 'message_completed', ...result, requestId: this.#requestId } };
+  }
+
+  /** What an error thrown by the SDK means, given who (if anyone) aborted the request. */
+  #translate(err: unknown, duringBody: boolean): unknown {
+    if (this.#watchdog.fired) return new ClaudeStreamIdleError(this.#deps.idleTimeoutMs, { cause: err });
+    if (this.#req.signal?.aborted) return err instanceof APIUserAbortError ? err : new APIUserAbortError();
+    if (duringBody && !(err instanceof AnthropicError)) {
+      return new ClaudeStreamIncompleteError(this.#assembler.lastEvent, { cause: err });
+    }
+    return err;
+  }
+
+  #fail(err: unknown): Promise<never> {
+    logFailure(this.#deps.logger, err, {
+      model: this.#req.model,
+      requestId: this.#requestId ?? claudeRequestIdOf(err),
+      durationMs: Date.now() - this.#startedAt,
     });
-    throw err;
-  } finally {
-    watchdog.stop();
-    callerSignal?.removeEventListener('abort', onCallerAbort);
+    this.#release();
+    return Promise.reject(err);
+  }
+
+  /** Once: stop the watchdog and the abort listener; a stream that did not complete is aborted. */
+  #release(): void {
+    if (this.#phase === 'done') return;
+    this.#phase = 'done';
+    this.#watchdog.stop();
+    this.#req.signal?.removeEventListener('abort', this.#onCallerAbort);
     // A consumer that stopped early (or an error) must not leave the connection open.
-    if (!completed) {
-      controller.abort();
-      events?.return?.().catch(() => {});
+    if (!this.#completed) {
+      this.#controller.abort();
+      this.#events?.return?.().catch(() => {});
     }
   }
 }

@@ -38,8 +38,10 @@ export class ChunkCoalescer {
   private readonly maxChars: number;
   private readonly write: (events: TurnEvent[]) => Promise<void>;
   private pending: TurnEvent[] = [];
-  /** The last pending event when it is a delta that may still grow (our own copy). */
+  /** The last pending event when it is a delta that may still grow. */
   private open: Delta | null = null;
+  /** Whether {@link open} is our own copy (else it is the caller's event, copied before it grows). */
+  private openOwned = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
   private flushQueued = false;
   private tail: Promise<void> = Promise.resolve();
@@ -83,14 +85,22 @@ export class ChunkCoalescer {
       open.messageId === event.messageId &&
       open.text.length + event.text.length <= this.maxChars
     ) {
-      open.text += event.text;
+      if (this.openOwned) open.text += event.text;
+      else {
+        // The caller's event is never changed: the merge goes into a copy, in its place.
+        const merged = { ...open, text: open.text + event.text };
+        this.pending[this.pending.length - 1] = merged;
+        this.open = merged;
+        this.openOwned = true;
+      }
     } else {
       if (open && open.type === event.type && open.messageId === event.messageId) {
         this.requestFlush(); // the open delta is full
       }
-      const copy = { ...event };
-      this.pending.push(copy);
-      this.open = copy;
+      // Most deltas of a slow stream are flushed alone: copied only if another one merges into it.
+      this.pending.push(event);
+      this.open = event;
+      this.openOwned = false;
     }
     if (first || (this.open?.text.length ?? 0) >= this.maxChars) this.requestFlush();
     else this.armTimer();
@@ -115,11 +125,28 @@ export class ChunkCoalescer {
 
   private armTimer(): void {
     if (this.timer || this.flushQueued) return;
-    this.timer = setTimeout(() => {
-      this.timer = null;
-      this.requestFlush();
-    }, this.windowMs);
+    this.timer = setTimeout(this.onTimer, this.windowMs);
   }
+
+  // Made once per coalescer, not per delta: a held stream flushes nearly every delta on its own.
+  private readonly onTimer = () => {
+    this.timer = null;
+    this.requestFlush();
+  };
+
+  /** The queued flush: takes whatever is pending when it starts. */
+  private readonly runFlush = async (): Promise<void> => {
+    this.flushQueued = false;
+    const batch = this.pending;
+    this.pending = [];
+    this.open = null;
+    if (batch.length === 0 || this.failure) return;
+    try {
+      await this.write(batch);
+    } catch (error) {
+      this.failure = { error };
+    }
+  };
 
   /** Queues one flush after the current one; it takes whatever is pending when it starts. */
   private requestFlush(): void {
@@ -129,17 +156,6 @@ export class ChunkCoalescer {
     }
     if (this.flushQueued) return;
     this.flushQueued = true;
-    this.tail = this.tail.then(async () => {
-      this.flushQueued = false;
-      const batch = this.pending;
-      this.pending = [];
-      this.open = null;
-      if (batch.length === 0 || this.failure) return;
-      try {
-        await this.write(batch);
-      } catch (error) {
-        this.failure = { error };
-      }
-    });
+    this.tail = this.tail.then(this.runFlush);
   }
 }

@@ -3,6 +3,7 @@ import { type DeliveredEvent, isTerminalEvent, type TurnEvent } from '@turnstrea
 import { BatchRecords } from './batch-record.ts';
 import { DurableAppender, type ReplicationShort } from './durable-append.ts';
 import { decodeEntries } from './entries.ts';
+import { KeyCache } from './key-cache.ts';
 import { type ConversationKeys, conversationKeys } from './keys.ts';
 import { PublishBatcher } from './publish-batcher.ts';
 import {
@@ -166,7 +167,10 @@ export function createTurnStreams(opts: TurnStreamsOptions): TurnStreams {
   const release = defineReleaseCommand(redis);
   const logReads = defineLogReads(redis);
   const keys = (conversationId: string) => conversationKeys(prefix, conversationId);
+  const publishKeys = new KeyCache(prefix);
   const live = sharded ? '1' : '0';
+  const maxLenArg = String(maxLen);
+  const ttlArg = String(ttlSeconds);
   const records = new BatchRecords();
 
   /** Appends, waits for the replicas, then releases the batch (and any before it not yet released). */
@@ -186,26 +190,26 @@ export function createTurnStreams(opts: TurnStreamsOptions): TurnStreams {
 
     async publish(conversationId, fence, events) {
       if (fence !== null) positiveInteger('fence', fence);
-      const k = keys(conversationId);
+      const k = publishKeys.get(conversationId);
       const ending = events.find(isTerminalEvent);
       // The record is the fence key plus a suffix: the same hash tag, hence the same slot.
       const slot = records.open(conversationId, k.fence);
-      const args = (mode: string) => [
+      const args = [
         fence === null ? '' : String(fence),
-        String(maxLen),
-        String(ttlSeconds),
+        maxLenArg,
+        ttlArg,
         k.channel,
-        mode,
+        durable ? '' : live,
         ending?.messageId ?? '',
         slot.batch,
         slot.floor,
-        ...events.map((event) => JSON.stringify(event)),
       ];
+      for (const event of events) args.push(JSON.stringify(event));
       let result: PublishReply;
       try {
         result = durable
-          ? await publishDurably(k, slot.key, args(''))
-          : await runPublish(k.log, k.fence, slot.key, k.ends, k.released, ...args(live));
+          ? await publishDurably(k, slot.key, args)
+          : await runPublish(k.log, k.fence, slot.key, k.ends, k.released, ...args);
       } finally {
         slot.settle();
       }

@@ -218,13 +218,12 @@ describe('ChunkCoalescer', () => {
   it('close() flushes what is pending; push afterwards throws', async () => {
     const target = recorder();
     const coalescer = new ChunkCoalescer({ flush: target.flush });
-    coalescer.push(chunk('a'));
-    coalescer.push(chunk('b'));
-    const event = chunk('c');
-    coalescer.push(event);
+    const events = [chunk('a'), chunk('b'), chunk('c')];
+    for (const event of events) coalescer.push(event);
     await coalescer.close();
     expect(summary(target.batches)).toEqual([['chunk:abc']]);
-    expect(event).toEqual(chunk('c')); // the caller's objects are not mutated
+    // The caller's objects are not mutated (the one merged into is copied first).
+    expect(events).toEqual([chunk('a'), chunk('b'), chunk('c')]);
     expect(() => coalescer.push(chunk('d'))).toThrow(CoalescerClosedError);
     await coalescer.close();
     expect(vi.getTimerCount()).toBe(0);
