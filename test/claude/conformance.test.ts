@@ -6,7 +6,14 @@ import {
   type TranscriptMessage,
 } from '@turnstream/claude';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { collect, type FaultRule, MODEL, type RunningSimulator, startSimulator } from './support/sim.ts';
+import {
+  abortMidStream,
+  collect,
+  type FaultRule,
+  MODEL,
+  type RunningSimulator,
+  startSimulator,
+} from './support/sim.ts';
 
 /**
  * Conformance table: every simulator fault and validation error, driven through the real SDK over
@@ -219,25 +226,10 @@ describe('connection errors and cancellation', () => {
   });
 
   it("the caller's abort mid-stream -> cancelled", async () => {
-    const controller = new AbortController();
-    const chunks: string[] = [];
-    let caught: unknown;
-    try {
-      for await (const chunk of provider.stream({
-        model: MODEL,
-        messages: [{ role: 'user', content: 'long one [[sim words=500 delay=2]]' }],
-        maxTokens: 4096,
-        signal: controller.signal,
-      })) {
-        chunks.push(chunk.type);
-        if (chunks.length === 2) controller.abort();
-      }
-    } catch (err) {
-      caught = err;
-    }
+    const { received: chunks, caught, signal } = await abortMidStream(provider);
     expect(chunks).toHaveLength(2);
     expect(classifyClaudeError(caught)).toEqual({ kind: 'cancelled' });
-    expect(classifyClaudeError(new Error('anything'), { signal: controller.signal })).toEqual({
+    expect(classifyClaudeError(new Error('anything'), { signal: signal })).toEqual({
       kind: 'cancelled',
     });
   });

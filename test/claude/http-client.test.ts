@@ -17,7 +17,7 @@ import {
 import { createSimulator } from '@turnstream/claude-sim';
 import { waitFor } from '@turnstream/testkit';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { collect, type FaultRule, MODEL, type RunningSimulator } from './support/sim.ts';
+import { abortMidStream, collect, type FaultRule, MODEL, type RunningSimulator } from './support/sim.ts';
 
 /**
  * The provider's two HTTP clients, `node` (node:http, the default) and `fetch` (the platform's), driven
@@ -129,22 +129,7 @@ describe('errors', () => {
 
   it("a caller's abort mid-stream ends with APIUserAbortError and closes the connection", async () => {
     await underBoth(async (provider) => {
-      const controller = new AbortController();
-      const received: string[] = [];
-      let caught: unknown;
-      try {
-        for await (const chunk of provider.stream({
-          model: MODEL,
-          messages: [{ role: 'user', content: 'long one [[sim words=500 delay=2]]' }],
-          maxTokens: 4096,
-          signal: controller.signal,
-        })) {
-          received.push(chunk.type);
-          if (received.length === 2) controller.abort();
-        }
-      } catch (err) {
-        caught = err;
-      }
+      const { received, caught } = await abortMidStream(provider);
       expect(received).toHaveLength(2);
       expect(caught).toBeInstanceOf(APIUserAbortError);
       await waitFor(() => sim.requests().at(-1)?.closedEarly === true);

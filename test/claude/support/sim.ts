@@ -30,3 +30,30 @@ export function completed(chunks: ClaudeChunk[]): Extract<ClaudeChunk, { type: '
 }
 
 export const MODEL = 'claude-sonnet-4-6';
+
+/**
+ * Streams a long reply and aborts the caller's signal once `afterChunks` chunks arrived; returns the
+ * chunk types received, the error the stream ended with (none if it did not throw), and the signal.
+ */
+export async function abortMidStream(
+  provider: ClaudeProvider,
+  afterChunks = 2,
+): Promise<{ received: string[]; caught: unknown; signal: AbortSignal }> {
+  const controller = new AbortController();
+  const received: string[] = [];
+  let caught: unknown;
+  try {
+    for await (const chunk of provider.stream({
+      model: MODEL,
+      messages: [{ role: 'user', content: 'long one [[sim words=500 delay=2]]' }],
+      maxTokens: 4096,
+      signal: controller.signal,
+    })) {
+      received.push(chunk.type);
+      if (received.length === afterChunks) controller.abort();
+    }
+  } catch (err) {
+    caught = err;
+  }
+  return { received, caught, signal: controller.signal };
+}
