@@ -1,4 +1,5 @@
-import { TURNS_QUEUE, turnJobId } from '@turnstream/contracts';
+import { cancelFlagKey, enqueueTurn, TURNS_QUEUE, turnJobId } from '@turnstream/contracts';
+import { insertUserMessage } from '@turnstream/db';
 import { waitFor } from '@turnstream/testkit';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -154,6 +155,39 @@ describe('cancel', () => {
     expect(worker.lines.filter((l) => l.event === 'turn.stream_started' && l.messageId === queued)).toEqual(
       [],
     );
+  });
+
+  it('flagged before a worker takes the job: the flag read with the lease ends it, nothing reaches Claude', async () => {
+    const conv = await createConversation(sys);
+    const content = 'stored, flagged, then enqueued';
+    const stored = await insertUserMessage(sys.tdb.db, {
+      tenantId: sys.tenantId,
+      conversationId: conv,
+      content,
+    });
+    if (!stored.ok) throw new Error(stored.reason);
+    const messageId = stored.message.id;
+    // The cancel flag a TurnsClient or API cancel sets, there before the job is.
+    await sys.redis.set(cancelFlagKey(sys.redisPrefix, conv, messageId), '1', 'EX', 60);
+    await enqueueTurn(queue, { v: 1, tenantId: sys.tenantId, conversationId: conv, messageId });
+    const { user, reply } = await waitForTurn(sys, conv, messageId);
+    expect(user.status).toBe('cancelled');
+    // Ended before its start: no reply row, no attempt, no Claude request.
+    expect(reply).toBeUndefined();
+    expect(await attemptOutcomes(messageId)).toEqual([]);
+    const logged = await waitFor(async () => {
+      const events = await logOf(streams, conv, messageId);
+      return events.some(isTerminal) ? events : null;
+    });
+    expect(logged.map((e) => [e.type, e.data.replyId ?? null])).toEqual([['turn.cancelled', null]]);
+    await sys.workers[0]!.waitForLog(
+      (l) => l.event === 'turn.cancel_completed' && l.stage === 'before_start' && l.messageId === messageId,
+    );
+    const requests = await sys.simRequests();
+    expect(requests.filter((r) => JSON.stringify(r.body ?? {}).includes(content))).toEqual([]);
+    // The conversation goes on: the next message is answered.
+    const next = await postMessage(sys, conv, 'after the flagged one');
+    expect((await waitForTurn(sys, conv, next)).user.status).toBe('completed');
   });
 
   it('a cancel racing the start of the turn is never lost: every cancelled message ends cancelled', async () => {

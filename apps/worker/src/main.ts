@@ -10,7 +10,7 @@ import { createDb, databaseIdentity, runMigrations } from '@turnstream/db';
 import { createLogger, startRuntimeStats } from '@turnstream/logger';
 import { createTurnStreams, replicationOptions } from '@turnstream/streams';
 import { startTracing } from '@turnstream/telemetry';
-import { createWebhookDispatcher, withWebhookNotices } from '@turnstream/webhooks';
+import { createWebhookDispatcher, KnownOutcomeTargets, withWebhookNotices } from '@turnstream/webhooks';
 import { claudeTarget } from './claude-target.ts';
 import { parseEnv } from './env.ts';
 import { claudeKeyId } from './rate-gate.ts';
@@ -69,6 +69,8 @@ async function main(): Promise<void> {
     timeoutMs: env.WEBHOOK_TIMEOUT_MS,
     retry: { attempts: env.WEBHOOK_MAX_ATTEMPTS, backoffMs: env.WEBHOOK_BACKOFF_MS },
   });
+  // A completion reads whether its outcome has a target with its own statement and tells the notices.
+  const outcomeTargets = new KnownOutcomeTargets();
   const streams = withWebhookNotices(
     createTurnStreams({
       redis,
@@ -79,7 +81,7 @@ async function main(): Promise<void> {
     webhooks.fanoutQueue,
     logger,
     // An outcome nobody takes (no endpoint, no callbackUrl) queues no fan-out job.
-    { db: dbh.db },
+    { db: dbh.db, known: outcomeTargets },
   );
   const provider = createClaudeProvider({
     apiKey: claude.apiKey,
@@ -93,6 +95,7 @@ async function main(): Promise<void> {
     db: dbh.db,
     redis,
     streams,
+    outcomeTargets,
     provider,
     claudeKeyId: claudeKeyId(claude.apiKey, claude.baseURL),
     logger,

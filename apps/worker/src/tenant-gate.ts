@@ -46,8 +46,9 @@ export interface TenantGateDeps {
 
 /**
  * Run `turn` holding one of the tenant's slots; without a free slot, put the job back to wait (not an
- * attempt) and throw BullMQ's DelayedError. The slot is freed when `turn` settles, and the tenant's
- * oldest waiting job is woken.
+ * attempt) and throw BullMQ's DelayedError — unless `insteadOfWaiting` ends the job another way (its
+ * result, or null to wait). The slot is freed when `turn` settles, and the tenant's oldest waiting job
+ * is woken.
  */
 export async function withTenantSlot<T>(
   deps: TenantGateDeps,
@@ -55,10 +56,16 @@ export async function withTenantSlot<T>(
   token: string | undefined,
   tenantId: string,
   turn: () => Promise<T>,
+  opts: { insteadOfWaiting?: () => Promise<T | null> } = {},
 ): Promise<T> {
   const limit = await deps.limits.of(tenantId);
   const slot = await deps.slots.acquire(tenantId, String(job.id), limit);
   if (!slot) {
+    const instead = await opts.insteadOfWaiting?.();
+    if (instead != null) {
+      await deps.slots.forget(tenantId, String(job.id));
+      return instead;
+    }
     deps.logger.debug(
       { event: 'turn.tenant_waiting', jobId: job.id, tenantId, limit },
       'tenant at its limit',

@@ -21,9 +21,14 @@ export interface Completion {
  * Complete by compare-and-set on the session the turn started with. If that session moved underneath
  * (a reset ended it, a clear emptied it) while this turn still owns its reply, the reply completes but
  * the turn's transcript is dropped: it carries context from before the reset or clear, so it never
- * becomes part of any session (the next turn starts from the session as it is now).
+ * becomes part of any session (the next turn starts from the session as it is now). Resolves with
+ * whether the outcome has a webhook target (read by the completion statement), null when fenced out.
  */
-export async function completeWithRetry(t: LeasedTurn, session: Session, c: Completion): Promise<boolean> {
+export async function completeWithRetry(
+  t: LeasedTurn,
+  session: Session,
+  c: Completion,
+): Promise<{ outcomeWanted: boolean } | null> {
   const { deps, data, message, lease } = t;
   const complete = (detached: boolean) =>
     completeTurn(deps.db, {
@@ -49,11 +54,12 @@ export async function completeWithRetry(t: LeasedTurn, session: Session, c: Comp
       },
     });
   const res = await complete(false);
-  if (res.ok) return true;
-  if (res.conflict === 'fence' || res.conflict === 'reply_fenced') return false;
+  if (res.ok) return res;
+  if (res.conflict === 'fence' || res.conflict === 'reply_fenced') return null;
   t.log.warn(
     { event: 'session.update_rejected', conflict: res.conflict },
     'session reset or cleared during the turn: reply kept, transcript dropped',
   );
-  return (await complete(true)).ok;
+  const detached = await complete(true);
+  return detached.ok ? detached : null;
 }

@@ -4,6 +4,7 @@ import type { ConversationTurnJob, ModelSpec } from '@turnstream/contracts';
 import type { Conversation, Db, Message, Session } from '@turnstream/db';
 import type { Logger } from '@turnstream/logger';
 import type { TurnStreams } from '@turnstream/streams';
+import type { KnownOutcomeTargets } from '@turnstream/webhooks';
 import type { Job, Queue } from 'bullmq';
 import type { ConversationLeases, Lease } from './lease.ts';
 import type { LiveReplyWriter } from './live-replies.ts';
@@ -78,6 +79,8 @@ export interface TurnDeps {
   config: TurnConfig;
   /** Running turns per tenant: a turn starts only holding one of its tenant's slots. */
   tenantGate: TenantGateDeps;
+  /** Where a completion tells the webhook notices of `streams` whether its outcome has a target. */
+  outcomeTargets?: KnownOutcomeTargets;
 }
 
 /** Everything a turn holding the conversation lease works with. */

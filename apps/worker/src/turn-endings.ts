@@ -63,15 +63,22 @@ export async function completeEnding(
     usage: final.usage,
   });
   if (!done) throw new FencedOutError('completion refused: fenced out');
-  await run.publisher.publish([
-    {
-      type: 'turn.completed',
-      messageId: run.message.id,
-      replyId: run.replyId,
-      content: final.text,
-      stopReason: final.stopReason,
-    },
-  ]);
+  // The webhook notice of this outcome takes the completion's answer instead of a statement of its own.
+  const targets = run.deps.outcomeTargets;
+  targets?.tell(run.message.id, 'turn.completed', done.outcomeWanted);
+  try {
+    await run.publisher.publish([
+      {
+        type: 'turn.completed',
+        messageId: run.message.id,
+        replyId: run.replyId,
+        content: final.text,
+        stopReason: final.stopReason,
+      },
+    ]);
+  } finally {
+    targets?.forget(run.message.id, 'turn.completed');
+  }
   run.log.info(
     {
       event: 'turn.stream_completed',

@@ -54,15 +54,13 @@ export async function processTurnJob(
 
   // The reads before the lease do not depend on one another: they go out together, the Postgres ones
   // as one statement (conversation, message, ordering gate, active session). A job carrying its message
-  // stores it first (below); then the cancel flag names the stored id and the gate reads follow.
+  // stores it first (below); then the gate reads follow. The cancel flag is read with the lease, or
+  // before the job is put back to wait (a cancelled turn never waits): see `cancelledInsteadOfWaiting`.
   const byId = data.content === undefined;
-  const [reads, flagged, gateMs] = await Promise.all([
+  const [reads, gateMs] = await Promise.all([
     byId
       ? readTurnStart(deps.db, data)
       : getConversation(deps.db, data.tenantId, data.conversationId).then(conversationOnly),
-    byId
-      ? deps.redis.exists(cancelFlagKey(deps.config.redisPrefix, data.conversationId, data.messageId))
-      : null,
     deps.rateGate.remainingMs(),
   ]);
   const { conversation } = reads;
@@ -73,25 +71,7 @@ export async function processTurnJob(
   const message = byId ? storedUserMessage(data, reads.message) : await ensureUserMessage(deps, data, job);
 
   if (isFinalStatus(message.status)) return endedTurn(deps, message, log);
-
-  const cancelKey = cancelFlagKey(deps.config.redisPrefix, conversation.id, message.id);
-  if (flagged ?? (await deps.redis.exists(cancelKey))) {
-    // The same ending as the API's cancel of a queued turn (a partial of an earlier attempt kept).
-    const res = await cancelTurn(deps.db, {
-      tenantId: data.tenantId,
-      conversationId: conversation.id,
-      messageId: message.id,
-    });
-    const replyId = res.ok ? (res.reply?.id ?? null) : null;
-    if (res.ok) {
-      await deps.streams.publish(conversation.id, null, [
-        { type: 'turn.cancelled', messageId: message.id, replyId },
-      ]);
-      log.info({ event: 'turn.cancel_completed', stage: 'before_start' }, 'turn cancelled before it started');
-    }
-    await promoteNext(deps, conversation.id, message.seq);
-    return { outcome: 'cancelled', status: res.user?.status ?? 'cancelled', replyId };
-  }
+  const unstarted: UnstartedTurn = { deps, tenantId: data.tenantId, message, log };
 
   // The ordering gate and the active session (the lease needs it next), read with the rest when the
   // message was.
@@ -102,23 +82,76 @@ export async function processTurnJob(
         ensureActiveSession(deps.db, data.tenantId, conversation.id),
       ]);
   if (earlierId) {
+    const cancelled = await cancelledInsteadOfWaiting(unstarted);
+    if (cancelled) return cancelled;
     log.debug({ event: 'turn.order_waiting', earlierMessageId: earlierId }, 'earlier message unfinished');
     // The turn that ends next reads the mark with its lease release and wakes this job.
     await deps.leases.markWaiting(conversation.id).catch(() => undefined);
     return delay(job, token, deps.config.waitDelayMs);
   }
 
-  if (gateMs > 0) return waitAtRateGate(job, token, deps, message, gateMs, log);
+  if (gateMs > 0) {
+    const cancelled = await cancelledInsteadOfWaiting(unstarted);
+    return cancelled ?? waitAtRateGate(job, token, deps, message, gateMs, log);
+  }
 
   // A fair share: beyond its running-turn limit a tenant's turn waits (delayed, not an attempt).
-  return withTenantSlot(deps.tenantGate, job, token, data.tenantId, () =>
-    leaseAndRun({ job, token, deps, data, conversation, message, session, log, lockSignal }),
+  return withTenantSlot(
+    deps.tenantGate,
+    job,
+    token,
+    data.tenantId,
+    () => leaseAndRun({ job, token, deps, data, conversation, message, session, log, lockSignal }),
+    { insteadOfWaiting: () => cancelledInsteadOfWaiting(unstarted) },
   );
+}
+
+/** What ending a turn that has not started needs. */
+interface UnstartedTurn {
+  deps: TurnDeps;
+  tenantId: string;
+  message: Message;
+  log: TurnDeps['logger'];
+}
+
+/**
+ * A job about to be put back to wait (ordering gate, rate gate, tenant slot, lease held elsewhere)
+ * reads its cancel flag first: a cancelled turn ends now instead (null: not cancelled, wait). The
+ * job that goes on to run reads the flag with its lease instead, in the same script.
+ */
+async function cancelledInsteadOfWaiting(t: UnstartedTurn): Promise<TurnResult | null> {
+  const { deps, message } = t;
+  const key = cancelFlagKey(deps.config.redisPrefix, message.conversationId, message.id);
+  if (!(await deps.redis.exists(key))) return null;
+  const result = await cancelBeforeStart(t);
+  await promoteNext(deps, message.conversationId, message.seq);
+  return result;
+}
+
+/**
+ * A turn cancelled before it started: the same ending as the API's cancel of a queued turn (a partial
+ * of an earlier attempt kept), then `turn.cancelled`.
+ */
+async function cancelBeforeStart(t: UnstartedTurn): Promise<TurnResult> {
+  const { deps, message, log } = t;
+  const res = await cancelTurn(deps.db, {
+    tenantId: t.tenantId,
+    conversationId: message.conversationId,
+    messageId: message.id,
+  });
+  const replyId = res.ok ? (res.reply?.id ?? null) : null;
+  if (res.ok) {
+    await deps.streams.publish(message.conversationId, null, [
+      { type: 'turn.cancelled', messageId: message.id, replyId },
+    ]);
+    log.info({ event: 'turn.cancel_completed', stage: 'before_start' }, 'turn cancelled before it started');
+  }
+  return { outcome: 'cancelled', status: res.user?.status ?? 'cancelled', replyId };
 }
 
 /**
  * Register the turn where cancels and shutdown reach it, take the conversation lease (reading the cancel
- * flag again in the same script), then at once start the Claude request (its transcript read against
+ * flag in the same script: a turn cancelled before it started ends there), then at once start the Claude request (its transcript read against
  * the session as read before the lease) while the session fence is claimed (with the reply and attempt
  * rows of a first attempt, in the same statement); run the turn once it is.
  */
@@ -136,17 +169,35 @@ async function leaseAndRun(t: Omit<LeasedTurn, 'lease'>): Promise<TurnResult> {
 }
 
 async function leasedRun(t: Omit<LeasedTurn, 'lease'>, abort: TurnAbort): Promise<TurnResult> {
-  const { job, token, deps, data, conversation, message, log, lockSignal, session: session0 } = t;
+  const { job, token, deps, data, conversation, message, log, session: session0 } = t;
   const lease = await deps.leases.acquire(conversation.id, deps.workerId, session0.fence, {
     flag: cancelFlagKey(deps.config.redisPrefix, conversation.id, message.id),
   });
   if (!lease) {
+    const cancelled = await cancelledInsteadOfWaiting({ deps, tenantId: data.tenantId, message, log });
+    if (cancelled) return cancelled;
     // The acquire script marked the conversation as waited on: the holder wakes this job when it ends.
     log.debug({ event: 'lease.acquire_rejected' }, 'conversation lease held elsewhere');
     return delay(job, token, deps.config.waitDelayMs);
   }
-  // Cancelled meanwhile: the run ends as a cancel while running (the reply row kept as cancelled).
-  if (lease.flagged) abort.abort('cancelled');
+  try {
+    // Cancelled before it started (the flag read with the lease): ended while holding the lease. A
+    // message queued behind it is woken by the release below (it marked the conversation as waited on).
+    if (lease.flagged) return await cancelBeforeStart({ deps, tenantId: data.tenantId, message, log });
+    return await confirmAndRun({ ...t, lease }, abort);
+  } finally {
+    // Only when a job marked the conversation as waited on is there one to wake.
+    const mark = await lease.release();
+    if (mark !== null) await promoteNext(deps, conversation.id, message.seq, mark);
+  }
+}
+
+/**
+ * Holding the lease: start the Claude request early while the session fence is claimed (with the
+ * reply and attempt rows of a first attempt), then run the turn once it is.
+ */
+async function confirmAndRun(t: LeasedTurn, abort: TurnAbort): Promise<TurnResult> {
+  const { job, token, deps, data, conversation, message, log, lockSignal, lease, session: session0 } = t;
   const flog = log.child({ fence: lease.fence });
   abort.follow(lease.signal, 'lease_lost');
   abort.follow(lockSignal, 'lock_lost');
@@ -200,9 +251,6 @@ async function leasedRun(t: Omit<LeasedTurn, 'lease'>, abort: TurnAbort): Promis
   } finally {
     // A turn that did not start publishes nothing of the early request: it is stopped here.
     earlyAbort.abort();
-    // Only when a job marked the conversation as waited on is there one to wake.
-    const mark = await lease.release();
-    if (mark !== null) await promoteNext(deps, conversation.id, message.seq, mark);
   }
 }
 

@@ -5,6 +5,7 @@ import type { Db } from '@turnstream/db';
 import type { Logger } from '@turnstream/logger';
 import type { TurnStreams } from '@turnstream/streams';
 import { inSpan, type MetricsServer, registerQueueDepth, startMetricsServer } from '@turnstream/telemetry';
+import type { KnownOutcomeTargets } from '@turnstream/webhooks';
 import { DelayedError, Queue, RateLimitError, type Telemetry, WaitingError, Worker } from 'bullmq';
 import { abandonFailedJob } from './abandon.ts';
 import { CancelListener } from './cancel-listener.ts';
@@ -32,6 +33,11 @@ export interface CreateWorkerDeps {
   /** Commands connection (leases, cancel flags, the rate gate). BullMQ and the cancel listener duplicate it. */
   redis: RedisClient;
   streams: TurnStreams;
+  /**
+   * Where a completion tells the webhook notices of `streams` whether its `turn.completed` has a target
+   * (read by the completion statement): the same object given to `withWebhookNotices` as `known`.
+   */
+  outcomeTargets?: KnownOutcomeTargets;
   provider: ClaudeProvider;
   /**
    * Identifies the Claude API key the provider uses (`claudeKeyId(apiKey, baseURL)`): workers with the
@@ -171,6 +177,7 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
     logger: deps.logger,
     workerId: deps.workerId,
     config,
+    ...(deps.outcomeTargets ? { outcomeTargets: deps.outcomeTargets } : {}),
   };
   /** A processor run's deps: its publisher and its provider observed as part of that run. */
   const runDeps = (state: RunState): TurnDeps => ({

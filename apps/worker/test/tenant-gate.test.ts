@@ -46,7 +46,11 @@ beforeAll(async () => {
   };
   worker = new Worker(
     'turns',
-    (job, token) => withTenantSlot(gate, job, token, job.data.tenantId, () => hold(job.name)),
+    (job, token) =>
+      withTenantSlot(gate, job, token, job.data.tenantId, () => hold(job.name), {
+        // A job marked `endsInstead` ends at once rather than wait for a slot (as a cancelled turn does).
+        insteadOfWaiting: async () => (job.data.endsInstead ? 'ended instead of waiting' : null),
+      }),
     { connection: redis.duplicate({ maxRetriesPerRequest: null }), prefix, concurrency: 10 },
   );
   await worker.waitUntilReady();
@@ -87,6 +91,20 @@ describe('the per-tenant gate', () => {
     expect(done.returnvalue).toBe('second');
     gates.get('other')!();
     expect(started).toEqual(['first', 'other', 'second']);
+  });
+
+  it('a job that ends instead of waiting is neither put back nor listed as waiting', async () => {
+    const tenantId = randomUUID();
+    await queue.add('holder', { tenantId }, { attempts: 1 });
+    await until(async () => gates.has('holder'), 'the holder to take the slot');
+    const ends = await queue.add('ends', { tenantId, endsInstead: true }, { attempts: 1 });
+    await until(async () => (await state(ends)) === 'completed', 'the job to end instead of waiting');
+    const done = (await queue.getJob(ends.id!))!;
+    expect(done.returnvalue).toBe('ended instead of waiting');
+    expect(done.attemptsStarted).toBe(1);
+    expect(started).not.toContain('ends');
+    expect(await gate.slots.oldestWaiting(tenantId)).toBeNull();
+    gates.get('holder')!();
   });
 
   it("a tenant's own limit (tenant:limits) replaces the default", async () => {

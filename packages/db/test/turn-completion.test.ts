@@ -3,6 +3,7 @@ import {
   type CompleteTurnInput,
   claimSessionFence,
   completeTurn,
+  createWebhookEndpoint,
   getActiveSession,
   getMessage,
   getReply,
@@ -186,5 +187,19 @@ describe('completeTurn (one statement)', () => {
     expect(results.filter((r) => r.ok)).toHaveLength(1);
     expect(results.find((r) => !r.ok)).toMatchObject({ conflict: 'version' });
     expect((await getActiveSession(db(), a.conversationId))?.version).toBe(a.session.version + 1);
+  });
+
+  it("says whether turn.completed has a webhook target: one of the tenant's endpoints takes that type", async () => {
+    const wanted = async () => {
+      const res = await completeTurn(db(), input(await running(7)));
+      if (!res.ok) throw new Error('completion refused');
+      return res.outcomeWanted;
+    };
+    expect(await wanted()).toBe(false);
+    const endpoint = { tenantId: f.tenantId, url: 'https://hooks.example.com/in', secret: 'whsec_dGVzdA==' };
+    await createWebhookEndpoint(db(), { ...endpoint, eventTypes: ['turn.cancelled'] });
+    expect(await wanted()).toBe(false);
+    await createWebhookEndpoint(db(), { ...endpoint, eventTypes: ['turn.failed', 'turn.completed'] });
+    expect(await wanted()).toBe(true);
   });
 });

@@ -3,7 +3,7 @@ import { type Db, webhookOutcomeWanted } from '@turnstream/db';
 import type { Logger } from '@turnstream/logger';
 import type { TurnStreams } from '@turnstream/streams';
 import type { Queue } from 'bullmq';
-import { enqueueFanout, type FanoutJob, isTurnOutcomeType } from './jobs.ts';
+import { enqueueFanout, type FanoutJob, isTurnOutcomeType, type TurnOutcomeType } from './jobs.ts';
 
 export interface WebhookNoticeOptions {
   /**
@@ -12,6 +12,38 @@ export interface WebhookNoticeOptions {
    * with two reads, its completion) per turn. Without it every outcome queues one.
    */
   db?: Db;
+  /** What publishers already know of their outcomes' targets: for those the notice reads nothing. */
+  known?: KnownOutcomeTargets;
+}
+
+/**
+ * Whether an outcome about to be published has a webhook target, when its publisher already knows
+ * (the worker's completion statement reads it with its writes): the notice of that outcome then takes
+ * the answer instead of a statement of its own. Told right before the publish, forgotten right after
+ * it (whether or not the publish was made), so nothing outlives the publish it was told for.
+ */
+export class KnownOutcomeTargets {
+  private readonly known = new Map<string, boolean>();
+
+  /** `messageId`'s outcome `type`, about to be published, has a target (`wanted`) or not. */
+  tell(messageId: string, type: TurnOutcomeType, wanted: boolean): void {
+    this.known.set(`${type}:${messageId}`, wanted);
+  }
+
+  /** Drop what was told of `messageId`'s outcome `type` (its publish is over). */
+  forget(messageId: string, type: TurnOutcomeType): void {
+    this.known.delete(`${type}:${messageId}`);
+  }
+
+  /** What was told of the outcome, if anything. */
+  of(messageId: string, type: TurnOutcomeType): boolean | undefined {
+    return this.known.get(`${type}:${messageId}`);
+  }
+
+  /** Outcomes told and not forgotten (for tests). */
+  get size(): number {
+    return this.known.size;
+  }
 }
 
 /** Streams that queue webhook notices, and can say when the notices started so far are settled. */
@@ -34,7 +66,10 @@ export function withWebhookNotices(
 ): NoticingStreams {
   const pending = new Set<Promise<void>>();
   const notice = async (job: FanoutJob) => {
-    if (opts.db && !(await wanted(opts.db, job, logger))) return;
+    // Read before any wait: the publisher forgets what it told once its publish returns.
+    const known = opts.known?.of(job.messageId, job.type);
+    if (known === false) return;
+    if (known === undefined && opts.db && !(await wanted(opts.db, job, logger))) return;
     await enqueueFanout(queue, job);
   };
   return {

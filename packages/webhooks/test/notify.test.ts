@@ -8,7 +8,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { WEBHOOK_FANOUT_QUEUE } from '../src/jobs.ts';
-import { type NoticingStreams, withWebhookNotices } from '../src/notify.ts';
+import { KnownOutcomeTargets, type NoticingStreams, withWebhookNotices } from '../src/notify.ts';
 
 // Notices against real Postgres, Redis and a BullMQ queue: an outcome with a target (an endpoint of the
 // tenant that takes its type, or the message's callbackUrl) queues its fan-out; one nobody takes does not.
@@ -100,6 +100,33 @@ describe('webhook notices', () => {
     });
     const m = await message(tenant.id, 'https://hooks.example.com/mine');
     expect(await outcome(streams, m, 'turn.cancelled')).toBeDefined();
+  });
+
+  it("takes what the publisher knows of an outcome's targets instead of reading them", async () => {
+    const known = new KnownOutcomeTargets();
+    const told = withWebhookNotices(createTurnStreams({ redis, keyPrefix: prefix }), queue, silentLogger(), {
+      db: tdb.db,
+      known,
+    });
+    const { tenant } = await seedTenant(tdb.db, 'told');
+    // Without an endpoint the database says nobody takes it; told it has a target, the notice queues.
+    const wantedAfterAll = await message(tenant.id);
+    known.tell(wantedAfterAll.id, 'turn.completed', true);
+    expect(await outcome(told, wantedAfterAll, 'turn.completed')).toBeDefined();
+    await createWebhookEndpoint(tdb.db, {
+      tenantId: tenant.id,
+      url: 'https://hooks.example.com/in',
+      eventTypes: ['turn.completed'],
+      secret: 'whsec_dGVzdA==',
+    });
+    // With one the database says it is taken; told it has none, the notice queues nothing.
+    const toldNone = await message(tenant.id);
+    known.tell(toldNone.id, 'turn.completed', false);
+    expect(await outcome(told, toldNone, 'turn.completed')).toBeUndefined();
+    // What was told of one outcome is not taken for another type of the same message.
+    const untold = await message(tenant.id);
+    known.tell(untold.id, 'turn.cancelled', false);
+    expect(await outcome(told, untold, 'turn.completed')).toBeDefined();
   });
 
   it('queues every outcome without a database to check', async () => {

@@ -5,6 +5,7 @@ import type { Message } from './messages.ts';
 import { preparedSql } from './prepared.ts';
 import { columnsOf, rowOf } from './row-columns.ts';
 import type { Session, SessionConflict } from './sessions.ts';
+import { outcomeWantedSql } from './webhooks.ts';
 
 export interface CompleteTurnInput {
   tenantId: string;
@@ -39,7 +40,16 @@ export interface CompleteTurnInput {
 }
 
 export type CompleteTurnResult =
-  | { ok: true; session: Session; reply: Message }
+  | {
+      ok: true;
+      session: Session;
+      reply: Message;
+      /**
+       * Whether `turn.completed` of the user message has a webhook target (as `webhookOutcomeWanted`
+       * says), read by the same statement: the outcome's notice needs no statement of its own.
+       */
+      outcomeWanted: boolean;
+    }
   | { ok: false; conflict: SessionConflict | 'reply_fenced'; session: Session | null };
 
 const p = (name: string) => sql.placeholder(name);
@@ -124,7 +134,8 @@ with s as (
   select * from "sessions"
   where "id" = ${p('sessionId')}::uuid and ${p('detached')}::boolean and (select "conflict" from chk) is null
 )
-select chk."conflict", ${columnsOf(messages, 'reply', 'r_')}, ${columnsOf(sessions, 'session_out', 's_')}
+select chk."conflict", ${columnsOf(messages, 'reply', 'r_')}, ${columnsOf(sessions, 'session_out', 's_')},
+  ${outcomeWantedSql(p('userMessageId'), sql`'turn.completed'`)} as "outcome_wanted"
 from chk
 left join reply on true
 left join session_out on true`;
@@ -132,7 +143,7 @@ left join session_out on true`;
 /**
  * Finish a turn atomically: reply row completed, transcript written, session pointed at it by
  * compare-and-set on `version` and `fence`, user message and attempt completed. A stale fence or
- * version writes nothing.
+ * version writes nothing. A completion also says whether its `turn.completed` has a webhook target.
  */
 export async function completeTurn(db: Db, input: CompleteTurnInput): Promise<CompleteTurnResult> {
   const query = preparedSql<Record<string, unknown>>(db, 'complete_turn', COMPLETE_TURN);
@@ -161,5 +172,10 @@ export async function completeTurn(db: Db, input: CompleteTurnInput): Promise<Co
   const conflict = row!.conflict as SessionConflict | 'reply_fenced' | null;
   const session = row!.s_id == null ? null : rowOf<Session>(sessions, row!, 's_');
   if (conflict) return { ok: false, conflict, session };
-  return { ok: true, session: session!, reply: rowOf<Message>(messages, row!, 'r_') };
+  return {
+    ok: true,
+    session: session!,
+    reply: rowOf<Message>(messages, row!, 'r_'),
+    outcomeWanted: row!.outcome_wanted === true,
+  };
 }

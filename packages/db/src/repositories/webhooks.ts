@@ -1,4 +1,4 @@
-import { and, desc, eq, inArray, sql } from 'drizzle-orm';
+import { and, desc, eq, inArray, type SQL, type SQLWrapper, sql } from 'drizzle-orm';
 import type { Db } from '../client.ts';
 import { messages, webhookAttempts, webhookDeliveries, webhookEndpoints } from '../schema/index.ts';
 import { preparedSql } from './prepared.ts';
@@ -82,15 +82,23 @@ export async function endpointsForEvent(
     );
 }
 
-const OUTCOME_WANTED = sql`
-select exists (
+/**
+ * Whether the outcome `eventType` of the user message `messageId` has a webhook target (an endpoint of
+ * its tenant that takes the type, or the message's own `callbackUrl`), as a boolean SQL expression: for
+ * {@link webhookOutcomeWanted}, and for a statement that ends a turn to answer with its writes.
+ */
+export function outcomeWantedSql(messageId: SQLWrapper, eventType: SQLWrapper): SQL {
+  return sql`exists (
   select 1 from "messages" m
-  where m."id" = ${sql.placeholder('messageId')}::uuid and m."role" = 'user'
+  where m."id" = ${messageId}::uuid and m."role" = 'user'
     and (m."callback_url" is not null or exists (
       select 1 from "webhook_endpoints" e
-      where e."tenant_id" = m."tenant_id" and ${sql.placeholder('eventType')}::text = any(e."event_types")
+      where e."tenant_id" = m."tenant_id" and ${eventType}::text = any(e."event_types")
     ))
-) as "wanted"`;
+)`;
+}
+
+const OUTCOME_WANTED = sql`select ${outcomeWantedSql(sql.placeholder('messageId'), sql.placeholder('eventType'))} as "wanted"`;
 
 /**
  * Whether an outcome (`eventType`) of the user message `messageId` has a webhook target: an endpoint
