@@ -1,4 +1,6 @@
 import { randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { createRedis, type RedisClient } from '@turnstream/config';
 import { createTestDatabase, seedTenant, type TestDatabase } from '@turnstream/db/testing';
 import { deleteKeys, freePort, type ManagedProcess, startApp } from '@turnstream/testkit';
@@ -29,6 +31,11 @@ export interface SystemOptions {
 
 /** TS_TEST_LOGS=1 echoes every process's log lines. */
 const echo = Boolean(process.env.TS_TEST_LOGS);
+/**
+ * TS_TEST_LOG_DIR=<dir> also writes them to `<dir>/<redis prefix>/<process>.log`, one directory per
+ * system: the logs of a whole run, to read after a flaky failure.
+ */
+const logRoot = process.env.TS_TEST_LOG_DIR;
 
 /**
  * The real system for one test file: its own database, its own Redis prefixes, and real processes
@@ -55,8 +62,11 @@ export class TestSystem {
   }
 
   private logging(name: string): { echo: boolean; logFile?: string; keepLines?: number } {
-    if (!this.opts.logDir) return { echo };
-    return { echo, logFile: `${this.opts.logDir}/${name}.log`, keepLines: 2000 };
+    if (this.opts.logDir) return { echo, logFile: `${this.opts.logDir}/${name}.log`, keepLines: 2000 };
+    if (!logRoot) return { echo };
+    const dir = join(logRoot, this.redisPrefix);
+    mkdirSync(dir, { recursive: true });
+    return { echo, logFile: join(dir, `${name}.log`) };
   }
 
   get redisUrl(): string {

@@ -1,4 +1,5 @@
 import { duplicateRedis, isCluster, type RedisClient } from '@turnstream/config';
+import { ReplyError } from 'ioredis';
 import { decodeLiveMessage } from './entries.ts';
 import { SubscriberClosedError } from './errors.ts';
 import { isStreamId } from './stream-ids.ts';
@@ -82,6 +83,8 @@ export function createEventSubscriber(opts: EventSubscriberOptions): EventSubscr
   let closed = false;
   /** Settles at the next 'ready' event, after every channel has been (re)subscribed. */
   let nextReady = deferred();
+  /** Counts the resubscriptions (`resync`): a SUBSCRIBE lost with its connection knows if it was made again. */
+  let resyncs = 0;
 
   const subscribeOnce = (channel: string): Promise<void> =>
     (sharded ? connection.ssubscribe(channel) : connection.subscribe(channel)).then(noop);
@@ -91,9 +94,24 @@ export function createEventSubscriber(opts: EventSubscriberOptions): EventSubscr
     // ready check fail ("Connection in subscriber mode") and drops the connection. So channels
     // are subscribed only on a ready connection; until then the 'ready' handler does it.
     if (connection.status !== 'ready') return nextReady.promise;
-    const confirmed = cluster ? subscribeOnShard(channel) : subscribeOnce(channel);
+    const sentAt = resyncs;
+    const sent = cluster ? subscribeOnShard(channel) : subscribeOnce(channel);
+    const confirmed = sent.catch((error: unknown) => afterLostSubscribe(error, sentAt));
     confirmed.catch(noop); // observed by the subscriptions; never an unhandled rejection
     return confirmed;
+  };
+
+  // A SUBSCRIBE that fails without Redis refusing it was lost with its connection: ioredis gave up on it
+  // (MaxRetriesPerRequestError once a reconnect took more attempts than `maxRetriesPerRequest`, or the
+  // connection was torn down with it in flight). The resync at the next 'ready' subscribes the channel
+  // again, so this confirmation settles once that resync ran (its subscriptions then wait for the new
+  // one) instead of ending them over a transient outage. Rejects only when Redis refused the SUBSCRIBE
+  // or the connection ended for good (no reconnect will come).
+  const afterLostSubscribe = (error: unknown, sentAt: number): Promise<void> => {
+    if (closed || resyncs !== sentAt) return Promise.resolve();
+    if (error instanceof ReplyError || connection.status === 'end') return Promise.reject(error);
+    onError(error instanceof Error ? error : new Error(String(error)));
+    return nextReady.promise;
   };
 
   // On a Cluster the shard serving a channel may be failing over (its subscriber connection ended,
@@ -117,6 +135,7 @@ export function createEventSubscriber(opts: EventSubscriberOptions): EventSubscr
   // subscribers were replaced (a master failed over, a connection dropped, slots moved), since
   // messages published meanwhile are lost.
   const resync = (): void => {
+    resyncs++;
     for (const [channel, entry] of channels) {
       entry.ready = subscribeChannel(channel);
       for (const subscription of entry.subscriptions) subscription.requestSync();

@@ -30,7 +30,11 @@ export interface Subscription extends AsyncIterable<DeliveredEvent> {
 
 /** What a subscription needs from its `EventSubscriber`. */
 export interface SubscriptionSource {
-  /** Settles when the channel subscription is confirmed (replaced on reconnect). */
+  /**
+   * Settles when the channel subscription is confirmed (replaced on reconnect). A subscription lost
+   * with its connection is not a rejection: it settles after the resubscription replaced it. Rejects
+   * only when the subscription cannot be made (Redis refused it, the connection ended for good).
+   */
   channelReady(): Promise<void>;
   /** Log events strictly after `after` (`null`: from the start), at most `count`. */
   read(after: string | null, count: number): Promise<DeliveredEvent[]>;

@@ -21,7 +21,8 @@ export function privateServerFixture(): PrivateServerFixture {
   const fixture = { prefix: testPrefix() } as PrivateServerFixture;
   beforeAll(async () => {
     fixture.server = await startRedisServer();
-    fixture.redis = conns.open({ port: fixture.server.port, host: '127.0.0.1' });
+    // The server's URL: options with a port alone would still connect to the shared server (REDIS_URL).
+    fixture.redis = conns.open(fixture.server.url);
     fixture.streams = createTurnStreams({ redis: fixture.redis, keyPrefix: fixture.prefix });
   });
   afterAll(async () => {

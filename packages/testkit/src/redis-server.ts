@@ -85,11 +85,14 @@ export class RedisServer {
   /**
    * Stop the server and start it again on the same port and data directory. `kill` (default) is a
    * crash (SIGKILL); `shutdown` is a clean SIGTERM. With `appendOnly` the data survives either way.
+   * `whileDown` runs after the server is gone and before it starts again (an outage lasting until
+   * something happened, never a fixed time).
    */
-  async restart(how: 'kill' | 'shutdown' = 'kill'): Promise<void> {
+  async restart(how: 'kill' | 'shutdown' = 'kill', whileDown?: () => Promise<void>): Promise<void> {
     if (how === 'kill') await this.proc.kill();
     else await this.proc.stop();
     this.restarts++;
+    await whileDown?.();
     await this.launch();
   }
 
