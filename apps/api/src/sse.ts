@@ -82,13 +82,18 @@ export class SseConnection {
   }
 
   /**
-   * Write a frame; resolves true when the socket took it, false when the stream is gone. While the
-   * socket is backed up, `shouldStop` is polled (a subscription that ended meanwhile, e.g. overflowed,
-   * has nothing more to wait for).
+   * Write a frame: true when the socket took it, false when the stream is gone, both at once (no
+   * promise per event); while the socket is backed up, a promise of the same once it drained, and
+   * meanwhile `shouldStop` is polled (a subscription that ended meanwhile, e.g. overflowed, has
+   * nothing more to wait for).
    */
-  async send(frame: string, shouldStop?: () => boolean): Promise<boolean> {
+  send(frame: string, shouldStop?: () => boolean): boolean | Promise<boolean> {
     if (this.closed) return false;
     if (this.raw.write(frame)) return true;
+    return this.drained(shouldStop);
+  }
+
+  private async drained(shouldStop?: () => boolean): Promise<boolean> {
     await new Promise<void>((resolve) => {
       const poll = shouldStop
         ? setInterval(() => {

@@ -27,6 +27,13 @@ export interface EventSubscriberOptions {
    * undecodable live messages (skipped). Default: ignored.
    */
   onError?: (error: Error) => void;
+  /**
+   * How long a channel whose last subscription ended stays subscribed, in milliseconds: a
+   * subscription to it meanwhile reuses it (no SUBSCRIBE, no wait for its confirmation), and the
+   * channels left idle are unsubscribed together (one UNSUBSCRIBE for all of them instead of one
+   * each). Messages of an idle channel are dropped unread. `0` unsubscribes at once. Default `1000`.
+   */
+  unsubscribeAfterMs?: number;
 }
 
 export interface SubscribeOptions {
@@ -55,6 +62,9 @@ interface ChannelEntry {
   ready: Promise<void>;
 }
 
+/** Most channels named in one UNSUBSCRIBE. */
+const UNSUBSCRIBE_BATCH = 500;
+
 function noop(): void {}
 
 function deferred(): { promise: Promise<void>; resolve: () => void } {
@@ -72,6 +82,10 @@ export function createEventSubscriber(opts: EventSubscriberOptions): EventSubscr
     throw new RangeError(`highWaterMark must be a positive integer, got ${highWaterMark}`);
   }
   const onError = opts.onError ?? noop;
+  const unsubscribeAfterMs = opts.unsubscribeAfterMs ?? 1000;
+  if (!Number.isFinite(unsubscribeAfterMs) || unsubscribeAfterMs < 0) {
+    throw new RangeError(`unsubscribeAfterMs must be a non-negative number, got ${unsubscribeAfterMs}`);
+  }
   const sharded = streams.sharded;
   const cluster = isCluster(opts.redis);
   if (cluster && !sharded)
@@ -142,15 +156,52 @@ export function createEventSubscriber(opts: EventSubscriberOptions): EventSubscr
     }
   };
 
-  const unsubscribeChannel = (channel: string): void => {
-    (sharded ? connection.sunsubscribe(channel) : connection.unsubscribe(channel)).catch((error: Error) =>
+  const unsubscribe = (names: string[]): void => {
+    (sharded ? connection.sunsubscribe(...names) : connection.unsubscribe(...names)).catch((error: Error) =>
       onError(error),
     );
   };
 
+  // Channels whose last subscription ended, in the order they emptied; unsubscribed by `sweepIdle`
+  // unless a subscription came back meanwhile.
+  const idle = new Set<string>();
+  let sweep: NodeJS.Timeout | undefined;
+
+  const sweepIdle = (): void => {
+    sweep = undefined;
+    const names: string[] = [];
+    for (const channel of idle) {
+      const entry = channels.get(channel);
+      if (entry && entry.subscriptions.size === 0) {
+        channels.delete(channel);
+        names.push(channel);
+      }
+    }
+    idle.clear();
+    if (closed || names.length === 0) return;
+    // SSUBSCRIBE channels of one command must share a slot (on a Cluster they do not): one each.
+    if (sharded) for (const channel of names) unsubscribe([channel]);
+    else
+      for (let i = 0; i < names.length; i += UNSUBSCRIBE_BATCH)
+        unsubscribe(names.slice(i, i + UNSUBSCRIBE_BATCH));
+  };
+
+  const release = (channel: string): void => {
+    if (unsubscribeAfterMs === 0) {
+      channels.delete(channel);
+      if (!closed) unsubscribe([channel]);
+      return;
+    }
+    idle.add(channel);
+    if (!sweep) {
+      sweep = setTimeout(sweepIdle, unsubscribeAfterMs);
+      sweep.unref();
+    }
+  };
+
   connection.on(sharded ? 'smessage' : 'message', (channel: string, message: string) => {
     const entry = channels.get(channel);
-    if (!entry) return;
+    if (!entry || entry.subscriptions.size === 0) return;
     let events: ReturnType<typeof decodeLiveMessage>;
     try {
       events = decodeLiveMessage(message);
@@ -194,8 +245,7 @@ export function createEventSubscriber(opts: EventSubscriberOptions): EventSubscr
             if (!entry) return;
             entry.subscriptions.delete(ended);
             if (entry.subscriptions.size > 0 || channels.get(channel) !== entry) return;
-            channels.delete(channel);
-            if (!closed) unsubscribeChannel(channel);
+            release(channel);
           },
         },
         highWaterMark,
@@ -223,6 +273,8 @@ export function createEventSubscriber(opts: EventSubscriberOptions): EventSubscr
         for (const subscription of entry.subscriptions) subscription.close();
       }
       channels.clear();
+      idle.clear();
+      clearTimeout(sweep);
       nextReady.resolve(); // subscriptions waiting for a connection see that they ended
       if (connection.status === 'ready') {
         await connection.quit().catch(() => connection.disconnect());

@@ -66,6 +66,57 @@ describe('lifecycle', () => {
     await shared.close();
   });
 
+  it('keeps an emptied channel for a while (reused without SUBSCRIBE), then unsubscribes the idle ones together', async () => {
+    const name = `streams-linger-${randomUUID().slice(0, 8)}`;
+    const own = createEventSubscriber({
+      redis: conns.open({ connectionName: name }),
+      streams,
+      unsubscribeAfterMs: 200,
+    });
+    const cs = [0, 1, 2].map((i) => `linger-${name}-${i}`);
+    const channels = cs.map((c) => streams.keys(c).channel);
+    const first = cs.map((c) => own.subscribe(c));
+    await Promise.all(first.map((s) => s.ready));
+    const addr = /addr=(\S+)/.exec(
+      ((await redis.client('LIST')) as string)
+        .split('\n')
+        .find((l) => l.includes(` name=${name} `) && /\bsub=[1-9]/.test(l))!,
+    )?.[1];
+    const sent: string[][] = [];
+    const monitor = await redis.monitor();
+    monitor.on('monitor', (_time: string, args: string[], source: string) => {
+      if (source === addr) sent.push(args.map(String));
+    });
+    try {
+      first[0]!.close();
+      const again = own.subscribe(cs[0]!);
+      await again.ready;
+      await publishOk(cs[0]!, 1, [chunk('m1', 'after')]);
+      expect(texts(await take(iteratorOf(again), 1))).toEqual(['after']);
+      first[1]!.close();
+      first[2]!.close();
+      await eventually(async () => {
+        expect(await numsub(channels[1]!)).toBe(0);
+        expect(await numsub(channels[2]!)).toBe(0);
+      });
+      expect(await numsub(channels[0]!)).toBe(1);
+      again.close();
+      await eventually(async () => expect(await numsub(channels[0]!)).toBe(0));
+      await eventually(() => {
+        const verbs = sent.map((args) => args[0]!.toLowerCase());
+        expect(verbs).not.toContain('subscribe');
+        const unsubscribes = sent.filter((args) => args[0]!.toLowerCase() === 'unsubscribe');
+        expect(unsubscribes.map((args) => args.slice(1).sort())).toEqual([
+          [channels[1], channels[2]].sort(),
+          [channels[0]],
+        ]);
+      });
+    } finally {
+      monitor.disconnect();
+      await own.close();
+    }
+  });
+
   it('close() ends every subscription; subscribe() afterwards throws', async () => {
     const own = createEventSubscriber({ redis, streams });
     const c = `close-${randomUUID()}`;

@@ -186,6 +186,7 @@ const MAX_WRITE_CHARS = 64 * 1024;
 async function pump(subscription: Subscription, connection: SseConnection, opts: PumpOptions): Promise<void> {
   let finalFrame: string | undefined;
   const events = subscription[Symbol.asyncIterator]();
+  const stopped = () => subscription.ended;
   try {
     for (let next = await events.next(); !next.done; next = await events.next()) {
       let frames = '';
@@ -201,9 +202,13 @@ async function pump(subscription: Subscription, connection: SseConnection, opts:
         next = await events.next();
         if (next.done) break;
       }
-      if (frames !== '' && !(await connection.send(frames, () => subscription.ended))) {
-        connection.abort('client_closed');
-        break;
+      if (frames !== '') {
+        let sent = connection.send(frames, stopped);
+        if (typeof sent !== 'boolean') sent = await sent;
+        if (!sent) {
+          connection.abort('client_closed');
+          break;
+        }
       }
       if (turnEnded) {
         connection.abort('turn_ended');
