@@ -54,9 +54,13 @@ describe('worker metrics after a scripted run', () => {
     const samples = await waitFor(
       async () => {
         const s = await metrics.scrape();
-        return turns(s, { outcome: 'cancelled' }) === 1 && turns(s, { outcome: 'completed' }) === 3
-          ? s
-          : null;
+        // A turn is counted when its outcome is known and leaves the active gauge a moment later
+        // (after it releases its lease): wait for both.
+        const settled =
+          turns(s, { outcome: 'cancelled' }) === 1 &&
+          turns(s, { outcome: 'completed' }) === 3 &&
+          sampleValue(s, 'turnstream_active_streams') === 0;
+        return settled ? s : null;
       },
       { message: 'metrics of every turn' },
     );
