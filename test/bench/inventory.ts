@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { PUBLISH_LUA, PUBLISH_MANY_LUA } from '@turnstream/streams';
+import { PUBLISH_LUA } from '@turnstream/streams';
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import type { BenchContext } from './lib/context.ts';
@@ -28,13 +28,10 @@ const durationMs = arg('duration', 8000);
 const monitorMs = arg('monitor', 2000);
 const workers = arg('workers', 1);
 
-/** sha1 -> script name: BullMQ's scripts and the streams package's publish scripts. */
+/** sha1 -> script name: BullMQ's scripts and the streams package's publish script. */
 async function scriptNames(): Promise<Map<string, string>> {
   const sha = (lua: string) => createHash('sha1').update(lua).digest('hex');
-  const names = new Map<string, string>([
-    [sha(PUBLISH_LUA), 'turnstreams publish'],
-    [sha(PUBLISH_MANY_LUA), 'turnstreams publish (several batches)'],
-  ]);
+  const names = new Map<string, string>([[sha(PUBLISH_LUA), 'turnstreams publish']]);
   const require = createRequire(join(process.cwd(), 'apps/worker/package.json'));
   const dir = join(dirname(require.resolve('bullmq')), 'scripts');
   for (const f of readdirSync(dir).filter((f) => /^[a-zA-Z]+-\d+\.js$/.test(f))) {

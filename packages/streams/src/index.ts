@@ -11,7 +11,7 @@ export {
   type SubscribeOptions,
 } from './event-subscriber.ts';
 export { type ConversationKeys, conversationKeys } from './keys.ts';
-export { PUBLISH_KEY_COUNT, PUBLISH_LUA, PUBLISH_MANY_LUA } from './publish-script.ts';
+export { PUBLISH_KEY_COUNT, PUBLISH_LUA } from './publish-script.ts';
 export { type ReplicationEnv, type ReplicationLog, replicationOptions } from './replication-options.ts';
 export type { ResumeCheck } from './resume-check.ts';
 export { compareStreamIds, isStreamId } from './stream-ids.ts';

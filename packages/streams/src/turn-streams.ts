@@ -42,13 +42,11 @@ export interface TurnStreamsOptions {
    */
   sharded?: boolean;
   /**
-   * Send the publishes made during one turn of the event loop together, in one call of the
-   * several-batch publish script (each batch still its own atomic step with its own fence and reply,
-   * in order; past 64 batches, several calls in one pipeline). Saves the client's work per command
-   * (and socket writes) when a process publishes for many conversations at once (a worker holding many
-   * streams).
-   * Default `true` on a `Redis`; off on a `Cluster`, where `true` is refused (the conversations of one
-   * loop turn live on several slots).
+   * Send the publishes made during one turn of the event loop as one pipeline (each still its own
+   * atomic script call, in order). Saves a socket write per publish when a process publishes for many
+   * conversations at once (a worker holding many streams). Default `true` on a `Redis`; off on a
+   * `Cluster`, where `true` is refused (a pipeline goes to one node, the conversations of one loop
+   * turn live on several).
    */
   pipelinePublishes?: boolean;
   /**
@@ -137,11 +135,6 @@ function positiveInteger(name: string, value: number): number {
   return value;
 }
 
-function replyResult(reply: PublishReply): PublishResult {
-  if (reply[0] === 1) return { ok: true, ids: reply[1] };
-  return { ok: false, reason: 'stale_fence', currentFence: Number(reply[1]) };
-}
-
 export function createTurnStreams(opts: TurnStreamsOptions): TurnStreams {
   const { redis } = opts;
   const prefix = opts.keyPrefix ?? 'ts';
@@ -160,13 +153,9 @@ export function createTurnStreams(opts: TurnStreamsOptions): TurnStreams {
   const waitReplicas = nonNegativeInteger('waitReplicas', opts.waitReplicas ?? (cluster ? 1 : 0));
   const waitTimeoutMs = positiveInteger('waitTimeoutMs', opts.waitTimeoutMs ?? DEFAULT_REDIS_WAIT_TIMEOUT_MS);
   const direct = definePublishCommand(redis);
-  const live = sharded ? '1' : '0';
-  const maxLenArg = String(maxLen);
-  const ttlArg = String(ttlSeconds);
   const batcher =
-    !cluster && waitReplicas === 0 && (opts.pipelinePublishes ?? true)
-      ? new PublishBatcher(redis, { maxLen: maxLenArg, ttl: ttlArg, live })
-      : null;
+    !cluster && waitReplicas === 0 && (opts.pipelinePublishes ?? true) ? new PublishBatcher(redis) : null;
+  const runPublish = batcher ? batcher.publish.bind(batcher) : direct;
   const durable =
     waitReplicas > 0
       ? new DurableAppender(redis, PUBLISH_LUA, {
@@ -179,6 +168,9 @@ export function createTurnStreams(opts: TurnStreamsOptions): TurnStreams {
   const logReads = defineLogReads(redis);
   const keys = (conversationId: string) => conversationKeys(prefix, conversationId);
   const publishKeys = new KeyCache(prefix);
+  const live = sharded ? '1' : '0';
+  const maxLenArg = String(maxLen);
+  const ttlArg = String(ttlSeconds);
   const records = new BatchRecords();
 
   /** Appends, waits for the replicas, then releases the batch (and any before it not yet released). */
@@ -202,24 +194,6 @@ export function createTurnStreams(opts: TurnStreamsOptions): TurnStreams {
       const ending = events.find(isTerminalEvent);
       // The record is the fence key plus a suffix: the same hash tag, hence the same slot.
       const slot = records.open(conversationId, k.fence);
-      if (batcher) {
-        const bodies = events.map((event) => JSON.stringify(event));
-        let reply: PublishReply;
-        try {
-          reply = await batcher.publish({
-            keys: [k.log, k.fence, slot.key, k.ends, k.released],
-            fence: fence === null ? '' : String(fence),
-            channel: k.channel,
-            ending: ending?.messageId ?? '',
-            batch: slot.batch,
-            floor: slot.floor,
-            events: bodies,
-          });
-        } finally {
-          slot.settle();
-        }
-        return replyResult(reply);
-      }
       const args = [
         fence === null ? '' : String(fence),
         maxLenArg,
@@ -235,11 +209,12 @@ export function createTurnStreams(opts: TurnStreamsOptions): TurnStreams {
       try {
         result = durable
           ? await publishDurably(k, slot.key, args)
-          : await direct(k.log, k.fence, slot.key, k.ends, k.released, ...args);
+          : await runPublish(k.log, k.fence, slot.key, k.ends, k.released, ...args);
       } finally {
         slot.settle();
       }
-      return replyResult(result);
+      if (result[0] === 1) return { ok: true, ids: result[1] };
+      return { ok: false, reason: 'stale_fence', currentFence: Number(result[1]) };
     },
 
     async read(conversationId, readOpts = {}) {

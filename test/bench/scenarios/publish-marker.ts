@@ -40,16 +40,16 @@ export interface MarkerResult {
   markerTtlSeconds: number;
 }
 
-const MARKER_READ = `  local applied = redis.call('HGET', KEYS[3], ARGV[7])
-  if applied then
-    return {1, cjson.decode(applied), replicas(ARGV[5])}
-  end
+const MARKER_READ = `local applied = redis.call('HGET', KEYS[3], ARGV[7])
+if applied then
+  return {1, cjson.decode(applied), replicas()}
+end
 `;
-const MARKER_WRITE = `  redis.call('HSET', KEYS[3], ARGV[7], cjson.encode(ids))
-  redis.call('EXPIRE', KEYS[3], ${BATCH_RECORD_TTL_SECONDS})
-  if redis.call('HLEN', KEYS[3]) > ${2 * BATCH_RECORD_KEEP} then
-    prune(KEYS[3], tonumber(ARGV[8]))
-  end
+const MARKER_WRITE = `redis.call('HSET', KEYS[3], ARGV[7], cjson.encode(ids))
+redis.call('EXPIRE', KEYS[3], ${BATCH_RECORD_TTL_SECONDS})
+if redis.call('HLEN', KEYS[3]) > ${2 * BATCH_RECORD_KEEP} then
+  prune(KEYS[3], tonumber(ARGV[8]))
+end
 `;
 
 /** The publish script without its batch record (the script as it was before the marker). */
