@@ -1,5 +1,6 @@
-import { cancelTurn, type Message, type Session } from '@turnstream/db';
+import type { Message, Session } from '@turnstream/db';
 import type { Logger } from '@turnstream/logger';
+import { cancelUnstartedTurn } from './cancel-unstarted.ts';
 import type { TurnDeps, TurnResult } from './turn-context.ts';
 
 /**
@@ -15,26 +16,9 @@ export function predatesSession(message: Message, session: Session): boolean {
  * earlier attempt is kept as `cancelled`, the message becomes `cancelled`, and `turn.cancelled` is
  * published. Only the holder of the conversation lease (`fence`) calls this.
  */
-export async function cancelPreResetTurn(
+export function cancelPreResetTurn(
   deps: TurnDeps,
   turn: { tenantId: string; message: Message; fence: number; log: Logger },
 ): Promise<TurnResult> {
-  const { message, fence } = turn;
-  // The same ending as every cancel: user row and open reply (its partial kept) in one transaction.
-  const res = await cancelTurn(deps.db, {
-    tenantId: turn.tenantId,
-    conversationId: message.conversationId,
-    messageId: message.id,
-  });
-  const replyId = res.ok ? (res.reply?.id ?? null) : null;
-  if (res.ok) {
-    await deps.streams.publish(message.conversationId, fence, [
-      { type: 'turn.cancelled', messageId: message.id, replyId },
-    ]);
-    turn.log.info(
-      { event: 'turn.cancel_completed', stage: 'before_start', reason: 'session_reset' },
-      'turn of a message from before the reset cancelled without calling Claude',
-    );
-  }
-  return { outcome: 'cancelled', status: res.user?.status ?? 'cancelled', replyId };
+  return cancelUnstartedTurn(deps, { ...turn, reason: 'session_reset' });
 }

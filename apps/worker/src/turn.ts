@@ -1,6 +1,5 @@
 import { type ConversationTurnJob, cancelFlagKey, parseTurnJob, promoteTurnJob } from '@turnstream/contracts';
 import {
-  cancelTurn,
   ensureActiveSession,
   firstUnfinishedBefore,
   getConversation,
@@ -15,6 +14,7 @@ import {
 } from '@turnstream/db';
 import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { checkedCallbackUrl } from './admit.ts';
+import { cancelUnstartedTurn } from './cancel-unstarted.ts';
 import { endedTurn } from './ended-turn.ts';
 import { storedMessageId } from './job-message-id.ts';
 import { UNKNOWN_MARK } from './lease.ts';
@@ -132,21 +132,8 @@ async function cancelledInsteadOfWaiting(t: UnstartedTurn): Promise<TurnResult |
  * A turn cancelled before it started: the same ending as the API's cancel of a queued turn (a partial
  * of an earlier attempt kept), then `turn.cancelled`.
  */
-async function cancelBeforeStart(t: UnstartedTurn): Promise<TurnResult> {
-  const { deps, message, log } = t;
-  const res = await cancelTurn(deps.db, {
-    tenantId: t.tenantId,
-    conversationId: message.conversationId,
-    messageId: message.id,
-  });
-  const replyId = res.ok ? (res.reply?.id ?? null) : null;
-  if (res.ok) {
-    await deps.streams.publish(message.conversationId, null, [
-      { type: 'turn.cancelled', messageId: message.id, replyId },
-    ]);
-    log.info({ event: 'turn.cancel_completed', stage: 'before_start' }, 'turn cancelled before it started');
-  }
-  return { outcome: 'cancelled', status: res.user?.status ?? 'cancelled', replyId };
+function cancelBeforeStart(t: UnstartedTurn): Promise<TurnResult> {
+  return cancelUnstartedTurn(t.deps, { tenantId: t.tenantId, message: t.message, fence: null, log: t.log });
 }
 
 /**

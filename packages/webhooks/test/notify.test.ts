@@ -59,6 +59,16 @@ async function outcome(streams: NoticingStreams, m: { id: string; conversationId
   return queue.getJob(`fanout-${m.id}-${event.type}`);
 }
 
+/** A webhook endpoint of the tenant that takes one event type. */
+function endpointTaking(tenantId: string, eventType: string) {
+  return createWebhookEndpoint(tdb.db, {
+    tenantId,
+    url: 'https://hooks.example.com/in',
+    eventTypes: [eventType],
+    secret: 'whsec_dGVzdA==',
+  });
+}
+
 describe('webhook notices', () => {
   let streams: NoticingStreams;
   beforeAll(() => {
@@ -75,12 +85,7 @@ describe('webhook notices', () => {
 
   it('queues the fan-out of an outcome an endpoint of the tenant takes, not of another type', async () => {
     const { tenant } = await seedTenant(tdb.db, 'with-endpoint');
-    await createWebhookEndpoint(tdb.db, {
-      tenantId: tenant.id,
-      url: 'https://hooks.example.com/in',
-      eventTypes: ['turn.completed'],
-      secret: 'whsec_dGVzdA==',
-    });
+    await endpointTaking(tenant.id, 'turn.completed');
     const done = await message(tenant.id);
     expect((await outcome(streams, done, 'turn.completed'))?.data).toMatchObject({
       messageId: done.id,
@@ -92,12 +97,7 @@ describe('webhook notices', () => {
 
   it("queues the fan-out of a message with a callbackUrl although the tenant's endpoints do not take it", async () => {
     const { tenant } = await seedTenant(tdb.db, 'callback');
-    await createWebhookEndpoint(tdb.db, {
-      tenantId: tenant.id,
-      url: 'https://hooks.example.com/in',
-      eventTypes: ['conversation.deleted'],
-      secret: 'whsec_dGVzdA==',
-    });
+    await endpointTaking(tenant.id, 'conversation.deleted');
     const m = await message(tenant.id, 'https://hooks.example.com/mine');
     expect(await outcome(streams, m, 'turn.cancelled')).toBeDefined();
   });
@@ -113,12 +113,7 @@ describe('webhook notices', () => {
     const wantedAfterAll = await message(tenant.id);
     known.tell(wantedAfterAll.id, 'turn.completed', true);
     expect(await outcome(told, wantedAfterAll, 'turn.completed')).toBeDefined();
-    await createWebhookEndpoint(tdb.db, {
-      tenantId: tenant.id,
-      url: 'https://hooks.example.com/in',
-      eventTypes: ['turn.completed'],
-      secret: 'whsec_dGVzdA==',
-    });
+    await endpointTaking(tenant.id, 'turn.completed');
     // With one the database says it is taken; told it has none, the notice queues nothing.
     const toldNone = await message(tenant.id);
     known.tell(toldNone.id, 'turn.completed', false);
