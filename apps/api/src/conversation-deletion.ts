@@ -142,18 +142,26 @@ export async function deleteConversation(
   return { ...purged, cancelled: unfinished.length, stillRunning };
 }
 
-/** Wait (bounded) until each message's turn is final; returns how many were not. */
+/**
+ * Wait (bounded) until each message's turn has ended: its row final and its job out of `active`. The row
+ * goes final inside the worker's turn, a round trip before the worker completes the job, and a job
+ * still locked by its worker cannot be removed (the purge would leave it behind, completed). Returns how
+ * many had not ended.
+ */
 async function waitForTurnsToEnd(ctx: RouteContext, tenantId: string, messageIds: string[]): Promise<number> {
   const deadline = Date.now() + ctx.config.deleteCancelWaitMs;
   let pending = messageIds;
   while (pending.length > 0) {
-    const statuses = await Promise.all(pending.map((id) => getMessage(ctx.db, tenantId, id)));
-    pending = pending.filter((_, i) => {
-      const m = statuses[i];
-      return m !== null && m !== undefined && !FINAL_USER_STATUSES.includes(m.status);
-    });
+    const ended = await Promise.all(pending.map((id) => turnHasEnded(ctx, tenantId, id)));
+    pending = pending.filter((_, i) => !ended[i]);
     if (pending.length === 0 || Date.now() >= deadline) break;
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   return pending.length;
+}
+
+async function turnHasEnded(ctx: RouteContext, tenantId: string, messageId: string): Promise<boolean> {
+  const message = await getMessage(ctx.db, tenantId, messageId);
+  if (message && !FINAL_USER_STATUSES.includes(message.status)) return false;
+  return (await ctx.queue.getJobState(turnJobId(messageId))) !== 'active';
 }
