@@ -1,7 +1,8 @@
 import { duplicateRedis, isCluster, type RedisClient } from '@turnstream/config';
 import { ReplyError } from 'ioredis';
 import { decodeLiveMessage } from './entries.ts';
-import { SubscriberClosedError } from './errors.ts';
+import { SubscriberClosedError, SubscriberConnectionEndedError } from './errors.ts';
+import { DEFAULT_READ_RETRY_MS, type ReadRetry } from './read-retry.ts';
 import { isStreamId } from './stream-ids.ts';
 import { LiveSubscription, type Subscription } from './subscription.ts';
 import type { TurnStreams } from './turn-streams.ts';
@@ -34,6 +35,15 @@ export interface EventSubscriberOptions {
    * each). Messages of an idle channel are dropped unread. `0` unsubscribes at once. Default `1000`.
    */
   unsubscribeAfterMs?: number;
+  /**
+   * How long a subscription retries log reads that keep failing (Redis restarting, the connection
+   * reconnecting), pausing 50 ms, 100 ms, ... up to 1 s between tries, before it ends with
+   * `LogReadError`. A read that succeeds meanwhile continues after the last event delivered: nothing
+   * lost, nothing repeated. Default `10_000`.
+   */
+  readRetryMs?: number;
+  /** Called for each failed log read that will be retried (to log it). Default: ignored. */
+  onReadRetry?: (retry: ReadRetry) => void;
 }
 
 export interface SubscribeOptions {
@@ -52,6 +62,11 @@ export interface EventSubscriber {
    * are never missed even if iteration starts later. Throws a `TypeError` for an invalid `after`.
    */
   subscribe(conversationId: string, opts?: SubscribeOptions): Subscription;
+  /**
+   * Set once the pub/sub connection ended for good (ioredis stopped reconnecting): every subscription
+   * ended with it and `subscribe` throws it. `null` while the subscriber works (or after `close`).
+   */
+  readonly failure: SubscriberConnectionEndedError | null;
   /** Ends every subscription (`done`) and closes the subscriber connection. */
   close(): Promise<void>;
 }
@@ -82,6 +97,11 @@ export function createEventSubscriber(opts: EventSubscriberOptions): EventSubscr
     throw new RangeError(`highWaterMark must be a positive integer, got ${highWaterMark}`);
   }
   const onError = opts.onError ?? noop;
+  const onReadRetry = opts.onReadRetry ?? noop;
+  const readRetryMs = opts.readRetryMs ?? DEFAULT_READ_RETRY_MS;
+  if (!Number.isFinite(readRetryMs) || readRetryMs < 0) {
+    throw new RangeError(`readRetryMs must be a non-negative number, got ${readRetryMs}`);
+  }
   const unsubscribeAfterMs = opts.unsubscribeAfterMs ?? 1000;
   if (!Number.isFinite(unsubscribeAfterMs) || unsubscribeAfterMs < 0) {
     throw new RangeError(`unsubscribeAfterMs must be a non-negative number, got ${unsubscribeAfterMs}`);
@@ -95,6 +115,7 @@ export function createEventSubscriber(opts: EventSubscriberOptions): EventSubscr
   const connection = duplicateRedis(opts.redis, { autoResubscribe: false, shardedSubscribers: cluster });
   const channels = new Map<string, ChannelEntry>();
   let closed = false;
+  let failure: SubscriberConnectionEndedError | null = null;
   /** Settles at the next 'ready' event, after every channel has been (re)subscribed. */
   let nextReady = deferred();
   /** Counts the resubscriptions (`resync`): a SUBSCRIBE lost with its connection knows if it was made again. */
@@ -219,6 +240,22 @@ export function createEventSubscriber(opts: EventSubscriberOptions): EventSubscr
     nextReady = deferred();
     settled.resolve();
   });
+  // ioredis stopped reconnecting (its retryStrategy gave up): no message will arrive on any channel
+  // again, so every subscription ends now rather than waiting, with heartbeats only, forever.
+  connection.on('end', () => {
+    if (closed || failure) return;
+    failure = new SubscriberConnectionEndedError();
+    onError(failure);
+    for (const entry of channels.values()) {
+      for (const subscription of entry.subscriptions) {
+        subscription.abort(new SubscriberConnectionEndedError(subscription.lastDeliveredId));
+      }
+    }
+    channels.clear();
+    idle.clear();
+    clearTimeout(sweep);
+    nextReady.resolve(); // subscriptions waiting for a connection see that they ended
+  });
   if (cluster) {
     connection.on('subscribersReady', () => {
       if (!closed && connection.status === 'ready') resync();
@@ -229,6 +266,7 @@ export function createEventSubscriber(opts: EventSubscriberOptions): EventSubscr
   return {
     subscribe(conversationId, subOpts = {}) {
       if (closed) throw new SubscriberClosedError();
+      if (failure) throw failure;
       const { after, signal } = subOpts;
       if (after !== undefined && !isStreamId(after)) {
         throw new TypeError(`after is not a Redis Stream id: ${JSON.stringify(after)}`);
@@ -241,6 +279,8 @@ export function createEventSubscriber(opts: EventSubscriberOptions): EventSubscr
           channelReady: () => entry!.ready,
           read: (cursor, count) =>
             streams.read(conversationId, cursor === null ? { count } : { after: cursor, count }),
+          readRetryMs,
+          readRetried: (attempt, error) => onReadRetry({ conversationId, attempt, error }),
           detach: (ended) => {
             if (!entry) return;
             entry.subscriptions.delete(ended);
@@ -264,6 +304,10 @@ export function createEventSubscriber(opts: EventSubscriberOptions): EventSubscr
       entry.subscriptions.add(subscription);
       subscription.start();
       return subscription;
+    },
+
+    get failure() {
+      return closed ? null : failure;
     },
 
     async close() {

@@ -3,7 +3,13 @@ export { ChunkCoalescer, type ChunkCoalescerOptions } from './chunk-coalescer.ts
 export { deleteConversationKeys } from './conversation-keys-purge.ts';
 export type { ReplicationShort } from './durable-append.ts';
 export { MalformedEntryError } from './entries.ts';
-export { CoalescerClosedError, SubscriberClosedError, SubscriberOverflowError } from './errors.ts';
+export {
+  CoalescerClosedError,
+  LogReadError,
+  SubscriberClosedError,
+  SubscriberConnectionEndedError,
+  SubscriberOverflowError,
+} from './errors.ts';
 export {
   createEventSubscriber,
   type EventSubscriber,
@@ -12,6 +18,7 @@ export {
 } from './event-subscriber.ts';
 export { type ConversationKeys, conversationKeys } from './keys.ts';
 export { PUBLISH_KEY_COUNT, PUBLISH_LUA } from './publish-script.ts';
+export { DEFAULT_READ_RETRY_MS, type ReadRetry } from './read-retry.ts';
 export { type ReplicationEnv, type ReplicationLog, replicationOptions } from './replication-options.ts';
 export type { ResumeCheck } from './resume-check.ts';
 export { compareStreamIds, isStreamId } from './stream-ids.ts';

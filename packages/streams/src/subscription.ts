@@ -1,5 +1,6 @@
 import type { DeliveredEvent } from '@turnstream/contracts';
-import { SubscriberOverflowError } from './errors.ts';
+import { LogReadError, SubscriberOverflowError } from './errors.ts';
+import { isRetryableReadError, readRetryPauseMs } from './read-retry.ts';
 import { compareStreamIds } from './stream-ids.ts';
 
 /**
@@ -8,7 +9,9 @@ import { compareStreamIds } from './stream-ids.ts';
  * Single consumer: iterate it once (`for await`). Delivered objects are shared between the
  * subscriptions of a process: treat them as read-only.
  * Ends with `SubscriberOverflowError` when the consumer falls more than `highWaterMark` events
- * behind live delivery, with the Redis error when the log cannot be read, and cleanly
+ * behind live delivery, with `LogReadError` when the log cannot be read (failed reads are retried for
+ * `readRetryMs` first), with `SubscriberConnectionEndedError` when the pub/sub connection ended for
+ * good, with the Redis error when Redis refused the channel subscription, and cleanly
  * (`done`) on `close()`, `break`, the abort signal or `EventSubscriber.close()`.
  */
 export interface Subscription extends AsyncIterable<DeliveredEvent> {
@@ -38,6 +41,10 @@ export interface SubscriptionSource {
   channelReady(): Promise<void>;
   /** Log events strictly after `after` (`null`: from the start), at most `count`. */
   read(after: string | null, count: number): Promise<DeliveredEvent[]>;
+  /** How long reads failing in a row are retried before the subscription ends with `LogReadError`. */
+  readonly readRetryMs: number;
+  /** A read failed and will be retried; `attempt` counts the failures in a row (1, 2, ...). */
+  readRetried(attempt: number, error: Error): void;
   /** Called once, when the subscription ends. */
   detach(subscription: LiveSubscription): void;
 }
@@ -75,6 +82,11 @@ export class LiveSubscription implements Subscription, AsyncIterator<DeliveredEv
   private failure: Error | null = null;
   private pulls: Pull[] = [];
   private spaceWaiter: (() => void) | null = null;
+  /** Failed reads in a row, and when the first of them failed. */
+  private readFailures = 0;
+  private failingSince = 0;
+  private pauseTimer: NodeJS.Timeout | undefined;
+  private pauseWaker: (() => void) | null = null;
   private readonly pageSize: number;
   private readonly onAbort = () => this.close();
 
@@ -143,6 +155,11 @@ export class LiveSubscription implements Subscription, AsyncIterator<DeliveredEv
     for (const pull of this.pulls.splice(0)) pull.resolve(DONE);
   }
 
+  /** Ends with `error` (the consumer's next pull rejects with it). Idempotent. */
+  abort(error: Error): void {
+    this.fail(error);
+  }
+
   next(): Promise<IteratorResult<DeliveredEvent, undefined>> {
     const event = this.queue.shift();
     if (event) {
@@ -189,8 +206,9 @@ export class LiveSubscription implements Subscription, AsyncIterator<DeliveredEv
         this.phase = 'reading';
         this.readBuffer = [];
         this.readBufferDropped = false;
-        const page = await this.source.read(this.cursor, this.pageSize);
+        const page = await this.readPage();
         if (this.ended) return;
+        if (page === null) continue; // failed; retried after a pause
         this.enqueue(page);
         const fits = this.queue.length + this.readBuffer.length <= this.highWaterMark;
         if (page.length < this.pageSize && !this.needRead && !this.readBufferDropped && fits) {
@@ -209,6 +227,44 @@ export class LiveSubscription implements Subscription, AsyncIterator<DeliveredEv
     } finally {
       this.syncing = false;
     }
+  }
+
+  /**
+   * One page of the log after the cursor, or `null` when the read failed and is to be retried (after a
+   * pause: the connection reconnects meanwhile). Throws `LogReadError` once reads have failed for
+   * longer than `readRetryMs`, or at once for an error that retrying cannot mend.
+   */
+  private async readPage(): Promise<DeliveredEvent[] | null> {
+    try {
+      const page = await this.source.read(this.cursor, this.pageSize);
+      this.readFailures = 0;
+      return page;
+    } catch (caught) {
+      const error = caught instanceof Error ? caught : new Error(String(caught));
+      if (this.ended) return null;
+      const now = Date.now();
+      if (this.readFailures++ === 0) this.failingSince = now;
+      if (!isRetryableReadError(error) || now - this.failingSince >= this.source.readRetryMs) {
+        throw new LogReadError(this.delivered, this.readFailures, error);
+      }
+      this.source.readRetried(this.readFailures, error);
+      this.phase = 'waiting';
+      this.needRead = true;
+      this.readBuffer = [];
+      await this.pause(readRetryPauseMs(this.readFailures));
+      return null;
+    }
+  }
+
+  /** Resolves after `ms`, or at once when the subscription ends meanwhile. */
+  private pause(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      this.pauseWaker = resolve;
+      this.pauseTimer = setTimeout(() => {
+        this.pauseWaker = null;
+        resolve();
+      }, ms);
+    });
   }
 
   private enqueue(events: DeliveredEvent[]): void {
@@ -267,6 +323,9 @@ export class LiveSubscription implements Subscription, AsyncIterator<DeliveredEv
     this.readBuffer = [];
     this.signal?.removeEventListener('abort', this.onAbort);
     this.wakeSpaceWaiter();
+    clearTimeout(this.pauseTimer);
+    this.pauseWaker?.();
+    this.pauseWaker = null;
     this.resolveReady();
     this.source.detach(this);
     return true;

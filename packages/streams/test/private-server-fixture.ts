@@ -1,4 +1,4 @@
-import { type RedisServer, startRedisServer } from '@turnstream/testkit';
+import { type RedisServer, type RedisServerOptions, startRedisServer } from '@turnstream/testkit';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
 import { createTurnStreams, type TurnStreams } from '../src/index.ts';
@@ -16,11 +16,11 @@ export interface PrivateServerFixture {
  * Per test file: a private redis-server (tests may flush its scripts or drop its connections), a
  * connection to it and TurnStreams on a key prefix of its own; all stopped in afterAll.
  */
-export function privateServerFixture(): PrivateServerFixture {
+export function privateServerFixture(serverOptions: RedisServerOptions = {}): PrivateServerFixture {
   const conns = connections();
   const fixture = { prefix: testPrefix() } as PrivateServerFixture;
   beforeAll(async () => {
-    fixture.server = await startRedisServer();
+    fixture.server = await startRedisServer(serverOptions);
     // The server's URL: options with a port alone would still connect to the shared server (REDIS_URL).
     fixture.redis = conns.open(fixture.server.url);
     fixture.streams = createTurnStreams({ redis: fixture.redis, keyPrefix: fixture.prefix });
