@@ -62,6 +62,11 @@ export const ERROR_CATALOG = {
     message:
       'The database connection was lost while serving this request; nothing was changed. Retry after the number of seconds in Retry-After.',
   },
+  stream_unavailable: {
+    status: 503,
+    message:
+      "The conversation's events cannot be read from Redis on this replica; reconnect with Last-Event-ID.",
+  },
   not_ready: { status: 503, message: 'The service is not ready.' },
   shutting_down: { status: 503, message: 'The server is shutting down; retry on another replica.' },
 } as const satisfies Record<string, { status: number; message: string }>;

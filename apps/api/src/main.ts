@@ -9,7 +9,12 @@ import {
 } from '@turnstream/config';
 import { createDb, databaseIdentity, runMigrations } from '@turnstream/db';
 import { createLogger, startRuntimeStats } from '@turnstream/logger';
-import { createEventSubscriber, createTurnStreams, replicationOptions } from '@turnstream/streams';
+import {
+  createEventSubscriber,
+  createTurnStreams,
+  replicationOptions,
+  SubscriberConnectionEndedError,
+} from '@turnstream/streams';
 import { startMetricsServer, startTracing } from '@turnstream/telemetry';
 import { WEBHOOK_FANOUT_QUEUE, withWebhookNotices } from '@turnstream/webhooks';
 import { Queue } from 'bullmq';
@@ -90,8 +95,22 @@ async function main(): Promise<void> {
     redis,
     streams,
     highWaterMark: env.SSE_HIGH_WATER_MARK,
-    onError: (err) =>
-      logger.warn({ event: 'sse.subscriber_failed', err: err.message }, 'event subscriber error'),
+    onError: (err) => {
+      if (err instanceof SubscriberConnectionEndedError) {
+        logger.error(
+          { event: 'sse.subscriber_ended', err: err.message },
+          'event subscriber gave up on Redis',
+        );
+      } else {
+        logger.warn({ event: 'sse.subscriber_failed', err: err.message }, 'event subscriber error');
+      }
+    },
+    // The first failure of a series at warn; the retries that follow at debug (one line per stream).
+    onReadRetry: ({ conversationId, attempt, error }) =>
+      logger[attempt === 1 ? 'warn' : 'debug'](
+        { event: 'sse.log_read_retried', conversationId, attempt, err: error.message },
+        'event log read failed; retrying',
+      ),
   });
   const metrics = createApiMetrics();
   const app = buildApp({

@@ -87,6 +87,7 @@ export class Harness {
     db?: Db;
     queue?: Queue;
     redis?: Redis;
+    streams?: TurnStreams;
     subscriber?: EventSubscriber;
     metrics?: ApiMetrics;
     config?: Partial<AppConfig>;
@@ -98,7 +99,7 @@ export class Harness {
       queue: overrides.queue ?? this.queue,
       intakeQueue: this.intakeQueue,
       webhookQueue: this.webhookQueue,
-      streams: this.streams,
+      streams: overrides.streams ?? this.streams,
       subscriber: overrides.subscriber ?? this.subscriber,
       logger: overrides.logger ?? this.opts.logger ?? silentLogger(),
       metrics: overrides.metrics ?? this.metrics,

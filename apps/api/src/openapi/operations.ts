@@ -147,7 +147,12 @@ export const OPERATIONS: Record<string, Operation> = {
     }),
     responses: {
       200: {
-        description: 'An event stream: `id:` (log id), `event:` (type), `data:` (the event as JSON).',
+        description:
+          'An event stream: `id:` (log id), `event:` (type), `data:` (the event as JSON). Besides the turn ' +
+          'events: `stream.gap` (the resume id is no longer in the log: reload the history), and, as the last ' +
+          'event, `stream.overflow` (too slow), `stream.revoked` (key revoked) or `stream.error` ' +
+          '(`{code: "stream_unavailable", message, lastEventId}`: Redis could not be read; reconnect with ' +
+          'Last-Event-ID = lastEventId). See the API README, Events.',
         content: { 'text/event-stream': { schema: z.string() } },
       },
     },

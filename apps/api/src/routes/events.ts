@@ -3,13 +3,14 @@ import type { Db } from '@turnstream/db';
 import {
   type ResumeCheck,
   SubscriberClosedError,
+  SubscriberConnectionEndedError,
   SubscriberOverflowError,
   type Subscription,
 } from '@turnstream/streams';
 import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
 import { requirePermission } from '../auth.ts';
 import type { RouteContext } from '../context.ts';
-import { ApiError } from '../errors.ts';
+import { ApiError, ERROR_CATALOG } from '../errors.ts';
 import { finishedTurnEvent } from '../finished-turn.ts';
 import { loadConversation, loadMessage } from '../lookups.ts';
 import { emptyBody, eventIdSchema, eventsQuery } from '../schemas.ts';
@@ -85,6 +86,9 @@ export function eventRoutes(app: FastifyInstance, ctx: RouteContext): void {
       });
     } catch (err) {
       if (err instanceof SubscriberClosedError) throw new ApiError('shutting_down', { cause: err });
+      if (err instanceof SubscriberConnectionEndedError) {
+        throw new ApiError('stream_unavailable', { cause: err });
+      }
       throw err;
     }
 
@@ -176,6 +180,27 @@ interface PumpOptions {
   conversationId: string;
 }
 
+/**
+ * The last frame of a stream whose subscription failed (its log could not be read within the
+ * subscriber's retry bound, its Redis connection ended for good, Redis refused its subscription): a
+ * `stream.error` event with the catalog code `stream_unavailable` and the id to resume after, so any
+ * client (not only an `EventSource`, which reconnects by itself) knows to reconnect with Last-Event-ID.
+ */
+function failedFrame(err: unknown, lastEventId: string | null, opts: PumpOptions): string {
+  opts.log.error(
+    {
+      event: 'sse.stream_failed',
+      conversationId: opts.conversationId,
+      code: 'stream_unavailable',
+      lastEventId,
+      err: errorText(err),
+    },
+    'event stream failed',
+  );
+  const { message } = ERROR_CATALOG.stream_unavailable;
+  return controlFrame('stream.error', { code: 'stream_unavailable', message, lastEventId }, lastEventId);
+}
+
 /** Most text written to the socket in one go when events are waiting (a resume, a burst). */
 const MAX_WRITE_CHARS = 64 * 1024;
 
@@ -234,11 +259,7 @@ async function pump(subscription: Subscription, connection: SseConnection, opts:
       );
     } else {
       connection.abort('error');
-      opts.log.error(
-        { event: 'sse.stream_failed', conversationId: opts.conversationId, err: errorText(err) },
-        'event stream failed',
-      );
-      finalFrame = commentFrame('error: the stream failed; reconnect with Last-Event-ID');
+      finalFrame = failedFrame(err, subscription.lastDeliveredId ?? opts.after, opts);
     }
   } finally {
     subscription.close();

@@ -23,14 +23,18 @@ async function check(run: () => Promise<unknown>): Promise<{ result: CheckResult
   }
 }
 
-/** `/healthz`: the process is up. `/readyz`: Postgres and Redis answer (503 `not_ready` naming which did not). */
+/**
+ * `/healthz`: the process is up. `/readyz`: Postgres and Redis answer (503 `not_ready` naming which did
+ * not); Redis counts as failed too when the event subscriber's connection ended for good (no event
+ * stream can be served here any more).
+ */
 export function healthRoutes(app: FastifyInstance, ctx: RouteContext): void {
   app.get('/healthz', async () => ({ status: 'ok' }));
 
   app.get('/readyz', async (request) => {
     const [postgres, redis] = await Promise.all([
       check(() => ctx.db.execute('select 1')),
-      check(() => ctx.redis.ping()),
+      check(() => redisReady(ctx)),
     ]);
     const checks = { postgres: postgres.result, redis: redis.result };
     const failed = Object.entries(checks)
@@ -48,4 +52,11 @@ export function healthRoutes(app: FastifyInstance, ctx: RouteContext): void {
     }
     return { status: 'ready', checks };
   });
+}
+
+/** The command connection answers PING, and the event subscriber's pub/sub connection has not ended. */
+async function redisReady(ctx: RouteContext): Promise<void> {
+  const failure = ctx.subscriber.failure;
+  if (failure) throw failure;
+  await ctx.redis.ping();
 }
