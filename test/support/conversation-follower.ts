@@ -120,6 +120,11 @@ export class ConversationFollower {
         if (event.type === 'stream.gap') {
           throw new FollowError(`${this.conversationId}: stream.gap ${JSON.stringify(event.data)}`);
         }
+        if (event.type === 'stream.error') {
+          // The server could not go on (Redis unreadable past its retries): a drop, resumed like one.
+          this.dropErrors.push(`stream.error ${JSON.stringify(event.data)}`);
+          return;
+        }
         this.events.push(event);
         if (this.done()) return;
       }
