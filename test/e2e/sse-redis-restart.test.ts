@@ -1,0 +1,47 @@
+import { type RedisServer, startRedisServer } from '@turnstream/testkit';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EventStream, isTerminal, logOf, turnStreams } from '../support/stream-events.ts';
+import type { SystemOptions } from '../support/system.ts';
+import { systemFixture } from '../support/system-fixture.ts';
+import { createConversation, postMessage, waitForTurn } from '../support/turns.ts';
+
+// The whole system on a private append-only redis-server that is killed and restarted: an event stream
+// opened on the real API while Redis is down (its catch-up read fails) goes on once Redis is back.
+let server: RedisServer;
+const options: SystemOptions = {};
+beforeAll(async () => {
+  server = await startRedisServer({ appendOnly: true });
+  options.redisUrl = server.url;
+});
+afterAll(async () => {
+  await server?.stop();
+}); // registered before the system's: runs after it stopped
+const sys = systemFixture(options);
+
+describe('SSE across a Redis restart', () => {
+  it('a stream whose catch-up read fails while Redis is down delivers the log once Redis is back', async () => {
+    const conv = await createConversation(sys);
+    const messageId = await postMessage(sys, conv, '[[sim words=12]] before the restart');
+    await waitForTurn(sys, conv, messageId);
+    const live = new EventStream(sys, conv);
+    await live.readUntil(isTerminal); // the API's channel for this conversation is subscribed
+    sys.redis.on('error', () => {}); // the test's own connection is refused while Redis is down
+    const api = sys.apis[0]!.proc;
+    const late = new EventStream(sys, conv);
+    await server.restart('kill', async () => {
+      await late.open();
+      // The outage lasts until the API reported the failed read (retried), or gave up on the stream.
+      await api.waitForLog(
+        (l) => l.event === 'sse.log_read_retried' || l.event === 'sse.stream_failed',
+        20_000,
+        'the catch-up read to fail',
+      );
+    });
+    expect(api.eventsNamed('sse.stream_failed')).toEqual([]);
+    const received = await late.readUntil(isTerminal);
+    const logged = await logOf(turnStreams(sys), conv, messageId);
+    expect(received.map((e) => [e.id, e.type])).toEqual(logged.map((e) => [e.id, e.type]));
+    live.close();
+    late.close();
+  });
+});
