@@ -1,8 +1,10 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createInterface } from 'node:readline';
 import { PUBLISH_KEY_COUNT, PUBLISH_LUA } from '@turnstream/streams';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
+import { type GcEvent, parseGcLine, summarizeGc } from './lib/gc.ts';
 import { CpuMeter, cpuSeconds } from './lib/proc.ts';
 import { mergedLagP99, percentile, summarize } from './lib/stats.ts';
 import { areaOf } from './profile-summary.ts';
@@ -37,6 +39,25 @@ describe('bench harness', () => {
     const usage = await meter.end();
     expect(usage.child!.cpuSeconds).toBeGreaterThan(0.05);
     expect(cpuSeconds(child.pid!)).toBeNull();
+  });
+
+  it("reads V8's --trace-gc-nvp lines: scavenges, a forced mark-compact, promoted bytes", async () => {
+    const script =
+      'let k = []; for (let i = 0; i < 2e6; i++) { k.push({ i }); if (k.length > 1e5) k = []; } gc();';
+    const child = spawn(process.execPath, ['--trace-gc-nvp', '--expose-gc', '-e', script]);
+    const events: GcEvent[] = [];
+    const lines = createInterface({ input: child.stdout });
+    lines.on('line', (raw) => {
+      const e = parseGcLine(raw, Date.now());
+      if (e) events.push(e);
+    });
+    await new Promise((r) => child.once('exit', r));
+    const gc = summarizeGc(events, 0, Date.now())!;
+    expect(gc.scavenges).toBeGreaterThan(0);
+    expect(gc.markCompacts).toBeGreaterThan(0);
+    expect(gc.promotedMb).toBeGreaterThan(0);
+    expect(parseGcLine('{"event":"runtime.stats_sampled"}', 0)).toBeUndefined();
+    expect(summarizeGc(events, 0, 1)).toBeNull();
   });
 
   it('names the package a profiled script belongs to', () => {

@@ -5,7 +5,8 @@
  * --only=first-chunk,saturation,held,fanout,marker,resume, --cpu-prof=<dir> (V8 CPU profiles of the API and
  * workers, one folder per scenario), --held=500,2000 (held streams on one worker only),
  * --saturation-workers=1, --tag=<name> (file name suffix), --no-write, --echo (app logs),
- * --worker-node-arg=<flag> (repeatable: a node flag of the workers, e.g. --heapsnapshot-signal=SIGUSR2).
+ * --worker-node-arg=<flag> (repeatable: a node flag of the workers, e.g. --heapsnapshot-signal=SIGUSR2;
+ * --trace-gc-nvp adds the workers' GC pauses and promoted bytes to the held runs).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
+import { type GcEvent, parseGcLine } from './gc.ts';
 
 export const ROOT = new URL('../../../', import.meta.url).pathname;
 
@@ -27,6 +28,8 @@ export class AppProcess {
   readonly counts = new Map<string, number>();
   readonly problems: LogLine[] = [];
   readonly stats: Array<LogLine & { at: number }> = [];
+  /** Collections the process traced (`--trace-gc-nvp`). */
+  readonly gc: GcEvent[] = [];
   private readonly waiters = new Set<{ event: string; resolve: (l: LogLine) => void }>();
   private readonly seen = new Map<string, LogLine>();
 
@@ -55,7 +58,9 @@ export class AppProcess {
     try {
       line = JSON.parse(raw) as LogLine;
     } catch {
-      if (this.problems.length < 50) this.problems.push({ msg: raw });
+      const gc = parseGcLine(raw, Date.now());
+      if (gc) this.gc.push(gc);
+      else if (this.problems.length < 50) this.problems.push({ msg: raw });
       return;
     }
     const event = line.event ?? '(none)';

@@ -1,4 +1,5 @@
 import type { BenchContext } from '../lib/context.ts';
+import { type GcSummary, summarizeGc } from '../lib/gc.ts';
 import { CpuMeter, type GroupUsage } from '../lib/proc.ts';
 import { mergedLagP99, minus } from '../lib/stats.ts';
 import { simContent, type TurnRunSummary } from '../lib/turns.ts';
@@ -20,6 +21,8 @@ export interface HeldPoint {
     /** Event-loop delay p99 over the run (merged from the workers' 1 s windows), and the worst window's p99. */
     eventLoopLagP99Ms: number | null;
     eventLoopWorstWindowP99Ms: number | null;
+    /** The workers' collections during the run (null unless they trace them: `--trace-gc-nvp`). */
+    gc: GcSummary | null;
   };
   cpuSeconds: Record<string, number>;
   /** CPU ms per stream-second (streams x nominal reply length), per process group and Turnstream's total. */
@@ -123,6 +126,11 @@ async function heldPoint(ctx: BenchContext, streams: number, workers: number): P
       rssPerStreamKb: Math.round(grown / streams / 1024),
       eventLoopLagP99Ms: mergedLagP99(windows),
       eventLoopWorstWindowP99Ms: windows.length ? Math.max(...windows.map((w) => w.p99)) : null,
+      gc: summarizeGc(
+        stack.workers.flatMap((w) => w.gc),
+        from,
+        to,
+      ),
     },
     cpuSeconds: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, v.cpuSeconds])),
     cpuMsPerStreamSecond: cpuMs,
@@ -130,7 +138,12 @@ async function heldPoint(ctx: BenchContext, streams: number, workers: number): P
     directCpuMsPerStreamSecond: perStreamSecond(directCpu, streamSeconds),
   };
   ctx.log(
-    `held ${streams} on ${workers} worker(s): ttfc p50 ${turnstream.ttfcMs.p50}/${direct.ttfcMs.p50} p99 ${turnstream.ttfcMs.p99}/${direct.ttfcMs.p99} ms, gap p99 ${turnstream.gapMs.p99}/${direct.gapMs.p99}, not completed ${point.notCompleted}, lag p99 ${point.worker.eventLoopLagP99Ms} ms, rss ${point.worker.peakRssMb} MB, cpu ${cpuMs.turnstream} ms/stream-s`,
+    `held ${streams} on ${workers} worker(s): ttfc p50 ${turnstream.ttfcMs.p50}/${direct.ttfcMs.p50} p99 ${turnstream.ttfcMs.p99}/${direct.ttfcMs.p99} ms, gap p99 ${turnstream.gapMs.p99}/${direct.gapMs.p99}, not completed ${point.notCompleted}, lag p99 ${point.worker.eventLoopLagP99Ms} ms, rss ${point.worker.peakRssMb} MB, cpu ${cpuMs.turnstream} ms/stream-s${gcNote(point.worker.gc)}`,
   );
   return point;
+}
+
+function gcNote(gc: GcSummary | null): string {
+  if (!gc) return '';
+  return `, gc ${gc.scavenges} scavenges ${gc.scavengeMs} ms + ${gc.markCompacts} mark-compacts ${gc.markCompactMs} ms (${gc.pauseShare} of the run), ${gc.promotedMb} MB promoted`;
 }
