@@ -1,13 +1,16 @@
 import { collectDefaultMetrics, Registry } from 'prom-client';
+import { registerGcDuration } from './gc-metric.ts';
 
 /**
  * A Prometheus registry for one process (or one app instance in tests) with the default process
- * metrics: CPU, memory, handles, GC, and event-loop lag (`nodejs_eventloop_lag_*`).
+ * metrics: CPU, memory, handles, GC pauses (every collection: see {@link registerGcDuration}), and
+ * event-loop lag (`nodejs_eventloop_lag_*`).
  */
 export function createMetricsRegistry(opts: { service: string; labels?: Record<string, string> }): Registry {
   const registry = new Registry();
   registry.setDefaultLabels({ service: opts.service, ...opts.labels });
   collectDefaultMetrics({ register: registry, eventLoopMonitoringPrecision: 20 });
+  registerGcDuration(registry);
   return registry;
 }
 
