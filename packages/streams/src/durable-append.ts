@@ -24,9 +24,13 @@ export interface ReplicationShort {
   acknowledged: number;
 }
 
-/** Errors after which an append (idempotent per batch) is sent again: failover, redirection, restart. */
+/**
+ * Errors after which an append (idempotent per batch) is sent again: failover, redirection, restart,
+ * and a connection that closed after the append's reply but before the `WAIT`'s (the client aborts the
+ * rest of such a pipeline: "Command aborted due to connection close").
+ */
 const TRANSIENT =
-  /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN|LOADING|READONLY|MASTERDOWN)\b|Connection is closed|ECONNRESET|ECONNREFUSED|EPIPE|same slots allocation group/;
+  /^(MOVED|ASK|TRYAGAIN|CLUSTERDOWN|LOADING|READONLY|MASTERDOWN)\b|Connection is closed|Command aborted due to connection close|ECONNRESET|ECONNREFUSED|EPIPE|same slots allocation group/;
 /** Retry spacing and budget, as the Cluster connections' own failover retries (packages/config). */
 const RETRY_DELAY_MS = 300;
 const RETRY_FOR_MS = 20_000;

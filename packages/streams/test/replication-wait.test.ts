@@ -109,6 +109,34 @@ describe('publishing with a replication wait', () => {
     expect(texts(await streams.read(conv))).toEqual(['late']);
   });
 
+  it('sends a batch again when its connection drops during the WAIT after the append, and logs it once', async () => {
+    const streams = waiting(60_000);
+    const conv = crypto.randomUUID();
+    const log = conversationKeys(prefix, conv).log;
+    replica.proc.pause();
+    let publishing: ReturnType<TurnStreams['publish']>;
+    try {
+      publishing = streams.publish(conv, 1, [chunk('m1', 'once')]);
+      // Appended and answered; the WAIT after it holds the connection (the replica is frozen).
+      await waitFor(async () => (await raw.xlen(log)) === 1, { message: 'the batch to be appended' });
+      const waiting = await waitFor(
+        async () => {
+          const clients = (await raw.call('CLIENT', 'LIST', 'TYPE', 'normal')) as string;
+          return /^id=(\d+) .*\bcmd=wait\b/m.exec(clients)?.[1];
+        },
+        { message: 'the WAIT to block' },
+      );
+      // A failover or a network drop: the WAIT is aborted by the client ("Command aborted due to
+      // connection close"), while the append's reply had arrived.
+      await raw.call('CLIENT', 'KILL', 'ID', waiting);
+    } finally {
+      replica.proc.resume();
+    }
+    expect((await publishing).ok).toBe(true);
+    expect(await raw.xlen(log)).toBe(1);
+    expect(texts(await reader.read(conv))).toEqual(['once']);
+  });
+
   it('releases in log order, each entry once, whichever writer releases first', async () => {
     const conv = crypto.randomUUID();
     const k = conversationKeys(prefix, conv);
