@@ -68,6 +68,10 @@ export const ERROR_CATALOG = {
       "The conversation's events cannot be read from Redis on this replica; reconnect with Last-Event-ID.",
   },
   not_ready: { status: 503, message: 'The service is not ready.' },
+  not_live: {
+    status: 503,
+    message: 'This process cannot recover by itself (a Redis connection stopped reconnecting); restart it.',
+  },
   shutting_down: { status: 503, message: 'The server is shutting down; retry on another replica.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 

@@ -168,6 +168,7 @@ describe('an event subscriber whose connection stops reconnecting', () => {
     // while the replica's command connection reconnects.
     const { app, url } = await replica({ subscriberRedis: connection({ retryStrategy: () => null }) });
     const conv = await newConversation();
+    expect((await app.inject({ method: 'GET', url: '/healthz' })).statusCode).toBe(200);
     const m = randomUUID();
     const [first] = await publish(conv, [chunk(m, 'one')]);
     const stream = reader(url, conv);
@@ -191,5 +192,9 @@ describe('an event subscriber whose connection stops reconnecting', () => {
     });
     expect(refused.statusCode).toBe(503);
     expect(refused.json().error.code).toBe('stream_unavailable');
+    // Only a restart brings streams back: the liveness probe fails too.
+    const live = await app.inject({ method: 'GET', url: '/healthz' });
+    expect(live.statusCode).toBe(503);
+    expect(live.json().error.code).toBe('not_live');
   });
 });

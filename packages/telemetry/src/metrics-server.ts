@@ -31,6 +31,11 @@ export interface MetricsServerOptions {
   checks: Record<string, ReadinessCheck>;
   /** true once the process is stopping: `/readyz` answers 503 from then on. */
   stopping?: () => boolean;
+  /**
+   * Why the process cannot recover by itself and must be restarted (a connection that stopped
+   * reconnecting for good), or null: `/healthz`, the liveness probe, answers 503 with that reason.
+   */
+  liveness?: () => string | null;
 }
 
 /**
@@ -63,7 +68,8 @@ export interface MetricsServer {
 }
 
 /**
- * The probe and scrape listener: `GET /healthz` (200 while the process runs; checks nothing),
+ * The probe and scrape listener: `GET /healthz` (200 while the process runs and can recover by
+ * itself; 503 with the reason once `liveness` names one),
  * `GET /readyz` (200 when every check passes and the process is not stopping, else 503 naming the
  * failures), `GET /metrics` (Prometheus text).
  */
@@ -77,7 +83,11 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
       res.end(req.method === 'HEAD' ? undefined : body);
     };
     if (req.method !== 'GET' && req.method !== 'HEAD') return send(405, 'text/plain', 'method not allowed\n');
-    if (path === '/healthz') return send(200, 'application/json', '{"status":"ok"}');
+    if (path === '/healthz') {
+      const dead = opts.liveness?.() ?? null;
+      if (dead === null) return send(200, 'application/json', '{"status":"ok"}');
+      return send(503, 'application/json', JSON.stringify({ status: 'failed', reason: dead }));
+    }
     if (path === '/readyz') {
       void (async () => {
         const names = Object.keys(opts.checks);

@@ -51,6 +51,7 @@ describe('metrics server', () => {
     const registry = createMetricsRegistry({ service: 'test' });
     let redisUp = true;
     let stopping = false;
+    let dead: string | null = null;
     const server = await startMetricsServer({
       registry,
       port: 0,
@@ -60,6 +61,7 @@ describe('metrics server', () => {
         },
       },
       stopping: () => stopping,
+      liveness: () => dead,
     });
     const base = `http://127.0.0.1:${server.port}`;
     try {
@@ -83,6 +85,14 @@ describe('metrics server', () => {
       expect(sampleValue(samples, 'turnstream_ready', { check: 'process' })).toBe(0);
       expect(samples.some((s) => s.name === 'process_cpu_seconds_total')).toBe(true);
       expect((await fetch(`${base}/nope`)).status).toBe(404);
+      // Only a restart would help: the liveness probe fails, naming why.
+      dead = 'event subscriber: connection ended';
+      const notLive = await fetch(`${base}/healthz`);
+      expect(notLive.status).toBe(503);
+      expect(await notLive.json()).toEqual({
+        status: 'failed',
+        reason: 'event subscriber: connection ended',
+      });
     } finally {
       await server.close();
     }

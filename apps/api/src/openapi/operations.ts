@@ -47,7 +47,7 @@ export function paramsOf(path: string): z.ZodType | undefined {
 /** Every documented route, keyed by `METHOD /pattern`. A test fails when a `/v1` route is missing here. */
 export const OPERATIONS: Record<string, Operation> = {
   'GET /healthz': {
-    summary: 'The process is up',
+    summary: 'The process is up and can recover by itself (503 not_live: restart it)',
     tags: ['health'],
     permission: null,
     responses: { 200: r.health },

@@ -24,12 +24,18 @@ async function check(run: () => Promise<unknown>): Promise<{ result: CheckResult
 }
 
 /**
- * `/healthz`: the process is up. `/readyz`: Postgres and Redis answer (503 `not_ready` naming which did
+ * `/healthz` (liveness): the process is up and can recover by itself; 503 `not_live` once the event
+ * subscriber's Redis connection ended for good (only a restart brings event streams back). `/readyz`: Postgres and Redis answer (503 `not_ready` naming which did
  * not); Redis counts as failed too when the event subscriber's connection ended for good (no event
  * stream can be served here any more).
  */
 export function healthRoutes(app: FastifyInstance, ctx: RouteContext): void {
-  app.get('/healthz', async () => ({ status: 'ok' }));
+  app.get('/healthz', async (request) => {
+    const reason = notLiveReason(ctx);
+    if (reason === null) return { status: 'ok' };
+    request.log.error({ event: 'health.live_failed', reason }, 'not live');
+    throw new ApiError('not_live', { details: { reason } });
+  });
 
   app.get('/readyz', async (request) => {
     const [postgres, redis] = await Promise.all([
@@ -52,6 +58,12 @@ export function healthRoutes(app: FastifyInstance, ctx: RouteContext): void {
     }
     return { status: 'ready', checks };
   });
+}
+
+/** Why this API process must be restarted, or null: its event subscriber's Redis connection ended for good. */
+export function notLiveReason(ctx: Pick<RouteContext, 'subscriber'>): string | null {
+  const failure = ctx.subscriber.failure;
+  return failure ? `event subscriber: ${failure.message}` : null;
 }
 
 /** The command connection answers PING, and the event subscriber's pub/sub connection has not ended. */
