@@ -23,7 +23,7 @@ import { buildApp } from './app.ts';
 import { parseEnv } from './env.ts';
 import { createApiMetrics } from './metrics.ts';
 import { startRetentionSweeper } from './retention.ts';
-import { notLiveReason } from './routes/health.ts';
+import { notLiveReason, redisReady } from './routes/health.ts';
 
 const env = readEnvOrExit('api', parseEnv);
 // Off unless OTEL_EXPORTER_OTLP_ENDPOINT is set; started before any connection so BullMQ sees it.
@@ -183,7 +183,7 @@ async function main(): Promise<void> {
           host: env.METRICS_HOST,
           checks: {
             postgres: () => dbh.db.execute('select 1'),
-            redis: () => (subscriber.failure ? Promise.reject(subscriber.failure) : redis.ping()),
+            redis: () => redisReady({ redis, subscriber }),
             queue: () => queue.waitUntilReady(),
           },
           stopping: () => stopping,

@@ -5,16 +5,14 @@ import { waitFor } from '@turnstream/testkit';
 import { Redis, type RedisOptions } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import {
-  createEventSubscriber,
   createTurnStreams,
-  type EventSubscriber,
   LogReadError,
   type ReadRetry,
   SubscriberConnectionEndedError,
   type Subscription,
 } from '../src/index.ts';
 import { chunk, completed, iteratorOf, texts, untilTerminal } from './helpers.ts';
-import { privateServerFixture } from './private-server-fixture.ts';
+import { outageSubscriber, privateServerFixture } from './private-server-fixture.ts';
 
 const f = privateServerFixture({ appendOnly: true });
 
@@ -35,18 +33,16 @@ async function failureOf(subscription: Subscription): Promise<unknown> {
   return null;
 }
 
-async function closeAll(subscriber: EventSubscriber, ...redis: Redis[]): Promise<void> {
-  await subscriber.close();
-  await Promise.all(redis.map((r) => r.quit().catch(() => r.disconnect())));
-}
-
 describe('log reads while Redis is down', () => {
   it('a catch-up read that fails is retried until Redis is back: everything once, in order', async () => {
-    f.redis.on('error', () => {});
     const redis = apiLikeConnection();
     const streams = createTurnStreams({ redis, keyPrefix: f.prefix });
     const retries: ReadRetry[] = [];
-    const subscriber = createEventSubscriber({ redis, streams, onReadRetry: (r) => retries.push(r) });
+    const { subscriber, close } = outageSubscriber(f, {
+      redis,
+      streams,
+      onReadRetry: (r) => retries.push(r),
+    });
     try {
       const c = `read-outage-${randomUUID()}`;
       await streams.publish(c, 1, [chunk('m1', 'one'), chunk('m1', 'two')]);
@@ -72,15 +68,14 @@ describe('log reads while Redis is down', () => {
       expect(texts(await lateReceived)).toEqual(all);
       expect(texts(await liveReceived)).toEqual(all);
     } finally {
-      await closeAll(subscriber, redis);
+      await close();
     }
   });
 
   it('reads failing for longer than readRetryMs end the subscription with LogReadError and a resumable id', async () => {
-    f.redis.on('error', () => {});
     const redis = apiLikeConnection();
     const streams = createTurnStreams({ redis, keyPrefix: f.prefix });
-    const subscriber = createEventSubscriber({ redis, streams, readRetryMs: 200 });
+    const { subscriber, close } = outageSubscriber(f, { redis, streams, readRetryMs: 200 });
     try {
       const c = `read-bound-${randomUUID()}`;
       const published = await streams.publish(c, 1, [chunk('m1', 'one'), chunk('m1', 'two')]);
@@ -102,21 +97,16 @@ describe('log reads while Redis is down', () => {
       await streams.publish(c, 1, [completed('m1')]);
       expect(texts(await received)).toEqual(['two', 'turn.completed']);
     } finally {
-      await closeAll(subscriber, redis);
+      await close();
     }
   });
 });
 
 describe('pub/sub connection that stops reconnecting', () => {
   it('ends every subscription with SubscriberConnectionEndedError; subscribe throws it', async () => {
-    f.redis.on('error', () => {});
     // ioredis gives up at the first drop: the subscriber's connection (a duplicate) ends for good.
-    const base = apiLikeConnection({ retryStrategy: () => null });
-    const errors: Error[] = [];
-    const subscriber = createEventSubscriber({
-      redis: base,
-      streams: f.streams,
-      onError: (e) => errors.push(e),
+    const { subscriber, errors, close } = outageSubscriber(f, {
+      redis: apiLikeConnection({ retryStrategy: () => null }),
     });
     try {
       const c = `ended-${randomUUID()}`;
@@ -140,7 +130,7 @@ describe('pub/sub connection that stops reconnecting', () => {
       expect(errors.some((e) => e instanceof SubscriberConnectionEndedError)).toBe(true);
       expect(() => subscriber.subscribe(c)).toThrow(SubscriberConnectionEndedError);
     } finally {
-      await closeAll(subscriber, base);
+      await close();
     }
   });
 });

@@ -1,7 +1,13 @@
 import { type RedisServer, type RedisServerOptions, startRedisServer } from '@turnstream/testkit';
 import type { Redis } from 'ioredis';
 import { afterAll, beforeAll } from 'vitest';
-import { createTurnStreams, type TurnStreams } from '../src/index.ts';
+import {
+  createEventSubscriber,
+  createTurnStreams,
+  type EventSubscriber,
+  type EventSubscriberOptions,
+  type TurnStreams,
+} from '../src/index.ts';
 import { connections, testPrefix } from './helpers.ts';
 
 /** What {@link privateServerFixture} gives a test file (`server`, `redis`, `streams` are set in beforeAll). */
@@ -30,4 +36,39 @@ export function privateServerFixture(serverOptions: RedisServerOptions = {}): Pr
     await fixture.server?.stop();
   });
   return fixture;
+}
+
+/** What {@link outageSubscriber} gives a test. */
+export interface OutageSubscriber {
+  subscriber: EventSubscriber;
+  /** Every error the subscriber reported (`onError`). */
+  errors: Error[];
+  /** Closes the subscriber, then the connection it was made on. */
+  close(): Promise<void>;
+}
+
+/**
+ * An event subscriber for an outage test on the fixture's server, on `options.redis` and (unless
+ * given) the fixture's streams, its errors collected. The fixture's own connection is refused too
+ * while the server is down: its errors are silenced here.
+ */
+export function outageSubscriber(
+  f: PrivateServerFixture,
+  options: Omit<EventSubscriberOptions, 'streams'> & { streams?: TurnStreams },
+): OutageSubscriber {
+  f.redis.on('error', () => {});
+  const errors: Error[] = [];
+  const subscriber = createEventSubscriber({
+    streams: f.streams,
+    onError: (e) => errors.push(e),
+    ...options,
+  });
+  return {
+    subscriber,
+    errors,
+    close: async () => {
+      await subscriber.close();
+      await options.redis.quit().catch(() => options.redis.disconnect());
+    },
+  };
 }

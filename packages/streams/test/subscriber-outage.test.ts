@@ -4,9 +4,8 @@ import { randomUUID } from 'node:crypto';
 import { waitFor } from '@turnstream/testkit';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { createEventSubscriber } from '../src/index.ts';
 import { chunk, completed, iteratorOf, texts, untilTerminal } from './helpers.ts';
-import { privateServerFixture } from './private-server-fixture.ts';
+import { outageSubscriber, privateServerFixture } from './private-server-fixture.ts';
 
 const f = privateServerFixture();
 
@@ -35,13 +34,7 @@ function baseConnection() {
 describe('pub/sub outage', () => {
   it('a SUBSCRIBE lost with its connection: the subscription waits for the resubscription, then delivers', async () => {
     const { base, rejected } = baseConnection();
-    f.redis.on('error', () => {}); // the fixture's connection is refused too while the server is down
-    const errors: Error[] = [];
-    const subscriber = createEventSubscriber({
-      redis: base,
-      streams: f.streams,
-      onError: (e) => errors.push(e),
-    });
+    const { subscriber, close } = outageSubscriber(f, { redis: base });
     try {
       const warm = subscriber.subscribe(`warm-${randomUUID()}`);
       await warm.ready; // the pub/sub connection is ready
@@ -68,8 +61,7 @@ describe('pub/sub outage', () => {
       subscription.close();
     } finally {
       f.server.proc.resume();
-      await subscriber.close();
-      await base.quit().catch(() => base.disconnect());
+      await close();
     }
   });
 });

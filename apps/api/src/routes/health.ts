@@ -66,8 +66,11 @@ export function notLiveReason(ctx: Pick<RouteContext, 'subscriber'>): string | n
   return failure ? `event subscriber: ${failure.message}` : null;
 }
 
-/** The command connection answers PING, and the event subscriber's pub/sub connection has not ended. */
-async function redisReady(ctx: RouteContext): Promise<void> {
+/**
+ * The command connection answers PING, and the event subscriber's pub/sub connection has not ended
+ * (`/readyz` here, and the `redis` check of the `METRICS_PORT` listener).
+ */
+export async function redisReady(ctx: Pick<RouteContext, 'redis' | 'subscriber'>): Promise<void> {
   const failure = ctx.subscriber.failure;
   if (failure) throw failure;
   await ctx.redis.ping();
