@@ -3,7 +3,8 @@
  * Redis, runs every scenario with its baselines in the same run, and writes
  * test/bench/results/<date>.json and .md. Flags: --quick (small counts, about a minute), --smoke,
  * --only=first-chunk,saturation,held,fanout,marker,resume, --cpu-prof=<dir> (V8 CPU profiles of the API and
- * workers, one folder per scenario), --held=500,2000 (held streams on one worker only),
+ * workers, one folder per scenario), --held=500,2000 (held stream counts, on one worker unless
+ * --held-workers=1,2 names the worker counts: each count runs on each),
  * --saturation-workers=1, --tag=<name> (file name suffix), --no-write, --echo (app logs),
  * --worker-node-arg=<flag> (repeatable: a node flag of the workers, e.g. --heapsnapshot-signal=SIGUSR2;
  * --trace-gc-nvp adds the workers' GC pauses and promoted bytes to the held runs).
@@ -26,8 +27,10 @@ export type ScenarioName = (typeof SCENARIOS)[number];
 
 export interface BenchOptions {
   profile: Profile['name'];
-  /** Held-stream counts on one worker (overrides the profile's; two-worker runs are then skipped). */
+  /** Held-stream counts (overrides the profile's; on one worker only unless `heldWorkers` says otherwise). */
   held?: number[];
+  /** Worker counts the held-stream counts run on (1 and/or 2; default: the profile's). */
+  heldWorkers?: number[];
   /** Worker counts of the saturation scenario (overrides the profile's). */
   saturationWorkers?: number[];
   only?: ScenarioName[];
@@ -61,7 +64,7 @@ export async function runBench(opts: BenchOptions): Promise<{ results: BenchResu
   const base = PROFILES[opts.profile];
   const profile: Profile = {
     ...base,
-    held: opts.held ? { ...base.held, oneWorker: opts.held, twoWorkers: [] } : base.held,
+    held: heldPlan(base.held, opts),
     saturation: opts.saturationWorkers
       ? { ...base.saturation, workers: opts.saturationWorkers }
       : base.saturation,
@@ -180,6 +183,15 @@ export async function runBench(opts: BenchOptions): Promise<{ results: BenchResu
   return { results, files };
 }
 
+/** The held-stream plan: the profile's, or the counts given, on the worker counts given (one by default). */
+function heldPlan(base: Profile['held'], opts: BenchOptions): Profile['held'] {
+  if (!opts.held && !opts.heldWorkers) return base;
+  const workers = opts.heldWorkers ?? [1];
+  const one = opts.held ?? base.oneWorker;
+  const two = opts.held ?? base.twoWorkers;
+  return { ...base, oneWorker: workers.includes(1) ? one : [], twoWorkers: workers.includes(2) ? two : [] };
+}
+
 function parseArgs(argv: string[]): BenchOptions {
   const opts: BenchOptions = { profile: 'full', outDir: RESULTS_DIR };
   for (const arg of argv) {
@@ -192,6 +204,7 @@ function parseArgs(argv: string[]): BenchOptions {
     else if (key === '--cpu-prof') opts.cpuProfileDir = resolve(value ?? 'bench-profiles');
     else if (key === '--tag') opts.tag = value;
     else if (key === '--held') opts.held = value!.split(',').map(Number);
+    else if (key === '--held-workers') opts.heldWorkers = value!.split(',').map(Number);
     else if (key === '--saturation-workers') opts.saturationWorkers = value!.split(',').map(Number);
     else if (key === '--no-write') opts.outDir = undefined;
     else if (key === '--echo') opts.echo = true;
