@@ -27,9 +27,14 @@ const opened: { apps: FastifyInstance[]; subscribers: EventSubscriber[]; redis: 
   redis: [],
 };
 
-/** A connection like the API's (`maxRetriesPerRequest: 2`), to the private server. */
+/**
+ * A connection like the API's (`maxRetriesPerRequest: 2`), to the private server. Its commands (and
+ * those of its duplicates: the subscribers') keep the stack of where they were sent, so a rejection
+ * nobody handled names its caller: one full-suite run reported two unhandled "Connection is closed"
+ * rejections during this file that no run of it alone has shown since.
+ */
 function connection(options: RedisOptions = {}): Redis {
-  const r = new Redis(server.url, { maxRetriesPerRequest: 2, ...options });
+  const r = new Redis(server.url, { maxRetriesPerRequest: 2, showFriendlyErrorStack: true, ...options });
   r.on('error', () => {}); // refused reconnects while the server is down
   opened.redis.push(r);
   return r;
