@@ -29,3 +29,14 @@ export class FencedOutError extends Error {
 export class SessionEndedError extends Error {
   override name = 'SessionEndedError';
 }
+
+/**
+ * The cancel listener's pub/sub connection ended for good (Redis reconnects stopped): cancels no longer
+ * reach this worker's running turns until the process restarts.
+ */
+export class CancelSubscriberEndedError extends Error {
+  override name = 'CancelSubscriberEndedError';
+  constructor() {
+    super('the cancel subscriber connection ended for good (Redis reconnects stopped)');
+  }
+}

@@ -8,7 +8,7 @@ import { inSpan, type MetricsServer, registerQueueDepth, startMetricsServer } fr
 import type { KnownOutcomeTargets } from '@turnstream/webhooks';
 import { DelayedError, Queue, RateLimitError, type Telemetry, WaitingError, Worker } from 'bullmq';
 import { abandonFailedJob } from './abandon.ts';
-import { CancelListener } from './cancel-listener.ts';
+import { CancelListener, notLiveReason } from './cancel-listener.ts';
 import { TransientTurnError } from './errors.ts';
 import {
   instrumentProvider,
@@ -32,6 +32,8 @@ export interface CreateWorkerDeps {
   db: Db;
   /** Commands connection (leases, cancel flags, the rate gate). BullMQ and the cancel listener duplicate it. */
   redis: RedisClient;
+  /** What the cancel listener's subscriber connection duplicates instead of `redis` (tests). */
+  cancelRedis?: RedisClient;
   streams: TurnStreams;
   /**
    * Where a completion tells the webhook notices of `streams` whether its `turn.completed` has a target
@@ -82,8 +84,9 @@ export interface CreateWorkerDeps {
   /** Start consuming at once. Default true. */
   autorun?: boolean;
   /**
-   * Serve `/healthz`, `/readyz` (Postgres, Redis, the BullMQ connection, not stopping) and `/metrics`
-   * on this port (0 = any free port). Default: no listener.
+   * Serve `/healthz` (503 `not_live` once the cancel listener's connection ended for good), `/readyz`
+   * (Postgres, Redis, the BullMQ connection, not stopping) and `/metrics` on this port (0 = any free
+   * port). Default: no listener.
    */
   metricsPort?: number;
   /** Interface of the metrics listener. Default `127.0.0.1`. */
@@ -280,7 +283,7 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
   });
 
   const cancels = new CancelListener({
-    redis: deps.redis,
+    redis: deps.cancelRedis ?? deps.redis,
     prefix: config.redisPrefix,
     running,
     logger: deps.logger,
@@ -314,7 +317,8 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
           host: deps.metricsHost,
           checks: {
             postgres: () => deps.db.execute('select 1'),
-            redis: () => deps.redis.ping(),
+            // A cancel listener that gave up on Redis counts as Redis failing (as the API's subscriber does).
+            redis: () => (cancels.failure ? Promise.reject(cancels.failure) : deps.redis.ping()),
             bullmq: async () => {
               if (!worker.isRunning()) throw new Error('worker not running');
               await workerConnection.ping();
@@ -322,6 +326,7 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
             },
           },
           stopping: () => stopping,
+          liveness: () => notLiveReason(cancels),
         });
   deps.logger.info(
     { event: 'worker.start_completed', queue: queueName, concurrency: deps.concurrency ?? 100 },

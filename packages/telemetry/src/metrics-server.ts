@@ -33,7 +33,8 @@ export interface MetricsServerOptions {
   stopping?: () => boolean;
   /**
    * Why the process cannot recover by itself and must be restarted (a connection that stopped
-   * reconnecting for good), or null: `/healthz`, the liveness probe, answers 503 with that reason.
+   * reconnecting for good), or null: `/healthz`, the liveness probe, answers 503
+   * `{"status":"not_live","reason":...}` with that reason.
    */
   liveness?: () => string | null;
 }
@@ -86,7 +87,7 @@ export async function startMetricsServer(opts: MetricsServerOptions): Promise<Me
     if (path === '/healthz') {
       const dead = opts.liveness?.() ?? null;
       if (dead === null) return send(200, 'application/json', '{"status":"ok"}');
-      return send(503, 'application/json', JSON.stringify({ status: 'failed', reason: dead }));
+      return send(503, 'application/json', JSON.stringify({ status: 'not_live', reason: dead }));
     }
     if (path === '/readyz') {
       void (async () => {

@@ -90,7 +90,7 @@ describe('metrics server', () => {
       const notLive = await fetch(`${base}/healthz`);
       expect(notLive.status).toBe(503);
       expect(await notLive.json()).toEqual({
-        status: 'failed',
+        status: 'not_live',
         reason: 'event subscriber: connection ended',
       });
     } finally {

@@ -1,0 +1,105 @@
+// The worker's cancel listener on a private redis-server that is killed and restarted: a subscriber
+// connection that stops reconnecting makes the worker not live (and its Redis not ready).
+import { randomBytes } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { createClaudeProvider } from '@turnstream/claude';
+import { cancelChannel } from '@turnstream/contracts';
+import { createTestDatabase, type TestDatabase } from '@turnstream/db/testing';
+import { createLogger } from '@turnstream/logger';
+import { createTurnStreams } from '@turnstream/streams';
+import { type RedisServer, startRedisServer, waitFor } from '@turnstream/testkit';
+import { Redis, type RedisOptions } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createWorker, type TurnWorker } from '../src/worker.ts';
+
+const prefix = `tcl${randomBytes(4).toString('hex')}`;
+let server: RedisServer;
+let tdb: TestDatabase;
+let redis: Redis;
+const opened: { workers: TurnWorker[]; redis: Redis[] } = { workers: [], redis: [] };
+
+/** A connection to the private server; refused reconnects while it is down are expected. */
+function connection(options: RedisOptions = {}): Redis {
+  const r = new Redis(server.url, { maxRetriesPerRequest: null, ...options });
+  r.on('error', () => {});
+  opened.redis.push(r);
+  return r;
+}
+
+/** A logger writing JSON lines into memory. */
+function memoryLogger() {
+  const lines: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk, _enc, cb) {
+      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line));
+      cb();
+    },
+  });
+  return { logger: createLogger({ name: 'worker-test', level: 'info', destination }), lines };
+}
+
+beforeAll(async () => {
+  server = await startRedisServer();
+  tdb = await createTestDatabase();
+  redis = connection();
+});
+
+afterAll(async () => {
+  for (const w of opened.workers) await w.close({ graceMs: 0 });
+  await Promise.all(opened.redis.map((r) => r.quit().catch(() => r.disconnect())));
+  await server?.stop();
+  await tdb?.drop();
+});
+
+async function probe(port: number, path: string): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(`http://127.0.0.1:${port}${path}`);
+  return { status: res.status, body: await res.json() };
+}
+
+describe('a cancel listener whose connection stops reconnecting', () => {
+  it('fails the liveness probe (503 not_live) and the redis readiness check, and logs why', async () => {
+    const { logger, lines } = memoryLogger();
+    const tw = await createWorker({
+      db: tdb.db,
+      redis,
+      // ioredis gives up at the first drop: the listener's connection (a duplicate) ends for good,
+      // while the worker's other connections reconnect.
+      cancelRedis: connection({ retryStrategy: () => null }),
+      streams: createTurnStreams({ redis, keyPrefix: prefix }),
+      // Never called: no turn is queued.
+      provider: createClaudeProvider({ apiKey: 'unused', baseURL: 'http://127.0.0.1:9' }),
+      logger,
+      workerId: 'cancel-liveness',
+      bullPrefix: `${prefix}bull`,
+      reconcileIntervalMs: 0,
+      metricsPort: 0,
+      config: { redisPrefix: prefix },
+    });
+    opened.workers.push(tw);
+    const port = tw.metricsServer!.port;
+    expect(await probe(port, '/healthz')).toEqual({ status: 200, body: { status: 'ok' } });
+    // The listener hears the cancel channel.
+    expect(await redis.publish(cancelChannel(prefix), '{}')).toBe(1);
+
+    await server.restart('kill', async () => {
+      await waitFor(() => lines.some((l) => l.event === 'cancel.subscriber_ended'), {
+        message: 'the cancel subscriber to end',
+      });
+    });
+    await waitFor(async () => (await redis.ping()) === 'PONG', { message: 'Redis to be back' });
+    // Nobody hears a cancel any more, and only a restart mends that.
+    expect(await redis.publish(cancelChannel(prefix), '{}')).toBe(0);
+    expect(await probe(port, '/healthz')).toEqual({
+      status: 503,
+      body: {
+        status: 'not_live',
+        reason:
+          'cancel subscriber: the cancel subscriber connection ended for good (Redis reconnects stopped)',
+      },
+    });
+    const ready = await probe(port, '/readyz');
+    expect(ready.status).toBe(503);
+    expect(ready.body).toMatchObject({ status: 'not_ready', checks: { postgres: 'ok', redis: 'failed' } });
+    expect(lines.find((l) => l.event === 'cancel.subscriber_ended')).toMatchObject({ level: 50 });
+  });
+});
