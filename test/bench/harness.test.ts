@@ -1,11 +1,15 @@
 import { spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { createInterface } from 'node:readline';
 import { PUBLISH_KEY_COUNT, PUBLISH_LUA } from '@turnstream/streams';
+import { waitFor } from '@turnstream/testkit';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { type GcEvent, parseGcLine, summarizeGc } from './lib/gc.ts';
 import { CpuMeter, cpuSeconds } from './lib/proc.ts';
+import { followSse } from './lib/sse-follow.ts';
 import { mergedLagP99, percentile, summarize } from './lib/stats.ts';
 import { areaOf } from './profile-summary.ts';
 import { publishScriptWithoutMarker } from './scenarios/publish-marker.ts';
@@ -93,6 +97,45 @@ describe('bench harness', () => {
     } finally {
       await redis.del(...keys);
       redis.disconnect();
+    }
+  });
+
+  it('resumes a stream after stream.error and after a drop with Last-Event-ID, past a replica answering 503', async () => {
+    // Each connection gets the next step: the first ends with stream.error, the second reopen is
+    // refused, the third is dropped after an event, the fourth stays open.
+    const seen: (string | undefined)[] = [];
+    const frame = (id: string, event: string, data = '{}') => `id: ${id}\nevent: ${event}\ndata: ${data}\n\n`;
+    const server = createServer((req, res) => {
+      seen.push(req.headers['last-event-id'] as string | undefined);
+      const step = seen.length;
+      if (step === 2) return void res.writeHead(503).end();
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(': connected\n\n');
+      if (step === 1) {
+        res.write(frame('1', 'chunk'));
+        res.end(frame('1', 'stream.error', '{"code":"stream_unavailable","lastEventId":"1"}'));
+      } else if (step === 3) {
+        res.write(frame('2', 'chunk'), () => res.destroy());
+      } else res.write(frame('3', 'turn.completed'));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/events`;
+    const frames: string[] = [];
+    const reasons: string[] = [];
+    const stream = await followSse(url, {}, (f) => frames.push(`${f.id} ${f.event}`), {
+      backoffMs: 10,
+      onResume: (why) => reasons.push(why),
+    });
+    try {
+      await waitFor(() => frames.length === 3, { message: 'three events' });
+      expect(frames).toEqual(['1 chunk', '2 chunk', '3 turn.completed']);
+      expect(seen).toEqual([undefined, '1', '1', '2']);
+      expect(reasons).toEqual(['stream.error', 'dropped']);
+      expect(stream.resumes).toBe(2);
+    } finally {
+      stream.close();
+      server.closeAllConnections();
+      await new Promise((r) => server.close(r));
     }
   });
 });

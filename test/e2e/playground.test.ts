@@ -234,6 +234,50 @@ describe('playground in a browser', () => {
     expect(new Set(ids).size).toBe(ids.length);
   });
 
+  it('resumes after a stream.error that ended its stream: a new token, after the id the error named, then live', async () => {
+    // The first stream of a new conversation is answered as a replica that lost Redis ends one.
+    const isStream = (url: URL) => url.pathname.endsWith('/events') && url.searchParams.has('token');
+    let failedUrl = '';
+    const lastEventId = '0-1';
+    await page.route(isStream, async (route) => {
+      if (failedUrl) return route.continue();
+      failedUrl = route.request().url();
+      const data = { code: 'stream_unavailable', message: 'unavailable', lastEventId };
+      await route.fulfill({
+        status: 200,
+        headers: { 'content-type': 'text/event-stream', 'cache-control': 'no-store' },
+        body: `: connected\n\nid: ${lastEventId}\nevent: stream.error\ndata: ${JSON.stringify(data)}\n\n`,
+      });
+    });
+    const noted = page.locator('#event-log li.local', {
+      hasText: 'stream ended by the server (stream_unavailable); resuming',
+    });
+    try {
+      await page.locator('#new-title').fill('after a stream.error');
+      await page.locator('#new-conversation button[type="submit"]').click();
+      await waitFor(async () => (await noted.count()) === 1, {
+        message: 'the page to note the stream.error',
+      });
+      await waitFor(async () => (await page.locator('#stream-state').getAttribute('data-state')) === 'live', {
+        message: 'the stream to be live again',
+        timeoutMs: 30_000,
+      });
+    } finally {
+      await page.unroute(isStream);
+    }
+    // A new token (the failed one is not reused), resuming after the id the error named.
+    const after = requestedUrls
+      .slice(requestedUrls.indexOf(failedUrl) + 1)
+      .filter((u) => isStream(new URL(u)));
+    expect(after[0]).toMatch(new RegExp(`/events\\?token=sst_[^&]+&lastEventId=${lastEventId}$`));
+    expect(new URL(after[0]!).searchParams.get('token')).not.toBe(
+      new URL(failedUrl).searchParams.get('token'),
+    );
+    // The resumed stream carries the turn.
+    const messageId = await send('After the error [[sim words=5]]');
+    await waitForStatus(messageId, 'completed');
+  });
+
   it('never put the key in a URL or a log line; EventSource used a stream token; no CSP violation', async () => {
     expect(requestedUrls.length).toBeGreaterThan(0);
     expect(requestedUrls.filter((u) => u.includes(sys.apiKey))).toEqual([]);

@@ -2,28 +2,37 @@
 import { performance } from 'node:perf_hooks';
 import { serveDriver } from '../lib/driver.ts';
 import { mapLimit, openSse, type SseStream } from '../lib/http.ts';
+import { type FollowedSse, followSse } from '../lib/sse-follow.ts';
 
 const now = () => performance.timeOrigin + performance.now();
-let streams: SseStream[] = [];
+let streams: FollowedSse[] = [];
 let counts: number[] = [];
 let firstAt = 0;
 let lastAt = 0;
 let onFrame: (() => void) | null = null;
 
 serveDriver({
-  /** Open one stream per URL; resolves once every one is open. */
+  /**
+   * Open one stream per URL; resolves once every one is open. A stream that ends with `stream.error` is
+   * resumed with Last-Event-ID (that frame is not counted); a plain end is not (the relays end theirs).
+   */
   async connect(p: { urls: string[]; headers: Record<string, string> }) {
     counts = p.urls.map(() => 0);
     firstAt = 0;
     lastAt = 0;
     streams = await mapLimit(p.urls, 32, (url, i) =>
-      openSse(url, p.headers, () => {
-        const t = now();
-        if (firstAt === 0) firstAt = t;
-        lastAt = t;
-        counts[i]!++;
-        onFrame?.();
-      }),
+      followSse(
+        url,
+        p.headers,
+        () => {
+          const t = now();
+          if (firstAt === 0) firstAt = t;
+          lastAt = t;
+          counts[i]!++;
+          onFrame?.();
+        },
+        { resumeOnDrop: false },
+      ),
     );
     return streams.length;
   },

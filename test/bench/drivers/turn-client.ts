@@ -4,14 +4,15 @@
  */
 import { performance } from 'node:perf_hooks';
 import { serveDriver } from '../lib/driver.ts';
-import { mapLimit, openSse, requestJson, type SseFrame, type SseStream } from '../lib/http.ts';
+import { mapLimit, requestJson, type SseFrame } from '../lib/http.ts';
+import { type FollowedSse, followSse } from '../lib/sse-follow.ts';
 import { type TurnRecord, TurnRecorder, type TurnRunSummary } from '../lib/turns.ts';
 
 let apiUrl = '';
 let auth: Record<string, string> = {};
 
 interface Watch {
-  stream: SseStream;
+  stream: FollowedSse;
   rec: TurnRecord | null;
   recorder: TurnRecorder;
   onEnd: (() => void) | null;
@@ -55,9 +56,13 @@ function handleFrame(w: Watch, frame: SseFrame): void {
 }
 
 async function watch(conversationId: string, recorder: TurnRecorder): Promise<Watch> {
-  const w: Watch = { stream: null as unknown as SseStream, rec: null, recorder, onEnd: null };
-  w.stream = await openSse(`${apiUrl}/v1/conversations/${conversationId}/events`, auth, (f) =>
-    handleFrame(w, f),
+  const w: Watch = { stream: null as unknown as FollowedSse, rec: null, recorder, onEnd: null };
+  // A stream.error or a drop is resumed after the last event received, as a chat client does.
+  w.stream = await followSse(
+    `${apiUrl}/v1/conversations/${conversationId}/events`,
+    auth,
+    (f) => handleFrame(w, f),
+    { onResume: () => recorder.resumes++ },
   );
   return w;
 }

@@ -37,6 +37,8 @@ export interface TurnRunSummary {
   clientLagP99Ms: number;
   resets?: number;
   retries?: number;
+  /** Streams resumed with Last-Event-ID after a `stream.error` or a drop (Turnstream only). */
+  resumes?: number;
 }
 
 /** Collects turn records and inter-chunk gaps, and the client's own event-loop delay. */
@@ -46,6 +48,7 @@ export class TurnRecorder {
   private readonly lag = monitorEventLoopDelay({ resolution: 10 });
   resets = 0;
   retries = 0;
+  resumes = 0;
 
   constructor() {
     this.lag.enable();
@@ -105,6 +108,7 @@ export class TurnRecorder {
       clientLagP99Ms: Math.max(0, Math.round(this.lag.percentile(99) / 1e4 - 1000) / 100),
       resets: this.resets,
       retries: this.retries,
+      resumes: this.resumes,
     };
   }
 }

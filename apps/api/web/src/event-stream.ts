@@ -6,6 +6,8 @@ export type StreamState = 'connecting' | 'live' | 'reconnecting' | 'closed';
 export interface StreamHandlers {
   onEvent(event: StreamEvent): void;
   onState(state: StreamState): void;
+  /** The server ended the stream with `stream.error` (its code): the stream resumes by itself. */
+  onServerError?(code: string): void;
 }
 
 const MAX_BACKOFF_MS = 15_000;
@@ -13,8 +15,9 @@ const MAX_BACKOFF_MS = 15_000;
 /**
  * Follows one conversation's events with EventSource. EventSource cannot send the key, so it opens the
  * URL of a stream token (read-only, this conversation only). The browser reconnects by itself with
- * Last-Event-ID; when it gives up (the token expired, the server refused), a new token is fetched and
- * the stream resumes after the last event received (`lastEventId`), so nothing is missed or repeated.
+ * Last-Event-ID; when it gives up (the token expired, the server refused), or the server ended the
+ * stream with `stream.error` (it could not go on, e.g. it lost Redis), a new token is fetched and the
+ * stream resumes after the last event received (`lastEventId`), so nothing is missed or repeated.
  */
 export class ConversationStream {
   private source: EventSource | null = null;
@@ -49,6 +52,7 @@ export class ConversationStream {
     for (const type of EVENT_TYPES) {
       source.addEventListener(type, (e) => this.receive(type, e as MessageEvent<string>));
     }
+    source.addEventListener('stream.error', (e) => this.serverEnded(source, e as MessageEvent<string>));
     source.onerror = () => {
       if (this.closed || this.source !== source) return;
       if (source.readyState === EventSource.CLOSED) {
@@ -71,6 +75,23 @@ export class ConversationStream {
       return;
     }
     this.handlers.onEvent({ id: e.lastEventId, type, data });
+  }
+
+  /**
+   * `stream.error`: this replica cannot go on (its last frame). Resume after the id it names, with a
+   * new token and backoff (the same replica answers 503 until it is restarted; another may serve).
+   */
+  private serverEnded(source: EventSource, e: MessageEvent<string>): void {
+    if (this.closed || this.source !== source) return;
+    let data: { code?: unknown; lastEventId?: unknown } = {};
+    try {
+      data = JSON.parse(e.data) as typeof data;
+    } catch {}
+    if (typeof data.lastEventId === 'string') this.lastEventId = data.lastEventId;
+    source.close();
+    this.source = null;
+    this.handlers.onServerError?.(typeof data.code === 'string' ? data.code : 'unknown');
+    this.scheduleReopen();
   }
 
   private scheduleReopen(): void {

@@ -55,6 +55,9 @@ export class OpenConversation {
         this.views.streamState(state);
         if (state !== 'closed') log.note(`stream ${state}`);
       },
+      onServerError: (code) => {
+        if (!this.closed) log.note(`stream ended by the server (${code}); resuming`);
+      },
     });
     await this.stream.open();
   }
