@@ -44,4 +44,32 @@ describe('SSE across a Redis restart', () => {
     live.close();
     late.close();
   });
+
+  it('an API started with SSE_READ_RETRY_MS=0 ends such a stream at its first failed read, with stream.error', async () => {
+    const conv = await createConversation(sys);
+    const messageId = await postMessage(sys, conv, '[[sim words=3]] before the restart');
+    await waitForTurn(sys, conv, messageId);
+    const { proc: api } = await sys.startApi({ SSE_READ_RETRY_MS: '0' });
+    const apiIndex = sys.apis.length - 1;
+    const live = new EventStream(sys, conv, { apiIndex });
+    await live.readUntil(isTerminal); // this API's channel for the conversation is subscribed
+    sys.redis.on('error', () => {});
+    const late = new EventStream(sys, conv, { apiIndex });
+    await server.restart('kill', async () => {
+      await late.open();
+      await api.waitForLog(
+        (l) => l.event === 'sse.log_read_retried' || l.event === 'sse.stream_failed',
+        20_000,
+        'the catch-up read to fail',
+      );
+    });
+    // Not retried (the default would retry for 10 s): the stream said it could not go on.
+    expect(api.eventsNamed('sse.log_read_retried')).toEqual([]);
+    // Nothing delivered yet, so the frame names no id to resume after.
+    const ending = await late.reader.next();
+    expect(ending?.event).toBe('stream.error');
+    expect(JSON.parse(ending!.data!)).toMatchObject({ code: 'stream_unavailable', lastEventId: null });
+    live.close();
+    late.close();
+  });
 });

@@ -1,5 +1,6 @@
 import { envBoolean, envInt, optionalString, parseEnvWith, serviceEnvSchema } from '@turnstream/config';
 import { modelListEnvSchema } from '@turnstream/contracts';
+import { DEFAULT_READ_RETRY_MS } from '@turnstream/streams';
 import { allowedNetworksEnv } from '@turnstream/webhooks';
 import { z } from 'zod';
 import { priceTableSchema } from './admin/pricing.ts';
@@ -39,6 +40,9 @@ const apiEnvFields = serviceEnvSchema.extend({
   SSE_HEARTBEAT_MS: envInt(15_000, 10).describe('Interval of SSE heartbeat comments, in ms.'),
   SSE_HIGH_WATER_MARK: envInt(1000, 1).describe(
     'Events buffered per SSE client before it is disconnected with a resumable id.',
+  ),
+  SSE_READ_RETRY_MS: envInt(DEFAULT_READ_RETRY_MS, 0).describe(
+    'How long an event stream retries a failed read of its Redis log (failures in a row, with backoff) before it ends with `stream.error` (`stream_unavailable`), in ms; 0: at the first failure.',
   ),
   TENANT_MESSAGES_PER_MINUTE: envInt(600, 1).describe(
     'Messages a tenant may post per minute, across replicas, unless it has its own (`pnpm tenant:limits`).',

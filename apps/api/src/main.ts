@@ -96,6 +96,7 @@ async function main(): Promise<void> {
     redis,
     streams,
     highWaterMark: env.SSE_HIGH_WATER_MARK,
+    readRetryMs: env.SSE_READ_RETRY_MS,
     onError: (err) => {
       if (err instanceof SubscriberConnectionEndedError) {
         logger.error(

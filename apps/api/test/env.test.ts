@@ -21,6 +21,7 @@ describe('parseEnv', () => {
       MODELS: DEFAULT_MODELS,
       SSE_HEARTBEAT_MS: 15_000,
       SSE_HIGH_WATER_MARK: 1000,
+      SSE_READ_RETRY_MS: 10_000,
       TENANT_MESSAGES_PER_MINUTE: 600,
       KEY_REVOCATION_SWEEP_MS: 5_000,
       BODY_LIMIT_BYTES: 1_048_576,
@@ -57,6 +58,14 @@ describe('parseEnv', () => {
     expect(parseEnv({ MODEL_PRICES: JSON.stringify(prices) }).MODEL_PRICES).toEqual(prices);
     expect(() => parseEnv({ MODEL_PRICES: '{not json' })).toThrow(/MODEL_PRICES/);
     expect(() => parseEnv({ MODEL_PRICES: '{"m":{"input":1}}' })).toThrow(/MODEL_PRICES/);
+  });
+
+  it('reads the catch-up read retry bound: whole milliseconds, 0 or more', () => {
+    expect(parseEnv({ SSE_READ_RETRY_MS: '2500' }).SSE_READ_RETRY_MS).toBe(2500);
+    expect(parseEnv({ SSE_READ_RETRY_MS: '0' }).SSE_READ_RETRY_MS).toBe(0);
+    for (const bad of ['-1', '1.5', 'ten seconds']) {
+      expect(() => parseEnv({ SSE_READ_RETRY_MS: bad })).toThrow(/SSE_READ_RETRY_MS/);
+    }
   });
 
   it('coerces strings', () => {

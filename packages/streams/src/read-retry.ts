@@ -1,7 +1,7 @@
 import { ReplyError } from 'ioredis';
 import { MalformedEntryError } from './entries.ts';
 
-/** Default of `EventSubscriberOptions.readRetryMs`. */
+/** Default of `EventSubscriberOptions.readRetryMs` (the API's `SSE_READ_RETRY_MS`). */
 export const DEFAULT_READ_RETRY_MS = 10_000;
 
 /** First pause after a failed log read; doubled on each failure in a row, up to {@link MAX_PAUSE_MS}. */
