@@ -11,6 +11,7 @@ import { dirname, join } from 'node:path';
 import { PUBLISH_LUA } from '@turnstream/streams';
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
+import { numberArg } from './lib/args.ts';
 import type { BenchContext } from './lib/context.ts';
 import { PROFILES } from './lib/context.ts';
 import { Driver } from './lib/driver.ts';
@@ -19,14 +20,10 @@ import type { TurnRunSummary } from './lib/turns.ts';
 import { simContent } from './lib/turns.ts';
 import { warmUp } from './scenarios/turn-runs.ts';
 
-const arg = (name: string, dflt: number) => {
-  const a = process.argv.find((x) => x.startsWith(`--${name}=`));
-  return a ? Number(a.split('=')[1]) : dflt;
-};
-const concurrency = arg('concurrency', 50);
-const durationMs = arg('duration', 8000);
-const monitorMs = arg('monitor', 2000);
-const workers = arg('workers', 1);
+const concurrency = numberArg('concurrency', 50);
+const durationMs = numberArg('duration', 8000);
+const monitorMs = numberArg('monitor', 2000);
+const workers = numberArg('workers', 1);
 
 /** sha1 -> script name: BullMQ's scripts and the streams package's publish script. */
 async function scriptNames(): Promise<Map<string, string>> {

@@ -7,6 +7,7 @@
  */
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { numberArg } from './lib/args.ts';
 import type { BenchContext } from './lib/context.ts';
 import { PROFILES } from './lib/context.ts';
 import { Driver } from './lib/driver.ts';
@@ -15,15 +16,11 @@ import { CLK_TCK } from './lib/proc.ts';
 import { BenchStack } from './lib/stack.ts';
 import { turnstreamLoop } from './scenarios/turn-runs.ts';
 
-const arg = (name: string, dflt: number) => {
-  const a = process.argv.find((x) => x.startsWith(`--${name}=`));
-  return a ? Number(a.split('=')[1]) : dflt;
-};
-const workers = arg('workers', 1);
-const concurrency = arg('concurrency', 50);
-const windows = arg('windows', 3);
-const windowMs = arg('window', 8000);
-const warmupMs = arg('warmup', 3000);
+const workers = numberArg('workers', 1);
+const concurrency = numberArg('concurrency', 50);
+const windows = numberArg('windows', 3);
+const windowMs = numberArg('window', 8000);
+const warmupMs = numberArg('warmup', 3000);
 /** `--perf=<file>`: a `perf trace -s` syscall summary of the workers during the second window. */
 const perfOut = process.argv.find((x) => x.startsWith('--perf='))?.slice(7);
 

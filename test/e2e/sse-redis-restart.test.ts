@@ -1,4 +1,4 @@
-import { type RedisServer, startRedisServer } from '@turnstream/testkit';
+import { type ManagedProcess, type RedisServer, startRedisServer } from '@turnstream/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventStream, isTerminal, logOf, turnStreams } from '../support/stream-events.ts';
 import type { SystemOptions } from '../support/system.ts';
@@ -18,6 +18,23 @@ afterAll(async () => {
 }); // registered before the system's: runs after it stopped
 const sys = systemFixture(options);
 
+/**
+ * Kills Redis, opens `late` while it is down (the API's channel for its conversation is already
+ * subscribed, so it reads the log at once and that read fails) and restarts Redis once `api` reported
+ * the failed read (retried) or gave up on the stream.
+ */
+async function openDuringOutage(api: ManagedProcess, late: EventStream): Promise<void> {
+  sys.redis.on('error', () => {}); // the test's own connection is refused while Redis is down
+  await server.restart('kill', async () => {
+    await late.open();
+    await api.waitForLog(
+      (l) => l.event === 'sse.log_read_retried' || l.event === 'sse.stream_failed',
+      20_000,
+      'the catch-up read to fail',
+    );
+  });
+}
+
 describe('SSE across a Redis restart', () => {
   it('a stream whose catch-up read fails while Redis is down delivers the log once Redis is back', async () => {
     const conv = await createConversation(sys);
@@ -25,18 +42,9 @@ describe('SSE across a Redis restart', () => {
     await waitForTurn(sys, conv, messageId);
     const live = new EventStream(sys, conv);
     await live.readUntil(isTerminal); // the API's channel for this conversation is subscribed
-    sys.redis.on('error', () => {}); // the test's own connection is refused while Redis is down
     const api = sys.apis[0]!.proc;
     const late = new EventStream(sys, conv);
-    await server.restart('kill', async () => {
-      await late.open();
-      // The outage lasts until the API reported the failed read (retried), or gave up on the stream.
-      await api.waitForLog(
-        (l) => l.event === 'sse.log_read_retried' || l.event === 'sse.stream_failed',
-        20_000,
-        'the catch-up read to fail',
-      );
-    });
+    await openDuringOutage(api, late);
     expect(api.eventsNamed('sse.stream_failed')).toEqual([]);
     const received = await late.readUntil(isTerminal);
     const logged = await logOf(turnStreams(sys), conv, messageId);
@@ -53,16 +61,8 @@ describe('SSE across a Redis restart', () => {
     const apiIndex = sys.apis.length - 1;
     const live = new EventStream(sys, conv, { apiIndex });
     await live.readUntil(isTerminal); // this API's channel for the conversation is subscribed
-    sys.redis.on('error', () => {});
     const late = new EventStream(sys, conv, { apiIndex });
-    await server.restart('kill', async () => {
-      await late.open();
-      await api.waitForLog(
-        (l) => l.event === 'sse.log_read_retried' || l.event === 'sse.stream_failed',
-        20_000,
-        'the catch-up read to fail',
-      );
-    });
+    await openDuringOutage(api, late);
     // Not retried (the default would retry for 10 s): the stream said it could not go on.
     expect(api.eventsNamed('sse.log_read_retried')).toEqual([]);
     // Nothing delivered yet, so the frame names no id to resume after.
