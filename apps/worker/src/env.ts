@@ -4,6 +4,7 @@ import { envBoolean, envInt, optionalString, parseEnvWith, serviceEnvSchema } fr
 import { modelListEnvSchema } from '@turnstream/contracts';
 import { allowedNetworksEnv } from '@turnstream/webhooks';
 import { z } from 'zod';
+import { DEFAULT_PUBLISH_PACING } from './publish-pacing.ts';
 
 /** The worker's environment: the shared service settings and its own. Parsed once in `main.ts`. */
 export const workerEnvSchema = serviceEnvSchema.extend({
@@ -81,7 +82,15 @@ export const workerEnvSchema = serviceEnvSchema.extend({
   LIVE_PERSIST_INTERVAL_MS: envInt(250, 10).describe(
     "How often a streaming reply's partial content is written to Postgres, in ms.",
   ),
-  COALESCE_WINDOW_MS: envInt(30, 0).describe('Text deltas are merged for this long before being published.'),
+  COALESCE_WINDOW_MS: envInt(DEFAULT_PUBLISH_PACING.coalesceWindowMs, 0).describe(
+    'Text deltas are merged for this long before being published (the first delta of a reply goes at once), while the worker holds few streams.',
+  ),
+  COALESCE_WINDOW_MAX_MS: envInt(DEFAULT_PUBLISH_PACING.coalesceWindowMaxMs, 0).describe(
+    'The widest the merge window grows as the worker holds more streams (never below `COALESCE_WINDOW_MS`).',
+  ),
+  PUBLISH_BUDGET_PER_SECOND: envInt(DEFAULT_PUBLISH_PACING.publishBudgetPerSecond, 0).describe(
+    'Publishes per second the worker aims to stay under across all its streams: the merge window widens to `running turns x 1000 / budget` ms, between `COALESCE_WINDOW_MS` and `COALESCE_WINDOW_MAX_MS`. 0 keeps the window fixed.',
+  ),
   SHUTDOWN_GRACE_MS: envInt(20_000, 0).describe(
     'On SIGTERM, running turns get this long to finish before they are interrupted and handed back.',
   ),

@@ -122,6 +122,8 @@ async function main(): Promise<void> {
       sessionRecovery: env.SESSION_RECOVERY,
       rebuildTokenBudget: env.REBUILD_TOKEN_BUDGET,
       coalesceWindowMs: env.COALESCE_WINDOW_MS,
+      coalesceWindowMaxMs: env.COALESCE_WINDOW_MAX_MS,
+      publishBudgetPerSecond: env.PUBLISH_BUDGET_PER_SECOND,
       livePersistIntervalMs: env.LIVE_PERSIST_INTERVAL_MS,
       waitDelayMs: env.ORDER_WAIT_MS,
     },

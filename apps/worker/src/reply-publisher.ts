@@ -36,7 +36,8 @@ export interface ReplyPublisherOptions {
   replyId: string;
   fence: number;
   mode: 'stream' | 'batch';
-  coalesceWindowMs: number;
+  /** The merge window of text deltas, asked each time a merge starts (it follows the worker's load). */
+  coalesceWindowMs: () => number;
   /** Called once when a write finds this turn fenced out. */
   onFencedOut: (err: FencedOutError) => void;
 }

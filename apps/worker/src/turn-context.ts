@@ -8,6 +8,7 @@ import type { KnownOutcomeTargets } from '@turnstream/webhooks';
 import type { Job, Queue } from 'bullmq';
 import type { ConversationLeases, Lease } from './lease.ts';
 import type { LiveReplyWriter } from './live-replies.ts';
+import type { PublishPacing } from './publish-pacing.ts';
 import type { ClaudeRateGate } from './rate-gate.ts';
 import type { ReplyPublisher } from './reply-publisher.ts';
 import type { TenantGateDeps } from './tenant-gate.ts';
@@ -15,7 +16,7 @@ import type { AbortReason, TurnAbort } from './turn-abort.ts';
 
 export type { AbortReason } from './turn-abort.ts';
 
-export interface TurnConfig {
+export interface TurnConfig extends PublishPacing {
   /** Prefix of Turnstream's Redis keys (cancel flags). */
   redisPrefix: string;
   /** Output budget of a reply (plus the thinking budget), within the model's limit. */
@@ -24,7 +25,6 @@ export interface TurnConfig {
   models: readonly ModelSpec[];
   sessionRecovery: boolean;
   rebuildTokenBudget: number;
-  coalesceWindowMs: number;
   livePersistIntervalMs: number;
   /** Delay before a job that found the lease held (or an earlier message unfinished) runs again. */
   waitDelayMs: number;

@@ -39,7 +39,9 @@ export class TurnMetrics {
   private readonly lostAttempts: Counter;
   private readonly tokens: Counter<'kind' | 'model'>;
 
-  constructor(opts: { registry?: Registry; activeStreams?: () => number } = {}) {
+  constructor(
+    opts: { registry?: Registry; activeStreams?: () => number; coalesceWindowMs?: () => number } = {},
+  ) {
     const registry = opts.registry ?? createMetricsRegistry({ service: 'worker' });
     this.registry = registry;
     const registers = [registry];
@@ -81,6 +83,14 @@ export class TurnMetrics {
       registers,
       collect() {
         this.set(opts.activeStreams?.() ?? 0);
+      },
+    });
+    new Gauge({
+      name: 'turnstream_coalesce_window_seconds',
+      help: "How long this worker merges a stream's text deltas before publishing them right now (widens with the streams held).",
+      registers,
+      collect() {
+        this.set((opts.coalesceWindowMs?.() ?? 0) / 1000);
       },
     });
     this.sessionClears = new Counter({

@@ -12,6 +12,7 @@ import {
 import { endedTurn } from './ended-turn.ts';
 import { decideTurnAction } from './error-policy.ts';
 import { FencedOutError, SessionEndedError } from './errors.ts';
+import { pacedWindowMs } from './publish-pacing.ts';
 import { ReplyPublisher } from './reply-publisher.ts';
 import { clearSession, planTranscript, recoverSession, type TranscriptState } from './session-recovery.ts';
 import type { TurnAbort } from './turn-abort.ts';
@@ -206,7 +207,7 @@ async function openRun(
     replyId,
     fence: t.lease.fence,
     mode,
-    coalesceWindowMs: t.deps.config.coalesceWindowMs,
+    coalesceWindowMs: () => pacedWindowMs(t.deps.running.size, t.deps.config),
     onFencedOut: () => abort.abort('fenced_out'),
   });
   const opening: TurnEvent[] = [

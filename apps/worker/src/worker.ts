@@ -20,6 +20,7 @@ import {
 import { createIntakeWorker } from './intake.ts';
 import { ConversationLeases } from './lease.ts';
 import { LiveReplyWriter } from './live-replies.ts';
+import { DEFAULT_PUBLISH_PACING, pacedWindowMs } from './publish-pacing.ts';
 import { ClaudeRateGate, gateProvider } from './rate-gate.ts';
 import { Reconciler } from './reconciler.ts';
 import { RunningTurnLimits } from './tenant-gate.ts';
@@ -104,7 +105,7 @@ export const DEFAULT_TURN_CONFIG: TurnConfig = {
   models: DEFAULT_MODELS,
   sessionRecovery: true,
   rebuildTokenBudget: 150_000,
-  coalesceWindowMs: 30,
+  ...DEFAULT_PUBLISH_PACING,
   livePersistIntervalMs: 250,
   waitDelayMs: 200,
   backoffScale: 1,
@@ -143,7 +144,10 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
   // Producer side of the intake queue: read only, for its depth gauges.
   const intakeQueue = new Queue(intakeQueueName, { connection, prefix });
   const running = new RunningTurns();
-  const turnMetrics = new TurnMetrics({ activeStreams: () => running.size });
+  const turnMetrics = new TurnMetrics({
+    activeStreams: () => running.size,
+    coalesceWindowMs: () => pacedWindowMs(running.size, config),
+  });
   registerQueueDepth(turnMetrics.registry, [queue, intakeQueue]);
   const streams = instrumentStreams(deps.streams, turnMetrics);
   const leases = new ConversationLeases({

@@ -37,7 +37,7 @@ async function newTurn(fence: number, mode: 'stream' | 'batch') {
     replyId: reply.id,
     fence,
     mode,
-    coalesceWindowMs: 30,
+    coalesceWindowMs: () => 30,
     onFencedOut: () => undefined,
   });
   const logged = async () =>
@@ -108,7 +108,7 @@ describe('ReplyPublisher', () => {
       replyId: reply.id,
       fence: 1,
       mode: 'stream',
-      coalesceWindowMs: 10 * 60_000,
+      coalesceWindowMs: () => 10 * 60_000,
       onFencedOut: () => undefined,
     });
     const logged = async () => (await streams.read(conversationId)).map((e) => e.event);

@@ -2,8 +2,12 @@ import type { TurnEvent } from '@turnstream/contracts';
 import { CoalescerClosedError } from './errors.ts';
 
 export interface ChunkCoalescerOptions {
-  /** How long text deltas are merged before they are flushed, in milliseconds. Default `30`. */
-  windowMs?: number;
+  /**
+   * How long text deltas are merged before they are flushed, in milliseconds. Default `30`. A function
+   * is asked each time a merge starts, so the window can follow the load (a worker widens it as it
+   * holds more streams).
+   */
+  windowMs?: number | (() => number);
   /** Maximum text length of one merged delta; a full delta is flushed at once. Default `2048`. */
   maxChars?: number;
   /**
@@ -25,7 +29,7 @@ function isDelta(event: TurnEvent): event is Delta {
  *
  * - The first delta of each kind for a message (and again after any other event of that message,
  *   e.g. `turn.reset`) is flushed at once, so a slow stream still shows its first text immediately.
- * - Later deltas are merged for `windowMs`, or until a merged text reaches `maxChars`
+ * - Later deltas are merged for `windowMs` (read when the merge starts), or until a merged text reaches `maxChars`
  *   (a single delta longer than `maxChars` is never split).
  * - Any other event flushes what is pending together with itself, in order.
  * - Batches are flushed one at a time, in order; deltas arriving meanwhile keep merging.
@@ -34,7 +38,7 @@ function isDelta(event: TurnEvent): event is Delta {
  * that error, and pending events are never flushed (the stream has a gap; end or reset the turn).
  */
 export class ChunkCoalescer {
-  private readonly windowMs: number;
+  private readonly windowMs: () => number;
   private readonly maxChars: number;
   private readonly write: (events: TurnEvent[]) => Promise<void>;
   private pending: TurnEvent[] = [];
@@ -51,10 +55,15 @@ export class ChunkCoalescer {
   private readonly seen = new Map<string, Set<Delta['type']>>();
 
   constructor(opts: ChunkCoalescerOptions) {
-    this.windowMs = opts.windowMs ?? 30;
+    const windowMs = opts.windowMs ?? 30;
     this.maxChars = opts.maxChars ?? 2048;
-    if (!Number.isFinite(this.windowMs) || this.windowMs < 0) {
-      throw new RangeError(`windowMs must be a non-negative number, got ${this.windowMs}`);
+    if (typeof windowMs === 'number') {
+      if (!Number.isFinite(windowMs) || windowMs < 0) {
+        throw new RangeError(`windowMs must be a non-negative number, got ${windowMs}`);
+      }
+      this.windowMs = () => windowMs;
+    } else {
+      this.windowMs = windowMs;
     }
     if (!Number.isSafeInteger(this.maxChars) || this.maxChars <= 0) {
       throw new RangeError(`maxChars must be a positive integer, got ${this.maxChars}`);
@@ -125,7 +134,7 @@ export class ChunkCoalescer {
 
   private armTimer(): void {
     if (this.timer || this.flushQueued) return;
-    this.timer = setTimeout(this.onTimer, this.windowMs);
+    this.timer = setTimeout(this.onTimer, this.windowMs());
   }
 
   // Made once per coalescer, not per delta: a held stream flushes nearly every delta on its own.

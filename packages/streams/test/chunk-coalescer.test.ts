@@ -72,6 +72,27 @@ describe('ChunkCoalescer', () => {
     expect(target.batches).toHaveLength(2);
   });
 
+  it('asks a window function at each merge start, so a later merge can wait longer', async () => {
+    const target = recorder();
+    let windowMs = 10;
+    const coalescer = new ChunkCoalescer({ flush: target.flush, windowMs: () => windowMs });
+    coalescer.push(chunk('a'));
+    await settle();
+    coalescer.push(chunk('b'));
+    await vi.advanceTimersByTimeAsync(10);
+    expect(summary(target.batches)).toEqual([['chunk:a'], ['chunk:b']]);
+    // The worker now holds more streams: the next merge waits 50 ms, and takes what came meanwhile.
+    windowMs = 50;
+    coalescer.push(chunk('c'));
+    await vi.advanceTimersByTimeAsync(10);
+    coalescer.push(chunk('d'));
+    await vi.advanceTimersByTimeAsync(39);
+    expect(target.batches).toHaveLength(2);
+    await vi.advanceTimersByTimeAsync(1);
+    expect(summary(target.batches)).toEqual([['chunk:a'], ['chunk:b'], ['chunk:cd']]);
+    await coalescer.close();
+  });
+
   it('flushes pending text before a non-delta event, in one ordered batch', async () => {
     const target = recorder();
     const coalescer = new ChunkCoalescer({ flush: target.flush });
