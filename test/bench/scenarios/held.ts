@@ -138,9 +138,13 @@ async function heldPoint(ctx: BenchContext, streams: number, workers: number): P
     directCpuMsPerStreamSecond: perStreamSecond(directCpu, streamSeconds),
   };
   ctx.log(
-    `held ${streams} on ${workers} worker(s): ttfc p50 ${turnstream.ttfcMs.p50}/${direct.ttfcMs.p50} p99 ${turnstream.ttfcMs.p99}/${direct.ttfcMs.p99} ms, gap p99 ${turnstream.gapMs.p99}/${direct.gapMs.p99}, not completed ${point.notCompleted}, lag p99 ${point.worker.eventLoopLagP99Ms} ms, rss ${point.worker.peakRssMb} MB, cpu ${cpuMs.turnstream} ms/stream-s${gcNote(point.worker.gc)}`,
+    `held ${streams} on ${workers} worker(s): ttfc p50 ${turnstream.ttfcMs.p50}/${direct.ttfcMs.p50} p99 ${turnstream.ttfcMs.p99}/${direct.ttfcMs.p99} ms, gap p99 ${turnstream.gapMs.p99}/${direct.gapMs.p99}, chunk events per turn ${perTurn(turnstream)}/${perTurn(direct)}, not completed ${point.notCompleted}, lag p99 ${point.worker.eventLoopLagP99Ms} ms, rss ${point.worker.peakRssMb} MB, cpu ${SYSTEM_GROUPS.map((g) => cpuMs[g] ?? 0).join('/')} = ${cpuMs.turnstream} ms/stream-s (api/worker/pg/redis)${gcNote(point.worker.gc)}`,
   );
   return point;
+}
+
+function perTurn(run: TurnRunSummary): number {
+  return run.turns ? Math.round((run.chunks / run.turns) * 10) / 10 : 0;
 }
 
 function gcNote(gc: GcSummary | null): string {
