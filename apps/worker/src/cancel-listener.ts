@@ -36,6 +36,13 @@ export class CancelListener {
     sub.on('message', (ch: string, raw: string) => {
       if (ch === channel) this.onCancel(raw);
     });
+    // Refused reconnects while Redis is away: logged, not printed by ioredis as unhandled error events.
+    sub.on('error', (err: Error) =>
+      this.opts.logger.warn(
+        { event: 'cancel.subscriber_failed', err: err.message },
+        'cancel subscriber error',
+      ),
+    );
     // ioredis resubscribes after a reconnect by itself; 'end' means no reconnect will come.
     sub.on('end', () => {
       if (this.stopped || this.ended) return;
