@@ -1,4 +1,4 @@
-import { duplicateRedis, type RedisClient } from '@turnstream/config';
+import { type RedisClient, subscriberRedis } from '@turnstream/config';
 import { activeApiKeyIds, type Db } from '@turnstream/db';
 import type { Logger } from '@turnstream/logger';
 import type { ApiKeyCache } from './key-cache.ts';
@@ -91,10 +91,11 @@ export class KeyRevocationWatcher {
 
   constructor(private readonly opts: KeyRevocationWatcherOptions) {}
 
-  /** Never fails: with Redis away the API still starts (readiness reports it); ioredis resubscribes. */
+  /** Never fails: with Redis away the API still starts (readiness reports it) and subscribes once connected. */
   async start(): Promise<void> {
     const { keyCache, prefix } = this.opts;
-    const subscriber = duplicateRedis(this.opts.redis, { connectionName: `${prefix}:key-revocations` });
+    // Subscribed again on each 'ready' below (see subscriberRedis: ioredis' own resubscribe is off).
+    const subscriber = subscriberRedis(this.opts.redis, { connectionName: `${prefix}:key-revocations` });
     this.subscriber = subscriber;
     localListeners.add(this.forgetLocally);
     subscriber.on('error', (err: Error) =>
@@ -113,7 +114,7 @@ export class KeyRevocationWatcher {
       this.connection++;
       keyCache?.deafen();
     });
-    // ioredis resubscribes on a new connection; a SUBSCRIBE of our own confirms it.
+    // Every new connection subscribes again here (a failure is logged; the next connection tries again).
     subscriber.on('ready', () => void this.listen(subscriber));
     await this.listen(subscriber);
     this.timer = setInterval(() => void this.sweep(), this.opts.sweepMs);

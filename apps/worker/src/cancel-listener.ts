@@ -1,4 +1,4 @@
-import { duplicateRedis, type RedisClient } from '@turnstream/config';
+import { type RedisClient, subscriberRedis } from '@turnstream/config';
 import { type CancelRequest, cancelChannel } from '@turnstream/contracts';
 import type { Logger } from '@turnstream/logger';
 import { CancelSubscriberEndedError } from './errors.ts';
@@ -30,7 +30,8 @@ export class CancelListener {
   }
 
   async start(): Promise<void> {
-    const sub = duplicateRedis(this.opts.redis);
+    // Subscribed again on each 'ready' below (see subscriberRedis: ioredis' own resubscribe is off).
+    const sub = subscriberRedis(this.opts.redis);
     this.sub = sub;
     const channel = cancelChannel(this.opts.prefix);
     sub.on('message', (ch: string, raw: string) => {
@@ -43,7 +44,17 @@ export class CancelListener {
         'cancel subscriber error',
       ),
     );
-    // ioredis resubscribes after a reconnect by itself; 'end' means no reconnect will come.
+    sub.on('ready', () => {
+      sub
+        .subscribe(channel)
+        .catch((err: Error) =>
+          this.opts.logger.warn(
+            { event: 'cancel.subscriber_failed', err: err.message },
+            'cancel subscriber could not subscribe again (the next reconnect does)',
+          ),
+        );
+    });
+    // 'end' means no reconnect will come.
     sub.on('end', () => {
       if (this.stopped || this.ended) return;
       this.ended = new CancelSubscriberEndedError();

@@ -162,3 +162,17 @@ export function hasHashTag(prefix: string): boolean {
 export function bullPrefixFor(prefix: string, cluster: boolean): string {
   return cluster && !hasHashTag(prefix) ? `{${prefix}}` : prefix;
 }
+
+/**
+ * A duplicate of `client` for a plain (`SUBSCRIBE`) subscriber whose owner subscribes again on every
+ * `'ready'`, handling the promise. On a single server ioredis' own resubscribe is turned off: it
+ * sends a SUBSCRIBE nobody awaits, so a connection lost again before that reply rejects it unhandled,
+ * and Node ends a process on an unhandled rejection. On a Cluster it stays on: the Cluster's subscriber
+ * connection reconnects without a `'ready'` of the Cluster, and only ioredis resubscribes it then.
+ */
+export function subscriberRedis(
+  client: RedisClient,
+  override: Omit<DuplicateOptions, 'autoResubscribe'> = {},
+): RedisClient {
+  return duplicateRedis(client, { ...override, autoResubscribe: isCluster(client) });
+}
