@@ -12,10 +12,7 @@ import { PUBLISH_LUA } from '@turnstream/streams';
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { numberArg } from './lib/args.ts';
-import type { BenchContext } from './lib/context.ts';
-import { PROFILES } from './lib/context.ts';
-import { Driver } from './lib/driver.ts';
-import { BenchStack } from './lib/stack.ts';
+import { withBenchStack } from './lib/script.ts';
 import type { TurnRunSummary } from './lib/turns.ts';
 import { simContent } from './lib/turns.ts';
 import { warmUp } from './scenarios/turn-runs.ts';
@@ -39,26 +36,13 @@ async function scriptNames(): Promise<Map<string, string>> {
 }
 const shaNames = await scriptNames();
 
-const stack = new BenchStack();
-const client = new Driver('turn-client', 'turn-client.ts');
-const direct = new Driver('direct-client', 'direct-client.ts');
-try {
-  await stack.start();
-  await stack.setWorkers(workers, 100);
-  await client.call('init', { apiUrl: stack.apiUrl, apiKey: stack.apiKey });
-  await direct.call('init', { simUrl: stack.simUrl });
-  const ctx: BenchContext = {
-    profile: PROFILES.full,
-    stack,
-    client,
-    direct,
-    log: (m) => console.log(m),
-  };
+await withBenchStack({ workers }, async (ctx) => {
+  const { stack, client } = ctx;
   await warmUp(ctx, concurrency);
   const admin = postgres(stack.tdb.url, { max: 1, onnotice: () => {} });
   await admin`create extension if not exists pg_stat_statements`;
   const [db] = await admin<{ oid: number }[]>`
-    select oid from pg_database where datname = current_database()`;
+      select oid from pg_database where datname = current_database()`;
   const oid = db!.oid;
   const redis = new Redis(stack.redis.url);
   const n = Math.ceil(concurrency + (durationMs / 1000) * 600);
@@ -109,8 +93,8 @@ try {
   const turns = run.turns;
   console.log(`turns ${turns}, completed ${run.completed}, ${run.turnsPerSec}/s`);
   const statements = await admin<{ calls: number; rows: number; ms: number; query: string }[]>`
-    select calls::int, rows::int, total_exec_time as ms, query from pg_stat_statements
-    where dbid = ${oid} order by calls desc`;
+      select calls::int, rows::int, total_exec_time as ms, query from pg_stat_statements
+      where dbid = ${oid} order by calls desc`;
   let totalCalls = 0;
   console.log('\n## Postgres (per turn: calls, rows, exec ms)');
   for (const s of statements) {
@@ -137,7 +121,4 @@ try {
   }
   redis.disconnect();
   await admin.end();
-} finally {
-  await Promise.allSettled([client.stop(), direct.stop()]);
-  await stack.stop();
-}
+});

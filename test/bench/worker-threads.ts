@@ -8,12 +8,9 @@
 import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { numberArg } from './lib/args.ts';
-import type { BenchContext } from './lib/context.ts';
-import { PROFILES } from './lib/context.ts';
-import { Driver } from './lib/driver.ts';
 import { summarizeGc } from './lib/gc.ts';
 import { CLK_TCK } from './lib/proc.ts';
-import { BenchStack } from './lib/stack.ts';
+import { withBenchStack } from './lib/script.ts';
 import { turnstreamLoop } from './scenarios/turn-runs.ts';
 
 const workers = numberArg('workers', 1);
@@ -89,21 +86,9 @@ const sumClasses = (pids: number[]) => {
 
 /** `--gc`: the workers trace their collections; each window reports them per 100 turns. */
 const traceGc = process.argv.includes('--gc');
-const stack = new BenchStack(traceGc ? { workerNodeArgs: ['--trace-gc-nvp'] } : {});
-const client = new Driver('turn-client', 'turn-client.ts');
-const direct = new Driver('direct-client', 'direct-client.ts');
-try {
-  await stack.start();
-  await stack.setWorkers(workers, 100);
-  await client.call('init', { apiUrl: stack.apiUrl, apiKey: stack.apiKey });
-  await direct.call('init', { simUrl: stack.simUrl });
-  const ctx: BenchContext = {
-    profile: { ...PROFILES.full, warmupMs },
-    stack,
-    client,
-    direct,
-    log: (m) => console.log(m),
-  };
+const stackOptions = traceGc ? { workerNodeArgs: ['--trace-gc-nvp'] } : {};
+await withBenchStack({ workers, profile: { warmupMs }, stack: stackOptions }, async (ctx) => {
+  const { stack } = ctx;
   await turnstreamLoop(ctx, { concurrency, durationMs: warmupMs, words: 40, delayMs: 0 });
   const pids = stack.workers.map((w) => w.pid);
   console.log(
@@ -158,7 +143,4 @@ try {
       );
     }
   }
-} finally {
-  await Promise.allSettled([client.stop(), direct.stop()]);
-  await stack.stop();
-}
+});

@@ -1,24 +1,11 @@
-import { Writable } from 'node:stream';
 import { createDb } from '@turnstream/db';
-import { createLogger } from '@turnstream/logger';
+import { memoryLogger } from '@turnstream/logger/testing';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { harnessFixture, tenantFixture } from './helpers.ts';
 
 const h = harnessFixture();
 const t = tenantFixture(h);
-
-/** A logger writing JSON lines into memory. */
-function memoryLogger() {
-  const lines: string[] = [];
-  const destination = new Writable({
-    write(chunk, _enc, cb) {
-      lines.push(...chunk.toString().split('\n').filter(Boolean));
-      cb();
-    },
-  });
-  return { logger: createLogger({ name: 'api-test', level: 'debug', destination }), lines };
-}
 
 describe('health', () => {
   it('GET /healthz answers while the process is up', async () => {
@@ -64,7 +51,7 @@ const REDIS_URL_UNREACHABLE = 'redis://127.0.0.1:1';
 
 describe('errors and logs', () => {
   it('answers unexpected failures with 500 internal, leaking nothing, and logs them', async () => {
-    const { logger, lines } = memoryLogger();
+    const { logger, lines } = memoryLogger({ name: 'api-test', level: 'debug' });
     const closedDb = createDb({ url: h.tdb.url, max: 1 });
     await closedDb.close();
     const app = h.build({ db: closedDb.db, logger });
@@ -83,11 +70,11 @@ describe('errors and logs', () => {
       },
     });
     expect(res.body).not.toMatch(/postgres|CONNECTION|select|stack/i);
-    expect(lines.some((l) => JSON.parse(l).event === 'http.request_failed')).toBe(true);
+    expect(lines.some((l) => l.event === 'http.request_failed')).toBe(true);
   });
 
   it('logs each request once with its route and status, never the key or the content', async () => {
-    const { logger, lines } = memoryLogger();
+    const { logger, lines, raw } = memoryLogger({ name: 'api-test', level: 'debug' });
     const app = h.build({ logger });
     const conv = await app.inject({
       method: 'POST',
@@ -107,17 +94,17 @@ describe('errors and logs', () => {
       url: `/v1/conversations/${id}/messages`,
       headers: { authorization: `Bearer ${t.keys.client}` },
     });
-    const all = lines.join('\n');
+    const all = raw.join('\n');
     expect(all).not.toContain(t.keys.client);
     expect(all).not.toContain('MESSAGE-CONTENT-SECRET');
     expect(all).not.toContain('SYSTEM-PROMPT-SECRET');
-    const completed = lines.map((l) => JSON.parse(l)).filter((l) => l.event === 'http.request_completed');
+    const completed = lines.filter((l) => l.event === 'http.request_completed');
     expect(completed.map((l) => [l.method, l.route, l.statusCode])).toEqual([
       ['POST', '/v1/conversations', 201],
       ['POST', '/v1/conversations/:id/messages', 202],
       ['GET', '/v1/conversations/:id/messages', 200],
     ]);
-    expect(lines.some((l) => JSON.parse(l).event === 'message.accept_completed')).toBe(true);
+    expect(lines.some((l) => l.event === 'message.accept_completed')).toBe(true);
     expect(h.metrics.requests.get('POST /v1/conversations/:id/messages 202')).toBeGreaterThanOrEqual(1);
     expect(h.metrics.messagesAccepted).toBeGreaterThanOrEqual(1);
   });

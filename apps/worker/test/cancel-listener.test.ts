@@ -2,9 +2,8 @@
 // reconnects as structured lines (not ioredis' "Unhandled error event" on stderr) and hears cancels
 // again once Redis is back.
 import { randomBytes } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { cancelChannel } from '@turnstream/contracts';
-import { createLogger } from '@turnstream/logger';
+import { memoryLogger } from '@turnstream/logger/testing';
 import { type RedisServer, startRedisServer, waitFor } from '@turnstream/testkit';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,20 +25,9 @@ afterAll(async () => {
   await server?.stop();
 });
 
-function memoryLogger() {
-  const lines: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk, _enc, cb) {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line));
-      cb();
-    },
-  });
-  return { logger: createLogger({ name: 'worker-test', level: 'info', destination }), lines };
-}
-
 describe('the cancel listener across a Redis restart', () => {
   it('logs the refused reconnects and hears cancels again once Redis is back', async () => {
-    const { logger, lines } = memoryLogger();
+    const { logger, lines } = memoryLogger({ name: 'worker-test' });
     const listener = new CancelListener({ redis, prefix, running: new RunningTurns(), logger });
     try {
       await listener.start();

@@ -4,11 +4,10 @@
 // connections into their reconnect backoff (up to 20 s a try), and closing the worker then waited on
 // them past the hook's timeout in a loaded full-suite run.
 import { randomBytes } from 'node:crypto';
-import { Writable } from 'node:stream';
 import { createClaudeProvider } from '@turnstream/claude';
 import { cancelChannel } from '@turnstream/contracts';
 import { createTestDatabase, type TestDatabase } from '@turnstream/db/testing';
-import { createLogger } from '@turnstream/logger';
+import { memoryLogger } from '@turnstream/logger/testing';
 import { createTurnStreams } from '@turnstream/streams';
 import { type RedisServer, startRedisServer, waitFor } from '@turnstream/testkit';
 import { Redis, type RedisOptions } from 'ioredis';
@@ -27,18 +26,6 @@ function connection(options: RedisOptions = {}): Redis {
   r.on('error', () => {});
   opened.redis.push(r);
   return r;
-}
-
-/** A logger writing JSON lines into memory. */
-function memoryLogger() {
-  const lines: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk, _enc, cb) {
-      for (const line of chunk.toString().split('\n').filter(Boolean)) lines.push(JSON.parse(line));
-      cb();
-    },
-  });
-  return { logger: createLogger({ name: 'worker-test', level: 'info', destination }), lines };
 }
 
 beforeAll(async () => {
@@ -61,7 +48,7 @@ async function probe(port: number, path: string): Promise<{ status: number; body
 
 describe('a cancel listener whose connection stops reconnecting', () => {
   it('fails the liveness probe (503 not_live) and the redis readiness check, and logs why', async () => {
-    const { logger, lines } = memoryLogger();
+    const { logger, lines } = memoryLogger({ name: 'worker-test' });
     const tw = await createWorker({
       db: tdb.db,
       redis,
