@@ -12,6 +12,7 @@ import { CpuMeter, cpuSeconds } from './lib/proc.ts';
 import { followSse } from './lib/sse-follow.ts';
 import { mergedLagP99, percentile, summarize } from './lib/stats.ts';
 import { areaOf } from './profile-summary.ts';
+import { cpuAgainstReference } from './report.ts';
 import { publishScriptWithoutMarker } from './scenarios/publish-marker.ts';
 
 // The benchmark's own arithmetic and process handling (`pnpm bench` itself is too slow for npm test).
@@ -62,6 +63,18 @@ describe('bench harness', () => {
     expect(gc.promotedMb).toBeGreaterThan(0);
     expect(parseGcLine('{"event":"runtime.stats_sampled"}', 0)).toBeUndefined();
     expect(summarizeGc(events, 0, 1)).toBeNull();
+  });
+
+  it("judges a CPU target against the reference after dividing each run by its own direct baseline's CPU", () => {
+    // Half the reference's milliseconds on a host where the direct baseline also costs half: the
+    // same ratio to direct as then, so not met; the same milliseconds on a host twice as slow: met.
+    const faster = cpuAgainstReference('t', 0.5, { now: 2, nowDirect: 1, ref: 4, refDirect: 2 });
+    expect(faster.met).toBe(false);
+    expect(faster.value).toContain('(0.50 x)');
+    const slowerHost = cpuAgainstReference('t', 0.5, { now: 4, nowDirect: 4, ref: 4, refDirect: 2 });
+    expect(slowerHost.met).toBe(true);
+    expect(slowerHost.value).toContain('= 0.50 x');
+    expect(cpuAgainstReference('t', 0.5, { now: 1, nowDirect: null, ref: 4, refDirect: 2 }).met).toBeNull();
   });
 
   it('names the package a profiled script belongs to', () => {
