@@ -94,7 +94,8 @@ export class KeyRevocationWatcher {
   /** Never fails: with Redis away the API still starts (readiness reports it) and subscribes once connected. */
   async start(): Promise<void> {
     const { keyCache, prefix } = this.opts;
-    // Subscribed again on each 'ready' below (see subscriberRedis: ioredis' own resubscribe is off).
+    // Subscribed again on each 'ready' below; on a Cluster ioredis subscribes its subscriber connection
+    // again itself, handling the result (see subscriberRedis).
     const subscriber = subscriberRedis(this.opts.redis, { connectionName: `${prefix}:key-revocations` });
     this.subscriber = subscriber;
     localListeners.add(this.forgetLocally);

@@ -30,7 +30,8 @@ export class CancelListener {
   }
 
   async start(): Promise<void> {
-    // Subscribed again on each 'ready' below (see subscriberRedis: ioredis' own resubscribe is off).
+    // Subscribed again on each 'ready' below; on a Cluster ioredis subscribes its subscriber connection
+    // again itself, handling the result (see subscriberRedis).
     const sub = subscriberRedis(this.opts.redis);
     this.sub = sub;
     const channel = cancelChannel(this.opts.prefix);

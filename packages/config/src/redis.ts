@@ -164,15 +164,21 @@ export function bullPrefixFor(prefix: string, cluster: boolean): string {
 }
 
 /**
- * A duplicate of `client` for a plain (`SUBSCRIBE`) subscriber whose owner subscribes again on every
- * `'ready'`, handling the promise. On a single server ioredis' own resubscribe is turned off: it
- * sends a SUBSCRIBE nobody awaits, so a connection lost again before that reply rejects it unhandled,
- * and Node ends a process on an unhandled rejection. On a Cluster it stays on: the Cluster's subscriber
- * connection reconnects without a `'ready'` of the Cluster, and only ioredis resubscribes it then.
+ * A duplicate of `client` for a plain (`SUBSCRIBE`) subscriber, with ioredis' own resubscribe after a
+ * reconnect off: it sends a SUBSCRIBE nobody awaits (ioredis `redis/event_handler.js`, `readyHandler`),
+ * so a connection lost again before that reply rejects it unhandled, and Node ends a process on an
+ * unhandled rejection. On a single server the owner subscribes again on every `'ready'`, handling the
+ * promise. On a Cluster that option never applied to subscribing: subscriptions live on a connection of
+ * ioredis' `ClusterSubscriber` (ioredis 6.0.0 `cluster/ClusterSubscriber.js`), made with options of
+ * its own (lines 118-133: `retryStrategy: null`, so it never reconnects nor resubscribes that way); when it ends, or its node
+ * leaves the Cluster, `selectSubscriber` opens one to another node and subscribes the channels of the
+ * last one that worked again itself, the promise handled (`.catch`, lines 145-196), without a `'ready'`
+ * of the Cluster. Tests: apps/worker/test/cancel-listener-cluster.test.ts,
+ * apps/api/test/key-revocation-cluster.test.ts.
  */
 export function subscriberRedis(
   client: RedisClient,
   override: Omit<DuplicateOptions, 'autoResubscribe'> = {},
 ): RedisClient {
-  return duplicateRedis(client, { ...override, autoResubscribe: isCluster(client) });
+  return duplicateRedis(client, { ...override, autoResubscribe: false });
 }

@@ -256,6 +256,8 @@ export function createEventSubscriber(opts: EventSubscriberOptions): EventSubscr
     clearTimeout(sweep);
     nextReady.resolve(); // subscriptions waiting for a connection see that they ended
   });
+  // ioredis subscribes a replaced shard subscriber again too (ClusterSubscriberGroup `_resubscribe`, the
+  // result handled); this one also has every subscription re-read the log (docs/reliability.md).
   if (cluster) {
     connection.on('subscribersReady', () => {
       if (!closed && connection.status === 'ready') resync();

@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { createRedis, type RedisClient } from '@turnstream/config';
 import type { DeliveredEvent } from '@turnstream/contracts';
-import { type RedisCluster, startRedisCluster, waitFor } from '@turnstream/testkit';
+import {
+  type RedisCluster,
+  recordUnhandledRejections,
+  startRedisCluster,
+  waitFor,
+} from '@turnstream/testkit';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   createEventSubscriber,
@@ -23,6 +28,7 @@ const shorts: ReplicationShort[] = [];
 beforeAll(async () => {
   cluster = await startRedisCluster();
   redis = createRedis({ url: 'redis://', clusterNodes: cluster.seeds }, { maxRetriesPerRequest: null });
+  redis.on('error', () => {}); // connections are killed under it (the subscriber's own report to onError)
   // A wait longer than the default 500 ms: on a loaded machine a healthy replica's acknowledgement can
   // take longer than that, and this file asserts which waits fell short, not how fast replicas answer.
   streams = createTurnStreams({
@@ -51,6 +57,14 @@ async function conversationsOnEveryMaster(perMaster = 1): Promise<Map<number, st
     byMaster.set(port, ids);
   }
   return byMaster;
+}
+
+/** Whether the node on `port` has a subscriber of the sharded channel `channel` (`PUBSUB SHARDNUMSUB`). */
+function shardSubscribers(port: number, channel: string): Promise<boolean> {
+  return cluster.withNode(
+    port,
+    async (r) => Number(((await r.call('PUBSUB', 'SHARDNUMSUB', channel)) as [string, number])[1]) > 0,
+  );
 }
 
 describe('TurnStreams on a Redis Cluster', () => {
@@ -102,20 +116,62 @@ describe('TurnStreams on a Redis Cluster', () => {
     const killed = await cluster.withNode(port, (r) => r.call('CLIENT', 'KILL', 'TYPE', 'pubsub'));
     expect(Number(killed)).toBeGreaterThan(0);
     expect((await streams.publish(id, 1, [chunk('m1', 'while down')])).ok).toBe(true);
-    await waitFor(
-      () =>
-        cluster.withNode(
-          port,
-          async (r) =>
-            Number(
-              ((await r.call('PUBSUB', 'SHARDNUMSUB', streams.keys(id).channel)) as [string, number])[1],
-            ) > 0,
-        ),
-      { message: 'the channel subscribed again' },
-    );
+    await waitFor(() => shardSubscribers(port, streams.keys(id).channel), {
+      message: 'the channel subscribed again',
+    });
     expect((await streams.publish(id, 1, [completed('m1')])).ok).toBe(true);
     const events = await untilTerminal(iteratorOf(subscription));
     expect(texts(events)).toEqual(['before', 'while down', 'turn.completed']);
+  });
+
+  it('subscribes again after its shard subscriber connections are killed over and over, nothing unhandled', async () => {
+    // ioredis replaces an ended sharded subscriber connection and subscribes it again itself
+    // (ClusterSubscriberGroup.reset, then _resubscribe: the result handled); the subscriber does too on
+    // 'subscribersReady' (see createEventSubscriber). Most of those SSUBSCRIBEs are lost with their
+    // connections here: none may reject unhandled (that would end the API).
+    const unhandled = recordUnhandledRejections();
+    try {
+      const id = randomUUID();
+      const subscription = subscriber.subscribe(id);
+      await subscription.ready;
+      const { port } = await cluster.masterOf(streams.keys(id).log);
+      expect(await cluster.churnSubscribers()).toBeGreaterThanOrEqual(5);
+      await waitFor(() => shardSubscribers(port, streams.keys(id).channel), {
+        message: 'the channel subscribed again',
+      });
+      expect((await streams.publish(id, 1, [chunk('m1', 'after')])).ok).toBe(true);
+      expect((await streams.publish(id, 1, [completed('m1')])).ok).toBe(true);
+      expect(texts(await untilTerminal(iteratorOf(subscription)))).toEqual(['after', 'turn.completed']);
+      expect(subscriber.failure).toBeNull();
+      expect(unhandled.reasons).toEqual([]);
+    } finally {
+      unhandled.stop();
+    }
+  });
+
+  it('subscribes again after every connection to every node dropped for a second (the Cluster reconnects)', async () => {
+    // Every node failing CLUSTER SLOTS makes the Cluster reconnect (disconnect(true)), stopping the
+    // sharded subscribers, one of them often still connecting. ioredis 6.0.0 then lost that connect's
+    // promise, so its subscriber group's reset never ended and no sharded subscriber was made again:
+    // patched (patches/ioredis@6.0.0.patch).
+    const unhandled = recordUnhandledRejections();
+    try {
+      const id = randomUUID();
+      const subscription = subscriber.subscribe(id);
+      await subscription.ready;
+      const { port } = await cluster.masterOf(streams.keys(id).log);
+      await cluster.killClients(['pubsub', 'normal'], 1000);
+      await waitFor(() => shardSubscribers(port, streams.keys(id).channel), {
+        message: 'the channel subscribed again',
+      });
+      expect((await streams.publish(id, 1, [chunk('m1', 'after')])).ok).toBe(true);
+      expect((await streams.publish(id, 1, [completed('m1')])).ok).toBe(true);
+      expect(texts(await untilTerminal(iteratorOf(subscription)))).toEqual(['after', 'turn.completed']);
+      expect(subscriber.failure).toBeNull();
+      expect(unhandled.reasons).toEqual([]);
+    } finally {
+      unhandled.stop();
+    }
   });
 
   it("a publish waits for its slot's replica (WAIT on the master that wrote it), then releases the batch", async () => {

@@ -30,6 +30,7 @@ export {
 } from './redis-cluster.ts';
 export { deleteKeys } from './redis-keys.ts';
 export { RedisServer, type RedisServerOptions, startRedisServer } from './redis-server.ts';
+export { recordUnhandledRejections, type UnhandledRejections } from './rejections.ts';
 export { isEventFrame, parseSseFrame, parseSseText, readSseFrames, type SseFrame } from './sse-parse.ts';
 export { type FollowOptions, followSse, SseReader, type SseReaderOptions } from './sse-reader.ts';
 export {

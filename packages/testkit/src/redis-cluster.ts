@@ -177,6 +177,64 @@ export class RedisCluster {
   }
 
   /**
+   * `CLIENT KILL TYPE <type>` for each of `types` on every live node at once (the killing connection
+   * spared), `rounds` times back to back: how many connections were killed, per type. Drops subscriber
+   * connections (`pubsub`), or every other one (`normal`: also those still in their handshake, before
+   * a SUBSCRIBE).
+   */
+  async killClients<T extends 'normal' | 'pubsub' | 'replica'>(
+    types: readonly T[],
+    rounds = 1,
+  ): Promise<Record<T, number>> {
+    const nodes = this.live.map((n) => new Redis({ host: '127.0.0.1', port: n.port, lazyConnect: true }));
+    const killed = Object.fromEntries(types.map((t) => [t, 0])) as Record<T, number>;
+    try {
+      await Promise.all(nodes.map((r) => r.connect()));
+      for (let round = 0; round < rounds; round++) {
+        const counts = await Promise.all(
+          nodes.map((r) =>
+            Promise.all(types.map(async (t) => Number(await r.call('CLIENT', 'KILL', 'TYPE', t)))),
+          ),
+        );
+        for (const [i, t] of types.entries()) killed[t] += counts.reduce((sum, c) => sum + c[i]!, 0);
+      }
+      return killed;
+    } finally {
+      for (const r of nodes) r.disconnect();
+    }
+  }
+
+  /**
+   * Drop every subscriber connection over and over: `times` times, once a connection in pub/sub mode is
+   * back on some node (subscribed again), 50 rounds back to back of killing the pub/sub connections and
+   * those still in their handshake (a new subscriber sends its SUBSCRIBE once ready) on every node.
+   * Most of the resubscribes sent meanwhile are lost with their connections. Returns how many pub/sub
+   * connections were killed.
+   */
+  async churnSubscribers(times = 5): Promise<number> {
+    let killed = 0;
+    for (let i = 0; i < times; i++) {
+      await waitFor(() => this.pubsubClientNode(''), {
+        message: `a subscriber connection back after ${i} rounds of kills`,
+      });
+      killed += (await this.killClients(['pubsub', 'normal'], 50)).pubsub;
+    }
+    return killed;
+  }
+
+  /**
+   * The port of the live node holding a connection in pub/sub mode whose name contains `name` (any, for
+   * `''`), or null.
+   */
+  async pubsubClientNode(name: string): Promise<number | null> {
+    for (const node of this.live) {
+      const list = String(await this.withNode(node.port, (r) => r.call('CLIENT', 'LIST', 'TYPE', 'pubsub')));
+      if (list.trim() !== '' && list.includes(name)) return node.port;
+    }
+    return null;
+  }
+
+  /**
    * Resolves once every live node reports `cluster_state:ok`, knows every live node, and every slot has
    * a running master with its replicas' links up.
    */
@@ -229,10 +287,15 @@ export class RedisCluster {
   /** SIGKILL the master serving `key` (its replica is promoted after `nodeTimeoutMs`). */
   async killMasterOf(key: string): Promise<SlotOwner> {
     const owner = await this.masterOf(key);
-    const node = this.nodes.find((n) => n.port === owner.port);
-    if (!node) throw new Error(`no node on port ${owner.port}`);
-    await node.proc.kill();
+    await this.killNode(owner.port);
     return owner;
+  }
+
+  /** SIGKILL the node on `port` (a master's replica is promoted after `nodeTimeoutMs`). */
+  async killNode(port: number): Promise<void> {
+    const node = this.nodes.find((n) => n.port === port);
+    if (!node) throw new Error(`no node on port ${port}`);
+    await node.proc.kill();
   }
 
   /**
