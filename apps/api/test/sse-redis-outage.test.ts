@@ -29,9 +29,14 @@ const opened: { apps: FastifyInstance[]; subscribers: EventSubscriber[]; redis: 
 
 /**
  * A connection like the API's (`maxRetriesPerRequest: 2`), to the private server. Its commands (and
- * those of its duplicates: the subscribers') keep the stack of where they were sent, so a rejection
- * nobody handled names its caller: one full-suite run reported two unhandled "Connection is closed"
- * rejections during this file that no run of it alone has shown since.
+ * those of its duplicates: the subscribers') keep the stack of where they were sent. One full-suite run
+ * once reported two unhandled "Connection is closed" rejections during this file: the SUBSCRIBE ioredis
+ * sends by itself after a reconnect (its `autoResubscribe`), never awaited, on a key-revocation
+ * watcher's connection (every replica built here has one) lost with the connection again. With that
+ * resubscribe switched back on in `subscriberRedis` this file reports them in about one run in seven
+ * under load; with it off (as it is) never. Beware the stacks: ioredis rejects every queued command
+ * with one error object and rewrites its stack for each, so the stack shown is that of the last command
+ * flushed with it (here the watcher's own, handled SUBSCRIBE), not necessarily the unhandled one's.
  */
 function connection(options: RedisOptions = {}): Redis {
   const r = new Redis(server.url, { maxRetriesPerRequest: 2, showFriendlyErrorStack: true, ...options });
