@@ -61,6 +61,8 @@ describe('bench harness', () => {
     expect(gc.scavenges).toBeGreaterThan(0);
     expect(gc.markCompacts).toBeGreaterThan(0);
     expect(gc.promotedMb).toBeGreaterThan(0);
+    // 2e6 objects of at least 16 bytes each.
+    expect(gc.allocatedMb).toBeGreaterThan(30);
     expect(parseGcLine('{"event":"runtime.stats_sampled"}', 0)).toBeUndefined();
     expect(summarizeGc(events, 0, 1)).toBeNull();
   });

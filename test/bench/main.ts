@@ -7,7 +7,9 @@
  * --held-workers=1,2 names the worker counts: each count runs on each),
  * --saturation-workers=1, --tag=<name> (file name suffix), --no-write, --echo (app logs),
  * --worker-node-arg=<flag> (repeatable: a node flag of the workers, e.g. --heapsnapshot-signal=SIGUSR2;
- * --trace-gc-nvp adds the workers' GC pauses and promoted bytes to the held runs).
+ * --trace-gc-nvp adds the workers' GC pauses, promoted bytes and bytes allocated per token to the held
+ * runs; `--import=<path of lib/alloc-sampler.mjs>` with ALLOC_PROFILE_DIR set writes where each worker
+ * allocates, summarised by alloc-summary.ts).
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';

@@ -9,15 +9,25 @@ export interface GcEvent {
   pauseMs: number;
   /** Bytes moved from the young to the old generation by this collection. */
   promotedBytes: number;
+  /** Bytes allocated since the previous collection (V8's `allocated=`: young and old generation). */
+  allocatedBytes: number;
 }
 
 const NVP = / ms: pause=([\d.]+) .*?\bgc=(\w+) .*?\bpromoted=(\d+)/;
+const ALLOCATED = /\ballocated=(\d+)/;
 
 /** The collection a `--trace-gc-nvp` line reports, or undefined for any other line. */
 export function parseGcLine(raw: string, at: number): GcEvent | undefined {
   const m = NVP.exec(raw);
   if (!m) return undefined;
-  return { at, kind: m[2]!, pauseMs: Number(m[1]), promotedBytes: Number(m[3]) };
+  const allocated = ALLOCATED.exec(raw);
+  return {
+    at,
+    kind: m[2]!,
+    pauseMs: Number(m[1]),
+    promotedBytes: Number(m[3]),
+    allocatedBytes: allocated ? Number(allocated[1]) : 0,
+  };
 }
 
 export interface GcSummary {
@@ -28,6 +38,8 @@ export interface GcSummary {
   /** All pauses over the window's wall time (the share of the thread GC held). */
   pauseShare: number;
   promotedMb: number;
+  /** Bytes allocated over the window (summed over collections: exact to within a young generation). */
+  allocatedMb: number;
 }
 
 /** GC of the events within [from, to] (summed over processes), or null when none were traced. */
@@ -51,5 +63,6 @@ export function summarizeGc(events: GcEvent[], from: number, to: number): GcSumm
     ),
     pauseShare: round(sum(inWindow, (e) => e.pauseMs) / (to - from), 3),
     promotedMb: round(sum(inWindow, (e) => e.promotedBytes) / 1024 / 1024, 1),
+    allocatedMb: round(sum(inWindow, (e) => e.allocatedBytes) / 1024 / 1024, 0),
   };
 }

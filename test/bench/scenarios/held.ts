@@ -138,7 +138,7 @@ async function heldPoint(ctx: BenchContext, streams: number, workers: number): P
     directCpuMsPerStreamSecond: perStreamSecond(directCpu, streamSeconds),
   };
   ctx.log(
-    `held ${streams} on ${workers} worker(s): ttfc p50 ${turnstream.ttfcMs.p50}/${direct.ttfcMs.p50} p99 ${turnstream.ttfcMs.p99}/${direct.ttfcMs.p99} ms, gap p99 ${turnstream.gapMs.p99}/${direct.gapMs.p99}, chunk events per turn ${perTurn(turnstream)}/${perTurn(direct)}, not completed ${point.notCompleted}, lag p99 ${point.worker.eventLoopLagP99Ms} ms, rss ${point.worker.peakRssMb} MB, cpu ${SYSTEM_GROUPS.map((g) => cpuMs[g] ?? 0).join('/')} = ${cpuMs.turnstream} ms/stream-s (api/worker/pg/redis)${gcNote(point.worker.gc)}`,
+    `held ${streams} on ${workers} worker(s): ttfc p50 ${turnstream.ttfcMs.p50}/${direct.ttfcMs.p50} p99 ${turnstream.ttfcMs.p99}/${direct.ttfcMs.p99} ms, gap p99 ${turnstream.gapMs.p99}/${direct.gapMs.p99}, chunk events per turn ${perTurn(turnstream)}/${perTurn(direct)}, not completed ${point.notCompleted}, lag p99 ${point.worker.eventLoopLagP99Ms} ms, rss ${point.worker.peakRssMb} MB, cpu ${SYSTEM_GROUPS.map((g) => cpuMs[g] ?? 0).join('/')} = ${cpuMs.turnstream} ms/stream-s (api/worker/pg/redis)${gcNote(point.worker.gc, streams * words)}`,
   );
   return point;
 }
@@ -147,7 +147,8 @@ function perTurn(run: TurnRunSummary): number {
   return run.turns ? Math.round((run.chunks / run.turns) * 10) / 10 : 0;
 }
 
-function gcNote(gc: GcSummary | null): string {
+function gcNote(gc: GcSummary | null, tokens: number): string {
   if (!gc) return '';
-  return `, gc ${gc.scavenges} scavenges ${gc.scavengeMs} ms + ${gc.markCompacts} mark-compacts ${gc.markCompactMs} ms (${gc.pauseShare} of the run), ${gc.promotedMb} MB promoted`;
+  const perToken = tokens ? Math.round((gc.allocatedMb * 1024 * 1024) / tokens) : 0;
+  return `, gc ${gc.scavenges} scavenges ${gc.scavengeMs} ms + ${gc.markCompacts} mark-compacts ${gc.markCompactMs} ms (${gc.pauseShare} of the run), ${gc.promotedMb} MB promoted, ${gc.allocatedMb} MB allocated (${perToken} bytes per token)`;
 }
