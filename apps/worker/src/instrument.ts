@@ -153,9 +153,18 @@ function classOfCode(code: string): string {
 export function observeEvents(events: TurnEvent[], metrics: TurnMetrics, state?: RunState): void {
   for (const event of events) {
     // Most batches are text deltas alone: nothing to count, nothing allocated for them.
-    if (event.type === 'chunk' || event.type === 'thinking') continue;
+    if (isDelta(event)) continue;
     observeEvent(event, metrics, state);
   }
+}
+
+function isDelta(event: TurnEvent): boolean {
+  return event.type === 'chunk' || event.type === 'thinking';
+}
+
+/** Whether a batch has anything {@link observeEvents} counts. */
+function countable(event: TurnEvent): boolean {
+  return !isDelta(event);
 }
 
 function observeEvent(event: TurnEvent, metrics: TurnMetrics, state: RunState | undefined): void {
@@ -200,8 +209,12 @@ function observeEvent(event: TurnEvent, metrics: TurnMetrics, state: RunState | 
 
 /** Streams whose accepted batches are observed, as part of the run `state` (none: outside a run). */
 export function instrumentStreams(streams: TurnStreams, metrics: TurnMetrics, state?: RunState): TurnStreams {
-  const publish: TurnStreams['publish'] = (conversationId, fence, events) =>
-    streams.publish(conversationId, fence, events).then((result) => {
+  const publish: TurnStreams['publish'] = (conversationId, fence, events) => {
+    const published = streams.publish(conversationId, fence, events);
+    // A batch of deltas alone (nearly every publish of a streaming turn) has nothing to count: it gets
+    // the publish's own promise, no callback and no promise more.
+    if (!events.some(countable)) return published;
+    return published.then((result) => {
       if (result.ok) {
         try {
           observeEvents(events, metrics, state);
@@ -211,6 +224,7 @@ export function instrumentStreams(streams: TurnStreams, metrics: TurnMetrics, st
       }
       return result;
     });
+  };
   return new Proxy(streams, {
     get: (target, prop, receiver) => (prop === 'publish' ? publish : Reflect.get(target, prop, receiver)),
   });

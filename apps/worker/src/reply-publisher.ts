@@ -9,6 +9,10 @@ export interface HeldDelta {
   text: string;
 }
 
+function isDeltaEvent(event: TurnEvent): boolean {
+  return event.type === 'chunk' || event.type === 'thinking';
+}
+
 /** Longest text of one merged opening delta (as the coalescer's default `maxChars`). */
 const MAX_OPENING_DELTA_CHARS = 2048;
 
@@ -66,10 +70,7 @@ export class ReplyPublisher {
     };
     this.coalescer = new ChunkCoalescer({
       windowMs: opts.coalesceWindowMs,
-      flush: (events) => {
-        const chunks = events.some((e) => e.type === 'chunk' || e.type === 'thinking');
-        return chunks ? this.publish(events).then(this.onChunksPublished) : this.publish(events);
-      },
+      flush: (events) => this.publish(events, events.some(isDeltaEvent)),
     });
   }
 
@@ -77,20 +78,24 @@ export class ReplyPublisher {
     return this.text;
   }
 
-  /** Publish events now, with this turn's fence. */
-  publish(events: TurnEvent[]): Promise<void> {
+  /**
+   * Publish events now, with this turn's fence. With `chunks` (the batch carries deltas), a publish
+   * the log accepted marks {@link chunksPublished}.
+   */
+  publish(events: TurnEvent[], chunks = false): Promise<void> {
     if (this.fencedOut) return Promise.reject(new FencedOutError('turn is fenced out'));
     // A plain promise chain, not an async function: a held stream publishes nearly every delta on its own.
     return this.opts.streams
       .publish(this.opts.conversationId, this.opts.fence, events)
-      .then(this.onPublished);
+      .then(chunks ? this.onChunksPublished : this.onPublished);
   }
 
   private readonly onPublished = (res: PublishResult): void => {
     if (!res.ok) this.fenceLost(`stream fence ${res.currentFence} is newer than ${this.opts.fence}`);
   };
 
-  private readonly onChunksPublished = (): void => {
+  private readonly onChunksPublished = (res: PublishResult): void => {
+    this.onPublished(res);
     this.chunksPublished = true;
   };
 

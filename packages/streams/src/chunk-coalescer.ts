@@ -143,18 +143,27 @@ export class ChunkCoalescer {
     this.requestFlush();
   };
 
-  /** The queued flush: takes whatever is pending when it starts. */
-  private readonly runFlush = async (): Promise<void> => {
+  /**
+   * The queued flush: takes whatever is pending when it starts. A plain promise chain rather than an
+   * async function (a held stream flushes nearly every delta on its own): the write's promise and one
+   * `then`, no async frame.
+   */
+  private readonly runFlush = (): Promise<void> | undefined => {
     this.flushQueued = false;
     const batch = this.pending;
     this.pending = [];
     this.open = null;
-    if (batch.length === 0 || this.failure) return;
+    if (batch.length === 0 || this.failure) return undefined;
     try {
-      await this.write(batch);
+      return this.write(batch).then(undefined, this.onWriteFailed);
     } catch (error) {
-      this.failure = { error };
+      this.onWriteFailed(error);
+      return undefined;
     }
+  };
+
+  private readonly onWriteFailed = (error: unknown): void => {
+    this.failure = { error };
   };
 
   /** Queues one flush after the current one; it takes whatever is pending when it starts. */

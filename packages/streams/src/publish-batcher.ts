@@ -2,7 +2,8 @@ import type { Redis } from 'ioredis';
 import { PUBLISH_COMMAND, type PublishCommand, type PublishReply } from './publish-script.ts';
 
 interface Pending {
-  args: [string, string, string, string, string, ...string[]];
+  /** The publish command's arguments: its five keys, then its ARGV. */
+  args: string[];
   resolve: (reply: PublishReply) => void;
   reject: (err: unknown) => void;
 }
@@ -16,31 +17,38 @@ interface Pending {
 export class PublishBatcher {
   private queue: Pending[] = [];
   private scheduled = false;
+  /** The script's caller on the connection (bound once: it is registered before the first publish). */
+  private direct: PublishCommand | undefined;
 
   constructor(private readonly redis: Redis) {}
 
-  publish(...args: [string, string, string, string, string, ...string[]]): Promise<PublishReply> {
+  /** Queues one publish: `args` are the command's keys then its ARGV (the array is kept, not copied). */
+  publish(args: string[]): Promise<PublishReply> {
     return new Promise((resolve, reject) => {
       this.queue.push({ args, resolve, reject });
       if (!this.scheduled) {
         this.scheduled = true;
-        setImmediate(() => this.flush());
+        setImmediate(this.flush);
       }
     });
   }
 
-  private flush(): void {
+  private readonly flush = (): void => {
     this.scheduled = false;
     const batch = this.queue;
     this.queue = [];
     if (batch.length === 1) {
       const only = batch[0]!;
-      this.command(this.redis)(...only.args).then(only.resolve, only.reject);
+      this.direct ??= this.command(this.redis);
+      (this.direct as (...args: string[]) => Promise<PublishReply>)(...only.args).then(
+        only.resolve,
+        only.reject,
+      );
       return;
     }
     const pipeline = this.redis.pipeline();
     // On a pipeline the command queues (its result comes from `exec`).
-    const send = this.command(pipeline as unknown as Redis);
+    const send = this.command(pipeline as unknown as Redis) as (...args: string[]) => Promise<PublishReply>;
     for (const p of batch) send(...p.args);
     pipeline.exec().then(
       (results) => {
@@ -54,7 +62,7 @@ export class PublishBatcher {
         for (const p of batch) p.reject(err);
       },
     );
-  }
+  };
 
   private command(target: Redis): PublishCommand {
     return (target as unknown as Record<string, PublishCommand>)[PUBLISH_COMMAND]!.bind(target);

@@ -9,12 +9,16 @@ import { PublishBatcher } from './publish-batcher.ts';
 import {
   definePublishCommand,
   defineReleaseCommand,
+  PUBLISH_KEY_COUNT,
   PUBLISH_LUA,
   type PublishReply,
 } from './publish-script.ts';
 import { defineLogReads } from './release-script.ts';
 import { checkResume, logInfo, type ResumeCheck, trimmedPast } from './resume-check.ts';
 import { isStreamId } from './stream-ids.ts';
+
+/** The publish command's keys and ARGV before the events (ARGV[9..]). */
+const PUBLISH_FIXED_ARGS = PUBLISH_KEY_COUNT + 8;
 
 export interface TurnStreamsOptions {
   /**
@@ -155,7 +159,9 @@ export function createTurnStreams(opts: TurnStreamsOptions): TurnStreams {
   const direct = definePublishCommand(redis);
   const batcher =
     !cluster && waitReplicas === 0 && (opts.pipelinePublishes ?? true) ? new PublishBatcher(redis) : null;
-  const runPublish = batcher ? batcher.publish.bind(batcher) : direct;
+  const runPublish: (args: string[]) => Promise<PublishReply> = batcher
+    ? (args) => batcher.publish(args)
+    : (args) => (direct as (...args: string[]) => Promise<PublishReply>)(...args);
   const durable =
     waitReplicas > 0
       ? new DurableAppender(redis, PUBLISH_LUA, {
@@ -173,9 +179,12 @@ export function createTurnStreams(opts: TurnStreamsOptions): TurnStreams {
   const ttlArg = String(ttlSeconds);
   const records = new BatchRecords();
 
-  /** Appends, waits for the replicas, then releases the batch (and any before it not yet released). */
-  async function publishDurably(k: ConversationKeys, record: string, args: string[]): Promise<PublishReply> {
-    const reply = await durable!.append([k.log, k.fence, record, k.ends, k.released], args);
+  /**
+   * Appends, waits for the replicas, then releases the batch (and any before it not yet released).
+   * `argv` is the publish command's: its keys, then its ARGV.
+   */
+  async function publishDurably(k: ConversationKeys, argv: string[]): Promise<PublishReply> {
+    const reply = await durable!.append(argv.slice(0, PUBLISH_KEY_COUNT), argv.slice(PUBLISH_KEY_COUNT));
     if (reply[0] === 1 && reply[1].length > 0) {
       const ids = reply[1];
       await release(k.log, k.released, ids[0]!, ids[ids.length - 1]!, String(ttlSeconds), k.channel, live);
@@ -194,24 +203,28 @@ export function createTurnStreams(opts: TurnStreamsOptions): TurnStreams {
       const ending = events.find(isTerminalEvent);
       // The record is the fence key plus a suffix: the same hash tag, hence the same slot.
       const slot = records.open(conversationId, k.fence);
-      const args = [
-        fence === null ? '' : String(fence),
-        maxLenArg,
-        ttlArg,
-        k.channel,
-        durable ? '' : live,
-        ending?.messageId ?? '',
-        slot.batch,
-        slot.floor,
-      ];
-      for (const event of events) args.push(JSON.stringify(event));
+      // The command's keys and ARGV (see PUBLISH_LUA) in one array of its final size: a held stream
+      // publishes every few tens of milliseconds, so no array grown, copied or spread on the way.
+      const argv = new Array<string>(PUBLISH_FIXED_ARGS + events.length);
+      argv[0] = k.log;
+      argv[1] = k.fence;
+      argv[2] = slot.key;
+      argv[3] = k.ends;
+      argv[4] = k.released;
+      argv[5] = fence === null ? '' : String(fence);
+      argv[6] = maxLenArg;
+      argv[7] = ttlArg;
+      argv[8] = k.channel;
+      argv[9] = durable ? '' : live;
+      argv[10] = ending?.messageId ?? '';
+      argv[11] = slot.batch;
+      argv[12] = slot.floor;
+      for (let i = 0; i < events.length; i++) argv[PUBLISH_FIXED_ARGS + i] = JSON.stringify(events[i]);
       let result: PublishReply;
       try {
-        result = durable
-          ? await publishDurably(k, slot.key, args)
-          : await runPublish(k.log, k.fence, slot.key, k.ends, k.released, ...args);
+        result = durable ? await publishDurably(k, argv) : await runPublish(argv);
       } finally {
-        slot.settle();
+        records.settle(slot);
       }
       if (result[0] === 1) return { ok: true, ids: result[1] };
       return { ok: false, reason: 'stale_fence', currentFence: Number(result[1]) };

@@ -12,9 +12,9 @@ describe('BatchRecords', () => {
     expect(a.key).toBe(b.key);
     expect(a.key.startsWith('p:batches:')).toBe(true);
     // Batch 2 answered first: 1 is still awaited, so it stays the floor.
-    b.settle();
+    records.settle(b);
     expect(records.open('c1', 'p').floor).toBe('1');
-    a.settle();
+    records.settle(a);
     expect(records.open('c1', 'p').floor).toBe('4');
   });
 
@@ -22,9 +22,19 @@ describe('BatchRecords', () => {
     const records = new BatchRecords();
     const a = records.open('c1', 'p');
     expect(records.conversations).toBe(1);
-    a.settle();
+    records.settle(a);
     expect(records.conversations).toBe(0);
     expect(records.open('c1', 'p').floor).toBe('2');
+  });
+
+  it('settles a slot once: settling it again changes nothing', () => {
+    const records = new BatchRecords();
+    const a = records.open('c1', 'p');
+    const b = records.open('c1', 'p');
+    records.settle(a);
+    records.settle(a);
+    expect(records.open('c1', 'p').floor).toBe(b.batch);
+    expect(records.conversations).toBe(1);
   });
 
   it('gives each writer a record of its own', () => {

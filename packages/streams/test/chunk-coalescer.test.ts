@@ -236,6 +236,22 @@ describe('ChunkCoalescer', () => {
     expect(batches).toHaveLength(1);
   });
 
+  it('stops the same way when the flush throws instead of rejecting', async () => {
+    const failure = new Error('fenced out');
+    let calls = 0;
+    const coalescer = new ChunkCoalescer({
+      flush: () => {
+        calls++;
+        throw failure;
+      },
+    });
+    coalescer.push(chunk('a'));
+    await settle();
+    expect(() => coalescer.push(chunk('b'))).toThrow(failure);
+    await expect(coalescer.flush()).rejects.toBe(failure);
+    expect(calls).toBe(1);
+  });
+
   it('close() flushes what is pending; push afterwards throws', async () => {
     const target = recorder();
     const coalescer = new ChunkCoalescer({ flush: target.flush });

@@ -1,7 +1,7 @@
-import { isTerminalEvent } from '@turnstream/contracts';
+import { isTerminalEvent, type TurnEvent } from '@turnstream/contracts';
 import { type Db, webhookOutcomeWanted } from '@turnstream/db';
 import type { Logger } from '@turnstream/logger';
-import type { TurnStreams } from '@turnstream/streams';
+import type { PublishResult, TurnStreams } from '@turnstream/streams';
 import type { Queue } from 'bullmq';
 import { enqueueFanout, type FanoutJob, isTurnOutcomeType, type TurnOutcomeType } from './jobs.ts';
 
@@ -72,30 +72,41 @@ export function withWebhookNotices(
     if (known === undefined && opts.db && !(await wanted(opts.db, job, logger))) return;
     await enqueueFanout(queue, job);
   };
+  const noticed = (conversationId: string, events: TurnEvent[], result: PublishResult): PublishResult => {
+    if (!result.ok) return result;
+    for (const event of events) {
+      if (!isOutcome(event)) continue;
+      const job = { conversationId, messageId: event.messageId, type: event.type, at: Date.now() };
+      const done: Promise<void> = notice(job)
+        .catch((err: unknown) =>
+          logger.warn(
+            { event: 'webhook.fanout_enqueue_failed', messageId: event.messageId, err: String(err) },
+            'could not queue a webhook fan-out',
+          ),
+        )
+        .finally(() => pending.delete(done));
+      pending.add(done);
+    }
+    return result;
+  };
   return {
     ...streams,
-    async publish(conversationId, fence, events) {
-      const result = await streams.publish(conversationId, fence, events);
-      if (!result.ok) return result;
-      for (const event of events) {
-        if (!isTerminalEvent(event) || !isTurnOutcomeType(event.type)) continue;
-        const job = { conversationId, messageId: event.messageId, type: event.type, at: Date.now() };
-        const done: Promise<void> = notice(job)
-          .catch((err: unknown) =>
-            logger.warn(
-              { event: 'webhook.fanout_enqueue_failed', messageId: event.messageId, err: String(err) },
-              'could not queue a webhook fan-out',
-            ),
-          )
-          .finally(() => pending.delete(done));
-        pending.add(done);
-      }
-      return result;
+    publish(conversationId, fence, events) {
+      const published = streams.publish(conversationId, fence, events);
+      // Most batches carry no outcome (chunks): they get the publish's own promise, nothing more per
+      // publish (a held stream publishes every few tens of milliseconds).
+      if (!events.some(isOutcome)) return published;
+      return published.then((result) => noticed(conversationId, events, result));
     },
     async noticesSettled() {
       await Promise.allSettled([...pending]);
     },
   };
+}
+
+/** A turn outcome (a terminal event webhooks are sent for). */
+function isOutcome(event: TurnEvent): event is TurnEvent & { type: TurnOutcomeType } {
+  return isTerminalEvent(event) && isTurnOutcomeType(event.type);
 }
 
 /** Whether the outcome has a target; a failed check queues the fan-out anyway (it reads again). */

@@ -124,6 +124,25 @@ describe('webhook notices', () => {
     expect(await outcome(told, untold, 'turn.completed')).toBeDefined();
   });
 
+  it('hands a batch without an outcome the publish itself: no notice, no promise of its own', async () => {
+    const inner = createTurnStreams({ redis, keyPrefix: prefix });
+    let last: ReturnType<typeof inner.publish> | undefined;
+    const spied = {
+      ...inner,
+      publish: (...args: Parameters<typeof inner.publish>) => (last = inner.publish(...args)),
+    };
+    const plain = withWebhookNotices(spied, queue, silentLogger());
+    const { tenant } = await seedTenant(tdb.db, 'chunks');
+    const m = await message(tenant.id);
+    const published = plain.publish(m.conversationId, null, [{ type: 'chunk', messageId: m.id, text: 'a' }]);
+    expect(published).toBe(last);
+    expect((await published).ok).toBe(true);
+    await plain.noticesSettled();
+    // An outcome still goes through the notice.
+    const ended = await outcome(plain, m, 'turn.completed');
+    expect(ended).toBeDefined();
+  });
+
   it('queues every outcome without a database to check', async () => {
     const plain = withWebhookNotices(createTurnStreams({ redis, keyPrefix: prefix }), queue, silentLogger());
     const { tenant } = await seedTenant(tdb.db, 'unchecked');
