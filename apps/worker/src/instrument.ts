@@ -4,7 +4,7 @@ import {
   classifyClaudeError,
   type StreamRequest,
 } from '@turnstream/claude';
-import type { TurnEvent } from '@turnstream/contracts';
+import { isDeltaEvent, type TurnEvent } from '@turnstream/contracts';
 import type { TurnStreams } from '@turnstream/streams';
 import { type Span, SpanKind, SpanStatusCode, tracer } from '@turnstream/telemetry';
 import { tapStream } from './tap-stream.ts';
@@ -153,18 +153,14 @@ function classOfCode(code: string): string {
 export function observeEvents(events: TurnEvent[], metrics: TurnMetrics, state?: RunState): void {
   for (const event of events) {
     // Most batches are text deltas alone: nothing to count, nothing allocated for them.
-    if (isDelta(event)) continue;
+    if (isDeltaEvent(event)) continue;
     observeEvent(event, metrics, state);
   }
 }
 
-function isDelta(event: TurnEvent): boolean {
-  return event.type === 'chunk' || event.type === 'thinking';
-}
-
 /** Whether a batch has anything {@link observeEvents} counts. */
 function countable(event: TurnEvent): boolean {
-  return !isDelta(event);
+  return !isDeltaEvent(event);
 }
 
 function observeEvent(event: TurnEvent, metrics: TurnMetrics, state: RunState | undefined): void {

@@ -1,4 +1,4 @@
-import type { TurnEvent } from '@turnstream/contracts';
+import { type DeltaEvent, isDeltaEvent, type TurnEvent } from '@turnstream/contracts';
 import { ChunkCoalescer, type PublishResult, type TurnStreams } from '@turnstream/streams';
 import { FencedOutError } from './errors.ts';
 import type { LiveReplyWrite, LiveReplyWriter } from './live-replies.ts';
@@ -9,20 +9,16 @@ export interface HeldDelta {
   text: string;
 }
 
-function isDeltaEvent(event: TurnEvent): boolean {
-  return event.type === 'chunk' || event.type === 'thinking';
-}
-
 /** Longest text of one merged opening delta (as the coalescer's default `maxChars`). */
 const MAX_OPENING_DELTA_CHARS = 2048;
 
 /** Append a delta event, merged into the previous one when that is of the same kind and not full. */
-function appendDelta(events: TurnEvent[], delta: Extract<TurnEvent, { type: 'chunk' | 'thinking' }>): void {
+function appendDelta(events: TurnEvent[], delta: DeltaEvent): void {
   const last = events.at(-1);
   if (
     last &&
     last.type === delta.type &&
-    (last.type === 'chunk' || last.type === 'thinking') &&
+    isDeltaEvent(last) &&
     last.text.length + delta.text.length <= MAX_OPENING_DELTA_CHARS
   ) {
     events[events.length - 1] = { ...last, text: last.text + delta.text };

@@ -106,6 +106,14 @@ export const TERMINAL_EVENT_TYPES: ReadonlySet<TurnEventType> = new Set([
   'turn.cancelled',
 ]);
 
+/** A text delta of the reply (`chunk`) or of its thinking (`thinking`). */
+export type DeltaEvent = Extract<TurnEvent, { type: 'chunk' | 'thinking' }>;
+
+/** true for a text delta: what merges, and what nothing but the stream itself counts. */
+export function isDeltaEvent(event: TurnEvent): event is DeltaEvent {
+  return event.type === 'chunk' || event.type === 'thinking';
+}
+
 /** true when the event ends its turn for good. */
 export function isTerminalEvent(event: TurnEvent): boolean {
   return TERMINAL_EVENT_TYPES.has(event.type);

@@ -1,4 +1,4 @@
-import type { TurnEvent } from '@turnstream/contracts';
+import { type DeltaEvent, isDeltaEvent, type TurnEvent } from '@turnstream/contracts';
 import { CoalescerClosedError } from './errors.ts';
 
 export interface ChunkCoalescerOptions {
@@ -15,12 +15,6 @@ export interface ChunkCoalescerOptions {
    * concurrently. A rejection (or a thrown stale-fence result) stops the coalescer: see `push`.
    */
   flush: (events: TurnEvent[]) => Promise<void>;
-}
-
-type Delta = Extract<TurnEvent, { type: 'chunk' | 'thinking' }>;
-
-function isDelta(event: TurnEvent): event is Delta {
-  return event.type === 'chunk' || event.type === 'thinking';
 }
 
 /**
@@ -43,7 +37,7 @@ export class ChunkCoalescer {
   private readonly write: (events: TurnEvent[]) => Promise<void>;
   private pending: TurnEvent[] = [];
   /** The last pending event when it is a delta that may still grow. */
-  private open: Delta | null = null;
+  private open: DeltaEvent | null = null;
   /** Whether {@link open} is our own copy (else it is the caller's event, copied before it grows). */
   private openOwned = false;
   private timer: ReturnType<typeof setTimeout> | null = null;
@@ -52,7 +46,7 @@ export class ChunkCoalescer {
   private failure: { error: unknown } | null = null;
   private closed = false;
   /** Per message, the delta kinds already seen since its last non-delta event. */
-  private readonly seen = new Map<string, Set<Delta['type']>>();
+  private readonly seen = new Map<string, Set<DeltaEvent['type']>>();
 
   constructor(opts: ChunkCoalescerOptions) {
     const windowMs = opts.windowMs ?? 30;
@@ -75,7 +69,7 @@ export class ChunkCoalescer {
   push(event: TurnEvent): void {
     this.throwIfFailed();
     if (this.closed) throw new CoalescerClosedError();
-    if (!isDelta(event)) {
+    if (!isDeltaEvent(event)) {
       this.seen.delete(event.messageId);
       this.pending.push(event);
       this.open = null;
