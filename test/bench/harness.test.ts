@@ -7,6 +7,7 @@ import { PUBLISH_KEY_COUNT, PUBLISH_LUA } from '@turnstream/streams';
 import { waitFor } from '@turnstream/testkit';
 import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
+import { heldCpuBudget } from './lib/budget.ts';
 import { type GcEvent, parseGcLine, summarizeGc } from './lib/gc.ts';
 import { CpuMeter, cpuSeconds } from './lib/proc.ts';
 import { followSse } from './lib/sse-follow.ts';
@@ -77,6 +78,28 @@ describe('bench harness', () => {
     expect(slowerHost.met).toBe(true);
     expect(slowerHost.value).toContain('= 0.50 x');
     expect(cpuAgainstReference('t', 0.5, { now: 1, nowDirect: null, ref: 4, refDirect: 2 }).met).toBeNull();
+  });
+
+  it("budgets a held run's CPU: what the six processes used against what the cores give in the direct run's time", () => {
+    const run = {
+      // 10 s of Turnstream's four, 6 s of simulator and client, over a 10 s run; 1,000 stream-seconds.
+      cpuSeconds: { api: 2, worker: 5, postgres: 1, redis: 2, sim: 4, client: 2 },
+      directCpuSeconds: { client: 5, sim: 4 },
+      turnstreamWallMs: 10_000,
+      directWallMs: 9_000,
+      streamSeconds: 1_000,
+      workers: 1,
+    };
+    const b = heldCpuBudget(run, 2);
+    expect(b.coresUsed).toBe(1.6);
+    expect(b.directCoresUsed).toBe(1);
+    // 2 cores x 9 s = 18 CPU-s, minus the simulator's and client's 6: 12 s over 1,000 stream-seconds.
+    expect(b.systemBudgetMsPerStreamSecond).toBe(12);
+    expect(b.systemUsedMsPerStreamSecond).toBe(10);
+    expect(b.workerThreadBusy).toBe(0.5);
+    expect(heldCpuBudget({ ...run, workers: 2 }, 2).workerThreadBusy).toBe(0.25);
+    // On one core the simulator and client alone take 6 of 9 s: 3 ms per stream-second left.
+    expect(heldCpuBudget(run, 1).systemBudgetMsPerStreamSecond).toBe(3);
   });
 
   it('names the package a profiled script belongs to', () => {

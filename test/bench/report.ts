@@ -1,3 +1,4 @@
+import { type HeldCpuBudget, heldCpuBudget } from './lib/budget.ts';
 import type { MachineFacts } from './lib/machine.ts';
 import type { FanoutResult, ResumePoint } from './scenarios/delivery.ts';
 import type { FirstChunkPoint } from './scenarios/first-chunk.ts';
@@ -191,6 +192,57 @@ const section = (heading: string, head: string[], rows: string[][]) => [heading,
 const cpuCols = (c: Record<string, number>) =>
   `${f(c.api, 2)} / ${f(c.worker, 2)} / ${f(c.postgres, 2)} / ${f(c.redis, 2)} = **${f(c.turnstream, 2)}**`;
 
+/** Stream-seconds of a held point (older results did not record them: derived from the worker's CPU). */
+function streamSecondsOf(p: HeldPoint): number {
+  return p.streamSeconds ?? ((p.cpuSeconds.worker ?? 0) / (p.cpuMsPerStreamSecond.worker ?? 1)) * 1000;
+}
+
+/** The host's CPU budget of a held point (see `lib/budget.ts`). */
+export function heldBudgetOf(p: HeldPoint, cores: number): HeldCpuBudget {
+  return heldCpuBudget(
+    {
+      cpuSeconds: p.cpuSeconds,
+      directCpuSeconds: p.directCpuSeconds,
+      turnstreamWallMs: p.turnstream.wallMs,
+      directWallMs: p.direct.wallMs,
+      streamSeconds: streamSecondsOf(p),
+      workers: p.workers,
+    },
+    cores,
+  );
+}
+
+function heldBudgetLines(held: HeldPoint[], cores: number): string[] {
+  return [
+    `Host CPU budget (${cores} cores): to deliver at the direct run's pace, all six processes (API, workers, ` +
+      "Postgres, Redis, simulator, load client) must fit in the cores during the direct run's wall time. " +
+      'Cores busy on average (Turnstream run / direct run), and the most CPU per stream-second ' +
+      "Turnstream's four processes could use for that, after the simulator and the client, against what " +
+      "they used; and each worker's busy share of one core (its turns share one JavaScript thread):",
+    '',
+    table(
+      [
+        'streams',
+        'workers',
+        'cores busy: Turnstream run / direct run',
+        'ms per stream-s: budget / used',
+        'worker thread busy',
+      ],
+      held.map((p) => {
+        const b = heldBudgetOf(p, cores);
+        return [
+          String(p.streams),
+          String(p.workers),
+          `${f(b.coresUsed, 2)} / ${f(b.directCoresUsed, 2)}`,
+          `${f(b.systemBudgetMsPerStreamSecond, 2)} / ${f(b.systemUsedMsPerStreamSecond, 2)}`,
+          f(b.workerThreadBusy, 2),
+        ];
+      }),
+    ),
+    '',
+  ];
+}
+
 /** The run as markdown: machine facts, one table per scenario, the targets. */
 export function renderMarkdown(r: BenchResults): string {
   const m = r.machine;
@@ -258,6 +310,7 @@ export function renderMarkdown(r: BenchResults): string {
         ]),
       ),
       '',
+      ...heldBudgetLines(held, m.cores),
       "Turnstream's simulator CPU per stream-second for comparison: " +
         held.map((p) => `${p.streams}: ${f(p.cpuMsPerStreamSecond.sim, 2)}`).join(', ') +
         ' ms; its client: ' +

@@ -24,6 +24,8 @@ export interface HeldPoint {
     /** The workers' collections during the run (null unless they trace them: `--trace-gc-nvp`). */
     gc: GcSummary | null;
   };
+  /** Streams x their nominal length (words x token delay), in seconds: what "per stream-second" divides by. */
+  streamSeconds?: number;
   cpuSeconds: Record<string, number>;
   /** CPU ms per stream-second (streams x nominal reply length), per process group and Turnstream's total. */
   cpuMsPerStreamSecond: Record<string, number>;
@@ -132,6 +134,7 @@ async function heldPoint(ctx: BenchContext, streams: number, workers: number): P
         to,
       ),
     },
+    streamSeconds,
     cpuSeconds: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, v.cpuSeconds])),
     cpuMsPerStreamSecond: cpuMs,
     directCpuSeconds: Object.fromEntries(Object.entries(directCpu).map(([k, v]) => [k, v.cpuSeconds])),
