@@ -4,7 +4,11 @@ import { cpSync, existsSync, rmSync } from 'node:fs';
 import { build } from 'esbuild';
 
 const here = new URL('.', import.meta.url).pathname;
-for (const dir of ['dist', 'drizzle', 'web']) rmSync(`${here}${dir}`, { recursive: true, force: true });
+// `--out=<dir>` writes dist/, drizzle/ and web/ there instead of next to this file (the benchmark runs
+// the image's program from a folder of its own).
+const outArg = process.argv.find((a) => a.startsWith('--out='));
+const out = outArg ? `${outArg.slice('--out='.length).replace(/\/$/, '')}/` : here;
+for (const dir of ['dist', 'drizzle', 'web']) rmSync(`${out}${dir}`, { recursive: true, force: true });
 
 /** Bare imports other than the workspace's own packages are left to node_modules. */
 const externalNpmPackages = {
@@ -18,7 +22,7 @@ const externalNpmPackages = {
 
 await build({
   entryPoints: { main: `${here}src/main.ts` },
-  outdir: `${here}dist`,
+  outdir: `${out}dist`,
   bundle: true,
   splitting: true,
   format: 'esm',
@@ -30,8 +34,8 @@ await build({
 });
 
 // Files the code finds next to itself: migrations (packages/db: `../drizzle`), the playground (apps/api: `../web/dist`).
-cpSync(`${here}../../packages/db/drizzle`, `${here}drizzle`, { recursive: true });
+cpSync(`${here}../../packages/db/drizzle`, `${out}drizzle`, { recursive: true });
 const playground = `${here}../../apps/api/web/dist`;
-if (existsSync(playground)) cpSync(playground, `${here}web/dist`, { recursive: true });
+if (existsSync(playground)) cpSync(playground, `${out}web/dist`, { recursive: true });
 else console.warn('no playground page (apps/api/web/dist): run `pnpm build:web` first');
-console.log('built infra/image/dist');
+console.log(`built ${out === here ? 'infra/image/' : out}dist`);

@@ -6,6 +6,7 @@
  * workers, one folder per scenario), --held=500,2000 (held stream counts, on one worker unless
  * --held-workers=1,2 names the worker counts: each count runs on each),
  * --saturation-workers=1, --tag=<name> (file name suffix), --no-write, --echo (app logs),
+ * --runtime=source|image (the apps' TypeScript under tsx, the default, or the image's bundled program),
  * --worker-node-arg=<flag> (repeatable: a node flag of the workers, e.g. --heapsnapshot-signal=SIGUSR2;
  * --trace-gc-nvp adds the workers' GC pauses, promoted bytes and bytes allocated per token to the held
  * runs; `--import=<path of lib/alloc-sampler.mjs>` with ALLOC_PROFILE_DIR set writes where each worker
@@ -16,6 +17,7 @@ import { join, resolve } from 'node:path';
 import { type BenchContext, PROFILES, type Profile } from './lib/context.ts';
 import { Driver } from './lib/driver.ts';
 import { loadAverage, machineFacts } from './lib/machine.ts';
+import { RUNTIMES, type RuntimeName } from './lib/runtime.ts';
 import { BenchStack } from './lib/stack.ts';
 import { type BenchResults, evaluateTargets, renderMarkdown } from './report.ts';
 import { fanout, resume } from './scenarios/delivery.ts';
@@ -42,6 +44,8 @@ export interface BenchOptions {
   tag?: string;
   echo?: boolean;
   workerNodeArgs?: string[];
+  /** The apps' TypeScript under tsx (default) or the image's bundled program (`--runtime=image`). */
+  runtime?: RuntimeName;
   log?: (msg: string) => void;
 }
 
@@ -79,6 +83,7 @@ export async function runBench(opts: BenchOptions): Promise<{ results: BenchResu
     cpuProfileDir: opts.cpuProfileDir,
     echo: opts.echo,
     workerNodeArgs: opts.workerNodeArgs,
+    runtime: opts.runtime,
   });
   const drivers: Driver[] = [];
   const scenarios: BenchResults['scenarios'] = {};
@@ -91,7 +96,9 @@ export async function runBench(opts: BenchOptions): Promise<{ results: BenchResu
   try {
     await stack.start();
     facts = machineFacts({ postgres: stack.postgresVersion, redis: stack.redisVersion });
-    log(`stack up: api ${stack.apiUrl}, redis ${stack.redis.url}, database ${stack.tdb.name}`);
+    log(
+      `stack up (${stack.runtimeName}): api ${stack.apiUrl}, redis ${stack.redis.url}, database ${stack.tdb.name}`,
+    );
     const client = new Driver('turn-client', 'turn-client.ts');
     const direct = new Driver('direct-client', 'direct-client.ts');
     drivers.push(client, direct);
@@ -162,6 +169,7 @@ export async function runBench(opts: BenchOptions): Promise<{ results: BenchResu
   const results: BenchResults = {
     date,
     profile: profile.name,
+    runtime: stack.runtimeName,
     machine: facts!,
     loadAverage: { start: loadSamples[0]!, end: loadSamples.at(-1)!, samples: loadSamples },
     durationSec: Math.round((Date.now() - started) / 1000),
@@ -211,7 +219,10 @@ function parseArgs(argv: string[]): BenchOptions {
     else if (key === '--no-write') opts.outDir = undefined;
     else if (key === '--echo') opts.echo = true;
     else if (key === '--worker-node-arg') opts.workerNodeArgs = [...(opts.workerNodeArgs ?? []), value!];
-    else if (key !== '--') throw new Error(`unknown flag ${arg}`);
+    else if (key === '--runtime') {
+      if (!RUNTIMES.includes(value as RuntimeName)) throw new Error(`--runtime: ${RUNTIMES.join(' or ')}`);
+      opts.runtime = value as RuntimeName;
+    } else if (key !== '--') throw new Error(`unknown flag ${arg}`);
   }
   for (const name of opts.only ?? []) {
     if (!SCENARIOS.includes(name)) throw new Error(`unknown scenario ${name} (${SCENARIOS.join(', ')})`);

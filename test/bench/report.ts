@@ -1,5 +1,6 @@
 import { type HeldCpuBudget, heldCpuBudget } from './lib/budget.ts';
 import type { MachineFacts } from './lib/machine.ts';
+import type { RuntimeName } from './lib/runtime.ts';
 import type { FanoutResult, ResumePoint } from './scenarios/delivery.ts';
 import type { FirstChunkPoint } from './scenarios/first-chunk.ts';
 import type { HeldPoint } from './scenarios/held.ts';
@@ -9,6 +10,8 @@ import type { SaturationPoint } from './scenarios/saturation.ts';
 export interface BenchResults {
   date: string;
   profile: string;
+  /** What the apps ran from (`lib/runtime.ts`); runs before it was recorded ran from source. */
+  runtime?: RuntimeName;
   machine: MachineFacts;
   loadAverage: { start: number; end: number; samples: number[] };
   durationSec: number;
@@ -243,6 +246,12 @@ function heldBudgetLines(held: HeldPoint[], cores: number): string[] {
   ];
 }
 
+const RUNTIME_NOTES: Record<RuntimeName, string> = {
+  image:
+    "The API, workers and simulator ran as the production image's bundled program (`node dist/main.js <program>`).",
+  source: "The API, workers and simulator ran from their TypeScript under tsx's loader (`--runtime=source`).",
+};
+
 /** The run as markdown: machine facts, one table per scenario, the targets. */
 export function renderMarkdown(r: BenchResults): string {
   const m = r.machine;
@@ -253,7 +262,8 @@ export function renderMarkdown(r: BenchResults): string {
       `Node ${m.node}, PostgreSQL ${m.postgres}, Redis ${m.redis}; ${m.os}. ` +
       `Load average (1 min) ${r.loadAverage.start} at the start, ${r.loadAverage.end} at the end ` +
       `(max ${Math.max(...r.loadAverage.samples)}): other work shared the cores, so the ratios against the ` +
-      `baselines measured in the same run are what count. Run time ${Math.round(r.durationSec)} s.`,
+      `baselines measured in the same run are what count. Run time ${Math.round(r.durationSec)} s. ` +
+      RUNTIME_NOTES[r.runtime ?? 'source'],
     '',
   ];
   const fc = r.scenarios.firstChunk;

@@ -1,6 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { type GcEvent, parseGcLine } from './gc.ts';
+import type { AppCommand } from './runtime.ts';
 
 export const ROOT = new URL('../../../', import.meta.url).pathname;
 
@@ -8,8 +9,8 @@ export type LogLine = Record<string, unknown> & { event?: string; level?: number
 
 export interface AppProcessOptions {
   name: string;
-  /** Entry file relative to the repository root, run with tsx's loader. */
-  entry: string;
+  /** How to start it (the program, from the image's bundle or from source: `runtime.ts`). */
+  command: AppCommand;
   env: Record<string, string>;
   /** Extra node flags (e.g. `--cpu-prof`). */
   nodeArgs?: string[];
@@ -18,12 +19,13 @@ export interface AppProcessOptions {
 }
 
 /**
- * One of the apps as a real child process (`node --import tsx <entry>`). Log lines are counted by
+ * One of the apps as a real child process (`node <flags> <command>`). Log lines are counted by
  * event; only warnings and errors, runtime stats and lines a caller waits for are kept.
  */
 export class AppProcess {
   readonly child: ChildProcess;
   readonly name: string;
+  readonly command: AppCommand;
   readonly exited: Promise<number | null>;
   readonly counts = new Map<string, number>();
   readonly problems: LogLine[] = [];
@@ -35,8 +37,9 @@ export class AppProcess {
 
   constructor(opts: AppProcessOptions) {
     this.name = opts.name;
-    this.child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', opts.entry], {
-      cwd: ROOT,
+    this.command = opts.command;
+    this.child = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...opts.command.args], {
+      cwd: opts.command.cwd,
       env: { ...process.env, LOG_LEVEL: 'info', ...opts.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     });

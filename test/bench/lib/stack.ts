@@ -6,7 +6,8 @@ import { freePort, RedisServer } from '@turnstream/testkit';
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
 import { type ProcessGroup, rssBytes } from './proc.ts';
-import { AppProcess, poll } from './process.ts';
+import { AppProcess, poll, ROOT } from './process.ts';
+import { type AppRuntime, appRuntime, DEFAULT_RUNTIME, type RuntimeName } from './runtime.ts';
 
 export const MODEL = 'claude-sonnet-4-6';
 
@@ -17,6 +18,8 @@ export interface StackOptions {
   echo?: boolean;
   /** Extra node flags of the workers (diagnostics, e.g. `--heapsnapshot-signal=SIGUSR2`). */
   workerNodeArgs?: string[];
+  /** Run the apps' TypeScript under tsx or the image's bundled program (`DEFAULT_RUNTIME` when unset). */
+  runtime?: RuntimeName;
 }
 
 /**
@@ -41,10 +44,17 @@ export class BenchStack {
   private monitor!: postgres.Sql;
   private workerSeq = 0;
   private profileTag = 'start';
+  private runtime?: AppRuntime;
 
   constructor(private readonly opts: StackOptions = {}) {}
 
+  /** What the apps run from: `image` or `source` (known once started). */
+  get runtimeName(): RuntimeName {
+    return this.runtime?.name ?? this.opts.runtime ?? DEFAULT_RUNTIME;
+  }
+
   async start(): Promise<this> {
+    this.runtime = appRuntime(this.opts.runtime ?? DEFAULT_RUNTIME, ROOT);
     this.redis = await RedisServer.start();
     const probe = new Redis(this.redis.url);
     this.redisVersion = /redis_version:(\S+)/.exec(await probe.info('server'))?.[1] ?? '';
@@ -59,7 +69,7 @@ export class BenchStack {
     const simPort = await freePort();
     this.sim = new AppProcess({
       name: 'sim',
-      entry: 'apps/claude-sim/src/main.ts',
+      command: this.runtime.command('simulator'),
       env: { SIM_PORT: String(simPort), SIM_TOKEN_DELAY_MS: '0', SIM_REPLY_WORDS: '40', LOG_LEVEL: 'warn' },
       echo: this.opts.echo,
     });
@@ -91,7 +101,7 @@ export class BenchStack {
 
   private nodeArgs(name: string): string[] {
     if (!this.opts.cpuProfileDir) return [];
-    // One folder per process: each thread (the main one, and tsx's module-loader thread) writes its own file.
+    // One folder per process: each thread (the main one, and under tsx its module-loader thread) writes its own file.
     const dir = `${this.opts.cpuProfileDir}/${this.profileTag}/${name}`;
     mkdirSync(dir, { recursive: true });
     return ['--cpu-prof', `--cpu-prof-dir=${dir}`];
@@ -106,7 +116,7 @@ export class BenchStack {
     const port = await freePort();
     this.api = new AppProcess({
       name: 'api',
-      entry: 'apps/api/src/main.ts',
+      command: this.runtime!.command('api'),
       env: {
         ...this.common(),
         PORT: String(port),
@@ -137,7 +147,7 @@ export class BenchStack {
       started.push(
         new AppProcess({
           name: id,
-          entry: 'apps/worker/src/main.ts',
+          command: this.runtime!.command('worker'),
           env: {
             ...this.common(),
             ANTHROPIC_API_KEY: 'sim-key',
@@ -210,5 +220,6 @@ export class BenchStack {
     await this.monitor?.end({ timeout: 2 }).catch(() => undefined);
     await this.tdb?.drop().catch((err) => console.error(`could not drop ${this.tdb.name}: ${err}`));
     await this.redis?.stop();
+    this.runtime?.close();
   }
 }
