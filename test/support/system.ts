@@ -180,11 +180,26 @@ export class TestSystem {
     return (Array.isArray(body) ? body : (body.requests ?? [])) as never[];
   }
 
+  /**
+   * A process of the system that ended on its own (a crash) is printed with its last lines: tests that
+   * then time out waiting for it show why in the run's output.
+   */
+  private reportUnexpectedExits(): void {
+    for (const p of [...this.workers, ...this.apis.map((a) => a.proc), ...(this.sim ? [this.sim] : [])]) {
+      const exit = p.unexpectedExit;
+      if (!exit) continue;
+      console.error(
+        `${p.name} exited on its own (code ${exit.code}, signal ${exit.signal}); last lines:\n${p.tail(40)}`,
+      );
+    }
+  }
+
   async sim_(path: string, init?: RequestInit): Promise<Response> {
     return fetch(`${this.simUrl}${path}`, init);
   }
 
   async stop(): Promise<void> {
+    this.reportUnexpectedExits();
     await Promise.all([...this.workers, ...this.apis.map((a) => a.proc)].map((p) => p.stop()));
     await this.sim?.stop();
     if (this.redis && !this.opts.redisClusterNodes) {

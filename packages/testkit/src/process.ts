@@ -49,6 +49,9 @@ export class ManagedProcess {
   readonly lines: LogLine[] = [];
   readonly exited: Promise<Exit>;
   paused = false;
+  /** A signal that ends it was sent through this object (`signal`, `kill`, `stop`). */
+  private endRequested = false;
+  private exit: Exit | undefined;
   private readonly waiters = new Set<{ match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }>();
 
   constructor(private readonly opts: SpawnOptions) {
@@ -66,7 +69,8 @@ export class ManagedProcess {
     this.exited = new Promise((resolve) => {
       this.child.once('exit', (code, signal) => {
         live.delete(this);
-        resolve({ code, signal });
+        this.exit = { code, signal };
+        resolve(this.exit);
       });
       this.child.once('error', (err) => {
         this.onLine(JSON.stringify({ event: 'process.spawn_failed', err: String(err) }));
@@ -159,7 +163,16 @@ export class ManagedProcess {
   }
 
   signal(sig: NodeJS.Signals): void {
+    if (sig !== 'SIGSTOP' && sig !== 'SIGCONT') this.endRequested = true;
     if (this.running) this.child.kill(sig);
+  }
+
+  /**
+   * How it ended when it ended on its own (a crash, an exit nobody asked for): null while it runs or
+   * when it was stopped or signalled through this object.
+   */
+  get unexpectedExit(): Exit | null {
+    return this.exit && !this.endRequested ? this.exit : null;
   }
 
   /** SIGKILL and wait for the exit: a crash, nothing runs its shutdown. */

@@ -67,4 +67,25 @@ describe('ManagedProcess', () => {
     });
     await expect(p.waitForEvent('never.logged', 10_000)).rejects.toThrow(/short exited \(code 0.*bye/s);
   });
+
+  it('tells an exit nobody asked for (a crash) from a stop or a kill', async () => {
+    const crashing = new ManagedProcess({
+      name: 'crashing',
+      command: process.execPath,
+      args: ['-e', 'Promise.reject(new Error("boom"))'],
+    });
+    expect(crashing.unexpectedExit).toBeNull();
+    await crashing.exited;
+    expect(crashing.unexpectedExit).toEqual({ code: 1, signal: null });
+    expect(crashing.tail(20)).toContain('boom');
+
+    const killed = demo();
+    await killed.waitForEvent('demo.start_completed', 10_000);
+    await killed.kill();
+    expect(killed.unexpectedExit).toBeNull();
+    const stopped = demo();
+    await stopped.waitForEvent('demo.start_completed', 10_000);
+    await stopped.stop();
+    expect(stopped.unexpectedExit).toBeNull();
+  });
 });
