@@ -5,12 +5,14 @@ import {
   type ClientEvent,
   InvalidTurnInputError,
   scopedMessageId,
+  TURNS_INTAKE_QUEUE,
   TurnRejectedError,
   type TurnsClient,
   TurnTimeoutError,
 } from '@turnstream/contracts';
 import { seedTenant } from '@turnstream/db/testing';
 import { waitFor } from '@turnstream/testkit';
+import { QueueEvents } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EventStream } from '../support/stream-events.ts';
 import { systemFixture } from '../support/system-fixture.ts';
@@ -159,6 +161,32 @@ describe('TurnsClient', () => {
     const msgs = await history(sys, conversationId);
     expect(msgs.find((m) => m.id === queued.messageId)?.status).toBe('cancelled');
     expect(msgs.filter((m) => m.replyTo === queued.messageId)).toEqual([]);
+  });
+
+  it('enqueue settles from the intake job itself when its events never reach the client', async () => {
+    // A client whose QueueEvents hears nothing (a real one, on a prefix no worker uses): as if its
+    // connection had missed the job's completed and failed events.
+    const lossy = systemTurnsClient(sys, { enqueueTimeoutMs: 20_000 });
+    const deaf = new QueueEvents(TURNS_INTAKE_QUEUE, {
+      connection: lossy.redis,
+      prefix: `${sys.bullPrefix}-deaf`,
+    });
+    try {
+      await deaf.waitUntilReady();
+      (lossy.client as unknown as { intakeEvents: Promise<QueueEvents> }).intakeEvents =
+        Promise.resolve(deaf);
+      const conversationId = await createConversation(sys);
+      const sent = await lossy.client.enqueue({ tenantId: sys.tenantId, conversationId, content: 'unheard' });
+      expect((await history(sys, conversationId)).map((m) => m.id)).toContain(sent.messageId);
+      // A refusal is read from the failed job the same way, with its code.
+      const refused = await lossy.client
+        .enqueue({ tenantId: sys.tenantId, conversationId: randomUUID(), content: 'x' })
+        .catch((e: unknown) => e);
+      expect(refused).toMatchObject({ name: 'TurnRejectedError', code: 'conversation_not_found' });
+    } finally {
+      await deaf.close();
+      await lossy.close();
+    }
   });
 
   it('waitForReply gives up with a typed timeout; an aborted signal ends it too', async () => {

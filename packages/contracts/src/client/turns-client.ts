@@ -18,6 +18,7 @@ import {
   TurnTimeoutError,
 } from './errors.ts';
 import { type ClientEvent, readEventLog } from './event-log.ts';
+import { IntakeRemovedError, waitForIntakeJob } from './intake-wait.ts';
 import { outcomeOf, type TurnOutcome } from './outcome.ts';
 
 /** Options of {@link TurnsClient}. Prefixes and queue names must match the workers'. */
@@ -302,25 +303,13 @@ export class TurnsClient {
 
   private async waitForIntake(job: Job, events: QueueEvents, messageId: string): Promise<IntakeResult> {
     const timeoutMs = this.opts.enqueueTimeoutMs ?? 30_000;
-    // A job removed before a worker took it (its conversation deleted, or an operator) never finishes.
-    // A finished one removed is an earlier job under the same id (`enqueue` removes a failed one first).
-    let onRemoved: ((args: { jobId: string; prev: string }) => void) | undefined;
-    const removed = new Promise<never>((_, reject) => {
-      onRemoved = ({ jobId, prev }) => {
-        if (jobId !== job.id || prev === 'failed' || prev === 'completed') return;
-        reject(new TurnRejectedError('removed', REMOVED_REASON));
-      };
-      events.on('removed', onRemoved);
-    });
     try {
-      return (await Promise.race([job.waitUntilFinished(events, timeoutMs), removed])) as IntakeResult;
+      return (await waitForIntakeJob(this.intake, job, events, { timeoutMs })) as IntakeResult;
     } catch (err) {
-      if (err instanceof TurnRejectedError) throw err;
+      if (err instanceof IntakeRemovedError) throw new TurnRejectedError('removed', REMOVED_REASON);
       const reason = err instanceof Error ? err.message : String(err);
       if (/timed out before finishing/i.test(reason)) throw new TurnTimeoutError(messageId, timeoutMs);
       throw new TurnRejectedError(reason.split(':')[0]?.trim() || 'rejected', reason);
-    } finally {
-      if (onRemoved) events.off('removed', onRemoved);
     }
   }
 
