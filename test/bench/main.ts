@@ -6,7 +6,7 @@
  * workers, one folder per scenario), --held=500,2000 (held stream counts, on one worker unless
  * --held-workers=1,2 names the worker counts: each count runs on each),
  * --saturation-workers=1, --tag=<name> (file name suffix), --no-write, --echo (app logs),
- * --runtime=source|image (the apps' TypeScript under tsx, the default, or the image's bundled program),
+ * --runtime=image|source (the image's bundled program, the default, or the apps' TypeScript under tsx),
  * --worker-node-arg=<flag> (repeatable: a node flag of the workers, e.g. --heapsnapshot-signal=SIGUSR2;
  * --trace-gc-nvp adds the workers' GC pauses, promoted bytes and bytes allocated per token to the held
  * runs; `--import=<path of lib/alloc-sampler.mjs>` with ALLOC_PROFILE_DIR set writes where each worker
@@ -44,7 +44,7 @@ export interface BenchOptions {
   tag?: string;
   echo?: boolean;
   workerNodeArgs?: string[];
-  /** The apps' TypeScript under tsx (default) or the image's bundled program (`--runtime=image`). */
+  /** The image's bundled program (default) or the apps' TypeScript under tsx (`--runtime=source`). */
   runtime?: RuntimeName;
   log?: (msg: string) => void;
 }

@@ -20,7 +20,7 @@ export interface AppCommand {
  */
 export const RUNTIMES = ['image', 'source'] as const;
 export type RuntimeName = (typeof RUNTIMES)[number];
-export const DEFAULT_RUNTIME: RuntimeName = 'source';
+export const DEFAULT_RUNTIME: RuntimeName = 'image';
 
 export interface AppRuntime {
   name: RuntimeName;

@@ -18,7 +18,7 @@ export interface StackOptions {
   echo?: boolean;
   /** Extra node flags of the workers (diagnostics, e.g. `--heapsnapshot-signal=SIGUSR2`). */
   workerNodeArgs?: string[];
-  /** Run the apps' TypeScript under tsx or the image's bundled program (`DEFAULT_RUNTIME` when unset). */
+  /** Run the image's bundled program or the apps' TypeScript under tsx (`DEFAULT_RUNTIME` when unset). */
   runtime?: RuntimeName;
 }
 
