@@ -6,7 +6,8 @@
  * workers, one folder per scenario), --held=500,2000 (held stream counts, on one worker unless
  * --held-workers=1,2 names the worker counts: each count runs on each),
  * --saturation-workers=1, --tag=<name> (file name suffix), --no-write, --echo (app logs),
- * --runtime=image|source (the image's bundled program, the default, or the apps' TypeScript under tsx),
+ * --runtime=image|source (the image's bundled program, the default, or the apps' TypeScript under tsx;
+ * --cpu-prof runs from source unless --runtime=image is given),
  * --worker-node-arg=<flag> (repeatable: a node flag of the workers, e.g. --heapsnapshot-signal=SIGUSR2;
  * --trace-gc-nvp adds the workers' GC pauses, promoted bytes and bytes allocated per token to the held
  * runs; `--import=<path of lib/alloc-sampler.mjs>` with ALLOC_PROFILE_DIR set writes where each worker
@@ -83,7 +84,9 @@ export async function runBench(opts: BenchOptions): Promise<{ results: BenchResu
     cpuProfileDir: opts.cpuProfileDir,
     echo: opts.echo,
     workerNodeArgs: opts.workerNodeArgs,
-    runtime: opts.runtime,
+    // Profiles name the functions' files: from source they are the apps' and packages' own (the
+    // bundle's chunks are in a folder removed at the end), unless the image is asked for.
+    runtime: opts.runtime ?? (opts.cpuProfileDir ? 'source' : undefined),
   });
   const drivers: Driver[] = [];
   const scenarios: BenchResults['scenarios'] = {};
