@@ -15,7 +15,9 @@ export interface Profile {
 export const PROFILES: Record<Profile['name'], Profile> = {
   full: {
     name: 'full',
-    warmupMs: 3000,
+    // Long enough for V8 to finish compiling the hot paths of a fresh API and worker (with 3 s it was
+    // still compiling during the measured loop: about 12% of a turn's CPU, 2026-12-01-turn-cpu.md).
+    warmupMs: 10_000,
     firstChunk: { concurrency: [1, 10, 50], durationMs: 8000 },
     held: { oneWorker: [200, 500, 1000, 2000], twoWorkers: [500], words: 200, delayMs: 50, spreadMs: 3000 },
     saturation: { concurrency: 50, durationMs: 12_000, noopJobs: 5000, workers: [1, 2] },
