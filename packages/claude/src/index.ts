@@ -21,6 +21,7 @@ export {
 export type { ClaudeLogger } from './logger.ts';
 export { createNodeFetch, NODE_AGENT_OPTIONS, type NodeFetch } from './node-fetch.ts';
 export { createClaudeProvider } from './provider.ts';
+export { SSEDecoder, type SSEMessageHandler, sseEvents } from './sse-events.ts';
 export { buildParams } from './stream.ts';
 export {
   estimateBlockTokens,

@@ -5,6 +5,7 @@ import { beforeSendMiddleware } from './before-send.ts';
 import { cachedSystem, withTurnBreakpoint } from './caching.ts';
 import { ClaudeStreamIdleError, ClaudeStreamIncompleteError, claudeRequestIdOf } from './errors.ts';
 import type { ClaudeLogger } from './logger.ts';
+import { sseEvents } from './sse-events.ts';
 import type { ClaudeChunk, StreamRequest } from './types.ts';
 import { IdleWatchdog } from './watchdog.ts';
 
@@ -41,14 +42,14 @@ export function streamMessage(deps: StreamDeps, req: StreamRequest): AsyncIterab
 
 /**
  * The iterator of {@link streamMessage}, written out rather than as an async generator: each SSE
- * event costs one `then` on the SDK's iterator, not a generator request, a promise and two awaits
+ * event costs one `then` on the events' iterator, not a generator request, a promise and two awaits
  * (the event's and the yielded chunk's). Under a worker holding thousands of streams those per-event
  * objects were a good part of what every scavenge copied.
  *
  * The watchdog is armed while the API is awaited (the response, the next event) and disarmed while the
  * consumer handles a chunk. Whatever way the stream ends (completed, failed, stopped by the consumer)
  * the watchdog and the caller's abort listener are released; unless it completed, the request is
- * aborted and the SDK's iterator closed.
+ * aborted and the events' iterator closed.
  */
 class MessageStream implements AsyncIterableIterator<ClaudeChunk> {
   readonly #deps: StreamDeps;
@@ -129,7 +130,7 @@ class MessageStream implements AsyncIterableIterator<ClaudeChunk> {
         : [];
       return this.#deps.client.messages
         .create(buildParams(req), { signal: this.#controller.signal, middleware })
-        .withResponse()
+        .asResponse()
         .then(this.#onResponse, (err: unknown) => this.#fail(this.#translate(err, false)));
     } catch (err) {
       return this.#fail(err);
@@ -138,11 +139,16 @@ class MessageStream implements AsyncIterableIterator<ClaudeChunk> {
 
   readonly #onCallerAbort = () => this.#controller.abort();
 
-  readonly #onResponse = (
-    stream: Awaited<ReturnType<ReturnType<Anthropic['messages']['create']>['withResponse']>>,
-  ): Promise<IteratorResult<ClaudeChunk>> => {
-    this.#requestId = stream.request_id ?? null;
-    const events = (stream.data as AsyncIterable<Anthropic.RawMessageStreamEvent>)[Symbol.asyncIterator]();
+  /**
+   * The SDK made the request (headers, auth, status errors as `APIError`s, its retries when enabled);
+   * its body is decoded here (`sse-events.ts`) rather than by the SDK's `Stream`, whose four nested
+   * async generators cost about twice the CPU and four times the bytes per event. (With OpenTelemetry
+   * on, the SDK ends its own span of the call when `asResponse()` resolves; `claude.stream`, the
+   * worker's span, covers the whole stream.)
+   */
+  readonly #onResponse = (response: Response): Promise<IteratorResult<ClaudeChunk>> => {
+    this.#requestId = response.headers.get('request-id');
+    const events = sseEvents(response, this.#controller);
     this.#events = events;
     // Still armed since the request left: the wait for the first event counts from then.
     return events.next().then(this.#onEvent, this.#onReadError);
@@ -169,10 +175,10 @@ class MessageStream implements AsyncIterableIterator<ClaudeChunk> {
     return this.#fail(this.#translate(err, true));
   };
 
-  /** The SDK's iterator ended: with `message_stop`, the final chunk; without, find out why it ended. */
+  /** The events ended: with `message_stop`, the final chunk; without, find out why it ended. */
   #finish(): IteratorResult<ClaudeChunk> {
     const { logger, idleTimeoutMs } = this.#deps;
-    // The SDK ends its iterator quietly when the request is aborted.
+    // The events end quietly when the request is aborted (as the SDK's `Stream` does).
     if (!this.#assembler.stopped) {
       if (this.#watchdog.fired) throw new ClaudeStreamIdleError(idleTimeoutMs);
       if (this.#req.signal?.aborted) throw new APIUserAbortError();
