@@ -304,30 +304,17 @@ describe('queue dashboard', () => {
       expect(res.body).toContain(jobId);
       expect(res.body).not.toContain(secret);
 
+      const samples = parsePrometheusText(
+        (await inject('GET', '/metrics', { key: operator.keys.viewer })).body,
+      );
       const waiting = await h.intakeQueue.getWaitingCount();
       expect(waiting).toBeGreaterThanOrEqual(1);
-      // Scrapes within 100 ms of each other share one Redis read (queue-depth.ts): an earlier test's
-      // scrape may still be served, so wait for one that read the queue after the add.
-      const gauges = async () => {
-        const samples = parsePrometheusText(
-          (await inject('GET', '/metrics', { key: operator.keys.viewer })).body,
-        );
-        return {
-          jobs: sampleValue(samples, 'turnstream_queue_jobs', {
-            queue: TURNS_INTAKE_QUEUE,
-            state: 'waiting',
-          }),
-          demand: sampleValue(samples, 'turnstream_queue_demand_turns', { queue: TURNS_INTAKE_QUEUE }),
-        };
-      };
-      const reported = await waitFor(
-        async () => {
-          const g = await gauges();
-          return g.jobs === waiting ? g : null;
-        },
-        { message: 'the intake queue depth in the gauges' },
+      expect(
+        sampleValue(samples, 'turnstream_queue_jobs', { queue: TURNS_INTAKE_QUEUE, state: 'waiting' }),
+      ).toBe(waiting);
+      expect(sampleValue(samples, 'turnstream_queue_demand_turns', { queue: TURNS_INTAKE_QUEUE })).toBe(
+        waiting,
       );
-      expect(reported).toEqual({ jobs: waiting, demand: waiting });
     } finally {
       await h.intakeQueue.remove(jobId);
     }

@@ -44,12 +44,17 @@ export async function queueDepth(queue: Queue, now = Date.now()): Promise<Record
 export function registerQueueDepth(registry: Registry, queues: Queue[]): void {
   const depths = new Map<string, Promise<Record<QueueDepthState, number> | null>>();
   const read = (queue: Queue) => {
-    // One Redis read per queue and scrape, shared by both gauges.
+    // One Redis read per queue and scrape, shared by both gauges: prom-client collects a scrape's
+    // metrics together, so the second gauge asks while the first one's read is in flight. A settled
+    // read is dropped at once: a later scrape never reports a queue as it was before it began.
     let p = depths.get(queue.name);
     if (!p) {
-      p = queueDepth(queue).catch(() => null);
-      depths.set(queue.name, p);
-      p.finally(() => setTimeout(() => depths.delete(queue.name), 100).unref());
+      const read = queueDepth(queue).catch(() => null);
+      depths.set(queue.name, read);
+      void read.then(() => {
+        if (depths.get(queue.name) === read) depths.delete(queue.name);
+      });
+      p = read;
     }
     return p;
   };

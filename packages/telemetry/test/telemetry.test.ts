@@ -46,6 +46,46 @@ describe('queue depth', () => {
   });
 });
 
+describe('queue depth per scrape', () => {
+  it('reads each queue once per scrape, and a scrape right after a change reports the change', async () => {
+    const own = new Queue('depth', { connection: redis, prefix });
+    const other = new Queue('depth-other', { connection: redis, prefix });
+    try {
+      const registry = createMetricsRegistry({ service: 'test' });
+      registerQueueDepth(registry, [own, other]);
+      const reads = { own: 0, other: 0 };
+      for (const [name, q] of [
+        ['own', own],
+        ['other', other],
+      ] as const) {
+        const getJobCounts = q.getJobCounts.bind(q);
+        q.getJobCounts = (...types) => {
+          reads[name]++;
+          return getJobCounts(...types);
+        };
+      }
+      const scrape = async () => {
+        const samples = parsePrometheusText(await registry.metrics());
+        return {
+          waiting: sampleValue(samples, 'turnstream_queue_jobs', { queue: 'depth', state: 'waiting' }),
+          demand: sampleValue(samples, 'turnstream_queue_demand_turns', { queue: 'depth' }),
+        };
+      };
+      await own.add('turn', {}, { jobId: 'a' });
+      expect(await scrape()).toEqual({ waiting: 1, demand: 1 });
+      expect(reads).toEqual({ own: 1, other: 1 });
+      // At once, with no pause: the previous scrape's read is not served again.
+      await own.add('turn', {}, { jobId: 'b' });
+      expect(await scrape()).toEqual({ waiting: 2, demand: 2 });
+      expect(reads).toEqual({ own: 2, other: 2 });
+    } finally {
+      await own.obliterate({ force: true });
+      await other.obliterate({ force: true });
+      await Promise.all([own.close(), other.close()]);
+    }
+  });
+});
+
 describe('metrics server', () => {
   it('serves /healthz, /readyz naming failed checks, and /metrics', async () => {
     const registry = createMetricsRegistry({ service: 'test' });
