@@ -1,5 +1,14 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, realpathSync, rmSync, symlinkSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  realpathSync,
+  rmSync,
+  symlinkSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -71,19 +80,46 @@ export function appRuntime(name: RuntimeName, root: string): AppRuntime {
   return name === 'image' ? imageRuntime(root) : sourceRuntime(root);
 }
 
-/** The workspace folders whose code the image bundles. */
-function bundledPackages(root: string): string[] {
-  const packages = readdirSync(join(root, 'packages')).map((p) => join(root, 'packages', p));
-  return [...['api', 'worker', 'claude-sim'].map((a) => join(root, 'apps', a)), ...packages];
+interface PackageJson {
+  name: string;
+  dependencies?: Record<string, string>;
 }
 
-/** One link per npm package any bundled workspace package depends on; two versions of one is an error. */
+const readPackage = (dir: string) =>
+  JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as PackageJson;
+
+/** The workspace folders whose code the image bundles: `infra/image`'s dependencies, transitively. */
+function bundledPackages(root: string): string[] {
+  const byName = new Map<string, string>();
+  for (const group of ['apps', 'packages']) {
+    for (const entry of readdirSync(join(root, group))) {
+      const dir = join(root, group, entry);
+      if (existsSync(join(dir, 'package.json'))) byName.set(readPackage(dir).name, dir);
+    }
+  }
+  const found = new Set<string>();
+  const visit = (dir: string) => {
+    for (const dep of Object.keys(readPackage(dir).dependencies ?? {})) {
+      const depDir = byName.get(dep);
+      if (depDir && !found.has(depDir)) {
+        found.add(depDir);
+        visit(depDir);
+      }
+    }
+  };
+  visit(join(root, 'infra/image'));
+  return [...found];
+}
+
+/**
+ * One link per npm package a bundled workspace package depends on (its `dependencies`, as
+ * `pnpm deploy --prod` installs them); two versions of one is an error.
+ */
 export function linkDependencies(root: string, into: string): number {
   const links = new Map<string, string>();
   for (const pkg of bundledPackages(root)) {
     const modules = join(pkg, 'node_modules');
-    if (!existsSync(modules)) continue;
-    for (const name of packageNames(modules)) {
+    for (const name of Object.keys(readPackage(pkg).dependencies ?? {})) {
       if (name.startsWith('@turnstream/')) continue;
       const target = realpathSync(join(modules, name));
       const seen = links.get(name);
@@ -96,15 +132,4 @@ export function linkDependencies(root: string, into: string): number {
     symlinkSync(target, join(into, name), 'dir');
   }
   return links.size;
-}
-
-function packageNames(modules: string): string[] {
-  const names: string[] = [];
-  for (const entry of readdirSync(modules)) {
-    if (entry.startsWith('.')) continue;
-    if (entry.startsWith('@')) {
-      for (const sub of readdirSync(join(modules, entry))) names.push(`${entry}/${sub}`);
-    } else names.push(entry);
-  }
-  return names;
 }
