@@ -5,7 +5,8 @@
  * --only=first-chunk,saturation,held,fanout,marker,resume, --cpu-prof=<dir> (V8 CPU profiles of the API and
  * workers, one folder per scenario), --held=500,2000 (held stream counts, on one worker unless
  * --held-workers=1,2 names the worker counts: each count runs on each),
- * --saturation-workers=1, --tag=<name> (file name suffix), --no-write, --echo (app logs),
+ * --saturation-workers=1, --first-chunk=1,10 (conversation counts of first-chunk), --first-chunk-ms=<ms>
+ * (how long each of its loops measures), --tag=<name> (file name suffix), --no-write, --echo (app logs),
  * --runtime=image|source (the image's bundled program, the default, or the apps' TypeScript under tsx;
  * --cpu-prof runs from source unless --runtime=image is given),
  * --worker-node-arg=<flag> (repeatable: a node flag of the workers, e.g. --heapsnapshot-signal=SIGUSR2;
@@ -38,6 +39,10 @@ export interface BenchOptions {
   heldWorkers?: number[];
   /** Worker counts of the saturation scenario (overrides the profile's). */
   saturationWorkers?: number[];
+  /** Conversation counts of the first-chunk scenario (overrides the profile's). */
+  firstChunkConcurrency?: number[];
+  /** How long each first-chunk loop measures, ms (overrides the profile's). */
+  firstChunkMs?: number;
   only?: ScenarioName[];
   cpuProfileDir?: string;
   /** Folder for the results files; undefined = do not write. */
@@ -75,6 +80,10 @@ export async function runBench(opts: BenchOptions): Promise<{ results: BenchResu
     saturation: opts.saturationWorkers
       ? { ...base.saturation, workers: opts.saturationWorkers }
       : base.saturation,
+    firstChunk: {
+      concurrency: opts.firstChunkConcurrency ?? base.firstChunk.concurrency,
+      durationMs: opts.firstChunkMs ?? base.firstChunk.durationMs,
+    },
   };
   const only = new Set(opts.only ?? SCENARIOS);
   const started = Date.now();
@@ -219,6 +228,8 @@ function parseArgs(argv: string[]): BenchOptions {
     else if (key === '--held') opts.held = value!.split(',').map(Number);
     else if (key === '--held-workers') opts.heldWorkers = value!.split(',').map(Number);
     else if (key === '--saturation-workers') opts.saturationWorkers = value!.split(',').map(Number);
+    else if (key === '--first-chunk') opts.firstChunkConcurrency = value!.split(',').map(Number);
+    else if (key === '--first-chunk-ms') opts.firstChunkMs = Number(value);
     else if (key === '--no-write') opts.outDir = undefined;
     else if (key === '--echo') opts.echo = true;
     else if (key === '--worker-node-arg') opts.workerNodeArgs = [...(opts.workerNodeArgs ?? []), value!];
