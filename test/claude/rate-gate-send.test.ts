@@ -16,9 +16,7 @@ import { collect, completed, MODEL, type RunningSimulator, startSimulator } from
 /**
  * The rate gate is checked again right before a request leaves the worker (in the SDK's HTTP layer):
  * a 429 that closes the gate after a call passed it, but before its request went out, still holds that
- * request back. Both with the gate read from Redis and with the worker's local mirror of it (kept
- * current by the closes published on the gate's channel). Real Redis, the real SDK over HTTP to the
- * simulator.
+ * request back. Real Redis, the real SDK over HTTP to the simulator.
  */
 
 const GATE_MS = 1500;
@@ -49,11 +47,7 @@ afterEach(() => {
   sim.clearRequests();
   events.length = 0;
 });
-const gates: ClaudeRateGate[] = [];
-const connections: Redis[] = [];
 afterAll(async () => {
-  await Promise.all(gates.map((g) => g.stopMirror()));
-  await Promise.all(connections.map((c) => c.quit()));
   const keys = await redis.keys(`${prefix}*`);
   if (keys.length) await redis.del(...keys);
   await redis.quit();
@@ -88,31 +82,15 @@ function closingOnTheWay(
   };
 }
 
-type GateFactory = (keyId?: string) => Promise<ClaudeRateGate>;
-
-/** A gate read from Redis at every check. */
-const readGate: GateFactory = async (keyId = randomBytes(4).toString('hex')) =>
-  new ClaudeRateGate(redis, { redisPrefix: prefix, keyId });
-
-/** A gate with its local mirror (as a worker keeps it): the check reads no Redis while it is current. */
-const mirroredGate: GateFactory = async (keyId = randomBytes(4).toString('hex')) => {
-  const connection = redis.duplicate();
-  connections.push(connection);
-  const gate = new ClaudeRateGate(connection, { redisPrefix: prefix, keyId });
-  gates.push(gate);
-  // Reads the gate again only every minute: a close here reaches it published (or made by itself).
-  await gate.startMirror(log, { checkMs: 60_000 });
-  return gate;
-};
+function newGate(): ClaudeRateGate {
+  return new ClaudeRateGate(redis, { redisPrefix: prefix, keyId: randomBytes(4).toString('hex') });
+}
 
 const hello = { model: MODEL, messages: [{ role: 'user' as const, content: 'Hello' }], maxTokens: 200 };
 
-describe.each([
-  ['read from Redis', readGate],
-  ['mirrored locally', mirroredGate],
-])('the rate gate at the send, %s', (_name, newGate) => {
+describe('the rate gate at the send', () => {
   it('holds a stream whose gate closed after it passed the gate until the gate opens; the stream completes', async () => {
-    const gate = await newGate();
+    const gate = newGate();
     const onTheWay = closingOnTheWay(gate);
     const { chunks, error } = await collect(gateProvider(onTheWay.provider, gate, log), hello);
     expect(error).toBeUndefined();
@@ -125,7 +103,7 @@ describe.each([
   });
 
   it('lets a request whose gate stays open go at once, holding nothing', async () => {
-    const gate = await newGate();
+    const gate = newGate();
     const { chunks, error } = await collect(gateProvider(provider, gate, log), hello);
     expect(error).toBeUndefined();
     expect(completed(chunks).text.length).toBeGreaterThan(0);
@@ -134,7 +112,7 @@ describe.each([
   });
 
   it('holds a token count the same way', async () => {
-    const gate = await newGate();
+    const gate = newGate();
     const onTheWay = closingOnTheWay(gate);
     const tokens = await gateProvider(onTheWay.provider, gate, log).countTokens(hello);
     expect(tokens).toBeGreaterThan(0);
@@ -143,7 +121,7 @@ describe.each([
   });
 
   it('a call cancelled while held at the send ends cancelled, and nothing reaches the simulator', async () => {
-    const gate = await newGate();
+    const gate = newGate();
     const onTheWay = closingOnTheWay(gate, 60_000);
     const controller = new AbortController();
     const call = collect(gateProvider(onTheWay.provider, gate, log), { ...hello, signal: controller.signal });
@@ -153,31 +131,5 @@ describe.each([
     expect(classifyClaudeError(error).kind).toBe('cancelled');
     expect(Date.now() - onTheWay.closedAt()).toBeLessThan(60_000);
     expect(sim.requests()).toEqual([]);
-  });
-});
-
-describe('the mirrored gate at the send', () => {
-  it("holds a request when another worker's 429 closed the gate after the request passed it", async () => {
-    const keyId = randomBytes(4).toString('hex');
-    const gate = await mirroredGate(keyId);
-    // Another worker: its own gate on its own connection, closing the shared gate as its 429 would.
-    const other = new ClaudeRateGate(redis, { redisPrefix: prefix, keyId });
-    let closedAt = 0;
-    const onTheWay: ClaudeProvider = {
-      stream: async function* (req: StreamRequest) {
-        closedAt = Date.now();
-        await other.close(GATE_MS);
-        // The close reaches this worker published (its mirror reads the gate only every minute).
-        await waitFor(async () => (await gate.remainingMs()) > 0, { message: 'the close to be published' });
-        yield* provider.stream(req);
-      },
-      countTokens: (req) => provider.countTokens(req),
-    };
-    const { chunks, error } = await collect(gateProvider(onTheWay, gate, log), hello);
-    expect(error).toBeUndefined();
-    expect(completed(chunks).text.length).toBeGreaterThan(0);
-    const [request] = sim.requests();
-    expect(Date.parse(request!.time) - closedAt).toBeGreaterThanOrEqual(GATE_MS);
-    expect(events).toContain('claude.send_held');
   });
 });

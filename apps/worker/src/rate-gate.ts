@@ -8,20 +8,15 @@ import {
 import type { RedisClient } from '@turnstream/config';
 import type { Logger } from '@turnstream/logger';
 import { DelayedError, type Job } from 'bullmq';
-import { RateGateMirror } from './rate-gate-mirror.ts';
 import { tapStream } from './tap-stream.ts';
 
-/**
- * Moves the gate's closing time forward only: a shorter wait never shortens a longer one. Publishes
- * the time it stays closed on ARGV[2] (the workers' mirrors of the gate), in the same step.
- */
+/** Moves the gate's closing time forward only: a shorter wait never shortens a longer one. */
 const CLOSE_SCRIPT = `
 local left = redis.call('PTTL', KEYS[1])
 if left < tonumber(ARGV[1]) then
   redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
-  left = tonumber(ARGV[1])
+  return tonumber(ARGV[1])
 end
-redis.call('PUBLISH', ARGV[2], left)
 return left`;
 
 /**
@@ -31,54 +26,22 @@ return left`;
  */
 export class ClaudeRateGate {
   readonly key: string;
-  /** Where closes are published (see {@link RateGateMirror}). */
-  readonly channel: string;
-  private mirror: RateGateMirror | null = null;
 
   constructor(
     private readonly redis: RedisClient,
     opts: { redisPrefix: string; keyId: string },
   ) {
     this.key = `${opts.redisPrefix}:claude:rate-gate:${opts.keyId}`;
-    this.channel = `${this.key}:closed`;
-  }
-
-  /**
-   * Keep a local mirror of the gate (subscribed to its closes): while it is current, checking the gate
-   * reads no Redis. Resolves once it is current (on a Cluster it never is: the gate reads Redis).
-   */
-  async startMirror(logger: Logger, opts: { checkMs?: number } = {}): Promise<RateGateMirror> {
-    const mirror = new RateGateMirror({
-      redis: this.redis,
-      key: this.key,
-      channel: this.channel,
-      logger,
-      ...opts,
-    });
-    this.mirror = mirror;
-    await mirror.start();
-    return mirror;
-  }
-
-  async stopMirror(): Promise<void> {
-    const mirror = this.mirror;
-    this.mirror = null;
-    await mirror?.stop();
   }
 
   /** Close the gate for `ms` from now (or leave it closed longer). Returns the time it stays closed. */
   async close(ms: number): Promise<number> {
     const wait = Math.max(1, Math.ceil(ms));
-    const left = Number(await this.redis.eval(CLOSE_SCRIPT, 1, this.key, String(wait), this.channel));
-    // This process knows at once (its published close may arrive after its next check).
-    this.mirror?.closedFor(left);
-    return left;
+    return Number(await this.redis.eval(CLOSE_SCRIPT, 1, this.key, String(wait)));
   }
 
-  /** Milliseconds until the gate opens; 0 when it is open. From the mirror while it is current. */
+  /** Milliseconds until the gate opens; 0 when it is open. */
   async remainingMs(): Promise<number> {
-    const mirrored = this.mirror?.remainingMs();
-    if (mirrored != null) return mirrored;
     return Math.max(0, await this.redis.pttl(this.key));
   }
 

@@ -1,7 +1,7 @@
 import { type Db, getTenant } from '@turnstream/db';
 import type { Logger } from '@turnstream/logger';
 import { DelayedError, type Job, type Queue } from 'bullmq';
-import type { TenantSlot, TenantSlots } from './tenant-slots.ts';
+import type { TenantSlots } from './tenant-slots.ts';
 
 /**
  * The per-tenant gate at the start of a turn: a turn runs only while its tenant holds one of its
@@ -56,16 +56,20 @@ export async function withTenantSlot<T>(
   token: string | undefined,
   tenantId: string,
   turn: () => Promise<T>,
-  opts: { insteadOfWaiting?: () => Promise<T | null>; taken?: EarlySlot } = {},
+  opts: { insteadOfWaiting?: () => Promise<T | null> } = {},
 ): Promise<T> {
-  const slot = await (opts.taken ?? takeTenantSlot(deps, job, tenantId)).result;
+  const limit = await deps.limits.of(tenantId);
+  const slot = await deps.slots.acquire(tenantId, String(job.id), limit);
   if (!slot) {
     const instead = await opts.insteadOfWaiting?.();
     if (instead != null) {
       await deps.slots.forget(tenantId, String(job.id));
       return instead;
     }
-    deps.logger.debug({ event: 'turn.tenant_waiting', jobId: job.id, tenantId }, 'tenant at its limit');
+    deps.logger.debug(
+      { event: 'turn.tenant_waiting', jobId: job.id, tenantId, limit },
+      'tenant at its limit',
+    );
     return waitForSlot(job, token, deps.waitMs);
   }
   try {
@@ -74,51 +78,6 @@ export async function withTenantSlot<T>(
     const next = await slot.release().catch(() => null);
     if (next) await wakeWaiting(deps, tenantId, next);
   }
-}
-
-/**
- * A tenant slot being taken ahead of the turn's other checks (alongside the job's reads): handed to
- * {@link withTenantSlot} as `taken`, or given back with `giveBack()` by a job that ends or waits for
- * another reason (the slot freed and the tenant's next job woken; a refused job no longer listed as
- * waiting). Exactly one of the two.
- */
-export interface EarlySlot {
-  /** The slot, or null: the tenant was at its limit (the job is listed as waiting). */
-  result: Promise<TenantSlot | null>;
-  giveBack(): Promise<void>;
-}
-
-/** Start taking one of the tenant's slots for `job` (see {@link EarlySlot}). */
-export function takeTenantSlot(deps: TenantGateDeps, job: Job, tenantId: string): EarlySlot {
-  const member = String(job.id);
-  const result = deps.limits.of(tenantId).then((limit) => deps.slots.acquire(tenantId, member, limit));
-  // Settled by whoever awaits it; never an unhandled rejection meanwhile.
-  result.catch(() => undefined);
-  return {
-    result,
-    giveBack: async () => {
-      let slot: TenantSlot | null;
-      try {
-        slot = await result;
-      } catch {
-        // Not known whether it was taken: a hold nobody renews expires (as a dead worker's does).
-        return;
-      }
-      try {
-        if (!slot) {
-          await deps.slots.forget(tenantId, member);
-          return;
-        }
-        const next = await slot.release();
-        if (next && next !== member) await wakeWaiting(deps, tenantId, next);
-      } catch (err) {
-        deps.logger.warn(
-          { event: 'turn.tenant_slot_return_failed', jobId: job.id, tenantId, err: String(err) },
-          'could not give the tenant slot back (it expires)',
-        );
-      }
-    },
-  };
 }
 
 async function waitForSlot(job: Job, token: string | undefined, baseMs: number): Promise<never> {

@@ -20,7 +20,7 @@ import { storedMessageId } from './job-message-id.ts';
 import { UNKNOWN_MARK } from './lease.ts';
 import { delayUntil } from './rate-gate.ts';
 import { cancelPreResetTurn, predatesSession } from './reset-boundary.ts';
-import { type EarlySlot, takeTenantSlot, withTenantSlot } from './tenant-gate.ts';
+import { withTenantSlot } from './tenant-gate.ts';
 import { TurnAbort } from './turn-abort.ts';
 import type { LeasedTurn, TurnDeps, TurnResult } from './turn-context.ts';
 import { runLeasedTurn } from './turn-run.ts';
@@ -56,32 +56,6 @@ export async function processTurnJob(
   // as one statement (conversation, message, ordering gate, active session). A job carrying its message
   // stores it first (below); then the gate reads follow. The cancel flag is read with the lease, or
   // before the job is put back to wait (a cancelled turn never waits): see `cancelledInsteadOfWaiting`.
-  const byId = data.content === undefined;
-  // The tenant slot needs only the job: it is taken alongside the reads (a job with its message to store
-  // takes it after). Every way out below that does not run the turn gives it back (the finally).
-  const slot = byId ? takeTenantSlot(deps.tenantGate, job, data.tenantId) : undefined;
-  let slotHandedOver = false;
-  try {
-    const result = await checkAndRun(job, token, deps, data, log, lockSignal, slot, () => {
-      slotHandedOver = true;
-    });
-    return result;
-  } finally {
-    if (slot && !slotHandedOver) await slot.giveBack();
-  }
-}
-
-/** The checks before the tenant slot, the slot, then the lease and the turn (see processTurnJob). */
-async function checkAndRun(
-  job: Job,
-  token: string | undefined,
-  deps: TurnDeps,
-  data: ConversationTurnJob,
-  log: TurnDeps['logger'],
-  lockSignal: AbortSignal | undefined,
-  slot: EarlySlot | undefined,
-  handOver: () => void,
-): Promise<TurnResult> {
   const byId = data.content === undefined;
   const [reads, gateMs] = await Promise.all([
     byId
@@ -122,14 +96,13 @@ async function checkAndRun(
   }
 
   // A fair share: beyond its running-turn limit a tenant's turn waits (delayed, not an attempt).
-  handOver();
   return withTenantSlot(
     deps.tenantGate,
     job,
     token,
     data.tenantId,
     () => leaseAndRun({ job, token, deps, data, conversation, message, session, log, lockSignal }),
-    { insteadOfWaiting: () => cancelledInsteadOfWaiting(unstarted), ...(slot ? { taken: slot } : {}) },
+    { insteadOfWaiting: () => cancelledInsteadOfWaiting(unstarted) },
   );
 }
 

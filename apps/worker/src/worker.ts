@@ -172,16 +172,6 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
     redisPrefix: config.redisPrefix,
     keyId: deps.claudeKeyId ?? 'default',
   });
-  // The check right before each Claude request reads this local copy while it is current (no round
-  // trip); until it is (Redis away at start), the gate reads Redis.
-  await rateGate
-    .startMirror(deps.logger)
-    .catch((err: Error) =>
-      deps.logger.warn(
-        { event: 'claude.rate_gate_mirror_failed', err: err.message },
-        'rate gate mirror not started (the gate reads Redis until it is)',
-      ),
-    );
   const sharedDeps: Omit<TurnDeps, 'streams' | 'provider'> = {
     tenantGate,
     db: deps.db,
@@ -378,7 +368,6 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
         await liveReplies.close();
         await intakeClosed;
         await cancels.stop();
-        await rateGate.stopMirror();
         await queue.close();
         await intakeQueue.close();
         // BullMQ leaves connections it was given open: these are ours.
