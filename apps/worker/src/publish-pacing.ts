@@ -44,8 +44,8 @@ export const DEFAULT_PUBLISH_PACING: PublishPacing = {
   coalesceWindowMaxMs: 250,
   publishBudgetPerSecond: 5000,
   pacingMode: 'load',
-  pacingLoadFrom: 0.85,
-  pacingLoadFull: 0.95,
+  pacingLoadFrom: 0.9,
+  pacingLoadFull: 0.98,
 };
 
 /** The count's window, in milliseconds, of each stream of a worker running `streams` turns. */
@@ -82,10 +82,10 @@ export function pacedWindowMs(streams: number, pacing: PublishPacing, load: numb
  * The loop load pacing follows: the event-loop utilization, smoothed, with a dead band.
  *
  * - Smoothed exponentially, faster while it rises (time constant {@link LOAD_RISE_MS}) than while it
- *   falls ({@link LOAD_FALL_MS}): a loop that becomes saturated widens the window within about a
- *   second when it was already busy, two to three from idle (the first delta of each new reply goes
- *   at once meanwhile), and a worker that just caught up keeps pacing a few seconds before
- *   publishing every delta again.
+ *   falls ({@link LOAD_FALL_MS}): a loop that becomes saturated starts widening the window within a
+ *   second when it was already busy (in full within about three), within two to three seconds from
+ *   idle (the first delta of each new reply goes at once meanwhile), and a worker that just caught
+ *   up keeps pacing a few seconds before publishing every delta again.
  * - `level`, what the window follows, moves (to the smoothed utilization) only once that is more than
  *   {@link LOAD_DEAD_BAND} away from it (hysteresis): a loop whose load wobbles, or dips a little
  *   because pacing itself saved it work, does not make the window swing with it.

@@ -15,8 +15,8 @@ const pacing: PublishPacing = {
   coalesceWindowMaxMs: 250,
   publishBudgetPerSecond: 5000,
   pacingMode: 'load',
-  pacingLoadFrom: 0.85,
-  pacingLoadFull: 0.95,
+  pacingLoadFrom: 0.9,
+  pacingLoadFull: 0.98,
 };
 const countOnly: PublishPacing = { ...pacing, pacingMode: 'count' };
 
@@ -47,27 +47,27 @@ describe('countWindowMs', () => {
 
 describe('pacedWindowMs', () => {
   it('keeps the base window however many streams while the loop has time to spare', () => {
-    for (const load of [0, 0.5, 0.85]) {
+    for (const load of [0, 0.5, 0.85, 0.9]) {
       expect(pacedWindowMs(500, pacing, load)).toBe(30);
       expect(pacedWindowMs(2000, pacing, load)).toBe(30);
     }
   });
 
   it("applies the count's window in full once the loop is saturated", () => {
-    for (const load of [0.95, 1]) {
+    for (const load of [0.98, 1]) {
       expect(pacedWindowMs(500, pacing, load)).toBe(100);
       expect(pacedWindowMs(2000, pacing, load)).toBe(250);
     }
   });
 
   it("applies the count's widening in proportion to the load in between", () => {
-    expect(pacedWindowMs(500, pacing, 0.9)).toBe(65);
-    expect(pacedWindowMs(2000, pacing, 0.9)).toBe(140);
-    expect(pacedWindowMs(500, pacing, 0.875)).toBe(48);
+    expect(pacedWindowMs(500, pacing, 0.94)).toBe(65);
+    expect(pacedWindowMs(2000, pacing, 0.94)).toBe(140);
+    expect(pacedWindowMs(500, pacing, 0.92)).toBe(48);
   });
 
   it("never goes past the count's window, nor below the base window", () => {
-    for (const load of [0, 0.3, 0.86, 0.9, 0.94, 1]) {
+    for (const load of [0, 0.3, 0.86, 0.91, 0.94, 0.97, 1]) {
       for (const streams of [0, 100, 150, 151, 500, 1000, 5000]) {
         const w = pacedWindowMs(streams, pacing, load);
         expect(w).toBeGreaterThanOrEqual(30);
@@ -90,7 +90,7 @@ describe('pacedWindowMs', () => {
     expect(pacedWindowMs(500, step, 0.9)).toBe(100);
   });
 
-  it('defaults: a 30 ms window, widened past 150 streams up to 250 ms, from a loop load of 0.85', () => {
+  it('defaults: a 30 ms window, widened past 150 streams up to 250 ms, from a loop load of 0.9', () => {
     expect(DEFAULT_PUBLISH_PACING).toEqual(pacing);
   });
 });
@@ -108,18 +108,21 @@ describe('nextLoopLoad', () => {
   it('follows a loop that becomes saturated: within a second when busy, about three from idle', () => {
     const busy = run(IDLE_LOOP_LOAD, 0.8, 20);
     expect(pacedWindowMs(500, pacing, busy.level)).toBe(30);
-    expect(pacedWindowMs(500, pacing, run(busy, 1, 1).level)).toBeGreaterThanOrEqual(80);
+    expect(pacedWindowMs(500, pacing, run(busy, 1, 1).level)).toBeGreaterThanOrEqual(45);
+    expect(pacedWindowMs(500, pacing, run(busy, 1, 2).level)).toBeGreaterThanOrEqual(75);
+    expect(pacedWindowMs(500, pacing, run(busy, 1, 3).level)).toBeGreaterThanOrEqual(90);
     expect(pacedWindowMs(500, pacing, run(IDLE_LOOP_LOAD, 1, 1).level)).toBe(30);
-    expect(pacedWindowMs(500, pacing, run(IDLE_LOOP_LOAD, 1, 3).level)).toBeGreaterThanOrEqual(95);
+    expect(pacedWindowMs(500, pacing, run(IDLE_LOOP_LOAD, 1, 3).level)).toBeGreaterThanOrEqual(60);
+    expect(pacedWindowMs(500, pacing, run(IDLE_LOOP_LOAD, 1, 4).level)).toBeGreaterThanOrEqual(90);
   });
 
   it('falls back more slowly than it rose: a loop that just caught up keeps pacing a few seconds', () => {
     const saturated = run(IDLE_LOOP_LOAD, 1, 10);
-    // Caught up to 0.8: still pacing 4 s later, back to the base window within 10 s.
-    expect(pacedWindowMs(500, pacing, run(saturated, 0.8, 4).level)).toBeGreaterThan(30);
+    // Caught up to 0.8: still pacing 2 s later, back to the base window within 10 s.
+    expect(pacedWindowMs(500, pacing, run(saturated, 0.8, 2).level)).toBeGreaterThan(30);
     expect(pacedWindowMs(500, pacing, run(saturated, 0.8, 10).level)).toBe(30);
-    // Caught up to 0.5: pacing a second longer, then the base window.
-    expect(pacedWindowMs(500, pacing, run(saturated, 0.5, 1).level)).toBeGreaterThan(30);
+    // Caught up to 0.5: pacing half a second longer, then the base window.
+    expect(pacedWindowMs(500, pacing, run(saturated, 0.5, 0.5).level)).toBeGreaterThan(30);
     const settled = run(saturated, 0.5, 15);
     expect(pacedWindowMs(500, pacing, settled.level)).toBe(30);
     expect(Math.abs(settled.level - 0.5)).toBeLessThanOrEqual(LOAD_DEAD_BAND + 0.03);
@@ -154,11 +157,11 @@ describe('nextLoopLoad', () => {
     const settled = closedLoop((w) => 1 - (0.05 * (w - 30)) / 70);
     expect(new Set(settled).size).toBe(1);
     expect(settled[0]).toBeGreaterThan(30);
-    // Four times as steep (0.2 less busy at the count's window): it may swing, by one dead band's
-    // worth of window (14 ms at 500 streams), never from one end to the other.
+    // Four times as steep (0.2 less busy at the count's window): it may swing, by a little more than
+    // one dead band's worth of window (18 ms at 500 streams), never from one end to the other.
     const steep = closedLoop((w) => 1 - (0.2 * (w - 30)) / 70);
     const band = (LOAD_DEAD_BAND / (pacing.pacingLoadFull - pacing.pacingLoadFrom)) * 70;
-    expect(Math.max(...steep) - Math.min(...steep)).toBeLessThanOrEqual(Math.ceil(band));
+    expect(Math.max(...steep) - Math.min(...steep)).toBeLessThanOrEqual(band * 1.5);
     expect(Math.min(...steep)).toBeGreaterThan(30);
     expect(Math.max(...steep)).toBeLessThan(100);
   });
