@@ -7,13 +7,18 @@ import { systemFixture } from '../support/system-fixture.ts';
 import { createConversation, postMessage, waitForTurn } from '../support/turns.ts';
 import { workerWithMetrics } from '../support/worker-metrics.ts';
 
-// With PUBLISH_PACING=load (the default) the budget's window applies only as far as the worker's event
-// loop is busy. The same tiny budget as publish-pacing.test.ts (10 publishes a second: four running
+// With PUBLISH_PACING=load the budget's window applies only as far as the worker's event loop is
+// busy. The same tiny budget as publish-pacing.test.ts (10 publishes a second: four running
 // turns would merge for 400 ms in count mode), on a worker with time to spare: it keeps the base window
 // (0 ms here) and every delta of the simulator's stream is its own chunk event.
 const sys = systemFixture({
   workers: 0,
-  workerEnv: { COALESCE_WINDOW_MS: '0', COALESCE_WINDOW_MAX_MS: '400', PUBLISH_BUDGET_PER_SECOND: '10' },
+  workerEnv: {
+    COALESCE_WINDOW_MS: '0',
+    COALESCE_WINDOW_MAX_MS: '400',
+    PUBLISH_BUDGET_PER_SECOND: '10',
+    PUBLISH_PACING: 'load',
+  },
 });
 const metrics = workerWithMetrics(sys);
 let streams: ReturnType<typeof turnStreams>;

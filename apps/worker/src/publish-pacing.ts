@@ -10,12 +10,14 @@
  * times a second, and the window is chosen so the worker's total stays near `publishBudgetPerSecond`,
  * never wider than `coalesceWindowMaxMs`.
  *
- * In `load` mode (the default) the count's widening applies only in proportion to the worker's loop
- * load (its event-loop utilization, smoothed: {@link nextLoopLoad}): none up to `pacingLoadFrom`, all
- * of it from `pacingLoadFull`. A worker with time to spare publishes each delta within
- * `coalesceWindowMs` however many streams it holds; a saturated one paces as the count says. The load
- * only ever narrows the count's window, so a worker whose load reads too high paces as `count` mode
- * does, never wider. `count` mode applies the count's window whatever the load.
+ * `count` mode (the default) applies the count's window whatever the load. In `load` mode the count's
+ * widening applies only in proportion to the worker's loop load (its event-loop utilization,
+ * smoothed: {@link nextLoopLoad}): none up to `pacingLoadFrom`, all of it from `pacingLoadFull`. A
+ * worker with time to spare publishes each delta within `coalesceWindowMs` however many streams it
+ * holds; a saturated one paces as the count says. The load only ever narrows the count's window, so
+ * a worker whose load reads too high paces as `count` mode does, never wider. `load` is not the
+ * default: at 500 held streams on the benchmark's shared two-core host it shortened the gaps but
+ * delayed first chunks and cost a fifth more CPU (`test/bench/results/2026-12-01-adaptive-pacing.md`).
  *
  * The first delta of a reply is always published at once (the coalescer's rule), so the wait for the
  * first text does not grow; only later text arrives in fewer, larger pieces.
@@ -43,7 +45,7 @@ export const DEFAULT_PUBLISH_PACING: PublishPacing = {
   coalesceWindowMs: 30,
   coalesceWindowMaxMs: 250,
   publishBudgetPerSecond: 5000,
-  pacingMode: 'load',
+  pacingMode: 'count',
   pacingLoadFrom: 0.9,
   pacingLoadFull: 0.98,
 };

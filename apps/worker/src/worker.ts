@@ -95,8 +95,6 @@ export interface CreateWorkerDeps {
   metricsHost?: string;
   /** BullMQ's telemetry (OpenTelemetry spans; the job carries the producer's trace context). */
   telemetry?: Telemetry;
-  /** The loop load publish pacing follows (tests set it). Default: this process's, read every 500 ms. */
-  loopLoad?: { readonly level: number };
 }
 
 /** Stalls (worker died, froze, lost its lock) a turn job survives before it fails `stall_exhausted`. */
@@ -151,8 +149,8 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
   // Producer side of the intake queue: read only, for its depth gauges.
   const intakeQueue = new Queue(intakeQueueName, { connection, prefix });
   const running = new RunningTurns();
-  const ownLoad = deps.loopLoad ? null : new LoopLoad().start();
-  const load = deps.loopLoad ?? ownLoad!;
+  // This process's event-loop load, read every 500 ms: what `PUBLISH_PACING=load` follows (and a gauge).
+  const load = new LoopLoad().start();
   const publishWindowMs = () => pacedWindowMs(running.size, config, load.level);
   const turnMetrics = new TurnMetrics({
     activeStreams: () => running.size,
@@ -387,7 +385,7 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
         // BullMQ leaves connections it was given open: these are ours.
         await Promise.allSettled([connection.quit(), workerConnection.quit(), intakeConnection.quit()]);
         await metricsServer?.close();
-        ownLoad?.stop();
+        load.stop();
         deps.logger.info({ event: 'worker.stop_completed' }, 'worker stopped');
       })();
       return closing;

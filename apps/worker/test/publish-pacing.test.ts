@@ -90,8 +90,9 @@ describe('pacedWindowMs', () => {
     expect(pacedWindowMs(500, step, 0.9)).toBe(100);
   });
 
-  it('defaults: a 30 ms window, widened past 150 streams up to 250 ms, from a loop load of 0.9', () => {
-    expect(DEFAULT_PUBLISH_PACING).toEqual(pacing);
+  it('defaults: a 30 ms window widened past 150 streams up to 250 ms, by the count alone', () => {
+    expect(DEFAULT_PUBLISH_PACING).toEqual({ ...pacing, pacingMode: 'count' });
+    expect(pacedWindowMs(500, DEFAULT_PUBLISH_PACING, 0)).toBe(100);
   });
 });
 
