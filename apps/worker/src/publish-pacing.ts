@@ -17,7 +17,7 @@
  * holds; a saturated one paces as the count says. The load only ever narrows the count's window, so
  * a worker whose load reads too high paces as `count` mode does, never wider. `load` is not the
  * default: at 500 held streams on the benchmark's shared two-core host it shortened the gaps but
- * delayed first chunks and cost a fifth more CPU (`test/bench/results/2026-12-01-adaptive-pacing.md`).
+ * cost a fifth more CPU, and first chunks came no sooner (`test/bench/results/2026-12-01-adaptive-pacing.md`).
  *
  * The first delta of a reply is always published at once (the coalescer's rule), so the wait for the
  * first text does not grow; only later text arrives in fewer, larger pieces.
