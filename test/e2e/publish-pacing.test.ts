@@ -10,6 +10,8 @@ import { workerWithMetrics } from '../support/worker-metrics.ts';
 // near PUBLISH_BUDGET_PER_SECOND: fewer, larger chunk events, the reply's text unchanged. With a
 // budget of 10 a second, one running turn merges for 100 ms and four for 400 ms (the widest here);
 // without pacing (a 0 ms window) every delta of the simulator's stream would be its own event.
+// PUBLISH_PACING=count (the default, set here to say so) applies the budget's window whatever the
+// worker's loop load (`load` keeps this idle worker at the base window: publish-pacing-load.test.ts).
 const BUDGET = 10;
 const MAX_WINDOW_MS = 400;
 const sys = systemFixture({
@@ -18,6 +20,7 @@ const sys = systemFixture({
     COALESCE_WINDOW_MS: '0',
     COALESCE_WINDOW_MAX_MS: String(MAX_WINDOW_MS),
     PUBLISH_BUDGET_PER_SECOND: String(BUDGET),
+    PUBLISH_PACING: 'count',
   },
 });
 const metrics = workerWithMetrics(sys);

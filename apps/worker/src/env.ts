@@ -4,7 +4,10 @@ import { envBoolean, envInt, optionalString, parseEnvWith, serviceEnvSchema } fr
 import { modelListEnvSchema } from '@turnstream/contracts';
 import { allowedNetworksEnv } from '@turnstream/webhooks';
 import { z } from 'zod';
-import { DEFAULT_PUBLISH_PACING } from './publish-pacing.ts';
+import { DEFAULT_PUBLISH_PACING, PACING_MODES } from './publish-pacing.ts';
+
+/** A share of the event loop's time, 0 to 1. */
+const loadShare = (fallback: number) => z.coerce.number().min(0).max(1).default(fallback);
 
 /** The worker's environment: the shared service settings and its own. Parsed once in `main.ts`. */
 export const workerEnvSchema = serviceEnvSchema.extend({
@@ -83,13 +86,25 @@ export const workerEnvSchema = serviceEnvSchema.extend({
     "How often a streaming reply's partial content is written to Postgres, in ms.",
   ),
   COALESCE_WINDOW_MS: envInt(DEFAULT_PUBLISH_PACING.coalesceWindowMs, 0).describe(
-    'Text deltas are merged for this long before being published (the first delta of a reply goes at once), while the worker holds few streams.',
+    'Text deltas are merged for this long before being published (the first delta of a reply goes at once), while the worker holds few streams (with `PUBLISH_PACING=load`, or has time to spare).',
   ),
   COALESCE_WINDOW_MAX_MS: envInt(DEFAULT_PUBLISH_PACING.coalesceWindowMaxMs, 0).describe(
     'The widest the merge window grows as the worker holds more streams (never below `COALESCE_WINDOW_MS`).',
   ),
   PUBLISH_BUDGET_PER_SECOND: envInt(DEFAULT_PUBLISH_PACING.publishBudgetPerSecond, 0).describe(
-    'Publishes per second the worker aims to stay under across all its streams: the merge window widens to `running turns x 1000 / budget` ms, between `COALESCE_WINDOW_MS` and `COALESCE_WINDOW_MAX_MS`. 0 keeps the window fixed.',
+    'Publishes per second the worker aims to stay under across all its streams: the merge window widens to `running turns x 1000 / budget` ms, between `COALESCE_WINDOW_MS` and `COALESCE_WINDOW_MAX_MS` (with `PUBLISH_PACING=load`, only as far as its loop is busy). 0 keeps the window fixed.',
+  ),
+  PUBLISH_PACING: z
+    .enum(PACING_MODES)
+    .default(DEFAULT_PUBLISH_PACING.pacingMode)
+    .describe(
+      "`count`: the budget widens the window whatever the load; `load`: only as far as the worker's event loop is busy (see the two below), so a worker with time to spare publishes each delta within `COALESCE_WINDOW_MS`.",
+    ),
+  PUBLISH_PACING_LOAD_FROM: loadShare(DEFAULT_PUBLISH_PACING.pacingLoadFrom).describe(
+    'Event-loop utilization (0-1, smoothed over seconds) up to which a worker keeps `COALESCE_WINDOW_MS` however many streams it holds.',
+  ),
+  PUBLISH_PACING_LOAD_FULL: loadShare(DEFAULT_PUBLISH_PACING.pacingLoadFull).describe(
+    "Event-loop utilization from which the budget's window applies in full (in between, in proportion).",
   ),
   SHUTDOWN_GRACE_MS: envInt(20_000, 0).describe(
     'On SIGTERM, running turns get this long to finish before they are interrupted and handed back.',

@@ -124,6 +124,9 @@ async function main(): Promise<void> {
       coalesceWindowMs: env.COALESCE_WINDOW_MS,
       coalesceWindowMaxMs: env.COALESCE_WINDOW_MAX_MS,
       publishBudgetPerSecond: env.PUBLISH_BUDGET_PER_SECOND,
+      pacingMode: env.PUBLISH_PACING,
+      pacingLoadFrom: env.PUBLISH_PACING_LOAD_FROM,
+      pacingLoadFull: env.PUBLISH_PACING_LOAD_FULL,
       livePersistIntervalMs: env.LIVE_PERSIST_INTERVAL_MS,
       waitDelayMs: env.ORDER_WAIT_MS,
     },
@@ -134,7 +137,11 @@ async function main(): Promise<void> {
       ? startRuntimeStats({
           logger,
           intervalMs: env.RUNTIME_STATS_INTERVAL_MS,
-          extra: () => ({ runningTurns: tw.running.size }),
+          extra: () => ({
+            runningTurns: tw.running.size,
+            loopLoad: Math.round(tw.loopLoad() * 1000) / 1000,
+            coalesceWindowMs: tw.publishWindowMs(),
+          }),
         })
       : () => {};
 

@@ -72,6 +72,8 @@ export interface TurnDeps {
   rateGate: ClaudeRateGate;
   leases: ConversationLeases;
   running: RunningTurns;
+  /** The merge window of the worker's streams right now, in ms (publish pacing: count and loop load). */
+  publishWindowMs: () => number;
   /** The process's one writer of streaming partials. */
   liveReplies: LiveReplyWriter;
   logger: Logger;

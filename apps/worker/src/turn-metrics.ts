@@ -40,7 +40,12 @@ export class TurnMetrics {
   private readonly tokens: Counter<'kind' | 'model'>;
 
   constructor(
-    opts: { registry?: Registry; activeStreams?: () => number; coalesceWindowMs?: () => number } = {},
+    opts: {
+      registry?: Registry;
+      activeStreams?: () => number;
+      coalesceWindowMs?: () => number;
+      loopLoad?: () => number;
+    } = {},
   ) {
     const registry = opts.registry ?? createMetricsRegistry({ service: 'worker' });
     this.registry = registry;
@@ -87,10 +92,18 @@ export class TurnMetrics {
     });
     new Gauge({
       name: 'turnstream_coalesce_window_seconds',
-      help: "How long this worker merges a stream's text deltas before publishing them right now (widens with the streams held).",
+      help: "How long this worker merges a stream's text deltas before publishing them right now (widens with the streams held while its event loop is busy).",
       registers,
       collect() {
         this.set((opts.coalesceWindowMs?.() ?? 0) / 1000);
+      },
+    });
+    new Gauge({
+      name: 'turnstream_publish_pacing_load',
+      help: "This worker's event-loop utilization as publish pacing follows it (0-1, smoothed, with a dead band).",
+      registers,
+      collect() {
+        this.set(opts.loopLoad?.() ?? 0);
       },
     });
     this.sessionClears = new Counter({

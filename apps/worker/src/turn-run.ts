@@ -12,7 +12,6 @@ import {
 import { endedTurn } from './ended-turn.ts';
 import { decideTurnAction } from './error-policy.ts';
 import { FencedOutError, SessionEndedError } from './errors.ts';
-import { pacedWindowMs } from './publish-pacing.ts';
 import { ReplyPublisher } from './reply-publisher.ts';
 import { clearSession, planTranscript, recoverSession, type TranscriptState } from './session-recovery.ts';
 import type { TurnAbort } from './turn-abort.ts';
@@ -207,7 +206,7 @@ async function openRun(
     replyId,
     fence: t.lease.fence,
     mode,
-    coalesceWindowMs: () => pacedWindowMs(t.deps.running.size, t.deps.config),
+    coalesceWindowMs: t.deps.publishWindowMs,
     onFencedOut: () => abort.abort('fenced_out'),
   });
   const opening: TurnEvent[] = [

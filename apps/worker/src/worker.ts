@@ -20,6 +20,7 @@ import {
 import { createIntakeWorker } from './intake.ts';
 import { ConversationLeases } from './lease.ts';
 import { LiveReplyWriter } from './live-replies.ts';
+import { LoopLoad } from './loop-load.ts';
 import { DEFAULT_PUBLISH_PACING, pacedWindowMs } from './publish-pacing.ts';
 import { ClaudeRateGate, gateProvider } from './rate-gate.ts';
 import { Reconciler } from './reconciler.ts';
@@ -115,6 +116,10 @@ export interface TurnWorker {
   worker: Worker;
   queue: Queue;
   running: RunningTurns;
+  /** The merge window of this worker's streams right now, in ms (publish pacing). */
+  publishWindowMs: () => number;
+  /** The loop load publish pacing follows (0-1). */
+  loopLoad: () => number;
   /** Prometheus metrics of this worker (`turnMetrics.registry` is what `/metrics` serves). */
   turnMetrics: TurnMetrics;
   /** The probe and scrape listener, when `metricsPort` was given. */
@@ -144,9 +149,13 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
   // Producer side of the intake queue: read only, for its depth gauges.
   const intakeQueue = new Queue(intakeQueueName, { connection, prefix });
   const running = new RunningTurns();
+  // This process's event-loop load, read every 500 ms: what `PUBLISH_PACING=load` follows (and a gauge).
+  const load = new LoopLoad().start();
+  const publishWindowMs = () => pacedWindowMs(running.size, config, load.level);
   const turnMetrics = new TurnMetrics({
     activeStreams: () => running.size,
-    coalesceWindowMs: () => pacedWindowMs(running.size, config),
+    coalesceWindowMs: publishWindowMs,
+    loopLoad: () => load.level,
   });
   registerQueueDepth(turnMetrics.registry, [queue, intakeQueue]);
   const streams = instrumentStreams(deps.streams, turnMetrics);
@@ -181,6 +190,7 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
     rateGate,
     leases,
     running,
+    publishWindowMs,
     logger: deps.logger,
     workerId: deps.workerId,
     config,
@@ -342,6 +352,8 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
     worker,
     queue,
     running,
+    publishWindowMs,
+    loopLoad: () => load.level,
     turnMetrics,
     metricsServer,
     close: (opts = {}) => {
@@ -373,6 +385,7 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
         // BullMQ leaves connections it was given open: these are ours.
         await Promise.allSettled([connection.quit(), workerConnection.quit(), intakeConnection.quit()]);
         await metricsServer?.close();
+        load.stop();
         deps.logger.info({ event: 'worker.stop_completed' }, 'worker stopped');
       })();
       return closing;
