@@ -9,6 +9,7 @@ import { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { heldCpuBudget } from './lib/budget.ts';
 import { type GcEvent, parseGcLine, summarizeGc } from './lib/gc.ts';
+import { historyFlag, historyMessages } from './lib/history.ts';
 import { CpuMeter, cpuSeconds } from './lib/proc.ts';
 import { followSse } from './lib/sse-follow.ts';
 import { mergedLagP99, percentile, summarize } from './lib/stats.ts';
@@ -66,6 +67,27 @@ describe('bench harness', () => {
     expect(gc.allocatedMb).toBeGreaterThan(30);
     expect(parseGcLine('{"event":"runtime.stats_sampled"}', 0)).toBeUndefined();
     expect(summarizeGc(events, 0, 1)).toBeNull();
+  });
+
+  it('builds a follow-up history of n exchanges, alternating user and assistant, the same each time', () => {
+    expect(historyMessages(0, 40)).toEqual([]);
+    const h = historyMessages(10, 40);
+    expect(h).toHaveLength(20);
+    expect(h.map((m) => m.role)).toEqual(
+      Array.from({ length: 20 }, (_, i) => (i % 2 ? 'assistant' : 'user')),
+    );
+    expect(h[0]!.content).toEqual([{ type: 'text', text: 'Earlier turn 1: tell me something' }]);
+    expect(h[19]!.content[0].text.split(' ')).toHaveLength(40);
+    // Not a simulator directive: the reply is planned from the new message only.
+    expect(JSON.stringify(h)).not.toContain('[[sim');
+    expect(historyMessages(10, 40)).toEqual(h);
+  });
+
+  it('reads --first-chunk-history as a whole number of exchanges', () => {
+    expect(historyFlag('0')).toBe(0);
+    expect(historyFlag('20')).toBe(20);
+    for (const bad of [undefined, '', '-1', '2.5', 'ten'])
+      expect(() => historyFlag(bad)).toThrow(/whole number/);
   });
 
   it("judges a CPU target against the reference after dividing each run by its own direct baseline's CPU", () => {

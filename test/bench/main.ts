@@ -6,7 +6,10 @@
  * workers, one folder per scenario), --held=500,2000 (held stream counts, on one worker unless
  * --held-workers=1,2 names the worker counts: each count runs on each),
  * --saturation-workers=1, --first-chunk=1,10 (conversation counts of first-chunk), --first-chunk-ms=<ms>
- * (how long each of its loops measures), --tag=<name> (file name suffix), --no-write, --echo (app logs),
+ * (how long each of its loops measures), --first-chunk-history=<n> (each first-chunk turn a follow-up in a
+ * conversation of its own holding n completed exchanges, seeded before and not measured; the direct
+ * baseline sends the same n exchanges before its message; default 0: the first message of a fresh
+ * conversation), --tag=<name> (file name suffix), --no-write, --echo (app logs),
  * --runtime=image|source (the image's bundled program, the default, or the apps' TypeScript under tsx;
  * --cpu-prof runs from source unless --runtime=image is given),
  * --worker-node-arg=<flag> (repeatable: a node flag of the workers, e.g. --heapsnapshot-signal=SIGUSR2;
@@ -18,6 +21,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join, resolve } from 'node:path';
 import { type BenchContext, PROFILES, type Profile } from './lib/context.ts';
 import { Driver } from './lib/driver.ts';
+import { historyFlag } from './lib/history.ts';
 import { loadAverage, machineFacts } from './lib/machine.ts';
 import { RUNTIMES, type RuntimeName } from './lib/runtime.ts';
 import { BenchStack } from './lib/stack.ts';
@@ -43,6 +47,8 @@ export interface BenchOptions {
   firstChunkConcurrency?: number[];
   /** How long each first-chunk loop measures, ms (overrides the profile's). */
   firstChunkMs?: number;
+  /** Completed exchanges each first-chunk conversation holds before its measured turn (default 0). */
+  firstChunkHistory?: number;
   only?: ScenarioName[];
   cpuProfileDir?: string;
   /** Folder for the results files; undefined = do not write. */
@@ -83,6 +89,7 @@ export async function runBench(opts: BenchOptions): Promise<{ results: BenchResu
     firstChunk: {
       concurrency: opts.firstChunkConcurrency ?? base.firstChunk.concurrency,
       durationMs: opts.firstChunkMs ?? base.firstChunk.durationMs,
+      history: opts.firstChunkHistory ?? base.firstChunk.history ?? 0,
     },
   };
   const only = new Set(opts.only ?? SCENARIOS);
@@ -230,6 +237,7 @@ function parseArgs(argv: string[]): BenchOptions {
     else if (key === '--saturation-workers') opts.saturationWorkers = value!.split(',').map(Number);
     else if (key === '--first-chunk') opts.firstChunkConcurrency = value!.split(',').map(Number);
     else if (key === '--first-chunk-ms') opts.firstChunkMs = Number(value);
+    else if (key === '--first-chunk-history') opts.firstChunkHistory = historyFlag(value);
     else if (key === '--no-write') opts.outDir = undefined;
     else if (key === '--echo') opts.echo = true;
     else if (key === '--worker-node-arg') opts.workerNodeArgs = [...(opts.workerNodeArgs ?? []), value!];

@@ -279,7 +279,7 @@ export function renderMarkdown(r: BenchResults): string {
           'turns/s Turnstream / direct',
         ],
         fc.map((p) => [
-          String(p.concurrency),
+          p.history ? `${p.concurrency} (follow-ups after ${p.history} exchanges)` : String(p.concurrency),
           pair(p.turnstream.ttfcMs.p50, p.turnstream.ttfcMs.p99),
           pair(p.direct.ttfcMs.p50, p.direct.ttfcMs.p99),
           pair(p.overheadMs.p50, p.overheadMs.p99),

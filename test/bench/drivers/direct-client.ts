@@ -5,6 +5,7 @@
 import { performance } from 'node:perf_hooks';
 import Anthropic from '@anthropic-ai/sdk';
 import { serveDriver } from '../lib/driver.ts';
+import type { HistoryMessage } from '../lib/history.ts';
 import { MODEL } from '../lib/stack.ts';
 import { TurnRecorder, type TurnRunSummary } from '../lib/turns.ts';
 
@@ -13,13 +14,17 @@ const MAX_TOKENS = 1024;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function streamOne(recorder: TurnRecorder, content: string): Promise<void> {
+async function streamOne(
+  recorder: TurnRecorder,
+  content: string,
+  history: HistoryMessage[] = [],
+): Promise<void> {
   const rec = recorder.begin(performance.now());
   try {
     const stream = await client.messages.create({
       model: MODEL,
       max_tokens: MAX_TOKENS,
-      messages: [{ role: 'user', content }],
+      messages: [...history, { role: 'user', content }],
       stream: true,
     });
     let stopped = false;
@@ -53,7 +58,13 @@ serveDriver({
     return recorder.summary();
   },
 
-  async loop(p: { contents: string[]; concurrency: number; durationMs: number }): Promise<TurnRunSummary> {
+  /** The closed loop; `history` (completed exchanges) goes before each request's message. */
+  async loop(p: {
+    contents: string[];
+    concurrency: number;
+    durationMs: number;
+    history?: HistoryMessage[];
+  }): Promise<TurnRunSummary> {
     const recorder = new TurnRecorder();
     let next = 0;
     const stopAt = performance.now() + p.durationMs;
@@ -61,7 +72,7 @@ serveDriver({
       Array.from({ length: p.concurrency }, async () => {
         while (performance.now() < stopAt) {
           const i = next++;
-          await streamOne(recorder, p.contents[i % p.contents.length]!);
+          await streamOne(recorder, p.contents[i % p.contents.length]!, p.history);
         }
       }),
     );

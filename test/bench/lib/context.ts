@@ -5,7 +5,8 @@ import type { BenchStack } from './stack.ts';
 export interface Profile {
   name: 'full' | 'quick' | 'smoke';
   warmupMs: number;
-  firstChunk: { concurrency: number[]; durationMs: number };
+  /** `history`: completed exchanges in each conversation before its measured turn (0: a fresh one). */
+  firstChunk: { concurrency: number[]; durationMs: number; history?: number };
   held: { oneWorker: number[]; twoWorkers: number[]; words: number; delayMs: number; spreadMs: number };
   saturation: { concurrency: number; durationMs: number; noopJobs: number; workers: number[] };
   fanout: { conversations: number; clientsPerConversation: number; eventsPerConversation: number };

@@ -5,11 +5,14 @@ import { createTestDatabase, seedTenant, type TestDatabase } from '@turnstream/d
 import { freePort, RedisServer } from '@turnstream/testkit';
 import { Redis } from 'ioredis';
 import postgres from 'postgres';
+import { historyExchange, historyMessages } from './history.ts';
 import { type ProcessGroup, rssBytes } from './proc.ts';
 import { AppProcess, poll, ROOT } from './process.ts';
 import { type AppRuntime, appRuntime, DEFAULT_RUNTIME, type RuntimeName } from './runtime.ts';
 
 export const MODEL = 'claude-sonnet-4-6';
+/** Words of each assistant reply in a seeded history (the first-chunk scenario's replies are 40). */
+export const HISTORY_WORDS = 40;
 
 export interface StackOptions {
   /** Write V8 CPU profiles of the API and workers into this folder (`--cpu-prof`). */
@@ -167,22 +170,82 @@ export class BenchStack {
     this.workers = started;
   }
 
-  /** Conversations created straight in the database (setup, not measured): one per turn. */
-  async seedConversations(n: number): Promise<string[]> {
+  /**
+   * Conversations created straight in the database (setup, not measured): one per turn. With
+   * `history`, each holds that many completed exchanges (`historyMessages`), as completed turns leave
+   * them: user and assistant rows, a live transcript, the session pointing at it.
+   */
+  async seedConversations(n: number, history = 0): Promise<string[]> {
     const ids: string[] = [];
     for (let i = 0; i < n; i += 1000) {
       const rows = await this.tdb.db
         .insert(schema.conversations)
         .values(
-          Array.from({ length: Math.min(1000, n - i) }, () => ({ tenantId: this.tenantId, model: MODEL })),
+          Array.from({ length: Math.min(1000, n - i) }, () => ({
+            tenantId: this.tenantId,
+            model: MODEL,
+            lastSeq: 2 * history,
+          })),
         )
         .returning({ id: schema.conversations.id });
-      await this.tdb.db
-        .insert(schema.sessions)
-        .values(rows.map((r) => ({ tenantId: this.tenantId, conversationId: r.id })));
+      if (history > 0)
+        await this.seedHistory(
+          rows.map((r) => r.id),
+          history,
+        );
+      else {
+        await this.tdb.db
+          .insert(schema.sessions)
+          .values(rows.map((r) => ({ tenantId: this.tenantId, conversationId: r.id })));
+      }
       for (const r of rows) ids.push(r.id);
     }
     return ids;
+  }
+
+  /** `turns` completed exchanges in each conversation, its transcript, and its session pointing there. */
+  private async seedHistory(conversationIds: string[], turns: number): Promise<void> {
+    const exchanges = Array.from({ length: turns }, (_, k) => historyExchange(k + 1, HISTORY_WORDS));
+    const ids = JSON.stringify(conversationIds);
+    const users = JSON.stringify(exchanges.map((e) => e.user));
+    const replies = JSON.stringify(exchanges.map((e) => e.assistant));
+    const transcript = JSON.stringify(historyMessages(turns, HISTORY_WORDS));
+    const tenant = this.tenantId;
+    await this.tdb.sql.begin(async (tx) => {
+      await tx`
+        insert into messages (tenant_id, conversation_id, seq, role, content, status, fence, completed_at)
+        select ${tenant}::uuid, c.value::uuid, (2 * e.k - 1)::int, 'user', e.text, 'completed', e.k, now()
+        from jsonb_array_elements_text(${ids}::jsonb) c,
+          jsonb_array_elements_text(${users}::jsonb) with ordinality e(text, k)`;
+      await tx`
+        insert into messages
+          (tenant_id, conversation_id, seq, role, content, status, reply_to, fence, stop_reason, completed_at)
+        select u.tenant_id, u.conversation_id, u.seq + 1, 'assistant', ${replies}::jsonb ->> (u.seq / 2),
+          'completed', u.id, u.fence, 'end_turn', now()
+        from messages u
+        where u.conversation_id in (select value::uuid from jsonb_array_elements_text(${ids}::jsonb))
+          and u.role = 'user'`;
+      await tx`
+        insert into assistant_transcripts (id, tenant_id, conversation_id, model, messages, last_message_id)
+        select 'asst_' || replace(gen_random_uuid()::text, '-', ''), u.tenant_id, u.conversation_id,
+          ${MODEL}, ${transcript}::jsonb, u.id
+        from messages u
+        where u.conversation_id in (select value::uuid from jsonb_array_elements_text(${ids}::jsonb))
+          and u.role = 'user' and u.seq = ${2 * turns - 1}`;
+      await tx`
+        insert into sessions (tenant_id, conversation_id, assistant_session_id, version, fence)
+        select t.tenant_id, t.conversation_id, t.id, ${turns}, ${turns}
+        from assistant_transcripts t
+        where t.conversation_id in (select value::uuid from jsonb_array_elements_text(${ids}::jsonb))`;
+    });
+  }
+
+  /** Transcripts holding exactly `messages` messages (how many follow-ups appended to their history). */
+  async transcriptsOfLength(messages: number): Promise<number> {
+    const [row] = await this.monitor<{ n: number }[]>`
+      select count(*)::int as n from assistant_transcripts
+      where status = 'live' and jsonb_array_length(messages) = ${messages}`;
+    return row?.n ?? 0;
   }
 
   /** Postgres backends serving the apps (not the harness's own connections). */
