@@ -4,7 +4,7 @@ import type { Session } from '@turnstream/db';
 import { EarlyStream } from './early-stream.ts';
 import { predatesSession } from './reset-boundary.ts';
 import type { TranscriptState } from './session-recovery.ts';
-import { emptyTranscript, type LoadedTranscript, loadTranscript, userTurn } from './transcript.ts';
+import { emptyTranscript, loadTranscript, userTurn } from './transcript.ts';
 import type { LeasedTurn } from './turn-context.ts';
 
 /** The Claude request of a turn, from its transcript state. */
@@ -43,10 +43,9 @@ export async function startEarly(
   t: Pick<LeasedTurn, 'deps' | 'conversation' | 'message'>,
   session: Session,
   signal: AbortSignal,
-  prefetched?: Promise<LoadedTranscript | null>,
 ): Promise<EarlyRequest | null> {
   try {
-    const state = await planReadOnly(t, session, prefetched);
+    const state = await planReadOnly(t, session);
     if (!state || signal.aborted) return null;
     return {
       state,
@@ -61,12 +60,10 @@ export async function startEarly(
 async function planReadOnly(
   t: Pick<LeasedTurn, 'deps' | 'conversation' | 'message'>,
   session: Session,
-  prefetched?: Promise<LoadedTranscript | null>,
 ): Promise<TranscriptState | null> {
   // A message from before a reset never reaches Claude (the confirmed run cancels it).
   if (predatesSession(t.message, session)) return null;
-  const loaded = await (prefetched ?? loadTranscript(t.deps.db, session));
-  if (!loaded) return null;
+  const loaded = await loadTranscript(t.deps.db, session);
   if (loaded.kind === 'live') return { session, plan: loaded.plan, recovered: false };
   // A rebuild from the history waits for the confirmed session (a reset may be moving its boundary).
   if (loaded.kind === 'unavailable' || t.message.seq > 1) return null;
@@ -85,19 +82,4 @@ export function earlyStillValid(early: EarlyRequest, confirmed: Session): boolea
     read.assistantSessionId === confirmed.assistantSessionId &&
     read.startSeq === confirmed.startSeq
   );
-}
-
-/**
- * The transcript read of a follow-up, sent before the tenant slot and the lease are taken, for the
- * early request only (read-only; null on an error: the confirmed run reads again). It is read against
- * the session as read before the lease, like the early request it feeds, which stands only when the
- * confirmed session is unchanged since (`earlyStillValid`): a clear or reset after the read moves the
- * session's version or id, and a transcript cleared before it reads as unavailable.
- */
-export function prefetchTranscript(
-  t: Pick<LeasedTurn, 'deps' | 'message'>,
-  session: Session,
-): Promise<LoadedTranscript | null> | undefined {
-  if (!session.assistantSessionId || predatesSession(t.message, session)) return undefined;
-  return loadTranscript(t.deps.db, session).catch(() => null);
 }

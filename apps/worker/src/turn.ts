@@ -21,11 +21,10 @@ import { UNKNOWN_MARK } from './lease.ts';
 import { delayUntil } from './rate-gate.ts';
 import { cancelPreResetTurn, predatesSession } from './reset-boundary.ts';
 import { withTenantSlot } from './tenant-gate.ts';
-import type { LoadedTranscript } from './transcript.ts';
 import { TurnAbort } from './turn-abort.ts';
 import type { LeasedTurn, TurnDeps, TurnResult } from './turn-context.ts';
 import { runLeasedTurn } from './turn-run.ts';
-import { prefetchTranscript, startEarly } from './turn-start.ts';
+import { startEarly } from './turn-start.ts';
 
 /**
  * The BullMQ processor of a turn job: validate, make sure the user message exists, return a finished
@@ -96,16 +95,13 @@ export async function processTurnJob(
     return cancelled ?? waitAtRateGate(job, token, deps, message, gateMs, log);
   }
 
-  // A follow-up's transcript read goes out alongside the tenant slot and the lease (for the early request).
-  const transcript = prefetchTranscript(unstarted, session);
   // A fair share: beyond its running-turn limit a tenant's turn waits (delayed, not an attempt).
   return withTenantSlot(
     deps.tenantGate,
     job,
     token,
     data.tenantId,
-    () =>
-      leaseAndRun({ job, token, deps, data, conversation, message, session, log, lockSignal }, transcript),
+    () => leaseAndRun({ job, token, deps, data, conversation, message, session, log, lockSignal }),
     { insteadOfWaiting: () => cancelledInsteadOfWaiting(unstarted) },
   );
 }
@@ -146,27 +142,20 @@ function cancelBeforeStart(t: UnstartedTurn): Promise<TurnResult> {
  * the session as read before the lease) while the session fence is claimed (with the reply and attempt
  * rows of a first attempt, in the same statement); run the turn once it is.
  */
-async function leaseAndRun(
-  t: Omit<LeasedTurn, 'lease'>,
-  transcript?: Promise<LoadedTranscript | null>,
-): Promise<TurnResult> {
+async function leaseAndRun(t: Omit<LeasedTurn, 'lease'>): Promise<TurnResult> {
   const { deps, message } = t;
   const abort = new TurnAbort();
   // Registered before the lease script reads the cancel flag again (the cancel channel reaches the turn
   // from here on): a cancel since processTurnJob read the flag is seen by one or the other.
   deps.running.add(message.id, abort);
   try {
-    return await leasedRun(t, abort, transcript);
+    return await leasedRun(t, abort);
   } finally {
     deps.running.delete(message.id);
   }
 }
 
-async function leasedRun(
-  t: Omit<LeasedTurn, 'lease'>,
-  abort: TurnAbort,
-  transcript?: Promise<LoadedTranscript | null>,
-): Promise<TurnResult> {
+async function leasedRun(t: Omit<LeasedTurn, 'lease'>, abort: TurnAbort): Promise<TurnResult> {
   const { job, token, deps, data, conversation, message, log, session: session0 } = t;
   const lease = await deps.leases.acquire(conversation.id, deps.workerId, session0.fence, {
     flag: cancelFlagKey(deps.config.redisPrefix, conversation.id, message.id),
@@ -182,7 +171,7 @@ async function leasedRun(
     // Cancelled before it started (the flag read with the lease): ended while holding the lease. A
     // message queued behind it is woken by the release below (it marked the conversation as waited on).
     if (lease.flagged) return await cancelBeforeStart({ deps, tenantId: data.tenantId, message, log });
-    return await confirmAndRun({ ...t, lease }, abort, transcript);
+    return await confirmAndRun({ ...t, lease }, abort);
   } finally {
     // Only when a job marked the conversation as waited on is there one to wake.
     const mark = await lease.release();
@@ -194,11 +183,7 @@ async function leasedRun(
  * Holding the lease: start the Claude request early while the session fence is claimed (with the
  * reply and attempt rows of a first attempt), then run the turn once it is.
  */
-async function confirmAndRun(
-  t: LeasedTurn,
-  abort: TurnAbort,
-  transcript?: Promise<LoadedTranscript | null>,
-): Promise<TurnResult> {
+async function confirmAndRun(t: LeasedTurn, abort: TurnAbort): Promise<TurnResult> {
   const { job, token, deps, data, conversation, message, log, lockSignal, lease, session: session0 } = t;
   const flog = log.child({ fence: lease.fence });
   abort.follow(lease.signal, 'lease_lost');
@@ -206,7 +191,7 @@ async function confirmAndRun(
   const earlyAbort = new AbortController();
   const start = {
     abort,
-    early: startEarly(t, session0, AbortSignal.any([abort.signal, earlyAbort.signal]), transcript),
+    early: startEarly(t, session0, AbortSignal.any([abort.signal, earlyAbort.signal])),
     discardEarly: () => earlyAbort.abort(),
   };
   try {
