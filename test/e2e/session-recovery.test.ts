@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { systemFixture } from '../support/system-fixture.ts';
 import { createConversation, loggedTurn, postMessage, session, waitForTurn } from '../support/turns.ts';
 
-// The seed's scenario (a dead session after a provider-side restart), in stream and in batch mode.
+// The stale-session scenario (a dead session after a provider-side restart), in stream and in batch mode.
 describe.each(['stream', 'batch'] as const)('session recovery (%s mode)', (mode) => {
   const sys = systemFixture();
 
