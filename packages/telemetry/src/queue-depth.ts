@@ -49,12 +49,12 @@ export function registerQueueDepth(registry: Registry, queues: Queue[]): void {
     // read is dropped at once: a later scrape never reports a queue as it was before it began.
     let p = depths.get(queue.name);
     if (!p) {
-      const read = queueDepth(queue).catch(() => null);
-      depths.set(queue.name, read);
-      void read.then(() => {
-        if (depths.get(queue.name) === read) depths.delete(queue.name);
+      const inFlight = queueDepth(queue).catch(() => null);
+      depths.set(queue.name, inFlight);
+      void inFlight.then(() => {
+        if (depths.get(queue.name) === inFlight) depths.delete(queue.name);
       });
-      p = read;
+      p = inFlight;
     }
     return p;
   };
