@@ -12,6 +12,7 @@ import {
 import { endedTurn } from './ended-turn.ts';
 import { decideTurnAction } from './error-policy.ts';
 import { FencedOutError, SessionEndedError } from './errors.ts';
+import { mark } from './instr-tmp.ts';
 import { ReplyPublisher } from './reply-publisher.ts';
 import { clearSession, planTranscript, recoverSession, type TranscriptState } from './session-recovery.ts';
 import type { TurnAbort } from './turn-abort.ts';
@@ -216,6 +217,7 @@ async function openRun(
       : []),
     { type: 'turn.started', messageId: t.message.id, replyId, attempt: attemptNumber },
   ];
+  mark('w.pub0', t.job.id);
   const [attempt, published] = await Promise.allSettled([
     attemptRow ??
       startAttempt(t.deps.db, {
@@ -234,6 +236,7 @@ async function openRun(
       attemptRow && early && !abort.signal.aborted ? early.stream.takeHeld(isDelta) : [],
     ),
   ]);
+  mark('w.pub1', t.job.id);
   if (attempt.status === 'rejected') {
     await publisher.close({ discard: true });
     throw attempt.reason;
