@@ -12,7 +12,6 @@ import {
 import { endedTurn } from './ended-turn.ts';
 import { decideTurnAction } from './error-policy.ts';
 import { FencedOutError, SessionEndedError } from './errors.ts';
-import { mark } from './instr-tmp.ts';
 import { ReplyPublisher } from './reply-publisher.ts';
 import { clearSession, planTranscript, recoverSession, type TranscriptState } from './session-recovery.ts';
 import type { TurnAbort } from './turn-abort.ts';
@@ -217,7 +216,6 @@ async function openRun(
       : []),
     { type: 'turn.started', messageId: t.message.id, replyId, attempt: attemptNumber },
   ];
-  mark('w.pub0', t.job.id);
   const [attempt, published] = await Promise.allSettled([
     attemptRow ??
       startAttempt(t.deps.db, {
@@ -236,7 +234,6 @@ async function openRun(
       attemptRow && early && !abort.signal.aborted ? early.stream.takeHeld(isDelta) : [],
     ),
   ]);
-  mark('w.pub1', t.job.id);
   if (attempt.status === 'rejected') {
     await publisher.close({ discard: true });
     throw attempt.reason;

@@ -16,7 +16,6 @@ import { DelayedError, type Job, UnrecoverableError } from 'bullmq';
 import { checkedCallbackUrl } from './admit.ts';
 import { cancelUnstartedTurn } from './cancel-unstarted.ts';
 import { endedTurn } from './ended-turn.ts';
-import { mark } from './instr-tmp.ts';
 import { storedMessageId } from './job-message-id.ts';
 import { UNKNOWN_MARK } from './lease.ts';
 import { delayUntil } from './rate-gate.ts';
@@ -64,7 +63,6 @@ export async function processTurnJob(
       : getConversation(deps.db, data.tenantId, data.conversationId).then(conversationOnly),
     deps.rateGate.remainingMs(),
   ]);
-  mark('w.reads', job.id);
   const { conversation } = reads;
   if (!conversation) {
     log.warn({ event: 'turn.job_rejected', reason: 'conversation_not_found' }, 'conversation not found');
@@ -146,7 +144,6 @@ function cancelBeforeStart(t: UnstartedTurn): Promise<TurnResult> {
  */
 async function leaseAndRun(t: Omit<LeasedTurn, 'lease'>): Promise<TurnResult> {
   const { deps, message } = t;
-  mark('w.slot', t.job.id);
   const abort = new TurnAbort();
   // Registered before the lease script reads the cancel flag again (the cancel channel reaches the turn
   // from here on): a cancel since processTurnJob read the flag is seen by one or the other.
@@ -163,7 +160,6 @@ async function leasedRun(t: Omit<LeasedTurn, 'lease'>, abort: TurnAbort): Promis
   const lease = await deps.leases.acquire(conversation.id, deps.workerId, session0.fence, {
     flag: cancelFlagKey(deps.config.redisPrefix, conversation.id, message.id),
   });
-  mark('w.lease', job.id);
   if (!lease) {
     const cancelled = await cancelledInsteadOfWaiting({ deps, tenantId: data.tenantId, message, log });
     if (cancelled) return cancelled;
@@ -211,7 +207,6 @@ async function confirmAndRun(t: LeasedTurn, abort: TurnAbort): Promise<TurnResul
       attempt: job.attemptsMade + 1,
       workerId: deps.workerId,
     });
-    mark('w.claim', job.id);
     if (!claim.ok) {
       flog.warn({ event: 'lease.claim_rejected', conflict: claim.conflict }, 'session claim refused');
       await deps.leases.markWaiting(conversation.id).catch(() => undefined);

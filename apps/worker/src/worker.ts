@@ -6,19 +6,10 @@ import type { Logger } from '@turnstream/logger';
 import type { TurnStreams } from '@turnstream/streams';
 import { inSpan, type MetricsServer, registerQueueDepth, startMetricsServer } from '@turnstream/telemetry';
 import type { KnownOutcomeTargets } from '@turnstream/webhooks';
-import {
-  AsyncFifoQueue,
-  DelayedError,
-  Queue,
-  RateLimitError,
-  type Telemetry,
-  WaitingError,
-  Worker,
-} from 'bullmq';
+import { DelayedError, Queue, RateLimitError, type Telemetry, WaitingError, Worker } from 'bullmq';
 import { abandonFailedJob } from './abandon.ts';
 import { CancelListener, notLiveReason } from './cancel-listener.ts';
 import { TransientTurnError } from './errors.ts';
-import { mark, nowMs } from './instr-tmp.ts';
 import {
   instrumentProvider,
   instrumentStreams,
@@ -218,9 +209,6 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
     queueName,
     async (job, token, signal) => {
       if (job.name !== TURN_JOB_NAME) throw new Error(`unknown job name ${job.name}`);
-      mark('w.proc', job.id);
-      mark('w.ts', job.id, job.timestamp);
-      mark('w.pon', job.id, job.processedOn);
       const attributes = {
         'turnstream.job_id': job.id,
         'turnstream.attempt': job.attemptsMade + 1,
@@ -271,84 +259,6 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
       },
     },
   );
-  {
-    // biome-ignore lint/suspicious/noExplicitAny: temporary instrument
-    const w = worker as any;
-    const orig = w.moveToActive.bind(w);
-    const PAR = Number(process.env.TS_EXP_PAR ?? 0);
-    let batch = 1;
-    if (process.env.TS_EXP_FETCH === 'start' || PAR > 1) {
-      // biome-ignore lint/suspicious/noExplicitAny: temporary experiment
-      w.mainLoop = async function mainLoop(this: any) {
-        const asyncFifoQueue = new AsyncFifoQueue();
-        this.mainLoopQueue = asyncFifoQueue;
-        let tokenPostfix = 0;
-        while ((!this.closing && !this.paused) || asyncFifoQueue.numTotal() > 0) {
-          while (
-            !this.closing &&
-            !this.paused &&
-            !this.waiting &&
-            asyncFifoQueue.numTotal() < this._concurrency &&
-            !this.isRateLimited()
-          ) {
-            const token = `${this.id}:${tokenPostfix++}`;
-            const fetchedJob = this.retryIfFailed(() => this._getNextJob(token, { block: true }), {
-              delayInMs: this.opts.runRetryDelay,
-              onlyEmitError: true,
-            });
-            asyncFifoQueue.add(fetchedJob);
-            if (this.waiting && asyncFifoQueue.numTotal() > 1) break;
-            if (PAR > 1 && batch > 1 && !this.drained && !this.waiting) {
-              const all = [fetchedJob];
-              for (let k = 1; k < batch && asyncFifoQueue.numTotal() < this._concurrency; k++) {
-                const tk = `${this.id}:${tokenPostfix++}`;
-                const more = this.retryIfFailed(() => this._getNextJob(tk, { block: false }), {
-                  delayInMs: this.opts.runRetryDelay,
-                  onlyEmitError: true,
-                });
-                asyncFifoQueue.add(more);
-                all.push(more);
-              }
-              const got = await Promise.all(all);
-              const n = got.filter(Boolean).length;
-              batch = n === got.length ? Math.min(PAR, batch * 2) : 1;
-              if (n < got.length && asyncFifoQueue.numTotal() > 1) break;
-              if (this.blockUntil) break;
-              continue;
-            }
-            const job = await fetchedJob;
-            if (job && PAR > 1) batch = 2;
-            if (!job) batch = 1;
-            if (job && !PAR) break;
-            if (!job && asyncFifoQueue.numTotal() > 1) break;
-            if (this.blockUntil) break;
-          }
-          let job: any;
-          do {
-            job = await asyncFifoQueue.fetch();
-          } while (!job && asyncFifoQueue.numQueued() > 0);
-          if (job) {
-            const token = job.token;
-            asyncFifoQueue.add(
-              this.processJob(job, token, () => asyncFifoQueue.numTotal() <= this._concurrency),
-            );
-          } else if (asyncFifoQueue.numQueued() === 0) {
-            await this.waitForRateLimit();
-          }
-        }
-        if (this.mainLoopQueue === asyncFifoQueue) this.mainLoopQueue = null;
-      }.bind(w);
-    }
-    w.moveToActive = async (token: string, name: string) => {
-      const t0 = nowMs();
-      const job = await orig(token, name);
-      if (job) {
-        mark('w.fetch0', job.id, t0);
-        mark('w.fetch1', job.id);
-      }
-      return job;
-    };
-  }
   worker.on('error', (err) =>
     deps.logger.error({ event: 'worker.run_failed', err: err.message }, 'worker error'),
   );

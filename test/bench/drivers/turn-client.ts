@@ -2,7 +2,6 @@
  * Turnstream as a user sees it: one SSE stream per conversation (opened before the message is
  * posted, as a chat client holds it), then POST /messages; times are taken on this side.
  */
-import { appendFileSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { serveDriver } from '../lib/driver.ts';
 import { mapLimit, requestJson, type SseFrame } from '../lib/http.ts';
@@ -76,8 +75,6 @@ async function post(conversationId: string, content: string, rec: TurnRecord, w:
     auth,
   ).catch((err: Error) => ({ status: 0, body: err.message }));
   rec.postDone = performance.now();
-  const mid = (res.body as { messageId?: string } | null)?.messageId;
-  if (mid) (rec as TurnRecord & { mid?: string }).mid = mid;
   if (res.status !== 202) {
     w.recorder.finish(rec, `post_${res.status}`, rec.postDone);
     w.onEnd?.();
@@ -127,22 +124,6 @@ serveDriver({
     await Promise.race([done, sleep(p.deadlineMs)]);
     await Promise.all(posts);
     for (const w of watches) w.stream.close();
-    const out = process.env.TS_INSTR_CLIENT;
-    if (out) {
-      const o = performance.timeOrigin;
-      const lines: string[] = [];
-      for (const r of recorder.records as Array<TurnRecord & { mid?: string }>) {
-        const id = `turn-${r.mid}`;
-        for (const [k, v] of [
-          ['c.t0', r.t0],
-          ['c.post', r.postDone],
-          ['c.started', r.started],
-          ['c.first', r.firstChunk],
-        ] as const)
-          if (v !== undefined) lines.push(`${k} ${id} ${(o + v).toFixed(3)}\n`);
-      }
-      appendFileSync(out, lines.join(''));
-    }
     return recorder.summary();
   },
 

@@ -1,6 +1,3 @@
-import { appendFileSync, readdirSync, readFileSync } from 'node:fs';
-import { performance } from 'node:perf_hooks';
-import { Redis } from 'ioredis';
 import type { BenchContext } from '../lib/context.ts';
 import { type GcSummary, summarizeGc } from '../lib/gc.ts';
 import { CpuMeter, type GroupUsage } from '../lib/proc.ts';
@@ -82,59 +79,6 @@ async function heldPoint(ctx: BenchContext, streams: number, workers: number): P
   const meter = new CpuMeter(stack.groups([{ name: 'client', pids: () => [ctx.client.pid] }]));
   const from = Date.now();
   await meter.begin();
-  const qfile = process.env.TS_INSTR_QUEUE;
-  const qredis = qfile ? new Redis(stack.redis.url) : null;
-  const qlines: string[] = [];
-  let qstop = false;
-  let qn = 0;
-  const qloop = (async () => {
-    if (!qredis) return;
-    const base = `${stack.redisPrefix}bull:turns`;
-    while (!qstop) {
-      const t = performance.timeOrigin + performance.now();
-      const [[, w], [, a]] = (await qredis.multi().llen(`${base}:wait`).llen(`${base}:active`).exec()) as [
-        [null, number],
-        [null, number],
-      ];
-      qlines.push(`q ${t.toFixed(3)} ${w} ${a}\n`);
-      if (++qn % 5 === 0)
-        try {
-          const cpuLine = readFileSync('/proc/stat', 'utf8')
-            .split('\n')[0]!
-            .trim()
-            .split(/\s+/)
-            .slice(1)
-            .map(Number);
-          const idle = cpuLine[3]! + cpuLine[4]!;
-          const total = cpuLine.reduce((x, y) => x + y, 0);
-          const ticks = (pid: number) => {
-            try {
-              const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-              return Number(f[11]) + Number(f[12]);
-            } catch {
-              return 0;
-            }
-          };
-          let pg = 0;
-          for (const d of readdirSync('/proc')) {
-            if (!/^\d+$/.test(d)) continue;
-            try {
-              if (readFileSync(`/proc/${d}/comm`, 'utf8').startsWith('postgres')) pg += ticks(Number(d));
-            } catch {}
-          }
-          const parts = [
-            ticks(stack.workers[0]!.pid),
-            ticks(stack.api.pid),
-            ticks(stack.redisPid),
-            ticks(stack.sim.pid),
-            ticks(ctx.client.pid),
-            pg,
-          ];
-          qlines.push(`c ${t.toFixed(3)} ${total - idle} ${total} ${parts.join(' ')}\n`);
-        } catch {}
-      await new Promise((r) => setTimeout(r, 20));
-    }
-  })();
   const turnstream = await ctx.client.call<TurnRunSummary>('held', {
     conversationIds,
     contents,
@@ -143,12 +87,6 @@ async function heldPoint(ctx: BenchContext, streams: number, workers: number): P
   });
   const cpu = await meter.end();
   const to = Date.now();
-  qstop = true;
-  await qloop;
-  if (qredis && qfile) {
-    appendFileSync(qfile, qlines.join(''));
-    qredis.disconnect();
-  }
 
   const windows = stack.workers.flatMap((w) =>
     w.stats

@@ -12,7 +12,6 @@ import { requirePermission } from '../auth.ts';
 import type { RouteContext } from '../context.ts';
 import { ApiError, ERROR_CATALOG } from '../errors.ts';
 import { finishedTurnEvent } from '../finished-turn.ts';
-import { mark } from '../instr-tmp.ts';
 import { loadConversation, loadMessage } from '../lookups.ts';
 import { emptyBody, eventIdSchema, eventsQuery } from '../schemas.ts';
 import { commentFrame, controlFrame, eventFrame, SSE_HEADERS, SseConnection } from '../sse.ts';
@@ -221,8 +220,6 @@ async function pump(subscription: Subscription, connection: SseConnection, opts:
         const delivered = next.value;
         if (opts.messageId === null || delivered.event.messageId === opts.messageId) {
           frames += eventFrame(delivered);
-          if (delivered.event.type === 'turn.started')
-            mark('a.sse_started', `turn-${delivered.event.messageId}`);
           turnEnded = opts.untilTurn && isTerminalEvent(delivered.event);
         }
         if (turnEnded || subscription.buffered === 0 || frames.length >= MAX_WRITE_CHARS) break;

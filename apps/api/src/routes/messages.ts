@@ -15,7 +15,6 @@ import { can, requirePermission } from '../auth.ts';
 import type { RouteContext } from '../context.ts';
 import { enqueueTurn } from '../enqueue.ts';
 import { ApiError } from '../errors.ts';
-import { mark, nowMs } from '../instr-tmp.ts';
 import { loadConversation, loadMessage } from '../lookups.ts';
 import { idempotencyKeyHeader, listMessagesQuery, postMessageBody } from '../schemas.ts';
 import { attemptJson, messageJson } from '../serialize.ts';
@@ -47,7 +46,6 @@ export function messageRoutes(app: FastifyInstance, ctx: RouteContext): void {
     '/v1/conversations/:id/messages',
     { config: { rateLimit } },
     async (request, reply) => {
-      const tEnter = nowMs();
       const auth = requirePermission(request, 'write');
       const body = parseInput(postMessageBody, request.body, 'body');
       const idempotencyKey = idempotencyKeyOf(request.headers['idempotency-key'], body.idempotencyKey);
@@ -81,8 +79,6 @@ export function messageRoutes(app: FastifyInstance, ctx: RouteContext): void {
       }
       const message = inserted.message;
       const jobId = turnJobId(message.id);
-      mark('a.enter', jobId, tEnter);
-      mark('a.insert', jobId);
       // Fields rather than a child logger: one less logger (and its bindings) per post.
       const log = request.log;
       const ids = { conversationId: message.conversationId, messageId: message.id, jobId };
@@ -96,9 +92,7 @@ export function messageRoutes(app: FastifyInstance, ctx: RouteContext): void {
         // a repeated post of a queued, running or finished message changes nothing.
         const mustEnqueue =
           inserted.created || (message.status === 'pending' && (await ctx.queue.getJob(jobId)) === undefined);
-        mark('a.queued', jobId);
         if (mustEnqueue) await inRequestSpan(request, () => enqueueTurn(ctx.queue, message));
-        mark('a.added', jobId);
         if (inserted.created) ctx.metrics.messageAccepted();
         log.info(
           {
