@@ -240,11 +240,15 @@ export class BenchStack {
     });
   }
 
-  /** Transcripts holding exactly `messages` messages (how many follow-ups appended to their history). */
+  /**
+   * Live transcripts holding exactly `messages` messages that were extended, not rebuilt from the
+   * visible history (how many follow-ups appended to their seeded history: a rebuild's transcript has
+   * the same length, but `rebuilt` set).
+   */
   async transcriptsOfLength(messages: number): Promise<number> {
     const [row] = await this.monitor<{ n: number }[]>`
       select count(*)::int as n from assistant_transcripts
-      where status = 'live' and jsonb_array_length(messages) = ${messages}`;
+      where status = 'live' and not rebuilt and jsonb_array_length(messages) = ${messages}`;
     return row?.n ?? 0;
   }
 
