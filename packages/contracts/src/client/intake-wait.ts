@@ -66,13 +66,16 @@ async function finishedByState(
     let job: Job | undefined;
     let state: string;
     try {
+      // The state first, then the job: a job read before its state could predate its completion
+      // (no return value yet) and still be found completed.
+      state = await queue.getJobState(id);
+      if (state !== 'completed' && state !== 'failed') continue;
       job = await Job.fromId(queue, id);
-      if (!job) continue;
-      state = await job.getState();
     } catch {
       continue; // Redis unreachable for a moment: the events, or the next read, settle it.
     }
+    if (!job) continue; // removed since: the events settle it
     if (state === 'completed') return job.returnvalue;
-    if (state === 'failed') throw new Error(job.failedReason);
+    throw new Error(job.failedReason);
   }
 }
