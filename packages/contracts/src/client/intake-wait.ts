@@ -54,6 +54,25 @@ export async function waitForIntakeJob(
   }
 }
 
+/** A finished intake job as one read of it finds it: its return value, or its failure reason. */
+export type FinishedJob =
+  | { state: 'completed'; returnvalue: unknown }
+  | { state: 'failed'; failedReason: string };
+
+/**
+ * One read of a job: `undefined` while it is not finished, or when it is gone (removed since; the
+ * events settle that). The state is read first, then the job: a job read before its state could
+ * predate its completion (no return value yet) and still be found completed. Redis errors reject.
+ */
+export async function readFinishedJob(queue: Queue, id: string): Promise<FinishedJob | undefined> {
+  const state = await queue.getJobState(id);
+  if (state !== 'completed' && state !== 'failed') return undefined;
+  const job = await Job.fromId(queue, id);
+  if (!job) return undefined;
+  if (state === 'completed') return { state, returnvalue: job.returnvalue };
+  return { state, failedReason: job.failedReason };
+}
+
 /** Settles once a read of the job finds it finished; never settles otherwise (until `signal`). */
 async function finishedByState(
   queue: Queue,
@@ -63,19 +82,14 @@ async function finishedByState(
 ): Promise<unknown> {
   for (;;) {
     await sleep(everyMs, undefined, { signal });
-    let job: Job | undefined;
-    let state: string;
+    let finished: FinishedJob | undefined;
     try {
-      // The state first, then the job: a job read before its state could predate its completion
-      // (no return value yet) and still be found completed.
-      state = await queue.getJobState(id);
-      if (state !== 'completed' && state !== 'failed') continue;
-      job = await Job.fromId(queue, id);
+      finished = await readFinishedJob(queue, id);
     } catch {
       continue; // Redis unreachable for a moment: the events, or the next read, settle it.
     }
-    if (!job) continue; // removed since: the events settle it
-    if (state === 'completed') return job.returnvalue;
-    throw new Error(job.failedReason);
+    if (!finished) continue;
+    if (finished.state === 'completed') return finished.returnvalue;
+    throw new Error(finished.failedReason);
   }
 }
