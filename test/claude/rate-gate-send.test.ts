@@ -111,6 +111,33 @@ describe('the rate gate at the send', () => {
     expect(events).not.toContain('claude.send_held');
   });
 
+  it('with the check header on, each request carries the check that let it go, over either HTTP client', async () => {
+    for (const httpClient of ['node', 'fetch'] as const) {
+      const gate = newGate();
+      const { generation } = await gate.close(1);
+      const before = Date.now();
+      const direct = createClaudeProvider({ apiKey: 'sk-test', baseURL: sim.url, httpClient });
+      const { error } = await collect(gateProvider(direct, gate, log, { checkHeader: true }), hello);
+      expect(error).toBeUndefined();
+      const [request, ...more] = sim.requests();
+      expect(more).toEqual([]);
+      expect(request!.gateCheck?.generation).toBe(generation);
+      expect(request!.gateCheck?.at).toBeGreaterThanOrEqual(before);
+      expect(request!.gateCheck?.at).toBeLessThanOrEqual(Date.parse(request!.time));
+      sim.clearRequests();
+    }
+  });
+
+  it('with the check header off (the default), requests carry none', async () => {
+    const gate = newGate();
+    await gate.close(1);
+    const { error } = await collect(gateProvider(provider, gate, log), hello);
+    expect(error).toBeUndefined();
+    const [request] = sim.requests();
+    expect(request).toBeDefined();
+    expect(request!.gateCheck).toBeUndefined();
+  });
+
   it('holds a token count the same way', async () => {
     const gate = newGate();
     const onTheWay = closingOnTheWay(gate);

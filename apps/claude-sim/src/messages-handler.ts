@@ -1,4 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GATE_CHECK_HEADER, parseGateCheck } from '@turnstream/claude';
 import { errorBody, SimApiError } from './api-error.ts';
 import type { ActiveFaultRule, FaultBook, MidstreamFault } from './faults.ts';
 import { isMidstreamFault } from './faults.ts';
@@ -49,6 +50,7 @@ export async function handleMessages(body: unknown, ex: Exchange, deps: Messages
     stream: raw.stream === true,
     messageCount: Array.isArray(raw.messages) ? raw.messages.length : 0,
     hasThinking: carriesThinking(raw.messages),
+    ...gateCheckOf(ex.req),
     fault: null,
     status: 0,
     closedEarly: false,
@@ -131,6 +133,13 @@ export async function handleMessages(body: unknown, ex: Exchange, deps: Messages
   const payload = JSON.stringify(message);
   ex.res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
   ex.res.end(payload);
+}
+
+/** The request's gate-check header, parsed, as a log entry field (none when absent or malformed). */
+function gateCheckOf(req: IncomingMessage): Pick<LoggedRequest, 'gateCheck'> {
+  const header = req.headers[GATE_CHECK_HEADER];
+  const gateCheck = parseGateCheck(Array.isArray(header) ? header[0] : header);
+  return gateCheck ? { gateCheck } : {};
 }
 
 function contentOf(plan: ReplyPlan): unknown[] {

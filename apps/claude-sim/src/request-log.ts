@@ -1,3 +1,5 @@
+import type { GateCheck } from '@turnstream/claude';
+
 /** One entry of `GET /__sim/requests`. */
 export interface LoggedRequest {
   /** ISO time the request arrived. */
@@ -8,6 +10,11 @@ export interface LoggedRequest {
   messageCount: number;
   /** Whether the request's messages carried thinking (or redacted thinking) blocks. */
   hasThinking: boolean;
+  /**
+   * The worker's last rate-gate check before it sent the request (its `x-turnstream-gate-check` header:
+   * the gate's generation then, and when, epoch ms); absent when the request carried none.
+   */
+  gateCheck?: GateCheck;
   /** The fault applied to it, if any. */
   fault: string | null;
   /** HTTP status answered (200 for a stream, even when a midstream fault struck it). */

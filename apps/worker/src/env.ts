@@ -82,6 +82,11 @@ export const workerEnvSchema = serviceEnvSchema.extend({
     .describe(
       "How the worker talks to the Messages API: `node` (node:http with keep-alive sockets, less CPU per streamed token) or `fetch` (the platform's fetch, undici, as the SDK uses by default).",
     ),
+  CLAUDE_GATE_CHECK_HEADER: envBoolean
+    .default(false)
+    .describe(
+      'Send `x-turnstream-gate-check: generation=<n>; at=<epoch ms>` with every Claude request: the rate-gate generation and time of the check that let it go. For the simulator (the chaos suite judges its rate-limit check by it); leave off against Anthropic.',
+    ),
   LIVE_PERSIST_INTERVAL_MS: envInt(250, 10).describe(
     "How often a streaming reply's partial content is written to Postgres, in ms.",
   ),

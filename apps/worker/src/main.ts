@@ -98,6 +98,7 @@ async function main(): Promise<void> {
     outcomeTargets,
     provider,
     claudeKeyId: claudeKeyId(claude.apiKey, claude.baseURL),
+    gateCheckHeader: env.CLAUDE_GATE_CHECK_HEADER,
     logger,
     workerId: env.WORKER_ID,
     bullPrefix: layout.bullPrefix,

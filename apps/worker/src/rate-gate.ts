@@ -1,43 +1,83 @@
 import { createHash } from 'node:crypto';
-import {
-  type ClaudeProvider,
-  classifyClaudeError,
-  claudeRequestIdOf,
-  type StreamRequest,
-} from '@turnstream/claude';
 import type { RedisClient } from '@turnstream/config';
-import type { Logger } from '@turnstream/logger';
 import { DelayedError, type Job } from 'bullmq';
-import { tapStream } from './tap-stream.ts';
+import { defineScript, type ScriptCall } from './redis-scripts.ts';
 
-/** Moves the gate's closing time forward only: a shorter wait never shortens a longer one. */
+/**
+ * Moves the gate's closing time forward only: a shorter wait never shortens a longer one. Each move
+ * (the SET) also counts the gate's generation up; returns the time it stays closed and the generation
+ * after the call (unchanged when the gate already stayed closed longer).
+ */
 const CLOSE_SCRIPT = `
 local left = redis.call('PTTL', KEYS[1])
 if left < tonumber(ARGV[1]) then
   redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
-  return tonumber(ARGV[1])
+  return {tonumber(ARGV[1]), redis.call('INCR', KEYS[2])}
 end
-return left`;
+return {left, tonumber(redis.call('GET', KEYS[2]) or '0')}`;
+
+/** The send check: the time left (PTTL) and the generation, read together. */
+const CHECK_SCRIPT = `
+return {redis.call('PTTL', KEYS[1]), tonumber(redis.call('GET', KEYS[2]) or '0')}`;
+
+/** What closing the gate did: how long it stays closed and its generation after the close. */
+export interface GateClosed {
+  closedMs: number;
+  generation: number;
+}
+
+/** One check of the gate: the milliseconds left (0: open), its generation, and when (epoch ms). */
+export interface GateState {
+  remainingMs: number;
+  generation: number;
+  /** `Date.now()` once Redis answered: the check ran at or before this instant. */
+  at: number;
+}
+
+/** The check that let a caller go (the gate open), and how long the caller waited before it. */
+export interface GateOpened {
+  waitedMs: number;
+  generation: number;
+  checkedAt: number;
+}
 
 /**
  * The fleet-wide gate in front of Claude for one API key: after a 429 no worker calls Claude with that
  * key until the wait the server asked for has passed. It is a Redis key whose TTL is the time left, so
  * it holds across worker processes and does not depend on their clocks.
+ *
+ * Beside it, the gate's generation (`<key>:gen`, same hash slot): counted up by every close that moved
+ * the closing time. A check that sees generation >= g ran after the close that made g. It has no TTL
+ * (one small integer per API key), so it never goes backwards while the gate can close: an expiring
+ * counter would start again from 1 and make a close's generation lower than one a request checked
+ * moments before. Only losing Redis data (which loses the gate too) resets it.
  */
 export class ClaudeRateGate {
   readonly key: string;
+  readonly generationKey: string;
+  readonly #close: ScriptCall;
+  readonly #check: ScriptCall;
 
   constructor(
     private readonly redis: RedisClient,
     opts: { redisPrefix: string; keyId: string },
   ) {
-    this.key = `${opts.redisPrefix}:claude:rate-gate:${opts.keyId}`;
+    // One hash tag for both keys: the scripts take them together (one Cluster slot).
+    this.key = `${opts.redisPrefix}:claude:{rate-gate:${opts.keyId}}`;
+    this.generationKey = `${this.key}:gen`;
+    this.#close = defineScript(redis, 'turnstreamRateGateClose', CLOSE_SCRIPT, 2);
+    this.#check = defineScript(redis, 'turnstreamRateGateCheck', CHECK_SCRIPT, 2);
   }
 
-  /** Close the gate for `ms` from now (or leave it closed longer). Returns the time it stays closed. */
-  async close(ms: number): Promise<number> {
+  /** Close the gate for `ms` from now (or leave it closed longer). */
+  async close(ms: number): Promise<GateClosed> {
     const wait = Math.max(1, Math.ceil(ms));
-    return Number(await this.redis.eval(CLOSE_SCRIPT, 1, this.key, String(wait)));
+    const [closedMs, generation] = (await this.#close(
+      this.key,
+      this.generationKey,
+      String(wait),
+    )) as number[];
+    return { closedMs: Number(closedMs), generation: Number(generation) };
   }
 
   /** Milliseconds until the gate opens; 0 when it is open. */
@@ -45,96 +85,32 @@ export class ClaudeRateGate {
     return Math.max(0, await this.redis.pttl(this.key));
   }
 
+  /** The time left and the generation, in one round trip. */
+  async check(): Promise<GateState> {
+    const [left, generation] = (await this.#check(this.key, this.generationKey)) as number[];
+    return { remainingMs: Math.max(0, Number(left)), generation: Number(generation), at: Date.now() };
+  }
+
   /**
    * Resolve once the gate is open (it may close again meanwhile: checked again after each wait), with
-   * the milliseconds it waited (0 when it found the gate open). Ends early (an `AbortError`) when
-   * `signal` aborts, a Redis call too.
+   * the milliseconds it waited (0 when it found the gate open) and the check that found it open. Ends
+   * early (an `AbortError`) when `signal` aborts, a Redis call too.
    */
-  async waitOpen(signal?: AbortSignal): Promise<number> {
-    let left = await abortable(this.remainingMs(), signal);
-    if (left === 0) return 0;
-    const start = Date.now();
-    while (left > 0) {
-      await sleep(left, signal);
-      left = await abortable(this.remainingMs(), signal);
+  async waitOpen(signal?: AbortSignal): Promise<GateOpened> {
+    let state = await abortable(this.check(), signal);
+    const start = state.remainingMs > 0 ? Date.now() : undefined;
+    while (state.remainingMs > 0) {
+      await sleep(state.remainingMs, signal);
+      state = await abortable(this.check(), signal);
     }
-    return Date.now() - start;
+    const waitedMs = start === undefined ? 0 : Date.now() - start;
+    return { waitedMs, generation: state.generation, checkedAt: state.at };
   }
 }
 
 /** An identifier of the API key (and endpoint) a gate is for, that reveals nothing of the key. */
 export function claudeKeyId(apiKey: string, baseURL = ''): string {
   return createHash('sha256').update(`${baseURL}\n${apiKey}`).digest('hex').slice(0, 16);
-}
-
-/**
- * The provider behind the gate: every call checks the gate right before its HTTP request leaves
- * (`beforeSend`), waiting there while it is closed — one check, on the request's own path, so an open
- * gate costs one Redis round trip and a 429 another call got a moment ago is still seen; a call
- * answered with a rate limit closes it for the wait the server asked for (`retry-after`, or the reset
- * headers) before the error reaches the turn. (A turn also meets the gate before it takes its lease.)
- */
-export function gateProvider(provider: ClaudeProvider, gate: ClaudeRateGate, log: Logger): ClaudeProvider {
-  const beforeSend = (signal: AbortSignal) => waitAtSend(gate, log, signal);
-  return {
-    countTokens: (req) => closeOnRateLimit(() => provider.countTokens({ ...req, beforeSend }), gate, log),
-    stream: (req: StreamRequest) => gatedStream(provider, gate, log, { ...req, beforeSend }),
-  };
-}
-
-/**
- * The last check before a request leaves: wait while the gate is closed (the call keeps its attempt:
- * it has not failed). Redis failing here lets the request go (it passed the gate a moment ago); only
- * an abort ends the call.
- */
-async function waitAtSend(gate: ClaudeRateGate, log: Logger, signal: AbortSignal): Promise<void> {
-  try {
-    const waitedMs = await gate.waitOpen(signal);
-    if (waitedMs > 0)
-      log.info(
-        { event: 'claude.send_held', waitedMs },
-        'request held at the send until the rate gate opened',
-      );
-  } catch (err) {
-    if (signal.aborted) throw err;
-    log.warn({ event: 'claude.rate_gate_check_failed', err: String(err) }, 'could not check the rate gate');
-  }
-}
-
-function gatedStream(provider: ClaudeProvider, gate: ClaudeRateGate, log: Logger, req: StreamRequest) {
-  return tapStream(() => provider.stream(req), { error: (err) => noteRateLimit(err, gate, log) });
-}
-
-async function closeOnRateLimit<T>(call: () => Promise<T>, gate: ClaudeRateGate, log: Logger): Promise<T> {
-  try {
-    return await call();
-  } catch (err) {
-    await noteRateLimit(err, gate, log);
-    throw err;
-  }
-}
-
-async function noteRateLimit(err: unknown, gate: ClaudeRateGate, log: Logger): Promise<void> {
-  const cls = classifyClaudeError(err);
-  if (cls.kind !== 'rate_limited') return;
-  try {
-    const closedMs = await gate.close(cls.retryAfterMs);
-    log.warn(
-      {
-        event: 'claude.rate_gate_closed',
-        retryAfterMs: cls.retryAfterMs,
-        closedMs,
-        requestId: claudeRequestIdOf(err),
-      },
-      'Claude rate limit: every worker waits',
-    );
-  } catch (closeErr) {
-    // Redis unreachable: this turn still waits (its job is rate limited), the others find out themselves.
-    log.error(
-      { event: 'claude.rate_gate_failed', err: String(closeErr), requestId: claudeRequestIdOf(err) },
-      'could not close the rate gate',
-    );
-  }
 }
 
 /**

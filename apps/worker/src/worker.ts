@@ -10,6 +10,7 @@ import { DelayedError, Queue, RateLimitError, type Telemetry, WaitingError, Work
 import { abandonFailedJob } from './abandon.ts';
 import { CancelListener, notLiveReason } from './cancel-listener.ts';
 import { TransientTurnError } from './errors.ts';
+import { gateProvider } from './gate-provider.ts';
 import {
   instrumentProvider,
   instrumentStreams,
@@ -22,7 +23,7 @@ import { ConversationLeases } from './lease.ts';
 import { LiveReplyWriter } from './live-replies.ts';
 import { LoopLoad } from './loop-load.ts';
 import { DEFAULT_PUBLISH_PACING, pacedWindowMs } from './publish-pacing.ts';
-import { ClaudeRateGate, gateProvider } from './rate-gate.ts';
+import { ClaudeRateGate } from './rate-gate.ts';
 import { Reconciler } from './reconciler.ts';
 import { RunningTurnLimits } from './tenant-gate.ts';
 import { TenantSlots } from './tenant-slots.ts';
@@ -48,6 +49,11 @@ export interface CreateWorkerDeps {
    * same id and Redis prefix share one rate gate. Default `default`.
    */
   claudeKeyId?: string;
+  /**
+   * Every Claude request carries the rate-gate check that let it go (`x-turnstream-gate-check`), for
+   * the simulator's request log (`CLAUDE_GATE_CHECK_HEADER`). Default false.
+   */
+  gateCheckHeader?: boolean;
   logger: Logger;
   workerId: string;
   /** BullMQ key prefix. Default `bull`. */
@@ -202,7 +208,9 @@ export async function createWorker(deps: CreateWorkerDeps): Promise<TurnWorker> 
     streams: instrumentStreams(deps.streams, turnMetrics, state),
     // The gate wraps the instrumentation (a 429 closes it); a call held at the send (the gate closed
     // after the turn met it before its lease: rare) counts that wait in its duration.
-    provider: gateProvider(instrumentProvider(deps.provider, turnMetrics, state), rateGate, deps.logger),
+    provider: gateProvider(instrumentProvider(deps.provider, turnMetrics, state), rateGate, deps.logger, {
+      checkHeader: deps.gateCheckHeader ?? false,
+    }),
   });
 
   const worker = new Worker(

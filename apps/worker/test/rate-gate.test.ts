@@ -16,8 +16,8 @@ describe('Claude rate gate', () => {
     const gate = new ClaudeRateGate(redis, { redisPrefix: prefix, keyId: claudeKeyId('sk-a') });
     const other = new ClaudeRateGate(redis, { redisPrefix: prefix, keyId: claudeKeyId('sk-b') });
     expect(await gate.remainingMs()).toBe(0);
-    expect(await gate.close(60_000)).toBe(60_000);
-    expect(await gate.close(1_000)).toBeGreaterThan(1_000);
+    expect((await gate.close(60_000)).closedMs).toBe(60_000);
+    expect((await gate.close(1_000)).closedMs).toBeGreaterThan(1_000);
     expect(await gate.remainingMs()).toBeGreaterThan(1_000);
     expect(await other.remainingMs()).toBe(0);
     // Any process with the same key id sees the same gate.
@@ -25,11 +25,44 @@ describe('Claude rate gate', () => {
     expect(await again.remainingMs()).toBeGreaterThan(1_000);
   });
 
-  it('waitOpen resolves once the gate opens, and ends early when its signal aborts', async () => {
+  it('counts its generation up only when a close moves the closing time; the check reads both', async () => {
+    const gate = new ClaudeRateGate(redis, { redisPrefix: prefix, keyId: 'generation' });
+    expect(await gate.check()).toMatchObject({ remainingMs: 0, generation: 0 });
+    expect(await gate.close(60_000)).toEqual({ closedMs: 60_000, generation: 1 });
+    // A shorter wait leaves the gate as it was: same closing time, same generation.
+    const kept = await gate.close(1_000);
+    expect(kept.closedMs).toBeGreaterThan(1_000);
+    expect(kept.generation).toBe(1);
+    const before = Date.now();
+    const state = await gate.check();
+    expect(state.remainingMs).toBeGreaterThan(1_000);
+    expect(state.generation).toBe(1);
+    expect(state.at).toBeGreaterThanOrEqual(before);
+    expect(await gate.close(120_000)).toEqual({ closedMs: 120_000, generation: 2 });
+    expect((await gate.check()).generation).toBe(2);
+    // The counter outlives the gate (no TTL): it never goes back while a gate can close.
+    expect(await redis.pttl(gate.generationKey)).toBe(-1);
+  });
+
+  it('a close after the gate expired moves it again, from the generation it had', async () => {
+    const gate = new ClaudeRateGate(redis, { redisPrefix: prefix, keyId: 'expired' });
+    expect((await gate.close(50)).generation).toBe(1);
+    const opened = await gate.waitOpen();
+    expect(opened.waitedMs).toBeGreaterThan(0);
+    expect(opened.generation).toBe(1);
+    expect(await gate.close(50)).toEqual({ closedMs: 50, generation: 2 });
+  });
+
+  it('waitOpen resolves once the gate opens, with the check that found it open, and ends early when its signal aborts', async () => {
     const gate = new ClaudeRateGate(redis, { redisPrefix: prefix, keyId: 'wait' });
-    expect(await gate.waitOpen()).toBe(0);
-    await gate.close(150);
-    expect(await gate.waitOpen()).toBeGreaterThan(0);
+    expect(await gate.waitOpen()).toMatchObject({ waitedMs: 0, generation: 0 });
+    const beforeClose = Date.now();
+    const { generation } = await gate.close(150);
+    const opened = await gate.waitOpen();
+    expect(opened.waitedMs).toBeGreaterThan(0);
+    // The check that let it go ran once the gate had expired, and saw the close's generation.
+    expect(opened.generation).toBe(generation);
+    expect(opened.checkedAt).toBeGreaterThanOrEqual(beforeClose + 150);
     expect(await gate.remainingMs()).toBe(0);
     await gate.close(60_000);
     const controller = new AbortController();

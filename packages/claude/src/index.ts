@@ -13,6 +13,7 @@ export {
   claudeRequestIdOf,
   TranscriptUnavailableError,
 } from './errors.ts';
+export { formatGateCheck, GATE_CHECK_HEADER, type GateCheck, parseGateCheck } from './gate-check-header.ts';
 export {
   CLAUDE_HTTP_CLIENTS,
   type ClaudeHttpClient,
@@ -32,11 +33,13 @@ export {
   TOKEN_OVERHEADS,
 } from './tokens.ts';
 export type {
+  BeforeSend,
   ClaudeChunk,
   ClaudeProvider,
   ClaudeProviderOptions,
   ClaudeUsage,
   CountTokensRequest,
+  SendAdditions,
   StreamRequest,
   TranscriptContentBlock,
   TranscriptMessage,

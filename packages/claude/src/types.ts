@@ -23,6 +23,14 @@ export interface ClaudeProviderOptions {
   httpClient?: ClaudeHttpClient;
 }
 
+/** What a {@link BeforeSend} adds to the request it lets go: headers set on it (none when undefined). */
+export interface SendAdditions {
+  headers?: Record<string, string>;
+}
+
+/** Awaited right before each HTTP request leaves, with the request's signal (see `StreamRequest.beforeSend`). */
+export type BeforeSend = (signal: AbortSignal) => Promise<SendAdditions | undefined>;
+
 export interface StreamRequest {
   model: string;
   system?: string;
@@ -35,9 +43,9 @@ export interface StreamRequest {
   /**
    * Awaited right before each HTTP request leaves (after the SDK built it), e.g. to wait while a rate
    * gate is closed. The idle limit does not run while it waits; it gets the request's signal, aborted
-   * when the caller's is. What it throws ends the call as is.
+   * when the caller's is. What it throws ends the call as is; the headers it returns go with the request.
    */
-  beforeSend?: (signal: AbortSignal) => Promise<void>;
+  beforeSend?: BeforeSend;
 }
 
 export interface CountTokensRequest {
@@ -48,9 +56,9 @@ export interface CountTokensRequest {
   /**
    * Awaited right before each HTTP request leaves (after the SDK built it), e.g. to wait while a rate
    * gate is closed. It gets the request's signal, aborted when the caller's is. What it throws ends the
-   * call as is.
+   * call as is; the headers it returns go with the request.
    */
-  beforeSend?: (signal: AbortSignal) => Promise<void>;
+  beforeSend?: BeforeSend;
 }
 
 export interface ClaudeUsage {
