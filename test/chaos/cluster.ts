@@ -18,9 +18,11 @@ export interface FaultCounts {
 
 /**
  * Short leases, locks and stall checks so a dead or frozen worker's turns move on within seconds; fast
- * backoff so retries do not dominate the run.
+ * backoff so retries do not dominate the run. Each request carries its last rate-gate check (the
+ * simulator's journal records it; the rate-limit check judges by it).
  */
 const WORKER_ENV = {
+  CLAUDE_GATE_CHECK_HEADER: 'true',
   LOCK_DURATION_MS: '5000',
   STALLED_INTERVAL_MS: '2000',
   LEASE_TTL_MS: '5000',

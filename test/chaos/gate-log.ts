@@ -5,10 +5,10 @@ import type { FaultRecord } from './faults.ts';
 /** What the workers logged about the Claude rate gate, read from their logs after the run. */
 export interface GateLog {
   /**
-   * 429s by the API's request id: the worker that got it, when it logged the gate closed (epoch ms), or
-   * that it could not close it (Redis away).
+   * 429s by the API's request id: the worker that got it, when it logged the gate closed (epoch ms) and
+   * the gate's generation after that close, or that it could not close it (Redis away).
    */
-  limited: Map<string, { worker: string; closedAt?: number; closeFailed?: boolean }>;
+  limited: Map<string, { worker: string; closedAt?: number; generation?: number; closeFailed?: boolean }>;
   /** Requests held at the send because the gate had closed after they passed it. */
   heldAtSend: number;
   /** Workers SIGKILLed, with when (epoch ms). */
@@ -21,6 +21,7 @@ interface LogLine {
   event?: string;
   requestId?: string | null;
   status?: number | null;
+  generation?: number;
 }
 
 /** Reads the workers' logs (`w<n>.log`) and the fault log of a run directory. */
@@ -37,7 +38,11 @@ export function readGateLog(dir: string): GateLog {
       if (line.event === 'claude.stream_failed' && line.status === 429 && !limited.has(line.requestId))
         limited.set(line.requestId, { worker });
       if (line.event === 'claude.rate_gate_closed' && line.time !== undefined)
-        limited.set(line.requestId, { worker, closedAt: Date.parse(line.time) });
+        limited.set(line.requestId, {
+          worker,
+          closedAt: Date.parse(line.time),
+          ...(typeof line.generation === 'number' ? { generation: line.generation } : {}),
+        });
       if (line.event === 'claude.rate_gate_failed')
         limited.set(line.requestId, { worker, closeFailed: true });
     }

@@ -1,22 +1,30 @@
+import type { LoggedRequest } from '@turnstream/claude-sim';
 import { GLOBAL_RETRY_AFTER_MS } from '../faults.ts';
+import type { GateLog } from '../gate-log.ts';
 import { info, type Row, row } from '../table.ts';
 import type { CheckInput } from './context.ts';
-
-/**
- * Time a request that had passed its last gate check (right before it is sent) when the gate closed
- * may still take to reach the simulator: it was on its way, and a CPU-starved worker or simulator
- * stretches that.
- */
-export const IN_FLIGHT_GRACE_MS = 500;
+import { IN_FLIGHT_GRACE_MS, isViolation, type JudgedRequest, judgeWindow } from './rate-window.ts';
 
 /** A worker killed this long after a 429 was answered, having logged no gate closed, died before closing it. */
 const KILLED_BEFORE_CLOSE_MS = 2000;
 
+/** What the 429s' windows showed, gathered over every 429. */
+interface Tally {
+  early: string[];
+  unclosed: string[];
+  closeDelays: number[];
+  judged: JudgedRequest[];
+  killedFirst: number;
+  redisAway: number;
+}
+
 /**
  * After a 429 with retry-after, the worker that got it closes the gate (its `claude.rate_gate_closed`
- * log); from then (plus the in-flight grace) no request reaches the simulator until the retry-after,
- * counted from the 429's answer, has passed. Every 429 closes the gate, unless its worker was killed
- * first or Redis was away (the worker logged it could not close the gate).
+ * log, with the gate's generation after the close); from then no request reaches the simulator until
+ * the retry-after, counted from the 429's answer, has passed, except one whose last gate check ran
+ * before the close (it was on its way): the check each request carried, as the simulator recorded it,
+ * decides (`judgeWindow`). Every 429 closes the gate, unless its worker was killed first or Redis was
+ * away (the worker logged it could not close the gate).
  */
 export function rateLimitRows(input: CheckInput): Row[] {
   const retryAfter = new Map<string, number>();
@@ -26,66 +34,88 @@ export function rateLimitRows(input: CheckInput): Row[] {
   }
   const { requests, gate } = input.evidence;
   const limited = requests.filter((r) => r.status === 429);
-  const early: string[] = [];
-  const unclosed: string[] = [];
-  const closeDelays: number[] = [];
-  const inFlight: number[] = [];
-  let killedFirst = 0;
-  let redisAway = 0;
+  const tally: Tally = { early: [], unclosed: [], closeDelays: [], judged: [], killedFirst: 0, redisAway: 0 };
   for (const hit of limited) {
     const wait = Math.min(retryAfter.get(hit.requestId) ?? GLOBAL_RETRY_AFTER_MS, GLOBAL_RETRY_AFTER_MS);
-    const answered = Date.parse(hit.endTime ?? hit.time);
-    const until = answered + wait;
-    const got = gate.limited.get(hit.requestId);
-    if (got?.closedAt === undefined) {
-      const killed = gate.kills.some(
-        (k) =>
-          (got ? k.worker === got.worker : true) &&
-          k.at >= answered &&
-          k.at <= answered + KILLED_BEFORE_CLOSE_MS,
-      );
-      if (killed) killedFirst++;
-      else if (got?.closeFailed) redisAway++;
-      else
-        unclosed.push(
-          `429 ${hit.requestId} answered ${hit.endTime} (${got ? `to ${got.worker}` : 'no worker logged it'})`,
-        );
-      continue;
-    }
-    const closedAt = got.closedAt;
-    closeDelays.push(closedAt - answered);
-    const after = requests.filter((r) => Date.parse(r.time) > closedAt && Date.parse(r.time) < until);
-    for (const r of after) {
-      const lag = Date.parse(r.time) - closedAt;
-      if (lag <= IN_FLIGHT_GRACE_MS) inFlight.push(lag);
-    }
-    const inside = after.filter((r) => Date.parse(r.time) - closedAt > IN_FLIGHT_GRACE_MS);
-    if (inside.length)
-      early.push(
-        `429 ${hit.requestId} (retry-after ${wait} ms) answered ${hit.endTime}, gate closed by ${got.worker} +${
-          closedAt - answered
-        } ms: then ${inside.map((r) => `${r.requestId} +${Date.parse(r.time) - answered} ms`).join(', ')}`,
-      );
+    checkOne(hit, wait, requests, gate, tally);
   }
+  return rowsOf(tally, limited.length, gate.heldAtSend);
+}
+
+/** One 429: did its gate close, and what arrived inside its window. */
+function checkOne(hit: LoggedRequest, wait: number, requests: LoggedRequest[], gate: GateLog, tally: Tally) {
+  const answered = Date.parse(hit.endTime ?? hit.time);
+  const until = answered + wait;
+  const got = gate.limited.get(hit.requestId);
+  if (got?.closedAt === undefined) {
+    const killed = gate.kills.some(
+      (k) =>
+        (got ? k.worker === got.worker : true) &&
+        k.at >= answered &&
+        k.at <= answered + KILLED_BEFORE_CLOSE_MS,
+    );
+    if (killed) tally.killedFirst++;
+    else if (got?.closeFailed) tally.redisAway++;
+    else
+      tally.unclosed.push(
+        `429 ${hit.requestId} answered ${hit.endTime} (${got ? `to ${got.worker}` : 'no worker logged it'})`,
+      );
+    return;
+  }
+  const closedAt = got.closedAt;
+  tally.closeDelays.push(closedAt - answered);
+  const earliestOpen = Date.parse(hit.time) + wait;
+  const window = judgeWindow({ generation: got.generation, closedAt, until, earliestOpen }, requests);
+  tally.judged.push(...window);
+  const inside = window.filter((j) => isViolation(j.verdict));
+  if (inside.length)
+    tally.early.push(
+      `429 ${hit.requestId} (retry-after ${wait} ms) answered ${hit.endTime}, gate closed by ${got.worker} +${
+        closedAt - answered
+      } ms (generation ${got.generation ?? '?'}): then ${inside.map((j) => described(j, closedAt - answered)).join(', ')}`,
+    );
+}
+
+function rowsOf(tally: Tally, limited: number, heldAtSend: number): Row[] {
   const max = (xs: number[]) => (xs.length ? `${Math.max(...xs)} ms` : '-');
+  const of = (verdict: JudgedRequest['verdict']) => tally.judged.filter((j) => j.verdict === verdict);
+  const inFlight = of('in_flight').map((j) => j.lagMs ?? 0);
+  const graced = of('within_grace').map((j) => j.afterCloseMs);
   return [
     row(
-      `429s that closed no gate (${limited.length} 429s; excused: worker killed first ${killedFirst}, Redis away ${redisAway})`,
-      unclosed.length,
+      `429s that closed no gate (${limited} 429s; excused: worker killed first ${tally.killedFirst}, Redis away ${tally.redisAway})`,
+      tally.unclosed.length,
       0,
-      unclosed,
+      tally.unclosed,
     ),
     row(
-      `requests inside a 429's retry-after, after the gate closed (${limited.length} 429s)`,
-      early.length,
+      `requests inside a 429's retry-after, after the gate closed (${limited} 429s)`,
+      tally.early.length,
       0,
-      early,
+      tally.early,
     ),
-    info('429 answered -> gate closed (max)', max(closeDelays)),
+    info('429 answered -> gate closed (max)', max(tally.closeDelays)),
     info(
-      `requests on their way when the gate closed (within ${IN_FLIGHT_GRACE_MS} ms; max lag)`,
+      'requests on their way when the gate closed (checked before it; max check -> arrival)',
       `${inFlight.length} (${max(inFlight)})`,
     ),
-    info('requests held at the send (the gate closed after they passed it)', gate.heldAtSend),
+    info(
+      `requests with no gate check, within ${IN_FLIGHT_GRACE_MS} ms of the close (max)`,
+      `${graced.length} (${max(graced)})`,
+    ),
+    info(
+      'requests checked once the gate could open, arriving inside the window (429 answer stamped late)',
+      of('checked_after_wait').length,
+    ),
+    info('requests held at the send (the gate closed after they passed it)', heldAtSend),
   ];
+}
+
+/** A request that broke a 429's window, for the table: when it arrived after the 429, and why. */
+function described(j: JudgedRequest, closedAfterAnswerMs: number): string {
+  const why =
+    j.verdict === 'passed_closed_gate'
+      ? `went past the closed gate (checked ${j.lagMs} ms before arriving)`
+      : 'no gate check, past the grace';
+  return `${j.requestId} +${j.afterCloseMs + closedAfterAnswerMs} ms: ${why}`;
 }

@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { IN_FLIGHT_GRACE_MS, isViolation, judgeWindow, type WindowRequest } from './rate-window.ts';
+
+// A 429's window: the gate closed (generation 5) at T, the retry-after passes at T + 3 s.
+const T = Date.parse('2026-12-02T10:00:00.000Z');
+const close = { generation: 5, closedAt: T, until: T + 3_000 };
+
+function arriving(requestId: string, afterCloseMs: number, check?: { generation: number; at: number }) {
+  const r: WindowRequest = { requestId, time: new Date(T + afterCloseMs).toISOString() };
+  if (check) r.gateCheck = check;
+  return r;
+}
+
+const verdicts = (requests: WindowRequest[], c: Parameters<typeof judgeWindow>[0] = close) =>
+  Object.fromEntries(judgeWindow(c, requests).map((j) => [j.requestId, j.verdict]));
+
+describe('judgeWindow', () => {
+  it('a request whose check saw the close (or a later one) and found the gate open before the wait passed went past a closed gate, however soon it arrived', () => {
+    const judged = judgeWindow(close, [
+      arriving('soon', 10, { generation: 5, at: T + 5 }),
+      arriving('later-close', 2_000, { generation: 7, at: T + 1_900 }),
+    ]);
+    expect(judged.map((j) => j.verdict)).toEqual(['passed_closed_gate', 'passed_closed_gate']);
+    expect(judged.every((j) => isViolation(j.verdict))).toBe(true);
+    expect(judged[0]!.lagMs).toBe(5);
+  });
+
+  it('a request whose check ran before the close was on its way, however long it took', () => {
+    const judged = judgeWindow(close, [
+      arriving('starved', 2_500, { generation: 4, at: T - 300 }),
+      arriving('quick', 20, { generation: 0, at: T - 10 }),
+    ]);
+    expect(judged.map((j) => j.verdict)).toEqual(['in_flight', 'in_flight']);
+    expect(judged.map((j) => j.lagMs)).toEqual([2_800, 30]);
+    expect(judged.some((j) => isViolation(j.verdict))).toBe(false);
+  });
+
+  it('a check stamped at or after the wait is not the gate failing, even if the request arrived before it', () => {
+    expect(verdicts([arriving('skewed', 2_990, { generation: 5, at: T + 3_000 })])).toEqual({
+      skewed: 'checked_after_wait',
+    });
+    expect(isViolation('checked_after_wait')).toBe(false);
+  });
+
+  it("the gate could open from the 429's arrival plus the wait: a check from then is not a violation, one before it is", () => {
+    // The 429 arrived 20 ms before its answer was stamped: the gate may have closed (and so opened) that early.
+    const early = { ...close, earliestOpen: T + 2_980 };
+    const requests = [
+      arriving('woke-at-expiry', 2_990, { generation: 5, at: T + 2_985 }),
+      arriving('too-soon', 2_990, { generation: 5, at: T + 2_975 }),
+    ];
+    expect(verdicts(requests, early)).toEqual({
+      'woke-at-expiry': 'checked_after_wait',
+      'too-soon': 'passed_closed_gate',
+    });
+    expect(verdicts(requests)).toEqual({
+      'woke-at-expiry': 'passed_closed_gate',
+      'too-soon': 'passed_closed_gate',
+    });
+  });
+
+  it('without a check, or without the close generation, the in-flight grace decides', () => {
+    const requests = [arriving('near', IN_FLIGHT_GRACE_MS), arriving('far', IN_FLIGHT_GRACE_MS + 1)];
+    expect(verdicts(requests)).toEqual({ near: 'within_grace', far: 'past_grace' });
+    const checked = [arriving('checked', 2_000, { generation: 1, at: T - 10 })];
+    expect(verdicts(checked, { closedAt: T, until: T + 3_000 })).toEqual({ checked: 'past_grace' });
+    expect(isViolation('past_grace')).toBe(true);
+    expect(isViolation('within_grace')).toBe(false);
+  });
+
+  it('judges only requests that arrived after the close was logged and before the wait passed', () => {
+    const outside = [
+      arriving('before', -1, { generation: 5, at: T - 2 }),
+      arriving('at-close', 0, { generation: 5, at: T }),
+      arriving('at-until', 3_000, { generation: 5, at: T + 1 }),
+      arriving('after', 4_000),
+    ];
+    expect(judgeWindow(close, outside)).toEqual([]);
+  });
+});
