@@ -23,8 +23,9 @@ interface Tally {
  * log, with the gate's generation after the close); from then no request reaches the simulator until
  * the retry-after, counted from the 429's answer, has passed, except one whose last gate check ran
  * before the close (it was on its way): the check each request carried, as the simulator recorded it,
- * decides (`judgeWindow`). Every 429 closes the gate, unless its worker was killed first or Redis was
- * away (the worker logged it could not close the gate).
+ * decides (`judgeWindow`), for every request arriving after the 429 did (the close ran in Redis before
+ * it was logged; without a check, only arrivals after the log line are judged). Every 429 closes the
+ * gate, unless its worker was killed first or Redis was away (the worker logged it could not close it).
  */
 export function rateLimitRows(input: CheckInput): Row[] {
   const retryAfter = new Map<string, number>();
@@ -64,8 +65,12 @@ function checkOne(hit: LoggedRequest, wait: number, requests: LoggedRequest[], g
   }
   const closedAt = got.closedAt;
   tally.closeDelays.push(closedAt - answered);
-  const earliestOpen = Date.parse(hit.time) + wait;
-  const window = judgeWindow({ generation: got.generation, closedAt, until, earliestOpen }, requests);
+  const limitedAt = Date.parse(hit.time);
+  const earliestOpen = limitedAt + wait;
+  const window = judgeWindow(
+    { generation: got.generation, closedAt, limitedAt, until, earliestOpen },
+    requests,
+  );
   tally.judged.push(...window);
   const inside = window.filter((j) => isViolation(j.verdict));
   if (inside.length)
@@ -88,15 +93,10 @@ function rowsOf(tally: Tally, limited: number, heldAtSend: number): Row[] {
       0,
       tally.unclosed,
     ),
-    row(
-      `requests inside a 429's retry-after, after the gate closed (${limited} 429s)`,
-      tally.early.length,
-      0,
-      tally.early,
-    ),
+    row(`requests inside a 429's retry-after (${limited} 429s)`, tally.early.length, 0, tally.early),
     info('429 answered -> gate closed (max)', max(tally.closeDelays)),
     info(
-      'requests on their way when the gate closed (checked before it; max check -> arrival)',
+      'requests on their way when the gate closed (checked before it, arrived after the 429; max check -> arrival)',
       `${inFlight.length} (${max(inFlight)})`,
     ),
     info(
@@ -117,5 +117,6 @@ function described(j: JudgedRequest, closedAfterAnswerMs: number): string {
     j.verdict === 'passed_closed_gate'
       ? `went past the closed gate (checked ${j.lagMs} ms before arriving)`
       : 'no gate check, past the grace';
-  return `${j.requestId} +${j.afterCloseMs + closedAfterAnswerMs} ms: ${why}`;
+  const afterAnswer = j.afterCloseMs + closedAfterAnswerMs;
+  return `${j.requestId} ${afterAnswer < 0 ? '' : '+'}${afterAnswer} ms: ${why}`;
 }

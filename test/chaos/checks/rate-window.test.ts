@@ -68,6 +68,24 @@ describe('judgeWindow', () => {
     expect(isViolation('within_grace')).toBe(false);
   });
 
+  it('judges requests that arrived after the 429, before the close was logged, by their gate check alone', () => {
+    // The 429 arrived 200 ms before the close was logged: the close ran in Redis somewhere in between.
+    const early = { ...close, limitedAt: T - 200, earliestOpen: T + 2_800 };
+    const judged = judgeWindow(early, [
+      arriving('past-closed', -100, { generation: 5, at: T - 120 }),
+      arriving('on-its-way', -100, { generation: 4, at: T - 150 }),
+      arriving('no-header', -100),
+      arriving('with-the-429', -200, { generation: 5, at: T - 210 }),
+      arriving('before-the-429', -250, { generation: 5, at: T - 260 }),
+    ]);
+    expect(Object.fromEntries(judged.map((j) => [j.requestId, j.verdict]))).toEqual({
+      'past-closed': 'passed_closed_gate',
+      'on-its-way': 'in_flight',
+    });
+    expect(judged.map((j) => j.afterCloseMs)).toEqual([-100, -100]);
+    expect(judged.map((j) => j.lagMs)).toEqual([20, 50]);
+  });
+
   it('judges only requests that arrived after the close was logged and before the wait passed', () => {
     const outside = [
       arriving('before', -1, { generation: 5, at: T - 2 }),

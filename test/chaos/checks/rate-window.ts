@@ -22,6 +22,11 @@ export interface GateClose {
   generation?: number | undefined;
   /** When the closing worker logged the gate closed (epoch ms). */
   closedAt: number;
+  /**
+   * When the 429 arrived at the simulator (epoch ms; default `closedAt`): the close ran in Redis after
+   * it, before `closedAt`. Requests arriving in between are judged by their gate check alone.
+   */
+  limitedAt?: number | undefined;
   /** The 429's answer plus its retry-after (epoch ms): no request may arrive before it. */
   until: number;
   /**
@@ -53,7 +58,10 @@ export type WindowVerdict =
 export interface JudgedRequest {
   requestId: string;
   verdict: WindowVerdict;
-  /** Its arrival after the close was logged, ms. */
+  /**
+   * Its arrival after the close was logged, ms: negative for a request that arrived after the 429 but
+   * before the closing worker's log line (judged only by a gate check).
+   */
   afterCloseMs: number;
   /** Its arrival after its gate check, ms (how long it was on its way); absent without a check. */
   lagMs?: number;
@@ -65,8 +73,11 @@ export function isViolation(verdict: WindowVerdict): boolean {
 }
 
 /**
- * Judge each request that arrived inside a 429's window, after its gate closed and before its wait
- * passed (`closedAt < arrival < until`), by the gate check it carried.
+ * Judge each request that arrived inside a 429's window, after the 429 arrived and before its wait
+ * passed (`limitedAt < arrival < until`), by the gate check it carried. The close ran in Redis somewhere
+ * between the 429's arrival and the closing worker's log line (`closedAt`); a request arriving in that
+ * stretch is judged only when its check and the close's generation say which side of the close the check
+ * ran on. Without them only arrivals after `closedAt` are judged (by the grace).
  *
  * The rule. Every close that moves the gate's closing time sets the gate and counts the generation up
  * in one script; the close's generation N is the one after it (its own, or, when the gate already
@@ -82,10 +93,13 @@ export function isViolation(verdict: WindowVerdict): boolean {
  *   than the check's wait). The worker stamps `at` once Redis answered, so the check ran at or before
  *   `at`: `at < earliestOpen` proves the gate was found open before it could have opened, a violation.
  *   (A check in the last round trip before it may be stamped after it: missed, never a false violation.)
+ *   This holds whenever the request arrived, before `closedAt` as well as after: the generation, not
+ *   the arrival, places the check after the close.
  *   A later `at` on a request that still arrived before `until` is `checked_after_wait`: the 429's
  *   answer was stamped after the worker had closed the gate (a starved simulator), or the simulator's
  *   clock is behind the worker's. Not a violation.
- * - no check (or no generation logged for the close): the old rule, {@link IN_FLIGHT_GRACE_MS}.
+ * - no check (or no generation logged for the close): the old rule, {@link IN_FLIGHT_GRACE_MS}, for
+ *   arrivals after `closedAt`; an earlier arrival is not judged (it may have left before the close).
  *
  * It relies on the generation never going backwards while the gate can close: the counter has no TTL,
  * and the suite's Redis keeps its data across a crash (append-only file, fsync on every write).
@@ -96,12 +110,14 @@ export function judgeWindow(
   graceMs = IN_FLIGHT_GRACE_MS,
 ): JudgedRequest[] {
   const judged: JudgedRequest[] = [];
+  const from = Math.min(close.limitedAt ?? close.closedAt, close.closedAt);
   for (const r of requests) {
     const arrived = Date.parse(r.time);
-    if (!(arrived > close.closedAt && arrived < close.until)) continue;
+    if (!(arrived > from && arrived < close.until)) continue;
     const afterCloseMs = arrived - close.closedAt;
     const check = r.gateCheck;
     if (!check || close.generation === undefined) {
+      if (afterCloseMs <= 0) continue;
       const verdict = afterCloseMs <= graceMs ? 'within_grace' : 'past_grace';
       judged.push({ requestId: r.requestId, verdict, afterCloseMs });
       continue;
