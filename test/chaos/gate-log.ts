@@ -6,9 +6,9 @@ import type { FaultRecord } from './faults.ts';
 export interface GateLog {
   /**
    * 429s by the API's request id: the worker that got it, when it logged the gate closed (epoch ms) and
-   * the gate's generation after that close, or that it could not close it (Redis away).
+   * when the close ran on the gate's Redis clock (epoch µs), or that it could not close it (Redis away).
    */
-  limited: Map<string, { worker: string; closedAt?: number; generation?: number; closeFailed?: boolean }>;
+  limited: Map<string, { worker: string; closedAt?: number; closedAtUs?: number; closeFailed?: boolean }>;
   /** Requests held at the send because the gate had closed after they passed it. */
   heldAtSend: number;
   /** Workers SIGKILLed, with when (epoch ms). */
@@ -21,7 +21,7 @@ interface LogLine {
   event?: string;
   requestId?: string | null;
   status?: number | null;
-  generation?: number;
+  closedAtUs?: number;
 }
 
 /** Reads the workers' logs (`w<n>.log`) and the fault log of a run directory. */
@@ -41,7 +41,7 @@ export function readGateLog(dir: string): GateLog {
         limited.set(line.requestId, {
           worker,
           closedAt: Date.parse(line.time),
-          ...(typeof line.generation === 'number' ? { generation: line.generation } : {}),
+          ...(typeof line.closedAtUs === 'number' ? { closedAtUs: line.closedAtUs } : {}),
         });
       if (line.event === 'claude.rate_gate_failed')
         limited.set(line.requestId, { worker, closeFailed: true });

@@ -12,7 +12,7 @@ export interface LoggedRequest {
   hasThinking: boolean;
   /**
    * The worker's last rate-gate check before it sent the request (its `x-turnstream-gate-check` header:
-   * the gate's generation then, and when, epoch ms); absent when the request carried none.
+   * when it ran, epoch microseconds on the gate's Redis clock); absent when the request carried none.
    */
   gateCheck?: GateCheck;
   /** The fault applied to it, if any. */

@@ -85,7 +85,7 @@ export const workerEnvSchema = serviceEnvSchema.extend({
   CLAUDE_GATE_CHECK_HEADER: envBoolean
     .default(false)
     .describe(
-      'Send `x-turnstream-gate-check: generation=<n>; at=<epoch ms>` with every Claude request: the rate-gate generation and time of the check that let it go. For the simulator (the chaos suite judges its rate-limit check by it); leave off against Anthropic.',
+      'Send `x-turnstream-gate-check: at-us=<epoch µs>` with every Claude request: when the rate-gate check that let it go ran, on the Redis clock. For the simulator (the chaos suite judges its rate-limit check by it); leave off against Anthropic.',
     ),
   LIVE_PERSIST_INTERVAL_MS: envInt(250, 10).describe(
     "How often a streaming reply's partial content is written to Postgres, in ms.",

@@ -15,8 +15,8 @@ import { tapStream } from './tap-stream.ts';
 /** How the provider behind the gate behaves beyond waiting. */
 export interface GateProviderOptions {
   /**
-   * Send `x-turnstream-gate-check: generation=<n>; at=<epoch ms>` (the check that let the request go)
-   * with every request (`CLAUDE_GATE_CHECK_HEADER`; for the simulator in tests). Default false.
+   * Send `x-turnstream-gate-check: at-us=<epoch µs, the gate's Redis clock>` (when the check that let
+   * the request go ran) with every request (`CLAUDE_GATE_CHECK_HEADER`; for the simulator in tests). Default false.
    */
   checkHeader?: boolean;
 }
@@ -46,7 +46,7 @@ export function gateProvider(
 /** The header naming the check that let the request go; none when the check failed (Redis away). */
 function checkHeader(opened: GateOpened | undefined): SendAdditions | undefined {
   if (!opened) return undefined;
-  const value = formatGateCheck({ generation: opened.generation, at: opened.checkedAt });
+  const value = formatGateCheck({ atUs: opened.atUs });
   return { headers: { [GATE_CHECK_HEADER]: value } };
 }
 
@@ -64,7 +64,7 @@ async function waitAtSend(
     const opened = await gate.waitOpen(signal);
     if (opened.waitedMs > 0)
       log.info(
-        { event: 'claude.send_held', waitedMs: opened.waitedMs, generation: opened.generation },
+        { event: 'claude.send_held', waitedMs: opened.waitedMs },
         'request held at the send until the rate gate opened',
       );
     return opened;
@@ -92,13 +92,13 @@ async function noteRateLimit(err: unknown, gate: ClaudeRateGate, log: Logger): P
   const cls = classifyClaudeError(err);
   if (cls.kind !== 'rate_limited') return;
   try {
-    const { closedMs, generation } = await gate.close(cls.retryAfterMs);
+    const { closedMs, atUs } = await gate.close(cls.retryAfterMs);
     log.warn(
       {
         event: 'claude.rate_gate_closed',
         retryAfterMs: cls.retryAfterMs,
         closedMs,
-        generation,
+        closedAtUs: atUs,
         requestId: claudeRequestIdOf(err),
       },
       'Claude rate limit: every worker waits',

@@ -4,41 +4,42 @@ import { DelayedError, type Job } from 'bullmq';
 import { defineScript, type ScriptCall } from './redis-scripts.ts';
 
 /**
- * Moves the gate's closing time forward only: a shorter wait never shortens a longer one. Each move
- * (the SET) also counts the gate's generation up; returns the time it stays closed and the generation
- * after the call (unchanged when the gate already stayed closed longer).
+ * Moves the gate's closing time forward only: a shorter wait never shortens a longer one. Returns the
+ * time it stays closed and the server's clock when the script ran (`TIME`: seconds, microseconds).
  */
 const CLOSE_SCRIPT = `
+local now = redis.call('TIME')
 local left = redis.call('PTTL', KEYS[1])
 if left < tonumber(ARGV[1]) then
   redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
-  return {tonumber(ARGV[1]), redis.call('INCR', KEYS[2])}
+  left = tonumber(ARGV[1])
 end
-return {left, tonumber(redis.call('GET', KEYS[2]) or '0')}`;
+return {left, now[1], now[2]}`;
 
-/** The send check: the time left (PTTL) and the generation, read together. */
+/** The send check: the time left (PTTL) and the server's clock, read together. */
 const CHECK_SCRIPT = `
-return {redis.call('PTTL', KEYS[1]), tonumber(redis.call('GET', KEYS[2]) or '0')}`;
+local now = redis.call('TIME')
+return {redis.call('PTTL', KEYS[1]), now[1], now[2]}`;
 
-/** What closing the gate did: how long it stays closed and its generation after the close. */
+/** What closing the gate did: how long it stays closed, and when the close ran (the server's clock). */
 export interface GateClosed {
   closedMs: number;
-  generation: number;
+  /** Epoch microseconds on the gate's Redis clock when the close ran. */
+  atUs: number;
 }
 
-/** One check of the gate: the milliseconds left (0: open), its generation, and when (epoch ms). */
+/** One check of the gate: the milliseconds left (0: open), and when it ran (the server's clock). */
 export interface GateState {
   remainingMs: number;
-  generation: number;
-  /** `Date.now()` once Redis answered: the check ran at or before this instant. */
-  at: number;
+  /** Epoch microseconds on the gate's Redis clock when the check ran. */
+  atUs: number;
 }
 
 /** The check that let a caller go (the gate open), and how long the caller waited before it. */
 export interface GateOpened {
   waitedMs: number;
-  generation: number;
-  checkedAt: number;
+  /** Epoch microseconds on the gate's Redis clock when that check ran. */
+  atUs: number;
 }
 
 /**
@@ -46,15 +47,12 @@ export interface GateOpened {
  * key until the wait the server asked for has passed. It is a Redis key whose TTL is the time left, so
  * it holds across worker processes and does not depend on their clocks.
  *
- * Beside it, the gate's generation (`<key>:gen`, same hash slot): counted up by every close that moved
- * the closing time. A check that sees generation >= g ran after the close that made g. It has no TTL
- * (one small integer per API key), so it never goes backwards while the gate can close: an expiring
- * counter would start again from 1 and make a close's generation lower than one a request checked
- * moments before. Only losing Redis data (which loses the gate too) resets it.
+ * Its close and its check each also read the Redis server's clock (`TIME`, in the same script): the one
+ * server holding the key runs them one at a time, so their times order them. A request's check stamped
+ * after a close ran after it (`CLAUDE_GATE_CHECK_HEADER` sends that stamp with the request, for tests).
  */
 export class ClaudeRateGate {
   readonly key: string;
-  readonly generationKey: string;
   readonly #close: ScriptCall;
   readonly #check: ScriptCall;
 
@@ -62,22 +60,16 @@ export class ClaudeRateGate {
     private readonly redis: RedisClient,
     opts: { redisPrefix: string; keyId: string },
   ) {
-    // One hash tag for both keys: the scripts take them together (one Cluster slot).
-    this.key = `${opts.redisPrefix}:claude:{rate-gate:${opts.keyId}}`;
-    this.generationKey = `${this.key}:gen`;
-    this.#close = defineScript(redis, 'turnstreamRateGateClose', CLOSE_SCRIPT, 2);
-    this.#check = defineScript(redis, 'turnstreamRateGateCheck', CHECK_SCRIPT, 2);
+    this.key = `${opts.redisPrefix}:claude:rate-gate:${opts.keyId}`;
+    this.#close = defineScript(redis, 'turnstreamRateGateClose', CLOSE_SCRIPT, 1);
+    this.#check = defineScript(redis, 'turnstreamRateGateCheck', CHECK_SCRIPT, 1);
   }
 
   /** Close the gate for `ms` from now (or leave it closed longer). */
   async close(ms: number): Promise<GateClosed> {
     const wait = Math.max(1, Math.ceil(ms));
-    const [closedMs, generation] = (await this.#close(
-      this.key,
-      this.generationKey,
-      String(wait),
-    )) as number[];
-    return { closedMs: Number(closedMs), generation: Number(generation) };
+    const [closedMs, sec, usec] = (await this.#close(this.key, String(wait))) as [number, string, string];
+    return { closedMs: Number(closedMs), atUs: microseconds(sec, usec) };
   }
 
   /** Milliseconds until the gate opens; 0 when it is open. */
@@ -85,10 +77,10 @@ export class ClaudeRateGate {
     return Math.max(0, await this.redis.pttl(this.key));
   }
 
-  /** The time left and the generation, in one round trip. */
+  /** The time left and the server's clock, in one round trip. */
   async check(): Promise<GateState> {
-    const [left, generation] = (await this.#check(this.key, this.generationKey)) as number[];
-    return { remainingMs: Math.max(0, Number(left)), generation: Number(generation), at: Date.now() };
+    const [left, sec, usec] = (await this.#check(this.key)) as [number, string, string];
+    return { remainingMs: Math.max(0, Number(left)), atUs: microseconds(sec, usec) };
   }
 
   /**
@@ -104,8 +96,13 @@ export class ClaudeRateGate {
       state = await abortable(this.check(), signal);
     }
     const waitedMs = start === undefined ? 0 : Date.now() - start;
-    return { waitedMs, generation: state.generation, checkedAt: state.at };
+    return { waitedMs, atUs: state.atUs };
   }
+}
+
+/** Redis `TIME` (seconds, microseconds) as epoch microseconds (exact: below 2^53 until the year 2255). */
+function microseconds(sec: string, usec: string): number {
+  return Number(sec) * 1_000_000 + Number(usec);
 }
 
 /** An identifier of the API key (and endpoint) a gate is for, that reveals nothing of the key. */

@@ -25,44 +25,44 @@ describe('Claude rate gate', () => {
     expect(await again.remainingMs()).toBeGreaterThan(1_000);
   });
 
-  it('counts its generation up only when a close moves the closing time; the check reads both', async () => {
-    const gate = new ClaudeRateGate(redis, { redisPrefix: prefix, keyId: 'generation' });
-    expect(await gate.check()).toMatchObject({ remainingMs: 0, generation: 0 });
-    expect(await gate.close(60_000)).toEqual({ closedMs: 60_000, generation: 1 });
-    // A shorter wait leaves the gate as it was: same closing time, same generation.
+  it("stamps its close and its check with the Redis server's clock, in the order they ran", async () => {
+    const gate = new ClaudeRateGate(redis, { redisPrefix: prefix, keyId: 'clock' });
+    const [sec] = await redis.time();
+    const open = await gate.check();
+    expect(open.remainingMs).toBe(0);
+    expect(open.atUs).toBeGreaterThanOrEqual(Number(sec) * 1_000_000);
+    const closed = await gate.close(60_000);
+    expect(closed.closedMs).toBe(60_000);
+    expect(closed.atUs).toBeGreaterThan(open.atUs);
+    // A close that leaves a longer wait in place still reports when it ran.
     const kept = await gate.close(1_000);
     expect(kept.closedMs).toBeGreaterThan(1_000);
-    expect(kept.generation).toBe(1);
-    const before = Date.now();
-    const state = await gate.check();
-    expect(state.remainingMs).toBeGreaterThan(1_000);
-    expect(state.generation).toBe(1);
-    expect(state.at).toBeGreaterThanOrEqual(before);
-    expect(await gate.close(120_000)).toEqual({ closedMs: 120_000, generation: 2 });
-    expect((await gate.check()).generation).toBe(2);
-    // The counter outlives the gate (no TTL): it never goes back while a gate can close.
-    expect(await redis.pttl(gate.generationKey)).toBe(-1);
+    expect(kept.atUs).toBeGreaterThan(closed.atUs);
+    const after = await gate.check();
+    expect(after.remainingMs).toBeGreaterThan(1_000);
+    expect(after.atUs).toBeGreaterThan(kept.atUs);
   });
 
-  it('a close after the gate expired moves it again, from the generation it had', async () => {
-    const gate = new ClaudeRateGate(redis, { redisPrefix: prefix, keyId: 'expired' });
-    expect((await gate.close(50)).generation).toBe(1);
-    const opened = await gate.waitOpen();
-    expect(opened.waitedMs).toBeGreaterThan(0);
-    expect(opened.generation).toBe(1);
-    expect(await gate.close(50)).toEqual({ closedMs: 50, generation: 2 });
+  it('keeps the key workers before the clock stamps used, so a rolling deploy shares one gate', async () => {
+    const keyId = claudeKeyId('sk-rolling');
+    const gate = new ClaudeRateGate(redis, { redisPrefix: prefix, keyId });
+    const key = `${prefix}:claude:rate-gate:${keyId}`;
+    await gate.close(60_000);
+    expect(await redis.pttl(key)).toBeGreaterThan(1_000);
+    // An older worker's close (a plain PX on the same key) is what this gate's check sees.
+    const other = new ClaudeRateGate(redis, { redisPrefix: prefix, keyId: claudeKeyId('sk-older') });
+    await redis.set(`${prefix}:claude:rate-gate:${claudeKeyId('sk-older')}`, '1', 'PX', 60_000);
+    expect((await other.check()).remainingMs).toBeGreaterThan(1_000);
   });
 
   it('waitOpen resolves once the gate opens, with the check that found it open, and ends early when its signal aborts', async () => {
     const gate = new ClaudeRateGate(redis, { redisPrefix: prefix, keyId: 'wait' });
-    expect(await gate.waitOpen()).toMatchObject({ waitedMs: 0, generation: 0 });
-    const beforeClose = Date.now();
-    const { generation } = await gate.close(150);
+    expect(await gate.waitOpen()).toMatchObject({ waitedMs: 0 });
+    const closed = await gate.close(150);
     const opened = await gate.waitOpen();
     expect(opened.waitedMs).toBeGreaterThan(0);
-    // The check that let it go ran once the gate had expired, and saw the close's generation.
-    expect(opened.generation).toBe(generation);
-    expect(opened.checkedAt).toBeGreaterThanOrEqual(beforeClose + 150);
+    // The check that let it go ran once the gate had expired.
+    expect(opened.atUs).toBeGreaterThanOrEqual(closed.atUs + 150_000);
     expect(await gate.remainingMs()).toBe(0);
     await gate.close(60_000);
     const controller = new AbortController();

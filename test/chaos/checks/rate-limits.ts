@@ -20,7 +20,7 @@ interface Tally {
 
 /**
  * After a 429 with retry-after, the worker that got it closes the gate (its `claude.rate_gate_closed`
- * log, with the gate's generation after the close); from then no request reaches the simulator until
+ * log, with the Redis time the close ran); from then no request reaches the simulator until
  * the retry-after, counted from the 429's answer, has passed, except one whose last gate check ran
  * before the close (it was on its way): the check each request carried, as the simulator recorded it,
  * decides (`judgeWindow`), for every request arriving after the 429 did (the close ran in Redis before
@@ -68,7 +68,7 @@ function checkOne(hit: LoggedRequest, wait: number, requests: LoggedRequest[], g
   const limitedAt = Date.parse(hit.time);
   const earliestOpen = limitedAt + wait;
   const window = judgeWindow(
-    { generation: got.generation, closedAt, limitedAt, until, earliestOpen },
+    { closedAtUs: got.closedAtUs, closedAt, limitedAt, until, earliestOpen },
     requests,
   );
   tally.judged.push(...window);
@@ -77,7 +77,7 @@ function checkOne(hit: LoggedRequest, wait: number, requests: LoggedRequest[], g
     tally.early.push(
       `429 ${hit.requestId} (retry-after ${wait} ms) answered ${hit.endTime}, gate closed by ${got.worker} +${
         closedAt - answered
-      } ms (generation ${got.generation ?? '?'}): then ${inside.map((j) => described(j, closedAt - answered)).join(', ')}`,
+      } ms: then ${inside.map((j) => described(j, closedAt - answered)).join(', ')}`,
     );
 }
 

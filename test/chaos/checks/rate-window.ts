@@ -18,8 +18,11 @@ export interface WindowRequest {
 
 /** One 429's gate close, and the wait it asked for. */
 export interface GateClose {
-  /** The gate's generation after the close (as the closing worker logged it); absent: judged by the grace. */
-  generation?: number | undefined;
+  /**
+   * When the close ran, epoch microseconds on the gate's Redis clock (the closing worker logs it as
+   * `closedAtUs`); absent: judged by the grace.
+   */
+  closedAtUs?: number | undefined;
   /** When the closing worker logged the gate closed (epoch ms). */
   closedAt: number;
   /**
@@ -43,8 +46,7 @@ export interface GateClose {
  *   opened (a violation).
  * - `in_flight`: its check ran before the close; it was on its way.
  * - `checked_after_wait`: its check ran after the close, once the gate could have opened, although the
- *   request arrived before `until` (the 429's answer stamped late, or the simulator's clock behind the
- *   worker's); not the gate's doing.
+ *   request arrived before `until` (the 429's answer stamped late); not the gate's doing.
  * - `within_grace` / `past_grace`: no check to judge by; arrived within {@link IN_FLIGHT_GRACE_MS} of
  *   the close, or later (a violation).
  */
@@ -76,33 +78,28 @@ export function isViolation(verdict: WindowVerdict): boolean {
  * Judge each request that arrived inside a 429's window, after the 429 arrived and before its wait
  * passed (`limitedAt < arrival < until`), by the gate check it carried. The close ran in Redis somewhere
  * between the 429's arrival and the closing worker's log line (`closedAt`); a request arriving in that
- * stretch is judged only when its check and the close's generation say which side of the close the check
- * ran on. Without them only arrivals after `closedAt` are judged (by the grace).
+ * stretch is judged only when its check and the close's Redis time say which side of the close the
+ * check ran on. Without them only arrivals after `closedAt` are judged (by the grace).
  *
- * The rule. Every close that moves the gate's closing time sets the gate and counts the generation up
- * in one script; the close's generation N is the one after it (its own, or, when the gate already
- * stayed closed longer, that of the close that set the longer time). A send check reads the time left
- * and the generation together, and a request leaves only on a check that found the gate open.
- * - generation < N: the check ran before close N (the counter only grows): the request passed an open
- *   gate and was on its way when it closed. Legitimate; `lagMs` says how long it took.
- * - generation >= N: the check ran after close N and found the gate open, so the key close N (or a
- *   later close) set was gone. Either it had expired — then the check ran no earlier than the close
- *   plus the wait, which is at or after `until` (the close came after the 429's answer) — or the gate
- *   did not hold (not set, lost, shortened). So the expiry came no earlier than `earliestOpen` (the
- *   close ran after the 429 arrived, and the worker closes for the retry-after it was sent, never less
- *   than the check's wait). The worker stamps `at` once Redis answered, so the check ran at or before
- *   `at`: `at < earliestOpen` proves the gate was found open before it could have opened, a violation.
- *   (A check in the last round trip before it may be stamped after it: missed, never a false violation.)
- *   This holds whenever the request arrived, before `closedAt` as well as after: the generation, not
- *   the arrival, places the check after the close.
- *   A later `at` on a request that still arrived before `until` is `checked_after_wait`: the 429's
- *   answer was stamped after the worker had closed the gate (a starved simulator), or the simulator's
- *   clock is behind the worker's. Not a violation.
- * - no check (or no generation logged for the close): the old rule, {@link IN_FLIGHT_GRACE_MS}, for
- *   arrivals after `closedAt`; an earlier arrival is not judged (it may have left before the close).
+ * The rule. The close and every send check are scripts on the one Redis server holding the gate, each
+ * reading that server's clock (`TIME`) as it runs; the server runs them one at a time, so a check stamped
+ * after the close ran after it. A request leaves only on a check that found the gate open.
+ * - check at or before the close (`atUs <= closedAtUs`): the request passed an open gate and was on its
+ *   way when it closed. Legitimate; `lagMs` says how long it took. (A tie is counted here: never a
+ *   false violation.)
+ * - check after the close: it found the gate open, so the key the close set (or left closed longer) was
+ *   gone. Either it had expired — then the check ran no earlier than the close plus the wait, and the
+ *   close ran after the 429 arrived, so not before `earliestOpen` (the 429's arrival plus the
+ *   retry-after; the worker closes for the retry-after it was sent, never less) — or the gate did not
+ *   hold (not set, lost, shortened). So a check before `earliestOpen` found the gate open before it
+ *   could have opened: a violation. This holds whenever the request arrived, before `closedAt` as well
+ *   as after: the check's time, not the arrival, places it after the close.
+ *   A check at or after `earliestOpen` on a request that still arrived before `until` is
+ *   `checked_after_wait`: the 429's answer was stamped late (a starved simulator). Not a violation.
+ * - no check (or no close time logged): the old rule, {@link IN_FLIGHT_GRACE_MS}, for arrivals after
+ *   `closedAt`; an earlier arrival is not judged (it may have left before the close).
  *
- * It relies on the generation never going backwards while the gate can close: the counter has no TTL,
- * and the suite's Redis keeps its data across a crash (append-only file, fsync on every write).
+ * The simulator's clock (arrivals, `earliestOpen`) and Redis's are the same host's in the suite.
  */
 export function judgeWindow(
   close: GateClose,
@@ -116,19 +113,19 @@ export function judgeWindow(
     if (!(arrived > from && arrived < close.until)) continue;
     const afterCloseMs = arrived - close.closedAt;
     const check = r.gateCheck;
-    if (!check || close.generation === undefined) {
+    if (!check || close.closedAtUs === undefined) {
       if (afterCloseMs <= 0) continue;
       const verdict = afterCloseMs <= graceMs ? 'within_grace' : 'past_grace';
       judged.push({ requestId: r.requestId, verdict, afterCloseMs });
       continue;
     }
-    const verdict = verdictOf(check, close.generation, close.earliestOpen ?? close.until);
-    judged.push({ requestId: r.requestId, verdict, afterCloseMs, lagMs: arrived - check.at });
+    const verdict = verdictOf(check.atUs, close.closedAtUs, close.earliestOpen ?? close.until);
+    judged.push({ requestId: r.requestId, verdict, afterCloseMs, lagMs: arrived - check.atUs / 1000 });
   }
   return judged;
 }
 
-function verdictOf(check: GateCheck, generation: number, earliestOpen: number): WindowVerdict {
-  if (check.generation < generation) return 'in_flight';
-  return check.at < earliestOpen ? 'passed_closed_gate' : 'checked_after_wait';
+function verdictOf(checkedAtUs: number, closedAtUs: number, earliestOpen: number): WindowVerdict {
+  if (checkedAtUs <= closedAtUs) return 'in_flight';
+  return checkedAtUs / 1000 < earliestOpen ? 'passed_closed_gate' : 'checked_after_wait';
 }
