@@ -120,7 +120,12 @@ export function judgeWindow(
       continue;
     }
     const verdict = verdictOf(check.atUs, close.closedAtUs, close.earliestOpen ?? close.until);
-    judged.push({ requestId: r.requestId, verdict, afterCloseMs, lagMs: arrived - check.atUs / 1000 });
+    judged.push({
+      requestId: r.requestId,
+      verdict,
+      afterCloseMs,
+      lagMs: Math.round(arrived - check.atUs / 1000),
+    });
   }
   return judged;
 }
